@@ -1,0 +1,86 @@
+//! Sign-in state as the app sees it. The OpenID Connect flow itself lives in the server's `/auth/*` routes.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The key under which the signed-in user is kept in the server-side session.
+pub const SESSION_USER_KEY: &str = "cartograph.user";
+
+/// The signed-in shopper, as stored in the session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: Uuid,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+}
+
+/// The signed-in user of this request, if any.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
+    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|error| {
+        tracing::error!(%error, "no session layer in front of server functions");
+        AppError::Internal
+    })?;
+    Ok(session.get::<SessionUser>(SESSION_USER_KEY).await?)
+}
+
+/// The site header: brand, and who is signed in.
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    let location = use_location();
+    let login_href = move || {
+        let here = format!("{}{}", location.pathname.get(), location.search.get());
+        format!("/auth/login?return_to={}", encode_query_value(&here))
+    };
+    view! {
+        <header class="site-header">
+            <a class="brand" href="/">"Cartograph"</a>
+            <nav class="account" aria-label="Account">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(user)) => view! {
+                                <span class="user-name" data-testid="user-name">{user.name}</span>
+                                {user.is_admin.then(|| view! { <span class="badge">"admin"</span> })}
+                                <form method="post" action="/auth/logout" class="inline">
+                                    <button type="submit" class="link" data-track="sign-out">"Sign out"</button>
+                                </form>
+                            }.into_any(),
+                            _ => view! {
+                                <a href=login_href rel="external" class="sign-in" data-track="sign-in">"Sign in"</a>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}
+
+/// Percent-encodes a value for a query string (RFC 3986 unreserved characters pass).
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_query_value;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode_query_value("/search?q=red shoes&x=1"), "/search%3Fq%3Dred%20shoes%26x%3D1");
+        assert_eq!(encode_query_value("/"), "/");
+    }
+}

@@ -1,0 +1,88 @@
+//! Cartograph's user interface: components, shared types and `#[server]` functions.
+//!
+//! Server-only code sits behind the `ssr` feature, browser-only code behind `hydrate`.
+
+pub mod auth;
+pub mod catalog;
+pub mod error;
+pub mod money;
+#[cfg(feature = "ssr")]
+pub mod server_context;
+pub mod tracking;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path, SsrMode,
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application root: header, routes and the clickstream tracker.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Set once hydration has run, so browser tests never click a dead page.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="cartograph" href="/pkg/cartograph.css" />
+        <Title formatter=|title: String| {
+            if title.is_empty() { "Cartograph".to_string() } else { format!("{title} · Cartograph") }
+        } />
+        <Meta name="description" content="Cartograph: a storefront that maps every shopper's journey." />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Router>
+            <auth::SiteHeader />
+            <main id="main" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
+                <Routes fallback=NotFound>
+                    // Async SSR: the server sends complete HTML, readable before (or without) any script.
+                    <Route path=path!("") view=catalog::HomePage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <p>"Cartograph — an open-source storefront that maps every shopper's journey."</p>
+            </footer>
+            <tracking::PageViewTracker />
+        </Router>
+    }
+}
+
+/// Shown for any path the router does not know; the server answers 404.
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http_status_not_found());
+    }
+    view! {
+        <section class="not-found">
+            <Title text="Not found" />
+            <h1>"We could not find that page"</h1>
+            <p><A href="/">"Back to the shop"</A></p>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn http_status_not_found() -> http::StatusCode {
+    http::StatusCode::NOT_FOUND
+}

@@ -1,0 +1,24 @@
+import { execFileSync } from "node:child_process";
+import { expect, type Page } from "@playwright/test";
+
+/** Runs a single-value SQL query against the app's database (the same one the worker writes to). */
+export function sqlValue(query: string): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set: run the browser tests through scripts/test.sh");
+  return execFileSync("psql", [url, "-qAt", "-c", query], { encoding: "utf8" }).trim();
+}
+
+/** Opens a page and waits until the WASM bundle has hydrated it. */
+export async function openHydrated(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+}
+
+/** Signs in at the dev OpenID provider's login form with any password. */
+export async function signIn(page: Page, login: string) {
+  await page.getByRole("link", { name: "Sign in" }).click();
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill("any password");
+  await page.locator(".login-submit").click();
+  await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test: unit and integration (cargo test, against the real PostgreSQL, broker and OpenID
+# provider), then browser tests (Playwright in Debian's Chromium) against the real built app.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+E2E_PORT=${CARTOGRAPH_E2E_PORT:-3100}
+started_at=$SECONDS
+
+ensure_rust_tools
+ensure_postgres
+ensure_broker
+ensure_oidc
+ensure_chromium
+ensure_node
+npm_ci "$ROOT/end2end"
+
+# Test databases from earlier runs.
+for db in $(psql "$PG_SERVER_URL/postgres" -qAt -c "SELECT datname FROM pg_database WHERE datname LIKE 'cartograph\_test\_%'"); do
+  psql "$PG_SERVER_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+done
+export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
+
+log "unit and integration tests (cargo test)"
+(cd "$ROOT" && cargo test -p app -p server --no-fail-fast)
+
+log "browser tests (Playwright)"
+build_site
+(cd "$ROOT" && cargo build -p server --bin cartograph)
+BIN=$CARGO_TARGET_DIR/debug/cartograph
+create_database cartograph_e2e --fresh
+run_id=$(date +%s)-$$
+export CARTOGRAPH_MODE=dev
+export CARTOGRAPH_DATABASE_URL=$PG_SERVER_URL/cartograph_e2e
+export CARTOGRAPH_SITE_ROOT=$SITE_DIR
+export CARTOGRAPH_LISTEN_ADDR=127.0.0.1:$E2E_PORT
+export CARTOGRAPH_PUBLIC_URL=http://127.0.0.1:$E2E_PORT
+export CARTOGRAPH_SEED_DEMO_CATALOG=true
+export CARTOGRAPH_KAFKA_TOPIC_PREFIX=e2e-$run_id.
+export CARTOGRAPH_KAFKA_CONSUMER_GROUP=e2e-$run_id
+port_open 127.0.0.1 "$E2E_PORT" && die "port $E2E_PORT is taken; set CARTOGRAPH_E2E_PORT"
+"$BIN" migrate
+start_bg "the worker (e2e)" "$STATE_DIR/e2e-worker.log" "$BIN" worker
+start_bg "the web server (e2e)" "$STATE_DIR/e2e-web.log" "$BIN" serve
+wait_port 127.0.0.1 "$E2E_PORT" 60 "the web server" "$STATE_DIR/e2e-web.log"
+(cd "$ROOT/end2end" && BASE_URL=$CARTOGRAPH_PUBLIC_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL npx playwright test)
+
+log "all tests passed in $((SECONDS - started_at)) s"

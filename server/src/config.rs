@@ -1,0 +1,266 @@
+//! Layered configuration: built-in defaults → optional TOML file → `CARTOGRAPH_*` environment variables.
+//!
+//! `dev` mode fills in local defaults for every service; `production` refuses to start until the database,
+//! the broker and the OpenID provider are configured, and names what is missing.
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// The prefix of every environment variable the server reads.
+pub const ENV_PREFIX: &str = "CARTOGRAPH_";
+
+/// How the server behaves about defaults and cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Dev,
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Every setting, after layering. Optional service settings are filled for `dev` by [`Settings::load`].
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Settings {
+    pub mode: Mode,
+    pub listen_addr: SocketAddr,
+    /// The URL shoppers reach the site at; sign-in redirects are built from it.
+    pub public_url: String,
+    /// Where the built site (`pkg/`) lives.
+    pub site_root: String,
+    pub log_format: LogFormat,
+    #[serde(serialize_with = "serialize_secret_option")]
+    pub database_url: Option<SecretString>,
+    pub database_max_connections: u32,
+    pub kafka_brokers: Option<String>,
+    /// Prepended to every topic name (isolates tests and tenants on a shared cluster).
+    pub kafka_topic_prefix: String,
+    pub kafka_partitions: i32,
+    pub kafka_consumer_group: String,
+    pub oidc_issuer_url: Option<String>,
+    pub oidc_client_id: Option<String>,
+    #[serde(serialize_with = "serialize_secret_option")]
+    pub oidc_client_secret: Option<SecretString>,
+    /// Scopes asked for besides `openid`, separated by spaces.
+    pub oidc_scopes: String,
+    /// The ID-token claim that lists a user's groups or roles.
+    pub oidc_admin_claim: String,
+    /// The value in that claim that makes a user an admin.
+    pub oidc_admin_value: String,
+    /// Fill an empty catalog with the demo products at start.
+    pub seed_demo_catalog: bool,
+    /// How long the server waits for each service at start before giving up.
+    pub startup_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+}
+
+fn serialize_secret_option<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Production,
+            listen_addr: "127.0.0.1:3000".parse().expect("valid literal address"),
+            public_url: "http://127.0.0.1:3000".into(),
+            site_root: "target/site".into(),
+            log_format: LogFormat::Pretty,
+            database_url: None,
+            database_max_connections: 10,
+            kafka_brokers: None,
+            kafka_topic_prefix: String::new(),
+            kafka_partitions: 3,
+            kafka_consumer_group: "cartograph-worker".into(),
+            oidc_issuer_url: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_scopes: "email profile groups".into(),
+            oidc_admin_claim: "groups".into(),
+            oidc_admin_value: "cartograph-admin".into(),
+            seed_demo_catalog: false,
+            startup_timeout_secs: 5,
+            request_timeout_secs: 15,
+        }
+    }
+}
+
+/// Local defaults used in `dev` mode for whatever is not configured.
+pub mod dev_defaults {
+    pub const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/cartograph";
+    pub const KAFKA_BROKERS: &str = "127.0.0.1:9092";
+    pub const OIDC_ISSUER_URL: &str = "http://127.0.0.1:9400";
+    pub const OIDC_CLIENT_ID: &str = "cartograph";
+    pub const OIDC_CLIENT_SECRET: &str = "cartograph-dev-secret";
+}
+
+/// Why the settings could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("production mode needs {0} (set CARTOGRAPH_MODE=dev for local defaults)")]
+    Missing(String),
+}
+
+impl Settings {
+    /// Loads defaults, then `CARTOGRAPH_CONFIG` (or `cartograph.toml` when present), then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var(format!("{ENV_PREFIX}CONFIG")).unwrap_or_else(|_| "cartograph.toml".into());
+        let figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed(ENV_PREFIX).ignore(&["CONFIG"]));
+        Self::from_figment(figment)
+    }
+
+    /// Extracts and completes settings from any figment (tests build their own).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| ConfigError::Invalid(one_line(&e.to_string())))?;
+        settings.complete()
+    }
+
+    /// Fills dev defaults, or checks that production has everything it needs.
+    pub fn complete(mut self) -> Result<Self, ConfigError> {
+        match self.mode {
+            Mode::Dev => {
+                use dev_defaults::*;
+                self.database_url.get_or_insert_with(|| DATABASE_URL.into());
+                self.kafka_brokers.get_or_insert_with(|| KAFKA_BROKERS.into());
+                self.oidc_issuer_url.get_or_insert_with(|| OIDC_ISSUER_URL.into());
+                self.oidc_client_id.get_or_insert_with(|| OIDC_CLIENT_ID.into());
+                self.oidc_client_secret.get_or_insert_with(|| OIDC_CLIENT_SECRET.into());
+            }
+            Mode::Production => {
+                let missing: Vec<&str> = [
+                    ("CARTOGRAPH_DATABASE_URL", self.database_url.is_none()),
+                    ("CARTOGRAPH_KAFKA_BROKERS", self.kafka_brokers.is_none()),
+                    ("CARTOGRAPH_OIDC_ISSUER_URL", self.oidc_issuer_url.is_none()),
+                    ("CARTOGRAPH_OIDC_CLIENT_ID", self.oidc_client_id.is_none()),
+                    ("CARTOGRAPH_OIDC_CLIENT_SECRET", self.oidc_client_secret.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(name, is_missing)| is_missing.then_some(name))
+                .collect();
+                if !missing.is_empty() {
+                    return Err(ConfigError::Missing(missing.join(", ")));
+                }
+                if !self.public_url.starts_with("https://") {
+                    return Err(ConfigError::Invalid(format!(
+                        "production needs an https:// CARTOGRAPH_PUBLIC_URL, got {}",
+                        self.public_url
+                    )));
+                }
+            }
+        }
+        if self.kafka_partitions < 1 {
+            return Err(ConfigError::Invalid("CARTOGRAPH_KAFKA_PARTITIONS must be at least 1".into()));
+        }
+        self.public_url = self.public_url.trim_end_matches('/').to_string();
+        Ok(self)
+    }
+
+    /// The database URL; always present after [`Settings::complete`].
+    pub fn database_url(&self) -> &str {
+        self.database_url.as_ref().map(|s| s.expose_secret()).unwrap_or_default()
+    }
+
+    /// The broker list; always present after [`Settings::complete`].
+    pub fn kafka_brokers(&self) -> &str {
+        self.kafka_brokers.as_deref().unwrap_or_default()
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.mode == Mode::Production
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The database URL with any password replaced, fit for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        for (key, value) in pairs {
+            figment = figment.merge((*key, *value));
+        }
+        Settings::from_figment(figment)
+    }
+
+    #[test]
+    fn production_names_every_missing_service() {
+        let error = with(&[]).unwrap_err().to_string();
+        for name in ["CARTOGRAPH_DATABASE_URL", "CARTOGRAPH_KAFKA_BROKERS", "CARTOGRAPH_OIDC_ISSUER_URL"] {
+            assert!(error.contains(name), "{error} should name {name}");
+        }
+    }
+
+    #[test]
+    fn production_requires_https_public_url() {
+        let error = with(&[
+            ("database_url", "postgres://db/cartograph"),
+            ("kafka_brokers", "kafka:9092"),
+            ("oidc_issuer_url", "https://id.example.com"),
+            ("oidc_client_id", "shop"),
+            ("oidc_client_secret", "s3cret"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("https://"), "{error}");
+    }
+
+    #[test]
+    fn dev_fills_local_defaults_and_keeps_overrides() {
+        let settings = with(&[("mode", "dev"), ("kafka_brokers", "127.0.0.1:19092")]).unwrap();
+        assert_eq!(settings.database_url(), dev_defaults::DATABASE_URL);
+        assert_eq!(settings.kafka_brokers(), "127.0.0.1:19092");
+        assert_eq!(settings.oidc_issuer_url.as_deref(), Some(dev_defaults::OIDC_ISSUER_URL));
+        assert!(!settings.secure_cookies());
+    }
+
+    #[test]
+    fn bad_values_are_reported_in_one_line() {
+        let error = with(&[("mode", "staging")]).unwrap_err().to_string();
+        assert!(error.starts_with("invalid configuration"), "{error}");
+        assert!(!error.contains('\n'));
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_url("postgres://shop:hunter2@db:5432/x"), "postgres://shop:***@db:5432/x");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+    }
+}

@@ -1,0 +1,100 @@
+//! The web process's router: pages, server functions, static files, sign-in, the producer endpoint, health.
+
+mod health;
+mod images;
+
+use crate::{startup::AppState, tracking, visit};
+use app::{shell, App};
+use axum::{
+    extract::DefaultBodyLimit,
+    middleware,
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+    Router,
+};
+use http::{HeaderName, HeaderValue, StatusCode};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::time::Duration;
+use tower_http::{
+    compression::CompressionLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// The largest clickstream batch the producer endpoint reads.
+pub const MAX_EVENT_BATCH_BYTES: usize = 64 * 1024;
+
+/// Builds the whole web application.
+pub fn router(state: AppState, sessions: PostgresStore) -> Router {
+    let leptos_routes = generate_route_list(App);
+    let pool = state.pool.clone();
+    let provide_server_context = move || provide_context(pool.clone());
+    let secure = state.settings.secure_cookies();
+    let request_id = HeaderName::from_static("x-request-id");
+
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name("cg_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(7)));
+
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route(
+            app::tracking::COLLECT_PATH,
+            post(tracking::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)),
+        )
+        .route("/images/products/{file}", get(images::product_image))
+        .route("/favicon.svg", get(images::favicon))
+        .nest("/auth", crate::auth::router())
+        .leptos_routes_with_context(&state, leptos_routes, provide_server_context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_server_context, shell))
+        .layer(session_layer)
+        .layer(middleware::from_fn_with_state(visit::VisitCookiePolicy { secure }, visit::track_visit))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(state.settings.request_timeout_secs),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A small, friendly HTML page for errors outside the Leptos app (e.g. a failed sign-in).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Cartograph</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/cartograph.css\"></head><body><main class=\"error-page\">\
+         <h1>{title}</h1><p>{message}</p><p><a href=\"/\">Back to the shop</a></p></main></body></html>",
+        title = escape_html(title),
+        message = escape_html(message),
+    );
+    (status, Html(body)).into_response()
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,72 @@
+//! `cartograph serve` (the web process), `cartograph worker` (the Kafka consumer group),
+//! `cartograph migrate` (apply migrations and seed, then exit), `cartograph check-config`.
+
+use cartograph::{config::Settings, shutdown, startup, telemetry};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cartograph [serve|worker|migrate|check-config]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_string());
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => return fail(&error.to_string()),
+    };
+    telemetry::init(settings.log_format);
+    let result = match command.as_str() {
+        "serve" => serve(settings).await,
+        "worker" => worker(settings).await,
+        "migrate" => startup::prepare_database(&settings).await.map(|_| ()),
+        "check-config" => {
+            println!("{}", serde_json::to_string_pretty(&redacted(&settings)).unwrap_or_default());
+            Ok(())
+        }
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => return fail(&format!("unknown command {other:?}; {USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("{error:#}")),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = startup::Application::build(settings).await?;
+    app.run_until(shutdown::signal()).await
+}
+
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let stop = shutdown::Shutdown::default();
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        trigger.trigger();
+    });
+    startup::run_worker(settings, stop).await
+}
+
+fn redacted(settings: &Settings) -> serde_json::Value {
+    let mut value = serde_json::to_value(settings).unwrap_or_default();
+    for key in ["database_url", "oidc_client_secret"] {
+        if let Some(field) = value.get_mut(key) {
+            if let Some(text) = field.as_str() {
+                *field = serde_json::Value::String(if key == "database_url" {
+                    cartograph::config::redact_url(text)
+                } else {
+                    "***".into()
+                });
+            }
+        }
+    }
+    value
+}
+
+/// One line on stderr and a non-zero exit: no panic trace for a missing service.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("cartograph: error: {}", message.replace('\n', " "));
+    ExitCode::FAILURE
+}

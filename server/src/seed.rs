@@ -1,0 +1,187 @@
+//! The demo catalog: believable products in several categories, each with a generated SVG image.
+
+use sqlx::PgPool;
+
+struct DemoProduct {
+    name: &'static str,
+    price_cents: i64,
+    stock: i32,
+    description: &'static str,
+}
+
+const fn p(name: &'static str, price_cents: i64, stock: i32, description: &'static str) -> DemoProduct {
+    DemoProduct { name, price_cents, stock, description }
+}
+
+/// (slug, name, products) for each category, in display order.
+const CATALOG: &[(&str, &str, &[DemoProduct])] = &[
+    ("trail-camp", "Trail & Camp", &[
+        p("Ridgeline 2 Tent", 28900, 7, "A two-person, three-season tent that pitches in four minutes and weighs 1.6 kg. Taped seams, two doors, two vestibules."),
+        p("Summit Down Sleeping Bag", 24500, 12, "Responsibly sourced 800-fill down rated to -5 °C, with a draft collar and a two-way zip."),
+        p("Trailhead 30 L Daypack", 8900, 25, "A ventilated back panel, hip-belt pockets and a hydration sleeve for long days on the trail."),
+        p("Kestrel Trekking Poles", 7400, 3, "Carbon poles with cork grips and quick-lock adjustment from 105 to 135 cm."),
+        p("Ember Camp Stove", 5900, 18, "A palm-sized canister stove that boils a litre of water in 3.5 minutes, with piezo ignition."),
+        p("Lumen 400 Headlamp", 3900, 40, "400 lumens, red night mode and a battery that charges over USB-C in two hours."),
+        p("Glacier Insulated Bottle", 2900, 60, "Double-wall stainless steel keeps drinks cold for 24 hours or hot for 12."),
+        p("Pathfinder Compass", 3400, 0, "A baseplate compass with declination adjustment, a clinometer and a glow-in-the-dark bezel."),
+    ]),
+    ("kitchen", "Kitchen", &[
+        p("Cast Iron Skillet 26 cm", 4900, 22, "Pre-seasoned cast iron that sears, bakes and goes from hob to oven to table."),
+        p("Pour-Over Coffee Set", 4200, 15, "A ceramic dripper, a glass carafe and 100 filters for a clean, bright cup."),
+        p("Chef's Knife 20 cm", 8900, 9, "Forged from a single piece of high-carbon steel, balanced at the bolster, with a full tang."),
+        p("Oak Cutting Board", 5400, 14, "End-grain oak that is kind to knife edges, finished with food-safe oil."),
+        p("Stoneware Mixing Bowls", 3900, 30, "A nesting set of three glazed stoneware bowls with pouring lips."),
+        p("Burr Coffee Grinder", 11900, 4, "Conical steel burrs with 40 grind settings, from espresso to French press."),
+        p("Linen Tea Towels", 1900, 80, "A set of three stonewashed linen towels that get softer with every wash."),
+        p("Enamel Dutch Oven", 15900, 6, "A 5 L enamelled cast-iron pot for slow braises, soups and crusty bread."),
+    ]),
+    ("home", "Home & Living", &[
+        p("Wool Throw Blanket", 8900, 16, "A soft merino blend throw woven in a herringbone pattern, 130 × 180 cm."),
+        p("Ceramic Table Lamp", 12900, 8, "A hand-glazed ceramic base with a linen shade and a warm dimmable bulb."),
+        p("Linen Duvet Cover", 13900, 11, "Pure French linen, garment-washed for a relaxed look, with coconut buttons."),
+        p("Scented Soy Candle", 2400, 50, "Cedar, fig and bergamot in a hand-poured soy candle that burns for 45 hours."),
+        p("Rattan Storage Basket", 3600, 20, "A hand-woven rattan basket with leather handles for blankets, toys or logs."),
+        p("Terracotta Planter", 2900, 35, "A 20 cm terracotta pot with a drainage hole and a matching saucer."),
+        p("Wall Clock Meridian", 6400, 2, "A silent-sweep clock with a walnut frame and a minimalist dial."),
+        p("Cotton Bath Towel Set", 5900, 24, "Two bath towels and two hand towels in thick, absorbent organic cotton."),
+    ]),
+    ("audio", "Audio", &[
+        p("Aria Wireless Headphones", 19900, 13, "Over-ear headphones with adaptive noise cancelling and a 40-hour battery."),
+        p("Pocket Bluetooth Speaker", 5900, 27, "A waterproof speaker with a surprisingly deep bass and a 12-hour battery."),
+        p("Studio Monitor Pair", 34900, 5, "Two-way active monitors with a flat response for mixing and listening."),
+        p("Turntable Classic", 27900, 4, "A belt-drive turntable with a built-in phono preamp and a moving-magnet cartridge."),
+        p("Earbuds Air Pro", 12900, 21, "True wireless earbuds with transparency mode and a pocketable charging case."),
+        p("USB Condenser Microphone", 9900, 10, "A cardioid microphone with a zero-latency headphone jack, for podcasts and calls."),
+        p("Headphone Stand Walnut", 3900, 19, "A solid walnut stand that keeps headphones tidy and cables out of sight."),
+        p("Portable DAC Amp", 14900, 0, "A pocket DAC and headphone amplifier that drives demanding headphones from a phone."),
+    ]),
+    ("stationery", "Stationery", &[
+        p("Dot Grid Notebook A5", 1900, 90, "192 pages of 100 g/m² paper that takes fountain pen ink without bleeding."),
+        p("Brass Fountain Pen", 6900, 12, "A solid brass pen with a steel nib that develops a patina over time."),
+        p("Desk Organiser Oak", 4400, 15, "A solid oak tray with compartments for pens, cards and a phone."),
+        p("Weekly Planner 2027", 2400, 45, "A linen-bound planner with a week on two pages and monthly overviews."),
+        p("Watercolour Travel Kit", 3900, 17, "Twelve artist-grade half pans, a water brush and a palette in a tin."),
+        p("Leather Pen Case", 3200, 9, "Vegetable-tanned leather case for three pens, stitched by hand."),
+        p("Archival Ink Bottle", 1600, 33, "Waterproof, fade-resistant black ink in a 50 ml glass bottle."),
+        p("Kraft Envelope Set", 1200, 5, "Fifty recycled kraft envelopes with matching correspondence cards."),
+    ]),
+    ("apparel", "Apparel", &[
+        p("Merino Base Layer", 7900, 26, "A 200 g/m² merino long-sleeve that regulates warmth and resists odour."),
+        p("Packable Rain Jacket", 14900, 14, "A 2.5-layer waterproof shell that packs into its own pocket."),
+        p("Canvas Field Jacket", 16900, 8, "Waxed cotton canvas with a corduroy collar and four bellows pockets."),
+        p("Wool Beanie", 2900, 55, "A ribbed beanie knitted from soft lambswool, in one size."),
+        p("Trail Running Shoes", 13900, 11, "Grippy lugs, a rock plate and a cushioned midsole for technical trails."),
+        p("Organic Cotton Tee", 2900, 70, "A heavyweight tee in organic cotton with a relaxed fit."),
+        p("Hiking Socks Three-Pack", 2400, 42, "Cushioned merino socks with a reinforced heel and toe."),
+        p("Down Vest", 11900, 1, "A light 700-fill down vest for layering under a shell or wearing alone."),
+    ]),
+];
+
+/// Inserts the demo catalog when the catalog is empty; returns how many products it added.
+pub async fn seed_demo_catalog(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // One seeder at a time, even with several server copies starting together.
+    sqlx::query!("SELECT pg_advisory_xact_lock(7401)").execute(&mut *tx).await?;
+    let existing = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM products"#).fetch_one(&mut *tx).await?;
+    if existing > 0 {
+        return Ok(0);
+    }
+    let mut added = 0;
+    for (position, (category_slug, category_name, products)) in CATALOG.iter().enumerate() {
+        sqlx::query!(
+            "INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING",
+            category_slug,
+            category_name,
+            position as i32
+        )
+        .execute(&mut *tx)
+        .await?;
+        for product in products.iter() {
+            let slug = slugify(product.name);
+            sqlx::query!(
+                r#"
+                INSERT INTO products (slug, name, description, category_slug, price_cents, stock, image_svg)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (slug) DO NOTHING
+                "#,
+                slug,
+                product.name,
+                product.description,
+                category_slug,
+                product.price_cents,
+                product.stock,
+                product_svg(product.name, category_slug),
+            )
+            .execute(&mut *tx)
+            .await?;
+            added += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// `"Ridgeline 2 Tent"` → `"ridgeline-2-tent"`.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for ch in name.chars() {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_string()
+}
+
+/// A schematic product picture: a colour field from the name, and a motif for the category.
+pub fn product_svg(name: &str, category_slug: &str) -> String {
+    let hash = name.bytes().fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+    let hue = hash % 360;
+    let accent = (hue + 40) % 360;
+    let motif = match category_slug {
+        "trail-camp" => r##"<path d="M40 140 L110 50 L180 140 Z" fill="#fff" opacity=".9"/><path d="M110 50 L125 140 L95 140 Z" fill="#000" opacity=".15"/>"##,
+        "kitchen" => r##"<circle cx="100" cy="100" r="42" fill="#fff" opacity=".9"/><rect x="140" y="94" width="50" height="12" rx="6" fill="#fff" opacity=".9"/>"##,
+        "home" => r##"<path d="M55 100 L110 55 L165 100 V145 H55 Z" fill="#fff" opacity=".9"/><rect x="98" y="110" width="24" height="35" fill="#000" opacity=".15"/>"##,
+        "audio" => r##"<path d="M70 110 A40 40 0 0 1 150 110" stroke="#fff" stroke-width="10" fill="none"/><rect x="58" y="105" width="22" height="38" rx="8" fill="#fff"/><rect x="140" y="105" width="22" height="38" rx="8" fill="#fff"/>"##,
+        "stationery" => r##"<rect x="70" y="45" width="80" height="105" rx="6" fill="#fff" opacity=".9"/><path d="M85 70 H135 M85 88 H135 M85 106 H120" stroke="#000" stroke-opacity=".2" stroke-width="5"/>"##,
+        _ => r##"<path d="M75 55 L95 45 Q110 58 125 45 L145 55 L160 80 L142 88 V150 H78 V88 L60 80 Z" fill="#fff" opacity=".9"/>"##,
+    };
+    let label = xml_escape(name);
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 240 180" role="img" aria-label="{label}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl({hue},55%,62%)"/><stop offset="1" stop-color="hsl({accent},60%,42%)"/></linearGradient></defs><rect width="240" height="180" fill="url(#g)"/><g transform="translate(10,0)">{motif}</g><text x="12" y="170" font-family="system-ui,sans-serif" font-size="12" fill="#fff" opacity=".85">{label}</text></svg>"##
+    )
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_catalog_is_large_and_varied() {
+        let products: usize = CATALOG.iter().map(|(_, _, p)| p.len()).sum();
+        assert!(products >= 40, "{products} products");
+        assert!(CATALOG.len() >= 5);
+        let mut slugs: Vec<String> = CATALOG.iter().flat_map(|(_, _, p)| p.iter().map(|p| slugify(p.name))).collect();
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), products, "product slugs must be unique");
+    }
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert_eq!(slugify("Trail & Camp"), "trail-camp");
+        assert_eq!(slugify("Chef's Knife 20 cm"), "chef-s-knife-20-cm");
+    }
+
+    #[test]
+    fn images_are_well_formed_svg_with_escaped_names() {
+        let svg = product_svg("Salt & <Pepper>", "kitchen");
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("Salt &amp; &lt;Pepper&gt;"));
+    }
+}

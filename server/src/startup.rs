@@ -1,0 +1,132 @@
+//! Building the web application and the worker from settings, failing fast with a named component.
+
+use crate::{
+    auth::OidcClient,
+    config::{Mode, Settings},
+    db,
+    kafka::{self, Topics},
+    seed,
+    shutdown::Shutdown,
+    tracking::ClickstreamProducer,
+    worker,
+};
+use anyhow::Context;
+use axum::{extract::FromRef, Router};
+use leptos::prelude::LeptosOptions;
+use leptos_config::Env;
+use sqlx::PgPool;
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub producer: ClickstreamProducer,
+    pub oidc: Arc<OidcClient>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Connects to the database, applies migrations and (in dev) seeds the demo catalog.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
+    let timeout = Duration::from_secs(settings.startup_timeout_secs);
+    let pool = db::connect(settings.database_url(), settings.database_max_connections, timeout).await?;
+    db::migrate(&pool).await?;
+    if settings.seed_demo_catalog {
+        let added = seed::seed_demo_catalog(&pool).await.context("seeding the demo catalog")?;
+        if added > 0 {
+            tracing::info!(products = added, "seeded the demo catalog");
+        }
+    }
+    Ok(pool)
+}
+
+/// The web process, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    producer: ClickstreamProducer,
+    pool: PgPool,
+}
+
+impl Application {
+    /// Checks every service (database, broker, OpenID provider) and binds the listener.
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let timeout = Duration::from_secs(settings.startup_timeout_secs);
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen_addr))?;
+        let local_addr = listener.local_addr()?;
+        if settings.listen_addr.port() == 0 {
+            // Tests bind a random port: the public URL follows it.
+            settings.public_url = format!("http://{local_addr}");
+        }
+
+        let pool = prepare_database(&settings).await?;
+        let topics = Topics::new(&settings.kafka_topic_prefix);
+        kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
+        let producer = ClickstreamProducer::new(settings.kafka_brokers(), topics)?;
+        let oidc = OidcClient::discover(&settings, timeout).await?;
+        let sessions = PostgresStore::new(pool.clone());
+        sessions.migrate().await.context("creating the session table")?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("cartograph")
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .env(if settings.mode == Mode::Production { Env::PROD } else { Env::DEV })
+            .build();
+        let state = AppState {
+            leptos_options,
+            pool: pool.clone(),
+            settings: Arc::new(settings),
+            producer: producer.clone(),
+            oidc: Arc::new(oidc),
+        };
+        let router = crate::http::router(state, sessions);
+        Ok(Self { listener, router, producer, pool })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|addr| addr.port()).unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves, then drains requests and flushes the producer.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        let producer = self.producer;
+        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await.ok();
+        self.pool.close().await;
+        Ok(())
+    }
+}
+
+/// Checks the database and the broker, then consumes until `shutdown` fires.
+pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(settings.startup_timeout_secs);
+    let pool = prepare_database(&settings).await?;
+    let topics = Topics::new(&settings.kafka_topic_prefix);
+    kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
+    let config = worker::WorkerConfig {
+        brokers: settings.kafka_brokers().to_string(),
+        group_id: settings.kafka_consumer_group.clone(),
+        topics,
+    };
+    let result = worker::run(config, pool.clone(), shutdown).await;
+    pool.close().await;
+    result
+}

@@ -1,0 +1,177 @@
+//! Sign-in against the real dev OpenID provider: authorization code + PKCE + state + nonce.
+
+use crate::helpers::{set_cookie, spawn_app, TestApp};
+use reqwest::{StatusCode, Url};
+
+fn location(response: &reqwest::Response) -> Url {
+    let raw = response.headers()[reqwest::header::LOCATION].to_str().unwrap();
+    response.url().join(raw).unwrap()
+}
+
+/// Starts a sign-in at the app and returns the provider's authorization URL.
+async fn begin_login(app: &TestApp, return_to: &str) -> Url {
+    let response = app
+        .client
+        .get(app.url("/auth/login"))
+        .query(&[("return_to", return_to)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response)
+}
+
+/// Logs in at the provider's dev login form and returns the app callback URL it redirects to.
+async fn provider_login(app: &TestApp, authorize: Url, login: &str) -> Url {
+    let mut next = authorize;
+    for _ in 0..10 {
+        if next.path() == "/auth/callback" && next.port() != Some(9400) && next.as_str().starts_with(&app.address) {
+            return next;
+        }
+        let response = app.client.get(next.clone()).send().await.unwrap();
+        if response.status() == StatusCode::OK && next.path().starts_with("/interaction/") {
+            let submitted = app
+                .client
+                .post(next.clone())
+                .form(&[("prompt", "login"), ("login", login), ("password", "any")])
+                .send()
+                .await
+                .unwrap();
+            assert!(submitted.status().is_redirection(), "login form answered {}", submitted.status());
+            next = location(&submitted);
+            continue;
+        }
+        assert!(response.status().is_redirection(), "{} answered {}", next, response.status());
+        next = location(&response);
+    }
+    panic!("the provider never redirected back to the app");
+}
+
+async fn current_user(app: &TestApp) -> serde_json::Value {
+    let response = app.client.post(app.url("/api/current_user")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Signs in as `login` and returns the app's redirect after the callback.
+async fn sign_in(app: &TestApp, login: &str, return_to: &str) -> reqwest::Response {
+    let authorize = begin_login(app, return_to).await;
+    let callback = provider_login(app, authorize, login).await;
+    app.client.get(callback).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn login_redirects_to_the_provider_with_pkce_state_and_nonce() {
+    let app = spawn_app().await;
+    let authorize = begin_login(&app, "/").await;
+    let params: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert_eq!(params["response_type"], "code");
+    assert!(params["state"].len() >= 16 && params["nonce"].len() >= 16);
+    assert!(params["scope"].contains("openid"));
+    assert_eq!(params["redirect_uri"], app.url("/auth/callback"));
+}
+
+#[tokio::test]
+async fn signing_in_shows_the_users_name_and_rotates_the_session_id() {
+    let app = spawn_app().await;
+    assert_eq!(current_user(&app).await, serde_json::Value::Null);
+    let authorize = begin_login(&app, "/?page=2").await;
+    let callback = provider_login(&app, authorize, "shopper").await;
+    let response = app.client.get(callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/?page=2");
+    let session = set_cookie(&response, "cg_session").expect("a session cookie at sign-in").to_string();
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+
+    let user = current_user(&app).await;
+    assert_eq!(user["name"], "Sam Shopper");
+    assert_eq!(user["is_admin"], false);
+    let stored: (String, bool) = sqlx::query_as("SELECT subject, is_admin FROM users").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, ("shopper".to_string(), false));
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in() {
+    let app = spawn_app().await;
+    // The pending login creates a session; signing in must replace its id.
+    let authorize = begin_login(&app, "/").await;
+    let pre_login: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(pre_login, 1);
+    let pre_id: String = sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
+    let callback = provider_login(&app, authorize, "shopper").await;
+    app.client.get(callback).send().await.unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_all(&app.pool).await.unwrap();
+    assert!(!ids.contains(&pre_id), "the pre-login session id must be gone");
+    assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test]
+async fn the_admin_group_claim_maps_to_the_admin_role() {
+    let app = spawn_app().await;
+    sign_in(&app, "admin", "/").await;
+    let user = current_user(&app).await;
+    assert_eq!(user["name"], "Ada Admin");
+    assert_eq!(user["is_admin"], true);
+}
+
+#[tokio::test]
+async fn a_forged_state_is_rejected() {
+    let app = spawn_app().await;
+    let authorize = begin_login(&app, "/").await;
+    let callback = provider_login(&app, authorize, "shopper").await;
+    let mut forged = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            let value = if k == "state" { "forged".to_string() } else { v.into_owned() };
+            (k.into_owned(), value)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let response = app.client.get(forged).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(current_user(&app).await, serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_replayed_callback_is_rejected() {
+    let app = spawn_app().await;
+    let authorize = begin_login(&app, "/").await;
+    let callback = provider_login(&app, authorize, "shopper").await;
+    assert_eq!(app.client.get(callback.clone()).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let replay = app.client.get(callback).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_provider_error_is_shown_as_a_friendly_page() {
+    let app = spawn_app().await;
+    begin_login(&app, "/").await;
+    let response = app.client.get(app.url("/auth/callback?error=access_denied&state=x")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Sign-in did not complete") && html.contains("cancelled"));
+}
+
+#[tokio::test]
+async fn an_open_redirect_attempt_lands_on_the_home_page() {
+    let app = spawn_app().await;
+    let response = sign_in(&app, "shopper", "https://evil.example/phish").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/");
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_local_session_and_the_providers() {
+    let app = spawn_app().await;
+    sign_in(&app, "shopper", "/").await;
+    let response = app.client.post(app.url("/auth/logout")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let target = location(&response);
+    assert!(target.path().ends_with("/session/end"), "RP-initiated logout goes to the provider: {target}");
+    let params: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
+    assert!(params.contains_key("id_token_hint"));
+    assert_eq!(params["post_logout_redirect_uri"], app.url("/"));
+    assert_eq!(current_user(&app).await, serde_json::Value::Null);
+}

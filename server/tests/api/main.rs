@@ -1,0 +1,7 @@
+//! Integration tests: the real app on a random port, a fresh database each, the real broker and provider.
+
+mod auth;
+mod catalog;
+mod helpers;
+mod startup;
+mod tracking;
