@@ -14,7 +14,8 @@ pub fn send_events(events: Vec<ClientEvent>) {
     init.set_method("POST");
     init.set_body(&wasm_bindgen::JsValue::from_str(&body));
     init.set_credentials(RequestCredentials::SameOrigin);
-    init.set_keepalive(true);
+    // web-sys has no setter for `keepalive` yet; it is a plain field of the init dictionary.
+    let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &true.into());
     if let Ok(headers) = web_sys::Headers::new() {
         let _ = headers.set("Content-Type", "text/plain;charset=UTF-8");
         init.set_headers(&headers);
