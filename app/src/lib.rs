@@ -3,9 +3,11 @@
 //! Server-only code sits behind the `ssr` feature, browser-only code behind `hydrate`.
 
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod error;
 pub mod money;
+pub mod orders;
 #[cfg(feature = "ssr")]
 pub mod server_context;
 pub mod tracking;
@@ -39,6 +41,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    auth::provide_user();
+    cart::CartState::provide();
     // Set once hydration has run, so browser tests never click a dead page.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -56,6 +60,12 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     // Async SSR: the server sends complete HTML, readable before (or without) any script.
                     <Route path=path!("") view=catalog::HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/products") view=catalog::CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/product/:slug") view=catalog::ProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/cart") view=cart::CartPage ssr=SsrMode::Async />
+                    <Route path=path!("/checkout") view=orders::CheckoutPage ssr=SsrMode::Async />
+                    <Route path=path!("/orders") view=orders::OrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/orders/:id") view=orders::OrderPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

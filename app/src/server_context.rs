@@ -1,8 +1,23 @@
-//! What the server hands to server functions through Leptos context.
+//! What the server hands to server functions: the pool, the visit, the signed-in user, the payment gateway.
 
-use crate::error::AppError;
+use crate::{
+    auth::{SessionUser, SESSION_USER_KEY},
+    error::AppError,
+};
 use leptos::prelude::use_context;
 use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The current visit, put in the request's extensions by the server's visit middleware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisitId(pub Uuid);
+
+/// Who owns a cart: a signed-in user, or else the anonymous visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    User(Uuid),
+    Visit(Uuid),
+}
 
 /// The database pool the server provided for this request.
 pub fn pool() -> Result<PgPool, AppError> {
@@ -10,6 +25,37 @@ pub fn pool() -> Result<PgPool, AppError> {
         tracing::error!("no database pool in the Leptos context");
         AppError::Internal
     })
+}
+
+/// The visit of this request.
+pub async fn visit_id() -> Result<Uuid, AppError> {
+    let axum::Extension(VisitId(id)) = leptos_axum::extract::<axum::Extension<VisitId>>().await.map_err(|error| {
+        tracing::error!(%error, "no visit id on the request");
+        AppError::Internal
+    })?;
+    Ok(id)
+}
+
+/// The signed-in user of this request, if any.
+pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
+    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|error| {
+        tracing::error!(%error, "no session layer in front of server functions");
+        AppError::Internal
+    })?;
+    Ok(session.get::<SessionUser>(SESSION_USER_KEY).await?)
+}
+
+/// The signed-in user, or `Unauthorized`.
+pub async fn require_user() -> Result<SessionUser, AppError> {
+    session_user().await?.ok_or(AppError::Unauthorized)
+}
+
+/// The owner of this request's cart.
+pub async fn owner() -> Result<Owner, AppError> {
+    match session_user().await? {
+        Some(user) => Ok(Owner::User(user.id)),
+        None => Ok(Owner::Visit(visit_id().await?)),
+    }
 }
 
 /// Sets the HTTP status of a failed server function from its error, then passes the result on.

@@ -63,6 +63,15 @@ pub struct Settings {
     /// How long the server waits for each service at start before giving up.
     pub startup_timeout_secs: u64,
     pub request_timeout_secs: u64,
+    /// How long checkout holds stock for an unpaid order.
+    pub reservation_minutes: u64,
+    /// How often the web process expires lapsed reservations.
+    pub expiry_sweep_secs: u64,
+    /// The limit for one call to the payment gateway.
+    pub payment_timeout_secs: u64,
+    /// The built-in test gateway's latency, and its delay for the slow test card.
+    pub test_gateway_latency_ms: u64,
+    pub test_gateway_slow_ms: u64,
 }
 
 fn serialize_secret_option<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -95,6 +104,11 @@ impl Default for Settings {
             seed_demo_catalog: false,
             startup_timeout_secs: 5,
             request_timeout_secs: 15,
+            reservation_minutes: 15,
+            expiry_sweep_secs: 30,
+            payment_timeout_secs: 5,
+            test_gateway_latency_ms: 150,
+            test_gateway_slow_ms: 2_500,
         }
     }
 }
@@ -165,6 +179,11 @@ impl Settings {
                     )));
                 }
             }
+        }
+        if self.reservation_minutes == 0 || self.expiry_sweep_secs == 0 || self.payment_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "CARTOGRAPH_RESERVATION_MINUTES, CARTOGRAPH_EXPIRY_SWEEP_SECS and CARTOGRAPH_PAYMENT_TIMEOUT_SECS must be positive".into(),
+            ));
         }
         if self.kafka_partitions < 1 {
             return Err(ConfigError::Invalid("CARTOGRAPH_KAFKA_PARTITIONS must be at least 1".into()));

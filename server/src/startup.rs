@@ -1,5 +1,9 @@
 //! Building the web application and the worker from settings, failing fast with a named component.
 
+use app::orders::{
+    payment::{Payments, TestGateway},
+    store::CommerceSettings,
+};
 use crate::{
     auth::OidcClient,
     config::{Mode, Settings},
@@ -27,6 +31,39 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub producer: ClickstreamProducer,
     pub oidc: Arc<OidcClient>,
+    pub payments: Payments,
+    pub commerce: CommerceSettings,
+}
+
+/// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
+pub fn payments(settings: &Settings) -> Payments {
+    Payments {
+        gateway: Arc::new(TestGateway::new(
+            Duration::from_millis(settings.test_gateway_latency_ms),
+            Duration::from_millis(settings.test_gateway_slow_ms),
+        )),
+        timeout: Duration::from_secs(settings.payment_timeout_secs),
+    }
+}
+
+/// Expires lapsed reservations every `every` until `shutdown`; safe with several server copies.
+pub async fn sweep_reservations(pool: PgPool, every: Duration, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        loop {
+            match app::orders::store::expire_reservations(&pool, 100).await {
+                Ok(0) => break,
+                Ok(count) => tracing::info!(orders = count, "expired unpaid orders and released their stock"),
+                Err(error) => {
+                    tracing::warn!(%error, "expiring reservations failed; retrying later");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -55,6 +92,7 @@ pub struct Application {
     router: Router,
     producer: ClickstreamProducer,
     pool: PgPool,
+    sweep_every: Duration,
 }
 
 impl Application {
@@ -78,6 +116,7 @@ impl Application {
         let sessions = PostgresStore::new(pool.clone());
         sessions.migrate().await.context("creating the session table")?;
 
+        let settings_ref = settings.clone();
         let leptos_options = LeptosOptions::builder()
             .output_name("cartograph")
             .site_root(settings.site_root.as_str())
@@ -91,9 +130,12 @@ impl Application {
             settings: Arc::new(settings),
             producer: producer.clone(),
             oidc: Arc::new(oidc),
+            payments: payments(&settings_ref),
+            commerce: CommerceSettings { reservation: Duration::from_secs(settings_ref.reservation_minutes * 60) },
         };
+        let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
         let router = crate::http::router(state, sessions);
-        Ok(Self { listener, router, producer, pool })
+        Ok(Self { listener, router, producer, pool, sweep_every })
     }
 
     /// The port the server listens on.
@@ -104,10 +146,15 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains requests and flushes the producer.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        let background = Shutdown::default();
+        let sweeper = tokio::spawn(sweep_reservations(self.pool.clone(), self.sweep_every, background.clone()));
+        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        background.trigger();
+        let _ = sweeper.await;
+        served?;
         let producer = self.producer;
         tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await.ok();
         self.pool.close().await;

@@ -14,8 +14,7 @@ pub const VISIT_COOKIE: &str = "cg_visit";
 pub const VISIT_IDLE_SECS: u64 = 30 * 60;
 
 /// The current visit, available to handlers and server functions as a request extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VisitId(pub Uuid);
+pub use app::server_context::VisitId;
 
 /// Whether the visit cookie must carry `Secure`.
 #[derive(Debug, Clone, Copy)]

@@ -2,7 +2,7 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
+use leptos_router::{components::A, hooks::use_location};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -21,17 +21,28 @@ pub struct SessionUser {
 /// The signed-in user of this request, if any.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
-    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|error| {
-        tracing::error!(%error, "no session layer in front of server functions");
-        AppError::Internal
-    })?;
-    Ok(session.get::<SessionUser>(SESSION_USER_KEY).await?)
+    crate::server_context::session_user().await
 }
 
-/// The site header: brand, and who is signed in.
+/// The signed-in user, read once per page load and shared with every component.
+#[derive(Clone, Copy)]
+struct UserState(Resource<Result<Option<SessionUser>, AppError>>);
+
+/// Creates the user resource and provides it to the whole app.
+pub fn provide_user() {
+    provide_context(UserState(Resource::new(|| (), |_| current_user())));
+}
+
+/// The signed-in user as a signal (`None` while loading or signed out).
+pub fn use_user() -> Signal<Option<SessionUser>> {
+    let UserState(user) = expect_context::<UserState>();
+    Signal::derive(move || user.get().and_then(Result::ok).flatten())
+}
+
+/// The site header: brand, navigation, cart, and who is signed in.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
-    let user = Resource::new(|| (), |_| current_user());
+    let UserState(user) = expect_context::<UserState>();
     let location = use_location();
     let login_href = move || {
         let here = format!("{}{}", location.pathname.get(), location.search.get());
@@ -40,11 +51,16 @@ pub fn SiteHeader() -> impl IntoView {
     view! {
         <header class="site-header">
             <a class="brand" href="/">"Cartograph"</a>
+            <nav class="main-nav" aria-label="Shop">
+                <A href="/products">"Shop"</A>
+                <crate::cart::CartLink />
+            </nav>
             <nav class="account" aria-label="Account">
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         match user.await {
                             Ok(Some(user)) => view! {
+                                <A href="/orders">"Orders"</A>
                                 <span class="user-name" data-testid="user-name">{user.name}</span>
                                 {user.is_admin.then(|| view! { <span class="badge">"admin"</span> })}
                                 <form method="post" action="/auth/logout" class="inline">

@@ -4,11 +4,16 @@
 pub mod store;
 mod views;
 
-pub use views::HomePage;
+pub use views::{CatalogPage, HomePage, ProductPage};
 
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// Products per catalog page.
+pub const PAGE_SIZE: i64 = 12;
+/// The longest search query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
 
 /// A product as a card in a list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +34,27 @@ pub struct CategoryShelf {
     pub products: Vec<ProductCard>,
 }
 
+/// A category in the navigation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub slug: String,
+    pub name: String,
+}
+
+/// Everything a product page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductDetail {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub category_slug: String,
+    pub category_name: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub stock: i32,
+}
+
 /// The live stock of one product, as a shopper reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
@@ -39,44 +65,242 @@ pub struct StockLevel {
 impl StockLevel {
     /// "In stock", "Only 3 left" or "Out of stock".
     pub fn label(&self) -> String {
-        match self.stock {
-            s if s <= 0 => "Out of stock".to_string(),
-            s if s <= 5 => format!("Only {s} left"),
-            s => format!("{s} in stock"),
+        stock_label(self.stock)
+    }
+}
+
+/// "12 in stock", "Only 3 left" or "Out of stock".
+pub fn stock_label(stock: i32) -> String {
+    match stock {
+        s if s <= 0 => "Out of stock".to_string(),
+        s if s <= 5 => format!("Only {s} left"),
+        s => format!("{s} in stock"),
+    }
+}
+
+/// How the catalog list is ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    /// Best match first (only meaningful with a query; falls back to newest).
+    #[default]
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+}
+
+impl SortOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortOrder::Relevance => "relevance",
+            SortOrder::PriceAsc => "price_asc",
+            SortOrder::PriceDesc => "price_desc",
+            SortOrder::Newest => "newest",
         }
     }
+
+    /// Reads a sort from the URL; anything unknown is the default.
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "price_asc" => SortOrder::PriceAsc,
+            "price_desc" => SortOrder::PriceDesc,
+            "newest" => SortOrder::Newest,
+            _ => SortOrder::Relevance,
+        }
+    }
+
+    pub const ALL: [(SortOrder, &'static str); 4] = [
+        (SortOrder::Relevance, "Relevance"),
+        (SortOrder::PriceAsc, "Price: low to high"),
+        (SortOrder::PriceDesc, "Price: high to low"),
+        (SortOrder::Newest, "Newest"),
+    ];
+}
+
+/// What the shopper asked the catalog for; every field lives in the URL so a reload keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CatalogQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub category: String,
+    /// Whole currency units, as typed in the filter.
+    #[serde(default)]
+    pub min_price: Option<i64>,
+    #[serde(default)]
+    pub max_price: Option<i64>,
+    #[serde(default)]
+    pub in_stock: bool,
+    #[serde(default)]
+    pub sort: SortOrder,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl CatalogQuery {
+    /// The page number, at least 1.
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, 10_000)
+    }
+
+    /// Checks the query, with a message a shopper understands.
+    pub fn validate(&self) -> Result<(), AppError> {
+        if self.q.chars().count() > MAX_QUERY_CHARS {
+            return Err(AppError::Invalid(format!("Searches are limited to {MAX_QUERY_CHARS} characters.")));
+        }
+        if self.min_price.is_some_and(|p| p < 0) || self.max_price.is_some_and(|p| p < 0) {
+            return Err(AppError::Invalid("Prices cannot be negative.".into()));
+        }
+        if let (Some(min), Some(max)) = (self.min_price, self.max_price) {
+            if min > max {
+                return Err(AppError::Invalid("The minimum price is above the maximum price.".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL query string for this query on another page (empty fields left out).
+    pub fn to_query_string(&self, page: i64) -> String {
+        let mut pairs: Vec<String> = Vec::new();
+        let mut push = |key: &str, value: String| pairs.push(format!("{key}={}", crate::auth::encode_query_value(&value)));
+        if !self.q.is_empty() {
+            push("q", self.q.clone());
+        }
+        if !self.category.is_empty() {
+            push("category", self.category.clone());
+        }
+        if let Some(min) = self.min_price {
+            push("min_price", min.to_string());
+        }
+        if let Some(max) = self.max_price {
+            push("max_price", max.to_string());
+        }
+        if self.in_stock {
+            push("in_stock", "true".into());
+        }
+        if self.sort != SortOrder::Relevance {
+            push("sort", self.sort.as_str().into());
+        }
+        if page > 1 {
+            push("page", page.to_string());
+        }
+        pairs.join("&")
+    }
+}
+
+/// One page of catalog results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPage {
+    pub products: Vec<ProductCard>,
+    pub total: i64,
+    pub page: i64,
+    pub page_count: i64,
 }
 
 /// The home page's shelves: every category with its first products.
 #[server(endpoint = "home_shelves")]
 pub async fn home_shelves() -> Result<Vec<CategoryShelf>, AppError> {
-    crate::server_context::with_status(async {
-        let pool = crate::server_context::pool()?;
-        Ok(store::home_shelves(&pool, 4).await?)
-    }.await)
+    crate::server_context::with_status(
+        async {
+            let pool = crate::server_context::pool()?;
+            Ok(store::home_shelves(&pool, 4).await?)
+        }
+        .await,
+    )
+}
+
+/// Every category, in display order.
+#[server(endpoint = "categories")]
+pub async fn categories() -> Result<Vec<Category>, AppError> {
+    crate::server_context::with_status(
+        async {
+            let pool = crate::server_context::pool()?;
+            Ok(store::categories(&pool).await?)
+        }
+        .await,
+    )
+}
+
+/// Search, filter, sort and page the catalog.
+#[server(endpoint = "search_products", input = server_fn::codec::Json)]
+pub async fn search_products(query: CatalogQuery) -> Result<ProductPage, AppError> {
+    crate::server_context::with_status(
+        async {
+            query.validate()?;
+            let pool = crate::server_context::pool()?;
+            Ok(store::search(&pool, &query).await?)
+        }
+        .await,
+    )
+}
+
+/// A product on sale, by its URL slug.
+#[server(endpoint = "product_detail")]
+pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
+    crate::server_context::with_status(
+        async {
+            if slug.len() > 96 {
+                return Err(AppError::NotFound);
+            }
+            let pool = crate::server_context::pool()?;
+            store::product_by_slug(&pool, &slug).await?.ok_or(AppError::NotFound)
+        }
+        .await,
+    )
 }
 
 /// The current stock of a product, read fresh from the database.
 #[server(endpoint = "product_stock")]
 pub async fn product_stock(product_id: i64) -> Result<StockLevel, AppError> {
-    crate::server_context::with_status(async {
-        if product_id <= 0 {
-            return Err(AppError::NotFound);
+    crate::server_context::with_status(
+        async {
+            if product_id <= 0 {
+                return Err(AppError::NotFound);
+            }
+            let pool = crate::server_context::pool()?;
+            store::stock_level(&pool, product_id).await?.ok_or(AppError::NotFound)
         }
-        let pool = crate::server_context::pool()?;
-        store::stock_level(&pool, product_id).await?.ok_or(AppError::NotFound)
-    }.await)
+        .await,
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::StockLevel;
+    use super::*;
 
     #[test]
     fn stock_label_warns_when_few_are_left() {
-        let level = |stock| StockLevel { product_id: 1, stock }.label();
-        assert_eq!(level(0), "Out of stock");
-        assert_eq!(level(3), "Only 3 left");
-        assert_eq!(level(12), "12 in stock");
+        assert_eq!(stock_label(0), "Out of stock");
+        assert_eq!(stock_label(3), "Only 3 left");
+        assert_eq!(stock_label(12), "12 in stock");
+    }
+
+    #[test]
+    fn catalog_queries_round_trip_through_the_url() {
+        let query = CatalogQuery {
+            q: "red tent".into(),
+            category: "trail-camp".into(),
+            min_price: Some(10),
+            max_price: None,
+            in_stock: true,
+            sort: SortOrder::PriceDesc,
+            page: Some(3),
+        };
+        assert_eq!(
+            query.to_query_string(2),
+            "q=red%20tent&category=trail-camp&min_price=10&in_stock=true&sort=price_desc&page=2"
+        );
+        assert_eq!(CatalogQuery::default().to_query_string(1), "");
+    }
+
+    #[test]
+    fn catalog_queries_reject_nonsense_with_a_reason() {
+        let bad = |query: CatalogQuery| query.validate().unwrap_err().to_string();
+        assert!(bad(CatalogQuery { min_price: Some(-1), ..Default::default() }).contains("negative"));
+        assert!(bad(CatalogQuery { min_price: Some(50), max_price: Some(10), ..Default::default() }).contains("above"));
+        assert!(bad(CatalogQuery { q: "x".repeat(101), ..Default::default() }).contains("limited"));
+        assert_eq!(CatalogQuery { page: Some(-4), ..Default::default() }.page(), 1);
+        assert_eq!(SortOrder::parse("drop table"), SortOrder::Relevance);
     }
 }

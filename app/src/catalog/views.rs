@@ -1,11 +1,22 @@
-//! Catalog pages.
+//! Catalog pages: home, search and filter, product.
 
-use super::{home_shelves, CategoryShelf, ProductCard, ProductStock};
-use crate::money::format_price;
+use super::{
+    categories, get_product, home_shelves, search_products, stock_label, CatalogQuery, CategoryShelf, ProductCard,
+    ProductStock, SortOrder,
+};
+use crate::{
+    cart::{AddToCart, CartState},
+    money::format_price,
+    tracking::{track, EventKind},
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{
+    components::{Form, A},
+    hooks::{use_params_map, use_query_map},
+};
 
-/// The landing page: every category with its newest products.
+/// The landing page: every category with its first products.
 #[component]
 pub fn HomePage() -> impl IntoView {
     let shelves = Resource::new(|| (), |_| home_shelves());
@@ -14,6 +25,10 @@ pub fn HomePage() -> impl IntoView {
         <section class="hero">
             <h1>"Everything for the way you move"</h1>
             <p>"Outdoor gear, home goods and small luxuries — and a map of how you found them."</p>
+            <form method="get" action="/products" class="hero-search" role="search">
+                <input type="search" name="q" placeholder="Search the shop" aria-label="Search the shop" maxlength="100" />
+                <button type="submit">"Search"</button>
+            </form>
         </section>
         <Suspense fallback=|| view! { <p class="loading">"Loading the catalog…"</p> }>
             {move || Suspend::new(async move {
@@ -36,7 +51,7 @@ pub fn HomePage() -> impl IntoView {
 fn Shelf(shelf: CategoryShelf) -> impl IntoView {
     view! {
         <section class="shelf" data-category=shelf.slug.clone()>
-            <h2>{shelf.name}</h2>
+            <h2><A href=format!("/products?category={}", shelf.slug)>{shelf.name}</A></h2>
             <ul class="product-grid">
                 {shelf.products.into_iter().map(|product| view! { <ProductTile product /> }).collect_view()}
             </ul>
@@ -44,6 +59,7 @@ fn Shelf(shelf: CategoryShelf) -> impl IntoView {
     }
 }
 
+/// A product card with a live stock check.
 #[component]
 fn ProductTile(product: ProductCard) -> impl IntoView {
     let check_stock = ServerAction::<ProductStock>::new();
@@ -54,10 +70,13 @@ fn ProductTile(product: ProductCard) -> impl IntoView {
             Err(error) => error.to_string(),
         })
     };
+    let href = format!("/product/{}", product.slug);
     view! {
         <li class="product-tile" data-product-id=product.id>
-            <img src=format!("/images/products/{}.svg", product.slug) alt="" width="240" height="180" />
-            <h3>{product.name}</h3>
+            <A href=href.clone() attr:class="tile-link">
+                <img src=format!("/images/products/{}.svg", product.slug) alt="" width="240" height="180" />
+                <h3>{product.name}</h3>
+            </A>
             <p class="price">{format_price(product.price_cents, &product.currency)}</p>
             <button
                 type="button"
@@ -71,5 +90,190 @@ fn ProductTile(product: ProductCard) -> impl IntoView {
             </button>
             <output class="stock-answer" aria-live="polite">{stock_answer}</output>
         </li>
+    }
+}
+
+fn query_from_url(map: &leptos_router::params::ParamsMap) -> CatalogQuery {
+    let number = |key: &str| map.get(key).and_then(|v| v.trim().parse::<i64>().ok());
+    CatalogQuery {
+        q: map.get("q").unwrap_or_default().trim().to_string(),
+        category: map.get("category").unwrap_or_default(),
+        min_price: number("min_price"),
+        max_price: number("max_price"),
+        in_stock: map.get("in_stock").is_some_and(|v| v == "true" || v == "on"),
+        sort: SortOrder::parse(&map.get("sort").unwrap_or_default()),
+        page: number("page"),
+    }
+}
+
+/// Search, filters, sort and paging; all of it lives in the URL, so a reload or a shared link keeps it.
+#[component]
+pub fn CatalogPage() -> impl IntoView {
+    let query_map = use_query_map();
+    let query = Memo::new(move |_| query_from_url(&query_map.read()));
+    let results = Resource::new(move || query.get(), search_products);
+    let category_list = Resource::new(|| (), |_| categories());
+
+    // The search event carries the query and how many products matched.
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = results.get() {
+            let q = query.get_untracked().q;
+            if !q.is_empty() {
+                track(EventKind::Search { query: q, results: page.total });
+            }
+        }
+    });
+
+    view! {
+        <Title text="Shop" />
+        <div class="catalog">
+            <aside class="filters">
+                <Form method="GET" action="/products">
+                    <label>"Search" <input type="search" name="q" maxlength="100" value=move || query.get().q /></label>
+                    <label>"Category"
+                        <select name="category">
+                            <option value="" selected=move || query.get().category.is_empty()>"All categories"</option>
+                            <Suspense fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    category_list.await.unwrap_or_default().into_iter().map(|c| {
+                                        let slug = c.slug.clone();
+                                        view! { <option value=c.slug selected=move || query.get().category == slug>{c.name}</option> }
+                                    }).collect_view()
+                                })}
+                            </Suspense>
+                        </select>
+                    </label>
+                    <fieldset class="price-range">
+                        <legend>"Price (€)"</legend>
+                        <input type="number" name="min_price" min="0" placeholder="min" aria-label="Minimum price"
+                            value=move || query.get().min_price.map(|p| p.to_string()).unwrap_or_default() />
+                        <input type="number" name="max_price" min="0" placeholder="max" aria-label="Maximum price"
+                            value=move || query.get().max_price.map(|p| p.to_string()).unwrap_or_default() />
+                    </fieldset>
+                    <label class="check"><input type="checkbox" name="in_stock" value="true" checked=move || query.get().in_stock />" In stock only"</label>
+                    <label>"Sort"
+                        <select name="sort">
+                            {SortOrder::ALL.into_iter().map(|(sort, label)| view! {
+                                <option value=sort.as_str() selected=move || query.get().sort == sort>{label}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <button type="submit">"Apply"</button>
+                </Form>
+            </aside>
+            <section class="results" aria-live="polite">
+                <Transition fallback=|| view! { <p class="loading">"Searching…"</p> }>
+                    {move || Suspend::new(async move {
+                        let current = query.get_untracked();
+                        match results.await {
+                            Ok(page) if page.products.is_empty() => view! {
+                                <p class="empty">"No products match. Try fewer words or clear a filter."</p>
+                            }.into_any(),
+                            Ok(page) => {
+                                let pager = (page.page_count > 1).then(|| {
+                                    (1..=page.page_count).map(|n| {
+                                        let href = format!("/products?{}", current.to_query_string(n));
+                                        view! { <A href=href attr:class=if n == page.page { "page current" } else { "page" }>{n}</A> }
+                                    }).collect_view()
+                                });
+                                view! {
+                                    <p class="result-count">{format!("{} products", page.total)}</p>
+                                    <ul class="product-grid">
+                                        {page.products.into_iter().map(|product| view! { <ProductTile product /> }).collect_view()}
+                                    </ul>
+                                    <nav class="pager" aria-label="Pages">{pager}</nav>
+                                }.into_any()
+                            }
+                            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </div>
+    }
+}
+
+/// A product page with live stock and add to cart.
+#[component]
+pub fn ProductPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let refresh = RwSignal::new(0u32);
+    let product = Resource::new(move || (slug(), refresh.get()), |(slug, _)| get_product(slug));
+    let add = ServerAction::<AddToCart>::new();
+    let cart = CartState::get();
+    let quantity = RwSignal::new(1i32);
+
+    // Stock is live: re-read after every add and every 15 seconds while the page is open.
+    Effect::new(move |_| {
+        if let Some(Ok(updated)) = add.value().get() {
+            cart.refresh();
+            refresh.update(|v| *v += 1);
+            let _ = updated;
+        }
+    });
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(move || refresh.update(|v| *v += 1), std::time::Duration::from_secs(15)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let viewed = StoredValue::new(None::<i64>);
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = product.get() {
+            if viewed.get_value() != Some(p.id) {
+                viewed.set_value(Some(p.id));
+                track(EventKind::ProductView { product_id: p.id, slug: p.slug.clone() });
+            }
+        }
+    });
+
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match product.await {
+                    Ok(p) => {
+                        let product_id = p.id;
+                        let in_stock = p.stock > 0;
+                        view! {
+                            <Title text=p.name.clone() />
+                            <article class="product-page" data-product-id=p.id>
+                                <img src=format!("/images/products/{}.svg", p.slug) alt=p.name.clone() width="480" height="360" />
+                                <div class="product-info">
+                                    <p class="breadcrumb"><A href=format!("/products?category={}", p.category_slug)>{p.category_name.clone()}</A></p>
+                                    <h1>{p.name.clone()}</h1>
+                                    <p class="price big">{format_price(p.price_cents, &p.currency)}</p>
+                                    <p class=if p.stock <= 5 { "stock low" } else { "stock" } data-testid="stock">{stock_label(p.stock)}</p>
+                                    <p class="description">{p.description.clone()}</p>
+                                    <form class="add-to-cart" on:submit=move |ev| {
+                                        ev.prevent_default();
+                                        let quantity = quantity.get_untracked();
+                                        track(EventKind::CartAdd { product_id, quantity });
+                                        add.dispatch(AddToCart { product_id, quantity });
+                                    }>
+                                        <label>"Quantity "
+                                            <input type="number" name="quantity" min="1" max="99" required value="1"
+                                                prop:value=move || quantity.get().to_string()
+                                                on:input=move |ev| quantity.set(event_target_value(&ev).parse().unwrap_or(0)) />
+                                        </label>
+                                        <button type="submit" disabled=move || !in_stock || add.pending().get()>"Add to cart"</button>
+                                    </form>
+                                    <p class="notice" role="status">
+                                        {move || add.value().get().map(|result| match result {
+                                            Ok(_) => view! { <span class="ok">"Added to your cart. "<A href="/cart">"View cart"</A></span> }.into_any(),
+                                            Err(error) => view! { <span class="error" role="alert">{error.to_string()}</span> }.into_any(),
+                                        })}
+                                    </p>
+                                </div>
+                            </article>
+                        }.into_any()
+                    }
+                    Err(error) => view! {
+                        <Title text="Not found" />
+                        <section class="not-found"><h1>"We could not find that product"</h1><p>{error.to_string()}</p><p><A href="/products">"Browse the shop"</A></p></section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }

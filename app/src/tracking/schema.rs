@@ -19,7 +19,19 @@ pub const MAX_STRING_BYTES: usize = 2048;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// A page was shown (first load or route change); `referrer` is the previous page.
-    PageView { path: String, referrer: Option<String>, title: Option<String> },
+    PageView { referrer: Option<String>, title: Option<String> },
+    /// A product page was shown.
+    ProductView { product_id: i64, slug: String },
+    /// Units of a product were added to the cart.
+    CartAdd { product_id: i64, quantity: i32 },
+    /// A product's line was removed from the cart (or set to zero).
+    CartRemove { product_id: i64 },
+    /// A catalog search, with how many products matched.
+    Search { query: String, results: i64 },
+    /// Checkout reserved the cart's stock and created an order awaiting payment.
+    CheckoutBegin { order_id: Uuid },
+    /// A payment attempt ended: `succeeded`, `declined` or `failed`.
+    PaymentResult { order_id: Uuid, outcome: String },
 }
 
 impl EventKind {
@@ -27,24 +39,22 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::PageView { .. } => "page_view",
-        }
-    }
-
-    /// The page the event happened on.
-    pub fn path(&self) -> &str {
-        match self {
-            EventKind::PageView { path, .. } => path,
+            EventKind::ProductView { .. } => "product_view",
+            EventKind::CartAdd { .. } => "cart_add",
+            EventKind::CartRemove { .. } => "cart_remove",
+            EventKind::Search { .. } => "search",
+            EventKind::CheckoutBegin { .. } => "checkout_begin",
+            EventKind::PaymentResult { .. } => "payment_result",
         }
     }
 
     fn strings(&self) -> Vec<&str> {
         match self {
-            EventKind::PageView { path, referrer, title } => {
-                let mut out = vec![path.as_str()];
-                out.extend(referrer.as_deref());
-                out.extend(title.as_deref());
-                out
-            }
+            EventKind::PageView { referrer, title } => referrer.iter().chain(title.iter()).map(String::as_str).collect(),
+            EventKind::ProductView { slug, .. } => vec![slug],
+            EventKind::Search { query, .. } => vec![query],
+            EventKind::PaymentResult { outcome, .. } => vec![outcome],
+            EventKind::CartAdd { .. } | EventKind::CartRemove { .. } | EventKind::CheckoutBegin { .. } => vec![],
         }
     }
 }
@@ -54,28 +64,39 @@ impl EventKind {
 pub struct ClientEvent {
     #[serde(flatten)]
     pub kind: EventKind,
+    /// The page the event happened on (path and query).
+    pub path: String,
     /// The browser's clock in milliseconds since the Unix epoch: kept, but not trusted for ordering.
     #[serde(default)]
     pub client_ts: Option<i64>,
 }
 
 impl ClientEvent {
-    /// An event stamped with the browser's current time.
+    /// An event on the current page, stamped with the browser's current time.
     #[cfg(feature = "hydrate")]
     pub fn now(kind: EventKind) -> Self {
-        Self { kind, client_ts: Some(js_sys::Date::now() as i64) }
+        let path = web_sys::window()
+            .and_then(|w| Some(format!("{}{}", w.location().pathname().ok()?, w.location().search().ok()?)))
+            .unwrap_or_else(|| "/".into());
+        Self { kind, path, client_ts: Some(js_sys::Date::now() as i64) }
     }
 
     /// Checks the limits the producer endpoint enforces.
     pub fn validate(&self) -> Result<(), String> {
-        let path = self.kind.path();
-        if !path.starts_with('/') {
+        if !self.path.starts_with('/') {
             return Err(format!("{}: path must start with '/'", self.kind.name()));
         }
-        if self.kind.strings().iter().any(|s| s.len() > MAX_STRING_BYTES) {
+        let too_long = std::iter::once(self.path.as_str()).chain(self.kind.strings()).any(|s| s.len() > MAX_STRING_BYTES);
+        if too_long {
             return Err(format!("{}: a field is longer than {MAX_STRING_BYTES} bytes", self.kind.name()));
         }
-        Ok(())
+        match &self.kind {
+            EventKind::CartAdd { quantity, .. } if !(1..=99).contains(quantity) => {
+                Err("cart_add: quantity must be 1 to 99".into())
+            }
+            EventKind::Search { results, .. } if *results < 0 => Err("search: results cannot be negative".into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -100,6 +121,7 @@ pub struct ClickstreamRecord {
     /// Position of the event in its batch, to keep order among events received together.
     pub seq: u32,
     pub user_agent: Option<String>,
+    pub path: String,
     #[serde(flatten)]
     pub event: EventKind,
 }
@@ -110,7 +132,8 @@ mod tests {
 
     fn page_view(path: &str) -> ClientEvent {
         ClientEvent {
-            kind: EventKind::PageView { path: path.into(), referrer: None, title: Some("Home".into()) },
+            kind: EventKind::PageView { referrer: None, title: Some("Home".into()) },
+            path: path.into(),
             client_ts: Some(1_700_000_000_000),
         }
     }
@@ -128,6 +151,30 @@ mod tests {
     fn unknown_event_types_do_not_parse() {
         let result = serde_json::from_str::<ClientEvent>(r#"{"type":"teleport","path":"/"}"#);
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn every_commerce_event_parses_from_its_documented_shape() {
+        let order = "6f1c2f1e-8d4b-4a53-9a43-5b8f5b0c2a11";
+        for (json, name) in [
+            (r#"{"type":"product_view","path":"/product/tent","product_id":1,"slug":"tent"}"#.to_string(), "product_view"),
+            (r#"{"type":"cart_add","path":"/product/tent","product_id":1,"quantity":2}"#.to_string(), "cart_add"),
+            (r#"{"type":"cart_remove","path":"/cart","product_id":1}"#.to_string(), "cart_remove"),
+            (r#"{"type":"search","path":"/products?q=tent","query":"tent","results":3}"#.to_string(), "search"),
+            (format!(r#"{{"type":"checkout_begin","path":"/checkout","order_id":"{order}"}}"#), "checkout_begin"),
+            (format!(r#"{{"type":"payment_result","path":"/orders/x","order_id":"{order}","outcome":"declined"}}"#), "payment_result"),
+        ] {
+            let event: ClientEvent = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(event.kind.name(), name);
+            assert!(event.validate().is_ok());
+        }
+    }
+
+    #[test]
+    fn impossible_quantities_are_rejected() {
+        let event: ClientEvent =
+            serde_json::from_str(r#"{"type":"cart_add","path":"/","product_id":1,"quantity":-3}"#).unwrap();
+        assert!(event.validate().unwrap_err().contains("quantity"));
     }
 
     #[test]

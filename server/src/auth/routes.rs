@@ -87,6 +87,10 @@ async fn callback(
     if let Err(error) = super::users::link_visit(&state.pool, visit.0, user_id).await {
         tracing::warn!(%error, "could not link the visit to the user");
     }
+    // The anonymous cart joins the account's cart: nothing lost, no line twice.
+    if let Err(error) = app::cart::store::merge_visit_cart(&state.pool, visit.0, user_id).await {
+        tracing::error!(%error, "could not merge the visit's cart into the account");
+    }
     let user = SessionUser { id: user_id, name: identity.name, email: identity.email, is_admin: identity.is_admin };
     // A new session id at sign-in defeats session fixation.
     let stored = async {

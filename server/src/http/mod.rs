@@ -32,8 +32,12 @@ pub const MAX_EVENT_BATCH_BYTES: usize = 64 * 1024;
 /// Builds the whole web application.
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let leptos_routes = generate_route_list(App);
-    let pool = state.pool.clone();
-    let provide_server_context = move || provide_context(pool.clone());
+    let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
+    let provide_server_context = move || {
+        provide_context(pool.clone());
+        provide_context(payments.clone());
+        provide_context(commerce);
+    };
     let secure = state.settings.secure_cookies();
     let request_id = HeaderName::from_static("x-request-id");
 
@@ -59,6 +63,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_server_context, shell))
+        .layer(middleware::from_fn(undecodable_arguments_are_client_errors))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(visit::VisitCookiePolicy { secure }, visit::track_visit))
         .layer(CompressionLayer::new())
@@ -81,6 +86,22 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// A server function whose arguments cannot be decoded answers 400, not 500: the framework reports it as
+/// `AppError::Transport`, which the app's own code never returns on the server.
+async fn undecodable_arguments_are_client_errors(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    if let Ok(app::error::AppError::Transport(reason)) = serde_json::from_slice(&bytes) {
+        tracing::info!(%reason, "server function called with undecodable arguments");
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// A small, friendly HTML page for errors outside the Leptos app (e.g. a failed sign-in).

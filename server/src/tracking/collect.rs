@@ -116,6 +116,7 @@ pub async fn collect(
             client_ts: event.client_ts,
             seq: seq as u32,
             user_agent: user_agent.clone(),
+            path: event.path,
             event: event.kind,
         })
         .collect();

@@ -18,7 +18,7 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord) -> Result<(
         record.visit_id,
         record.user_id,
         record.event.name(),
-        record.event.path(),
+        record.path,
         // sqlx prefers `time` for timestamptz once both crates are enabled; chrono encodes the same column.
         record.received_at as _,
         record.client_ts,

@@ -1,64 +1,7 @@
 //! Sign-in against the real dev OpenID provider: authorization code + PKCE + state + nonce.
 
-use crate::helpers::{set_cookie, spawn_app, TestApp};
-use reqwest::{StatusCode, Url};
-
-fn location(response: &reqwest::Response) -> Url {
-    let raw = response.headers()[reqwest::header::LOCATION].to_str().unwrap();
-    response.url().join(raw).unwrap()
-}
-
-/// Starts a sign-in at the app and returns the provider's authorization URL.
-async fn begin_login(app: &TestApp, return_to: &str) -> Url {
-    let response = app
-        .client
-        .get(app.url("/auth/login"))
-        .query(&[("return_to", return_to)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    location(&response)
-}
-
-/// Logs in at the provider's dev login form and returns the app callback URL it redirects to.
-async fn provider_login(app: &TestApp, authorize: Url, login: &str) -> Url {
-    let mut next = authorize;
-    for _ in 0..10 {
-        if next.path() == "/auth/callback" && next.port() != Some(9400) && next.as_str().starts_with(&app.address) {
-            return next;
-        }
-        let response = app.client.get(next.clone()).send().await.unwrap();
-        if response.status() == StatusCode::OK && next.path().starts_with("/interaction/") {
-            let submitted = app
-                .client
-                .post(next.clone())
-                .form(&[("prompt", "login"), ("login", login), ("password", "any")])
-                .send()
-                .await
-                .unwrap();
-            assert!(submitted.status().is_redirection(), "login form answered {}", submitted.status());
-            next = location(&submitted);
-            continue;
-        }
-        assert!(response.status().is_redirection(), "{} answered {}", next, response.status());
-        next = location(&response);
-    }
-    panic!("the provider never redirected back to the app");
-}
-
-async fn current_user(app: &TestApp) -> serde_json::Value {
-    let response = app.client.post(app.url("/api/current_user")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-/// Signs in as `login` and returns the app's redirect after the callback.
-async fn sign_in(app: &TestApp, login: &str, return_to: &str) -> reqwest::Response {
-    let authorize = begin_login(app, return_to).await;
-    let callback = provider_login(app, authorize, login).await;
-    app.client.get(callback).send().await.unwrap()
-}
+use crate::helpers::{begin_login, current_user, location, provider_login, set_cookie, sign_in, spawn_app};
+use reqwest::StatusCode;
 
 #[tokio::test]
 async fn login_redirects_to_the_provider_with_pkce_state_and_nonce() {

@@ -4,6 +4,7 @@ use cartograph::{config::Settings, shutdown::Shutdown, startup};
 use figment::{providers::Serialized, Figment};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::time::Duration;
+use reqwest::{StatusCode, Url};
 use uuid::Uuid;
 
 pub struct TestApp {
@@ -62,7 +63,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings().await).await
 }
 
+/// Logs go to the test's captured output (shown for a failing test); `RUST_LOG` filters them.
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,cartograph=info"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    });
+}
+
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    init_logs();
     let application = startup::Application::build(settings.clone()).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let pool = PgPool::connect(settings.database_url()).await.expect("connect to the test database");
@@ -117,4 +129,87 @@ pub fn set_cookie<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a
         .iter()
         .filter_map(|value| value.to_str().ok())
         .find(|value| value.starts_with(&format!("{name}=")))
+}
+
+// Sign-in against the dev OpenID provider, as a browser would do it.
+
+pub fn location(response: &reqwest::Response) -> Url {
+    let raw = response.headers()[reqwest::header::LOCATION].to_str().unwrap();
+    response.url().join(raw).unwrap()
+}
+
+/// Starts a sign-in at the app and returns the provider's authorization URL.
+pub async fn begin_login(app: &TestApp, return_to: &str) -> Url {
+    let response = app
+        .client
+        .get(app.url("/auth/login"))
+        .query(&[("return_to", return_to)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response)
+}
+
+/// Logs in at the provider's dev login form and returns the app callback URL it redirects to.
+pub async fn provider_login(app: &TestApp, authorize: Url, login: &str) -> Url {
+    let mut next = authorize;
+    for _ in 0..10 {
+        if next.path() == "/auth/callback" && next.port() != Some(9400) && next.as_str().starts_with(&app.address) {
+            return next;
+        }
+        let response = app.client.get(next.clone()).send().await.unwrap();
+        if response.status() == StatusCode::OK && next.path().starts_with("/interaction/") {
+            let submitted = app
+                .client
+                .post(next.clone())
+                .form(&[("prompt", "login"), ("login", login), ("password", "any")])
+                .send()
+                .await
+                .unwrap();
+            assert!(submitted.status().is_redirection(), "login form answered {}", submitted.status());
+            next = location(&submitted);
+            continue;
+        }
+        assert!(response.status().is_redirection(), "{} answered {}", next, response.status());
+        next = location(&response);
+    }
+    panic!("the provider never redirected back to the app");
+}
+
+pub async fn current_user(app: &TestApp) -> serde_json::Value {
+    let response = app.client.post(app.url("/api/current_user")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Signs in as `login` and returns the app's redirect after the callback.
+pub async fn sign_in(app: &TestApp, login: &str, return_to: &str) -> reqwest::Response {
+    let authorize = begin_login(app, return_to).await;
+    let callback = provider_login(app, authorize, login).await;
+    app.client.get(callback).send().await.unwrap()
+}
+
+
+impl TestApp {
+    /// Calls a server function with form-encoded arguments, as a hydrated page or a plain form would.
+    pub async fn call(&self, function: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(&format!("/api/{function}"))).form(form).send().await.unwrap()
+    }
+
+    /// A fresh client (its own cookies: another browser) for the same app.
+    pub fn another_browser(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            pool: self.pool.clone(),
+            settings: self.settings.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            stop: Shutdown::default(),
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! Integration tests: the real app on a random port, a fresh database each, the real broker and provider.
 
 mod auth;
+mod commerce;
+mod shop;
 mod catalog;
 mod helpers;
 mod startup;

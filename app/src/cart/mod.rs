@@ -1,0 +1,165 @@
+//! Cart: an order in status `cart`, owned by the visit until sign-in and by the user after.
+
+#[cfg(feature = "ssr")]
+pub mod store;
+mod views;
+
+pub use views::{CartLink, CartPage};
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The most of one product a cart line may hold.
+pub const MAX_LINE_QUANTITY: i32 = 99;
+
+/// One product in the cart, at its current price.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub unit_price_cents: i64,
+    pub currency: String,
+    pub quantity: i32,
+    pub stock: i32,
+}
+
+impl CartLine {
+    pub fn line_total_cents(&self) -> i64 {
+        self.unit_price_cents * i64::from(self.quantity)
+    }
+}
+
+/// The whole cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Cart {
+    pub order_id: Option<Uuid>,
+    pub lines: Vec<CartLine>,
+}
+
+impl Cart {
+    pub fn item_count(&self) -> i32 {
+        self.lines.iter().map(|line| line.quantity).sum()
+    }
+
+    pub fn total_cents(&self) -> i64 {
+        self.lines.iter().map(CartLine::line_total_cents).sum()
+    }
+
+    pub fn currency(&self) -> &str {
+        self.lines.first().map(|line| line.currency.as_str()).unwrap_or("EUR")
+    }
+}
+
+/// Checks a quantity a shopper asked for; `allow_zero` when zero means "remove".
+pub fn validate_quantity(quantity: i32, allow_zero: bool) -> Result<(), AppError> {
+    let min = if allow_zero { 0 } else { 1 };
+    if quantity < min || quantity > MAX_LINE_QUANTITY {
+        return Err(AppError::Invalid(format!("Choose a quantity from {min} to {MAX_LINE_QUANTITY}.")));
+    }
+    Ok(())
+}
+
+/// The cart of this visit or signed-in shopper.
+#[server(endpoint = "cart")]
+pub async fn get_cart() -> Result<Cart, AppError> {
+    crate::server_context::with_status(
+        async {
+            let pool = crate::server_context::pool()?;
+            let owner = crate::server_context::owner().await?;
+            Ok(store::load(&pool, owner).await?)
+        }
+        .await,
+    )
+}
+
+/// Adds `quantity` of a product; the order (status `cart`) is created with the first line.
+#[server(endpoint = "cart_add")]
+pub async fn add_to_cart(product_id: i64, quantity: i32) -> Result<Cart, AppError> {
+    crate::server_context::with_status(
+        async {
+            validate_quantity(quantity, false)?;
+            let pool = crate::server_context::pool()?;
+            let owner = crate::server_context::owner().await?;
+            store::add(&pool, owner, product_id, quantity).await?;
+            Ok(store::load(&pool, owner).await?)
+        }
+        .await,
+    )
+}
+
+/// Sets a line's quantity; zero removes the line.
+#[server(endpoint = "cart_set")]
+pub async fn set_cart_quantity(product_id: i64, quantity: i32) -> Result<Cart, AppError> {
+    crate::server_context::with_status(
+        async {
+            validate_quantity(quantity, true)?;
+            let pool = crate::server_context::pool()?;
+            let owner = crate::server_context::owner().await?;
+            store::set_quantity(&pool, owner, product_id, quantity).await?;
+            Ok(store::load(&pool, owner).await?)
+        }
+        .await,
+    )
+}
+
+/// Shared by the header's cart count and every page that changes the cart.
+#[derive(Clone, Copy)]
+pub struct CartState {
+    pub cart: Resource<Result<Cart, AppError>>,
+    version: RwSignal<u32>,
+}
+
+impl CartState {
+    /// Creates the cart resource and provides it to the whole app.
+    pub fn provide() -> Self {
+        let version = RwSignal::new(0u32);
+        let cart = Resource::new(move || version.get(), |_| get_cart());
+        let state = Self { cart, version };
+        provide_context(state);
+        state
+    }
+
+    pub fn get() -> Self {
+        expect_context::<Self>()
+    }
+
+    /// Re-reads the cart after something changed it.
+    pub fn refresh(&self) {
+        self.version.update(|v| *v += 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(price: i64, quantity: i32) -> CartLine {
+        CartLine {
+            product_id: 1,
+            slug: "x".into(),
+            name: "X".into(),
+            unit_price_cents: price,
+            currency: "EUR".into(),
+            quantity,
+            stock: 10,
+        }
+    }
+
+    #[test]
+    fn totals_are_exact_in_minor_units() {
+        let cart = Cart { order_id: None, lines: vec![line(1999, 3), line(1, 1)] };
+        assert_eq!(cart.total_cents(), 5998);
+        assert_eq!(cart.item_count(), 4);
+    }
+
+    #[test]
+    fn quantities_outside_the_limits_are_refused() {
+        assert!(validate_quantity(-1, true).is_err());
+        assert!(validate_quantity(0, false).is_err());
+        assert!(validate_quantity(0, true).is_ok());
+        assert!(validate_quantity(100, false).unwrap_err().to_string().contains("1 to 99"));
+    }
+}

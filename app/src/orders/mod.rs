@@ -1,0 +1,174 @@
+//! Orders: checkout (reserve stock), payment (idempotent), history, cancellation with refund.
+
+mod input;
+#[cfg(feature = "ssr")]
+pub mod payment;
+mod status;
+#[cfg(feature = "ssr")]
+pub mod store;
+mod views;
+
+pub use input::{luhn_valid, CardDetails, ShippingAddress};
+pub use status::OrderStatus;
+pub use views::{CheckoutPage, OrderPage, OrdersPage};
+
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An order in a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub id: Uuid,
+    pub status: OrderStatus,
+    pub total_cents: i64,
+    pub currency: String,
+    pub item_count: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A line of a placed order, at the price it was sold for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+}
+
+/// One entry of an order's state history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A payment attempt as the shopper sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub outcome: String,
+    pub amount_cents: i64,
+    pub card_last4: Option<String>,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Everything an order page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub summary: OrderSummary,
+    pub lines: Vec<OrderLine>,
+    pub address: Option<ShippingAddress>,
+    pub reserved_until: Option<DateTime<Utc>>,
+    pub history: Vec<StatusChange>,
+    pub payments: Vec<PaymentRecord>,
+    /// A fresh idempotency key for the next payment attempt on this page.
+    pub payment_key: String,
+}
+
+/// How a payment attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentOutcome {
+    Succeeded,
+    Declined,
+}
+
+/// The answer to a payment attempt; replayed as is for a repeated idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentReceipt {
+    pub order_id: Uuid,
+    pub outcome: PaymentOutcome,
+    pub message: String,
+    pub card_last4: String,
+}
+
+/// Reserves the cart's stock and turns it into an order awaiting payment. Requires sign-in.
+#[server(endpoint = "checkout")]
+pub async fn begin_checkout(
+    name: String,
+    line1: String,
+    line2: String,
+    city: String,
+    postcode: String,
+    country: String,
+) -> Result<Uuid, AppError> {
+    crate::server_context::with_status(
+        async {
+            let user = crate::server_context::require_user().await?;
+            let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country)?;
+            let pool = crate::server_context::pool()?;
+            let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
+            store::checkout(&pool, user.id, &address, settings.reservation).await
+        }
+        .await,
+    )
+}
+
+/// Pays an order awaiting payment. The same `idempotency_key` never charges twice.
+#[server(endpoint = "pay")]
+pub async fn pay_order(
+    order_id: Uuid,
+    card_number: String,
+    expiry: String,
+    cvc: String,
+    idempotency_key: String,
+) -> Result<PaymentReceipt, AppError> {
+    crate::server_context::with_status(
+        async {
+            let user = crate::server_context::require_user().await?;
+            use chrono::Datelike;
+            let today = Utc::now();
+            let card = CardDetails::parse(&card_number, &expiry, &cvc, (today.year_ce().1 as i32, today.month0() + 1))?;
+            let pool = crate::server_context::pool()?;
+            let payments = use_context::<payment::Payments>().ok_or(AppError::Internal)?;
+            payment::pay(&pool, &payments, user.id, order_id, card, &idempotency_key).await
+        }
+        .await,
+    )
+}
+
+/// Cancels the shopper's order: releases reserved stock, and refunds a paid order.
+#[server(endpoint = "cancel_order")]
+pub async fn cancel_order(order_id: Uuid) -> Result<OrderStatus, AppError> {
+    crate::server_context::with_status(
+        async {
+            let user = crate::server_context::require_user().await?;
+            let pool = crate::server_context::pool()?;
+            let payments = use_context::<payment::Payments>().ok_or(AppError::Internal)?;
+            payment::cancel(&pool, &payments, Some(user.id), order_id, "cancelled by the shopper").await
+        }
+        .await,
+    )
+}
+
+/// The shopper's placed orders, newest first.
+#[server(endpoint = "my_orders")]
+pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
+    crate::server_context::with_status(
+        async {
+            let user = crate::server_context::require_user().await?;
+            let pool = crate::server_context::pool()?;
+            Ok(store::list_for_user(&pool, user.id).await?)
+        }
+        .await,
+    )
+}
+
+/// One of the shopper's orders; anyone else's is not found.
+#[server(endpoint = "order_detail")]
+pub async fn get_order(order_id: Uuid) -> Result<OrderDetail, AppError> {
+    crate::server_context::with_status(
+        async {
+            let user = crate::server_context::require_user().await?;
+            let pool = crate::server_context::pool()?;
+            store::detail_for_user(&pool, user.id, order_id).await?.ok_or(AppError::NotFound)
+        }
+        .await,
+    )
+}

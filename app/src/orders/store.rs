@@ -1,0 +1,270 @@
+//! Order queries: checkout with atomic stock reservation, expiry, history.
+
+use super::{OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, ShippingAddress, StatusChange};
+use crate::error::AppError;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Commerce rules the server configures.
+#[derive(Clone, Copy, Debug)]
+pub struct CommerceSettings {
+    /// How long stock stays reserved for an unpaid order.
+    pub reservation: Duration,
+}
+
+impl Default for CommerceSettings {
+    fn default() -> Self {
+        Self { reservation: Duration::from_secs(15 * 60) }
+    }
+}
+
+/// Turns the user's cart into an order awaiting payment, reserving every line's stock in one transaction.
+///
+/// Each line takes its units with a conditional `UPDATE … WHERE stock >= quantity`, in product-id order (so
+/// concurrent checkouts cannot deadlock): when any line cannot be served, nothing is reserved.
+pub async fn checkout(
+    pool: &PgPool,
+    user: Uuid,
+    address: &ShippingAddress,
+    reservation: Duration,
+) -> Result<Uuid, AppError> {
+    let mut tx = pool.begin().await?;
+    let cart = sqlx::query_scalar!("SELECT id FROM orders WHERE user_id = $1 AND status = 'cart' FOR UPDATE", user)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::Invalid("Your cart is empty.".into()))?;
+    let lines = sqlx::query!(
+        r#"
+        SELECT l.product_id, l.quantity, p.name, p.price_cents, p.currency, p.archived_at IS NOT NULL AS "archived!"
+        FROM order_lines l JOIN products p ON p.id = l.product_id
+        WHERE l.order_id = $1
+        ORDER BY l.product_id
+        "#,
+        cart
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if lines.is_empty() {
+        return Err(AppError::Invalid("Your cart is empty.".into()));
+    }
+    let currency = lines[0].currency.clone();
+    let mut total: i64 = 0;
+    for line in &lines {
+        if line.archived {
+            return Err(AppError::Invalid(format!("{} is no longer on sale; remove it from your cart.", line.name)));
+        }
+        if line.currency != currency {
+            return Err(AppError::Invalid("Your cart mixes currencies.".into()));
+        }
+        let reserved = sqlx::query_scalar!(
+            "UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2 RETURNING stock",
+            line.product_id,
+            line.quantity
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if reserved.is_none() {
+            return Err(AppError::Invalid(format!("Sorry, {} is out of stock in the quantity you chose.", line.name)));
+        }
+        sqlx::query!(
+            "UPDATE order_lines SET unit_price_cents = $3 WHERE order_id = $1 AND product_id = $2",
+            cart,
+            line.product_id,
+            line.price_cents
+        )
+        .execute(&mut *tx)
+        .await?;
+        total = total
+            .checked_add(line.price_cents.checked_mul(i64::from(line.quantity)).ok_or(AppError::Internal)?)
+            .ok_or(AppError::Internal)?;
+    }
+    sqlx::query!(
+        r#"
+        UPDATE orders
+        SET status = 'pending_payment', total_cents = $2, currency = $3,
+            shipping_name = $4, shipping_line1 = $5, shipping_line2 = $6, shipping_city = $7,
+            shipping_postcode = $8, shipping_country = $9,
+            reserved_until = now() + make_interval(secs => $10)
+        WHERE id = $1
+        "#,
+        cart,
+        total,
+        currency,
+        address.name,
+        address.line1,
+        address.line2,
+        address.city,
+        address.postcode,
+        address.country,
+        reservation.as_secs_f64(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(cart)
+}
+
+/// Puts an order's reserved units back on sale (inside the caller's transaction).
+pub async fn release_stock(conn: &mut PgConnection, order: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        UPDATE products p SET stock = p.stock + l.quantity
+        FROM order_lines l
+        WHERE l.order_id = $1 AND p.id = l.product_id
+        "#,
+        order
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Moves an order to `to`; the database refuses an illegal transition.
+pub async fn transition(
+    conn: &mut PgConnection,
+    order: Uuid,
+    to: OrderStatus,
+    note: &str,
+) -> Result<(), sqlx::Error> {
+    // The trigger records the note in the order's history.
+    sqlx::query!("SELECT set_config('cartograph.transition_note', $1, true)", note).fetch_one(&mut *conn).await?;
+    sqlx::query!("UPDATE orders SET status = $2 WHERE id = $1", order, to.as_str()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Expires unpaid orders whose reservation ran out and releases their stock; returns how many.
+///
+/// `FOR UPDATE SKIP LOCKED` lets several server copies sweep at once, and skips an order being paid right now.
+pub async fn expire_reservations(pool: &PgPool, batch: i64) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let expired = sqlx::query_scalar!(
+        r#"
+        SELECT id FROM orders
+        WHERE status = 'pending_payment' AND reserved_until < now()
+        ORDER BY reserved_until
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+        "#,
+        batch
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for order in &expired {
+        release_stock(&mut tx, *order).await?;
+        transition(&mut tx, *order, OrderStatus::Expired, "reservation expired before payment").await?;
+    }
+    tx.commit().await?;
+    Ok(expired.len() as u64)
+}
+
+fn status(raw: &str) -> Result<OrderStatus, sqlx::Error> {
+    OrderStatus::parse(raw).ok_or_else(|| sqlx::Error::Decode(format!("unknown order status {raw}").into()))
+}
+
+/// The user's orders that left the cart, newest first.
+pub async fn list_for_user(pool: &PgPool, user: Uuid) -> Result<Vec<OrderSummary>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT o.id, o.status, o.total_cents AS "total_cents!", o.currency, o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+               (SELECT COALESCE(sum(quantity), 0) FROM order_lines WHERE order_id = o.id) AS "item_count!"
+        FROM orders o
+        WHERE o.user_id = $1 AND o.status <> 'cart'
+        ORDER BY o.created_at DESC
+        LIMIT 200
+        "#,
+        user
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(OrderSummary {
+                id: row.id,
+                status: status(&row.status)?,
+                total_cents: row.total_cents,
+                currency: row.currency,
+                item_count: row.item_count,
+                created_at: row.created_at,
+            })
+        })
+        .collect()
+}
+
+/// One order of the user's, with lines, address, history and payments; `None` for anyone else's.
+pub async fn detail_for_user(pool: &PgPool, user: Uuid, order: Uuid) -> Result<Option<OrderDetail>, sqlx::Error> {
+    let Some(row) = sqlx::query!(
+        r#"
+        SELECT id, status, total_cents, currency, created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+               reserved_until AS "reserved_until: chrono::DateTime<chrono::Utc>",
+               shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_postcode, shipping_country
+        FROM orders WHERE id = $1 AND user_id = $2 AND status <> 'cart'
+        "#,
+        order,
+        user
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let lines = sqlx::query_as!(
+        OrderLine,
+        r#"
+        SELECT l.product_id, p.slug, p.name, l.quantity, l.unit_price_cents AS "unit_price_cents!"
+        FROM order_lines l JOIN products p ON p.id = l.product_id
+        WHERE l.order_id = $1 ORDER BY l.added_at, l.product_id
+        "#,
+        order
+    )
+    .fetch_all(pool)
+    .await?;
+    let history = sqlx::query!(
+        r#"SELECT from_status, to_status, note, at AS "at: chrono::DateTime<chrono::Utc>"
+           FROM order_status_history WHERE order_id = $1 ORDER BY id"#,
+        order
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|h| {
+        Ok(StatusChange {
+            from: h.from_status.as_deref().map(status).transpose()?,
+            to: status(&h.to_status)?,
+            note: h.note.filter(|n| !n.is_empty()),
+            at: h.at,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let payments = sqlx::query_as!(
+        PaymentRecord,
+        r#"SELECT outcome, amount_cents, card_last4, reason, created_at AS "at: chrono::DateTime<chrono::Utc>"
+           FROM payments WHERE order_id = $1 ORDER BY created_at"#,
+        order
+    )
+    .fetch_all(pool)
+    .await?;
+    let item_count = lines.iter().map(|l| i64::from(l.quantity)).sum();
+    let address = match (row.shipping_name, row.shipping_line1, row.shipping_city, row.shipping_postcode, row.shipping_country) {
+        (Some(name), Some(line1), Some(city), Some(postcode), Some(country)) => {
+            Some(ShippingAddress { name, line1, line2: row.shipping_line2, city, postcode, country })
+        }
+        _ => None,
+    };
+    Ok(Some(OrderDetail {
+        summary: OrderSummary {
+            id: row.id,
+            status: status(&row.status)?,
+            total_cents: row.total_cents.unwrap_or_default(),
+            currency: row.currency,
+            item_count,
+            created_at: row.created_at,
+        },
+        lines,
+        address,
+        reserved_until: row.reserved_until,
+        history,
+        payments,
+        payment_key: Uuid::new_v4().to_string(),
+    }))
+}

@@ -1,0 +1,265 @@
+//! Checkout, the order page (payment, confirmation, history) and the order list.
+
+use super::{get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderStatus, PayOrder, PaymentOutcome};
+use crate::{
+    auth::{encode_query_value, use_user},
+    cart::CartState,
+    money::format_price,
+    tracking::{track, EventKind},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::A,
+    hooks::{use_navigate, use_params_map},
+};
+use uuid::Uuid;
+
+fn sign_in_prompt(return_to: &str) -> impl IntoView {
+    view! {
+        <p class="notice">
+            <a class="button" rel="external" href=format!("/auth/login?return_to={}", encode_query_value(return_to))>"Sign in"</a>
+            " to continue."
+        </p>
+    }
+}
+
+/// The shipping address form; checkout reserves the stock and opens the order's payment page.
+#[component]
+pub fn CheckoutPage() -> impl IntoView {
+    let user = use_user();
+    let cart = CartState::get();
+    let checkout = ServerAction::<BeginCheckout>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(order_id)) = checkout.value().get() {
+            track(EventKind::CheckoutBegin { order_id });
+            cart.refresh();
+            navigate(&format!("/orders/{order_id}"), Default::default());
+        }
+    });
+    view! {
+        <Title text="Checkout" />
+        <h1>"Checkout"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let c = cart.cart.await.unwrap_or_default();
+                if user.get().is_none() {
+                    return sign_in_prompt("/checkout").into_any();
+                }
+                if c.lines.is_empty() {
+                    return view! { <p class="empty">"Your cart is empty. "<A href="/products">"Start shopping"</A></p> }.into_any();
+                }
+                let total = format_price(c.total_cents(), c.currency());
+                view! {
+                    <div class="checkout">
+                        <section class="summary">
+                            <h2>"Your order"</h2>
+                            <ul>
+                                {c.lines.into_iter().map(|line| view! {
+                                    <li>{format!("{} × {}", line.quantity, line.name)}<span>{format_price(line.line_total_cents(), &line.currency)}</span></li>
+                                }).collect_view()}
+                            </ul>
+                            <p class="total">"Total "<strong>{total}</strong></p>
+                        </section>
+                        <ActionForm action=checkout attr:class="address-form">
+                            <h2>"Shipping address"</h2>
+                            <label>"Full name"<input name="name" required maxlength="100" autocomplete="name" /></label>
+                            <label>"Street address"<input name="line1" required maxlength="120" autocomplete="address-line1" /></label>
+                            <label>"Address line 2 (optional)"<input name="line2" maxlength="120" autocomplete="address-line2" /></label>
+                            <label>"City"<input name="city" required maxlength="80" autocomplete="address-level2" /></label>
+                            <label>"Postcode"<input name="postcode" required maxlength="12" autocomplete="postal-code" /></label>
+                            <label>"Country code"<input name="country" required maxlength="2" placeholder="DE" autocomplete="country" /></label>
+                            <button type="submit" disabled=move || checkout.pending().get()>"Reserve and continue to payment"</button>
+                            <p class="notice" role="status">
+                                {move || checkout.value().get().and_then(Result::err).map(|error| view! { <span class="error" role="alert">{error.to_string()}</span> })}
+                            </p>
+                        </ActionForm>
+                    </div>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// An order: pay it while it awaits payment, then its confirmation, lines, address and state history.
+#[component]
+pub fn OrderPage() -> impl IntoView {
+    let params = use_params_map();
+    let order_id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
+    let version = RwSignal::new(0u32);
+    let detail = Resource::new(move || (order_id(), version.get()), |(id, _)| async move {
+        match id {
+            Some(id) => get_order(id).await,
+            None => Err(crate::error::AppError::NotFound),
+        }
+    });
+    let pay = ServerAction::<PayOrder>::new();
+    let cancel = ServerAction::<CancelOrder>::new();
+    Effect::new(move |_| {
+        if let Some(result) = pay.value().get() {
+            if let (Some(order_id), Ok(receipt)) = (order_id(), &result) {
+                let outcome = match receipt.outcome {
+                    PaymentOutcome::Succeeded => "succeeded",
+                    PaymentOutcome::Declined => "declined",
+                };
+                track(EventKind::PaymentResult { order_id, outcome: outcome.into() });
+            }
+            version.update(|v| *v += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if cancel.value().get().is_some() {
+            version.update(|v| *v += 1);
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading your order…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(order) => view! { <OrderView order pay cancel /> }.into_any(),
+                    Err(crate::error::AppError::Unauthorized) => sign_in_prompt("/orders").into_any(),
+                    Err(error) => view! {
+                        <Title text="Order not found" />
+                        <section class="not-found"><h1>"We could not find that order"</h1><p>{error.to_string()}</p></section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerAction<CancelOrder>) -> impl IntoView {
+    let summary = order.summary.clone();
+    let status = summary.status;
+    let id = summary.id;
+    let total = format_price(summary.total_cents, &summary.currency);
+    let payment_notice = move || {
+        pay.value().get().map(|result| match result {
+            Ok(receipt) if receipt.outcome == PaymentOutcome::Succeeded => {
+                view! { <p class="ok" role="status">{receipt.message}</p> }.into_any()
+            }
+            Ok(receipt) => view! { <p class="error" role="alert">{receipt.message}</p> }.into_any(),
+            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <Title text=format!("Order {}", &id.to_string()[..8]) />
+        <article class="order" data-status=status.as_str()>
+            <h1>{format!("Order {}", &id.to_string()[..8])}</h1>
+            <p class=format!("status status-{}", status.as_str()) data-testid="order-status">{status.label()}</p>
+            {(status == OrderStatus::Paid).then(|| view! {
+                <p class="confirmation" data-testid="confirmation">"Thank you! Your payment was received and your order is being prepared."</p>
+            })}
+            {payment_notice}
+            {(status == OrderStatus::PendingPayment).then(|| view! {
+                <section class="payment">
+                    <h2>{format!("Pay {total}")}</h2>
+                    {order.reserved_until.map(|until| view! {
+                        <p class="hint">{format!("Your items are reserved until {} UTC.", until.format("%H:%M"))}</p>
+                    })}
+                    <ActionForm action=pay attr:class="payment-form">
+                        <input type="hidden" name="order_id" value=id.to_string() />
+                        <input type="hidden" name="idempotency_key" value=order.payment_key.clone() />
+                        <label>"Card number"<input name="card_number" required inputmode="numeric" autocomplete="cc-number" maxlength="23" /></label>
+                        <label>"Expiry (MM/YY)"<input name="expiry" required placeholder="12/29" autocomplete="cc-exp" maxlength="7" /></label>
+                        <label>"CVC"<input name="cvc" required inputmode="numeric" autocomplete="cc-csc" maxlength="4" /></label>
+                        <button type="submit" disabled=move || pay.pending().get()>
+                            {move || if pay.pending().get() { "Paying…" } else { "Pay now" }}
+                        </button>
+                    </ActionForm>
+                    <p class="hint">"Test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0000 0000 0119 fails at the gateway, 4000 0000 0000 0077 answers slowly. Any future expiry and any CVC."</p>
+                </section>
+            })}
+            <section class="lines">
+                <h2>"Items"</h2>
+                <table>
+                    <tbody>
+                        {order.lines.into_iter().map(|line| view! {
+                            <tr>
+                                <td><A href=format!("/product/{}", line.slug)>{line.name}</A></td>
+                                <td>{format!("× {}", line.quantity)}</td>
+                                <td>{format_price(line.unit_price_cents * i64::from(line.quantity), &summary.currency)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                    <tfoot><tr><th colspan="2">"Total"</th><th>{total.clone()}</th></tr></tfoot>
+                </table>
+            </section>
+            {order.address.map(|a| view! {
+                <section class="address">
+                    <h2>"Shipping to"</h2>
+                    <address>{a.name}<br />{a.line1}<br />{a.line2.map(|l| view! { {l}<br /> })}{format!("{} {}", a.postcode, a.city)}<br />{a.country}</address>
+                </section>
+            })}
+            <section class="history">
+                <h2>"History"</h2>
+                <ol class="timeline">
+                    {order.history.into_iter().map(|change| view! {
+                        <li>
+                            <time datetime=change.at.to_rfc3339()>{change.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
+                            " — "<strong>{change.to.label()}</strong>
+                            {change.note.map(|note| view! { <span class="note">{format!(" ({note})")}</span> })}
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </section>
+            {(!order.payments.is_empty()).then(|| view! {
+                <section class="payments">
+                    <h2>"Payments"</h2>
+                    <ul>
+                        {order.payments.into_iter().map(|p| view! {
+                            <li>{format!("{} · {} · card ending {}{}", p.at.format("%H:%M:%S"), p.outcome, p.card_last4.unwrap_or_default(),
+                                p.reason.map(|r| format!(" · {r}")).unwrap_or_default())}</li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+            })}
+            {status.cancellable().then(|| view! {
+                <ActionForm action=cancel attr:class="cancel-form">
+                    <input type="hidden" name="order_id" value=id.to_string() />
+                    <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
+                        {if status == OrderStatus::Paid { "Cancel and refund" } else { "Cancel order" }}
+                    </button>
+                    {move || cancel.value().get().and_then(Result::err).map(|error| view! { <span class="error" role="alert">{error.to_string()}</span> })}
+                </ActionForm>
+            })}
+        </article>
+    }
+}
+
+/// The shopper's orders.
+#[component]
+pub fn OrdersPage() -> impl IntoView {
+    let orders = Resource::new(|| (), |_| my_orders());
+    view! {
+        <Title text="Your orders" />
+        <h1>"Your orders"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match orders.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No orders yet. "<A href="/products">"Start shopping"</A></p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="orders-table">
+                            <thead><tr><th>"Order"</th><th>"Placed"</th><th>"Items"</th><th>"Total"</th><th>"Status"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|o| view! {
+                                    <tr>
+                                        <td><A href=format!("/orders/{}", o.id)>{o.id.to_string()[..8].to_string()}</A></td>
+                                        <td>{o.created_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                                        <td>{o.item_count}</td>
+                                        <td>{format_price(o.total_cents, &o.currency)}</td>
+                                        <td class=format!("status status-{}", o.status.as_str())>{o.status.label()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(crate::error::AppError::Unauthorized) => sign_in_prompt("/orders").into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

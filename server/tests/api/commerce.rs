@@ -1,0 +1,322 @@
+//! Buying: cart, checkout with stock reservation, idempotent payment, expiry, cancellation — against the real
+//! database, through HTTP where a shopper would go, and through the domain code for the races.
+
+use crate::helpers::{sign_in, spawn_app, TestApp};
+use app::{
+    cart::store as cart_store,
+    orders::{payment, store as order_store, CardDetails, ShippingAddress},
+    server_context::Owner,
+};
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+use uuid::Uuid;
+
+const SUCCEEDS: &str = "4242 4242 4242 4242";
+const DECLINED: &str = "4000 0000 0000 0002";
+
+async fn product(app: &TestApp, slug: &str) -> (i64, i64, i32) {
+    sqlx::query_as("SELECT id, price_cents, stock FROM products WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn stock(app: &TestApp, id: i64) -> i32 {
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&app.pool).await.unwrap()
+}
+
+async fn add(app: &TestApp, product_id: i64, quantity: i32) -> reqwest::Response {
+    app.call("cart_add", &[("product_id", &product_id.to_string()), ("quantity", &quantity.to_string())]).await
+}
+
+async fn checkout(app: &TestApp) -> reqwest::Response {
+    app.call(
+        "checkout",
+        &[("name", "Sam Shopper"), ("line1", "1 Main St"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE")],
+    )
+    .await
+}
+
+async fn pay(app: &TestApp, order: &str, card: &str, key: &str) -> reqwest::Response {
+    app.call("pay", &[("order_id", order), ("card_number", card), ("expiry", "12/40"), ("cvc", "123"), ("idempotency_key", key)])
+        .await
+}
+
+async fn order_status(app: &TestApp, order: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid").bind(order).fetch_one(&app.pool).await.unwrap()
+}
+
+/// Signs in, fills the cart and checks out; returns the order id.
+async fn pending_order(app: &TestApp, slug: &str, quantity: i32) -> String {
+    sign_in(app, "shopper", "/").await;
+    let (id, _, _) = product(app, slug).await;
+    assert_eq!(add(app, id, quantity).await.status(), 200);
+    let response = checkout(app).await;
+    assert_eq!(response.status(), 200);
+    response.json::<String>().await.unwrap()
+}
+
+async fn user(app: &TestApp, subject: &str) -> Uuid {
+    sqlx::query_scalar("INSERT INTO users (id, issuer, subject, name) VALUES ($1, 'test', $2, $2) RETURNING id")
+        .bind(Uuid::new_v4())
+        .bind(subject)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+fn address() -> ShippingAddress {
+    ShippingAddress::parse("Racer", "1 Track Rd", "", "Paris", "75001", "FR").unwrap()
+}
+
+#[tokio::test]
+async fn an_order_exists_from_the_first_item_added() {
+    let app = spawn_app().await;
+    let (id, price, _) = product(&app, "wool-beanie").await;
+    assert_eq!(add(&app, id, 2).await.status(), 200);
+    let (status, total): (String, Option<i64>) =
+        sqlx::query_as("SELECT status, total_cents FROM orders").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((status.as_str(), total), ("cart", None));
+    let cart: Value = app.call("cart", &[]).await.json().await.unwrap();
+    assert_eq!(cart["lines"][0]["quantity"], 2);
+    assert_eq!(cart["lines"][0]["unit_price_cents"], price);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_five() {
+    let app = spawn_app().await;
+    let (id, _, _) = product(&app, "down-vest").await;
+    sqlx::query("UPDATE products SET stock = 5 WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    let mut buyers = Vec::new();
+    for n in 0..20 {
+        let buyer = user(&app, &format!("racer-{n}")).await;
+        cart_store::add(&app.pool, Owner::User(buyer), id, 1).await.unwrap();
+        buyers.push(buyer);
+    }
+    let results = join_all(buyers.iter().map(|buyer| {
+        let pool = app.pool.clone();
+        let buyer = *buyer;
+        async move { order_store::checkout(&pool, buyer, &address(), Duration::from_secs(600)).await }
+    }))
+    .await;
+    let won: Vec<(Uuid, Uuid)> =
+        results.iter().zip(&buyers).filter_map(|(r, buyer)| r.as_ref().ok().map(|order| (*order, *buyer))).collect();
+    assert_eq!(won.len(), 5, "exactly five checkouts reserve a unit");
+    for lost in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(lost.to_string().contains("Down Vest is out of stock"), "{lost}");
+    }
+    assert_eq!(stock(&app, id).await, 0);
+
+    let payments = startup_payments(&app);
+    for (order, buyer) in &won {
+        let card = CardDetails::parse(SUCCEEDS, "12/40", "123", (2026, 11)).unwrap();
+        payment::pay(&app.pool, &payments, *buyer, *order, card, &format!("key-{order}")).await.unwrap();
+    }
+    let paid: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'paid'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(paid, 5);
+    assert_eq!(stock(&app, id).await, 0, "stock never goes negative");
+}
+
+fn startup_payments(app: &TestApp) -> payment::Payments {
+    cartograph::startup::payments(&app.settings)
+}
+
+#[tokio::test]
+async fn the_same_payment_submitted_twice_with_one_key_charges_once() {
+    let app = spawn_app().await;
+    let order = pending_order(&app, "lumen-400-headlamp", 1).await;
+    let key = Uuid::new_v4().to_string();
+    let (first, second) = tokio::join!(pay(&app, &order, SUCCEEDS, &key), pay(&app, &order, SUCCEEDS, &key));
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 200);
+    let (first, second): (Value, Value) = (first.json().await.unwrap(), second.json().await.unwrap());
+    assert_eq!(first, second, "the second answer replays the first");
+    assert_eq!(first["outcome"], "succeeded");
+    let charges: i64 = sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid")
+        .bind(&order)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(charges, 1);
+    assert_eq!(order_status(&app, &order).await, "paid");
+}
+
+#[tokio::test]
+async fn a_paid_order_cannot_be_paid_again_with_another_key() {
+    let app = spawn_app().await;
+    let order = pending_order(&app, "lumen-400-headlamp", 1).await;
+    assert_eq!(pay(&app, &order, SUCCEEDS, "first-attempt-key").await.status(), 200);
+    let again = pay(&app, &order, SUCCEEDS, "second-attempt-key").await;
+    assert_eq!(again.status(), 422);
+    assert!(again.text().await.unwrap().contains("cannot be paid"));
+}
+
+#[tokio::test]
+async fn a_declined_card_leaves_the_order_payable_and_says_why() {
+    let app = spawn_app().await;
+    let order = pending_order(&app, "wool-beanie", 1).await;
+    let declined: Value = pay(&app, &order, DECLINED, "declined-attempt").await.json().await.unwrap();
+    assert_eq!(declined["outcome"], "declined");
+    assert!(declined["message"].as_str().unwrap().contains("declined"));
+    assert_eq!(order_status(&app, &order).await, "pending_payment");
+    let paid: Value = pay(&app, &order, SUCCEEDS, "second-attempt").await.json().await.unwrap();
+    assert_eq!(paid["outcome"], "succeeded");
+    assert_eq!(order_status(&app, &order).await, "paid");
+}
+
+#[tokio::test]
+async fn a_gateway_error_is_retryable_and_charges_nothing() {
+    let app = spawn_app().await;
+    let order = pending_order(&app, "wool-beanie", 1).await;
+    let failed = pay(&app, &order, "4000 0000 0000 0119", "flaky-attempt").await;
+    assert_eq!(failed.status(), 422);
+    assert!(failed.text().await.unwrap().contains("not charged"));
+    assert_eq!(order_status(&app, &order).await, "pending_payment");
+    let retried: Value = pay(&app, &order, SUCCEEDS, "flaky-attempt").await.json().await.unwrap();
+    assert_eq!(retried["outcome"], "succeeded", "the key was not used up by the failure");
+}
+
+#[tokio::test]
+async fn an_expired_reservation_returns_its_stock_and_cannot_be_paid() {
+    let app = spawn_app().await;
+    let (id, _, before) = product(&app, "oak-cutting-board").await;
+    let order = pending_order(&app, "oak-cutting-board", 3).await;
+    assert_eq!(stock(&app, id).await, before - 3);
+    sqlx::query("UPDATE orders SET reserved_until = now() - interval '1 second' WHERE id = $1::uuid")
+        .bind(&order)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let late = pay(&app, &order, SUCCEEDS, "too-late-attempt").await;
+    assert_eq!(late.status(), 422);
+    assert_eq!(order_store::expire_reservations(&app.pool, 100).await.unwrap(), 1);
+    assert_eq!(stock(&app, id).await, before);
+    assert_eq!(order_status(&app, &order).await, "expired");
+}
+
+#[tokio::test]
+async fn cancelling_a_paid_order_refunds_it_and_returns_the_stock() {
+    let app = spawn_app().await;
+    let (id, _, before) = product(&app, "linen-tea-towels").await;
+    let order = pending_order(&app, "linen-tea-towels", 2).await;
+    assert_eq!(pay(&app, &order, SUCCEEDS, "pay-then-cancel").await.status(), 200);
+    let cancelled = app.call("cancel_order", &[("order_id", &order)]).await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(order_status(&app, &order).await, "cancelled");
+    assert_eq!(stock(&app, id).await, before);
+    let refunds: i64 = sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
+        .bind(&order)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(refunds, 1);
+    let history: Vec<String> = sqlx::query_scalar("SELECT to_status FROM order_status_history WHERE order_id = $1::uuid ORDER BY id")
+        .bind(&order)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(history, ["cart", "pending_payment", "paid", "cancelled"]);
+}
+
+#[tokio::test]
+async fn the_database_refuses_an_illegal_transition() {
+    let app = spawn_app().await;
+    let (id, _, _) = product(&app, "wool-beanie").await;
+    add(&app, id, 1).await;
+    let error = sqlx::query("UPDATE orders SET status = 'paid'").execute(&app.pool).await.unwrap_err();
+    assert!(error.to_string().contains("illegal order transition cart -> paid"), "{error}");
+}
+
+#[tokio::test]
+async fn the_signed_out_cart_merges_into_the_account_without_losing_or_doubling_lines() {
+    let app = spawn_app().await;
+    let (beanie, _, _) = product(&app, "wool-beanie").await;
+    let (tee, _, _) = product(&app, "organic-cotton-tee").await;
+    // The account already holds one beanie from an earlier visit.
+    sign_in(&app, "shopper", "/").await;
+    add(&app, beanie, 1).await;
+    app.client.post(app.url("/auth/logout")).send().await.unwrap();
+    // Signed out, the same browser adds two beanies and a tee.
+    add(&app, beanie, 2).await;
+    add(&app, tee, 1).await;
+    sign_in(&app, "shopper", "/").await;
+    let cart: Value = app.call("cart", &[]).await.json().await.unwrap();
+    let lines: Vec<(i64, i64)> = cart["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["product_id"].as_i64().unwrap(), l["quantity"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{cart}");
+    assert!(lines.contains(&(beanie, 3)) && lines.contains(&(tee, 1)), "{cart}");
+    let carts: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'cart'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(carts, 1, "the anonymous cart is gone");
+}
+
+#[tokio::test]
+async fn bad_cart_input_gets_a_clear_message_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (compass, _, _) = product(&app, "pathfinder-compass").await;
+    let (tent, _, stock_before) = product(&app, "ridgeline-2-tent").await;
+    for (product_id, quantity, expected) in [
+        (tent.to_string(), "-1".to_string(), "quantity from 1 to 99"),
+        (tent.to_string(), "1000".to_string(), "quantity from 1 to 99"),
+        ("999999".to_string(), "1".to_string(), "not on sale"),
+        (compass.to_string(), "1".to_string(), "out of stock"),
+        (tent.to_string(), (stock_before + 1).to_string(), "Only 7 of Ridgeline 2 Tent left"),
+    ] {
+        let response = app.call("cart_add", &[("product_id", &product_id), ("quantity", &quantity)]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = response.text().await.unwrap();
+        assert!(body.contains(expected), "{product_id} × {quantity}: {body}");
+    }
+    let garbage = app.call("cart_add", &[("product_id", "'; DROP TABLE products; --"), ("quantity", "1")]).await;
+    assert!(garbage.status().is_client_error(), "{}", garbage.status());
+    let lines: i64 = sqlx::query_scalar("SELECT count(*) FROM order_lines").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(lines, 0);
+}
+
+#[tokio::test]
+async fn checkout_needs_sign_in_and_a_valid_address_and_uses_the_catalog_price() {
+    let app = spawn_app().await;
+    let (id, price, _) = product(&app, "chef-s-knife-20-cm").await;
+    add(&app, id, 2).await;
+    assert_eq!(checkout(&app).await.status(), StatusCode::UNAUTHORIZED);
+    sign_in(&app, "shopper", "/").await;
+    let bad = app
+        .call("checkout", &[("name", ""), ("line1", "x"), ("line2", ""), ("city", "x"), ("postcode", "1"), ("country", "DE")])
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("your name"));
+    // A tampered price in the request is ignored: totals come from the catalog.
+    let order: String = app
+        .call(
+            "checkout",
+            &[("name", "Sam"), ("line1", "1 Main St"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE"), ("total_cents", "1")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1::uuid").bind(&order).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(total, price * 2);
+}
+
+#[tokio::test]
+async fn another_shoppers_order_is_not_found() {
+    let app = spawn_app().await;
+    let order = pending_order(&app, "wool-beanie", 1).await;
+    let stranger = app.another_browser();
+    sign_in(&stranger, "someone-else", "/").await;
+    assert_eq!(stranger.call("order_detail", &[("order_id", &order)]).await.status(), 404);
+    assert_eq!(pay(&stranger, &order, SUCCEEDS, "stranger-attempt").await.status(), 404);
+    assert_eq!(stranger.call("cancel_order", &[("order_id", &order)]).await.status(), 404);
+    let mine = app.call("order_detail", &[("order_id", &order)]).await;
+    assert_eq!(mine.status(), 200);
+    let detail: Value = mine.json().await.unwrap();
+    assert_eq!(detail["summary"]["status"], "pending_payment");
+    assert_eq!(detail["history"].as_array().unwrap().len(), 2);
+}
