@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: unit and integration (cargo test, against the real PostgreSQL, broker and OpenID
 # provider), then browser tests (Playwright in Debian's Chromium) against the real built app.
+# `scripts/test.sh rust` or `scripts/test.sh e2e` runs one layer; extra arguments go to Playwright.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+LAYERS=${1:-all}
+[[ $# -eq 0 ]] || shift
+case $LAYERS in all | rust | e2e) ;; *) die "usage: scripts/test.sh [all|rust|e2e] [playwright arguments]" ;; esac
 E2E_PORT=${CARTOGRAPH_E2E_PORT:-3100}
 started_at=$SECONDS
 
@@ -20,8 +24,11 @@ for db in $(psql "$PG_SERVER_URL/postgres" -qAt -c "SELECT datname FROM pg_datab
 done
 export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
 
-log "unit and integration tests (cargo test)"
-(cd "$ROOT" && cargo test -p app -p server --no-fail-fast)
+if [[ $LAYERS != e2e ]]; then
+  log "unit and integration tests (cargo test)"
+  (cd "$ROOT" && cargo test -p app -p server --no-fail-fast)
+fi
+[[ $LAYERS != rust ]] || exit 0
 
 log "browser tests (Playwright)"
 build_site
@@ -42,6 +49,6 @@ port_open 127.0.0.1 "$E2E_PORT" && die "port $E2E_PORT is taken; set CARTOGRAPH_
 start_bg "the worker (e2e)" "$STATE_DIR/e2e-worker.log" "$BIN" worker
 start_bg "the web server (e2e)" "$STATE_DIR/e2e-web.log" "$BIN" serve
 wait_port 127.0.0.1 "$E2E_PORT" 60 "the web server" "$STATE_DIR/e2e-web.log"
-(cd "$ROOT/end2end" && BASE_URL=$CARTOGRAPH_PUBLIC_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL npx playwright test)
+(cd "$ROOT/end2end" && BASE_URL=$CARTOGRAPH_PUBLIC_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL npx playwright test "$@")
 
 log "all tests passed in $((SECONDS - started_at)) s"
