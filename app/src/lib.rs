@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
             </main>
             <footer class="site-footer">
                 <p>"Cartograph — an open-source storefront that maps every shopper's journey."</p>
+                <tracking::TrackingConsent />
             </footer>
             <tracking::PageViewTracker />
         </Router>

@@ -72,6 +72,11 @@ pub struct Settings {
     /// The built-in test gateway's latency, and its delay for the slow test card.
     pub test_gateway_latency_ms: u64,
     pub test_gateway_slow_ms: u64,
+    /// Producer endpoint limits, in batches per second (bursts of ten times that are allowed).
+    pub collect_rate_per_visit: f64,
+    pub collect_rate_per_ip: f64,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub behind_proxy: bool,
 }
 
 fn serialize_secret_option<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -109,6 +114,9 @@ impl Default for Settings {
             payment_timeout_secs: 5,
             test_gateway_latency_ms: 150,
             test_gateway_slow_ms: 2_500,
+            collect_rate_per_visit: 5.0,
+            collect_rate_per_ip: 50.0,
+            behind_proxy: false,
         }
     }
 }
@@ -184,6 +192,9 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "CARTOGRAPH_RESERVATION_MINUTES, CARTOGRAPH_EXPIRY_SWEEP_SECS and CARTOGRAPH_PAYMENT_TIMEOUT_SECS must be positive".into(),
             ));
+        }
+        if !(self.collect_rate_per_visit > 0.0 && self.collect_rate_per_ip > 0.0) {
+            return Err(ConfigError::Invalid("the CARTOGRAPH_COLLECT_RATE_* limits must be positive".into()));
         }
         if self.kafka_partitions < 1 {
             return Err(ConfigError::Invalid("CARTOGRAPH_KAFKA_PARTITIONS must be at least 1".into()));

@@ -75,3 +75,70 @@ pub async fn ping(brokers: &str, timeout: Duration) -> anyhow::Result<()> {
     .await
     .context("the broker check panicked")?
 }
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: String,
+}
+
+/// Reads every record of a topic, from the beginning to the current end of each partition, without joining
+/// a consumer group (for inspection and tests).
+pub async fn read_topic(brokers: &str, topic: &str, timeout: Duration) -> anyhow::Result<Vec<StoredRecord>> {
+    use rdkafka::{message::Message, Offset, TopicPartitionList};
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client_config(&brokers)
+            .set("group.id", "cartograph-inspect")
+            .set("enable.auto.commit", "false")
+            .create()
+            .context("creating a Kafka client")?;
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(|e| anyhow::anyhow!("Kafka broker unreachable at {brokers}: {e}"))?;
+        let partitions: Vec<i32> =
+            metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+        let mut assignment = TopicPartitionList::new();
+        let mut remaining = 0usize;
+        let mut ends = std::collections::HashMap::new();
+        for partition in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(&topic, partition, timeout)
+                .with_context(|| format!("reading the watermarks of {topic}/{partition}"))?;
+            if high > low {
+                assignment.add_partition_offset(&topic, partition, Offset::Offset(low))?;
+                ends.insert(partition, high);
+                remaining += 1;
+            }
+        }
+        let mut records = Vec::new();
+        if remaining == 0 {
+            return Ok(records);
+        }
+        consumer.assign(&assignment)?;
+        let deadline = std::time::Instant::now() + timeout;
+        while remaining > 0 && std::time::Instant::now() < deadline {
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
+            let message = message?;
+            let end = ends[&message.partition()];
+            if message.offset() < end {
+                records.push(StoredRecord {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    payload: message.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
+                });
+            }
+            if message.offset() + 1 >= end {
+                remaining -= 1;
+            }
+        }
+        anyhow::ensure!(remaining == 0, "reading {topic} did not reach its end within {}s", timeout.as_secs());
+        Ok(records)
+    })
+    .await
+    .context("the topic reader panicked")?
+}

@@ -1,10 +1,11 @@
 //! `cartograph serve` (the web process), `cartograph worker` (the Kafka consumer group),
-//! `cartograph migrate` (apply migrations and seed, then exit), `cartograph check-config`.
+//! `cartograph migrate` (apply migrations and seed, then exit), `cartograph check-config`,
+//! `cartograph read-topic TOPIC [KEY]` (print a topic's records as JSON lines, for inspection).
 
 use cartograph::{config::Settings, shutdown, startup, telemetry};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cartograph [serve|worker|migrate|check-config]";
+const USAGE: &str = "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,6 +23,7 @@ async fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&redacted(&settings)).unwrap_or_default());
             Ok(())
         }
+        "read-topic" => read_topic(&settings).await,
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -47,6 +49,22 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
         trigger.trigger();
     });
     startup::run_worker(settings, stop).await
+}
+
+/// Prints the records of a topic (with the configured prefix), optionally only those with one key.
+async fn read_topic(settings: &Settings) -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(2);
+    let topic = args.next().ok_or_else(|| anyhow::anyhow!("{USAGE}"))?;
+    let key = args.next();
+    let topic = format!("{}{topic}", settings.kafka_topic_prefix);
+    let records = cartograph::kafka::read_topic(settings.kafka_brokers(), &topic, std::time::Duration::from_secs(10)).await?;
+    for record in records.iter().filter(|r| key.is_none() || r.key == key) {
+        let payload: serde_json::Value =
+            serde_json::from_str(&record.payload).unwrap_or(serde_json::Value::String(record.payload.clone()));
+        let line = serde_json::json!({ "partition": record.partition, "offset": record.offset, "key": record.key, "value": payload });
+        println!("{line}");
+    }
+    Ok(())
 }
 
 fn redacted(settings: &Settings) -> serde_json::Value {

@@ -11,7 +11,7 @@ use crate::{
     kafka::{self, Topics},
     seed,
     shutdown::Shutdown,
-    tracking::ClickstreamProducer,
+    tracking::{ClickstreamProducer, CollectLimits},
     worker,
 };
 use anyhow::Context;
@@ -33,6 +33,7 @@ pub struct AppState {
     pub oidc: Arc<OidcClient>,
     pub payments: Payments,
     pub commerce: CommerceSettings,
+    pub collect_limits: Arc<CollectLimits>,
 }
 
 /// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
@@ -132,6 +133,7 @@ impl Application {
             oidc: Arc::new(oidc),
             payments: payments(&settings_ref),
             commerce: CommerceSettings { reservation: Duration::from_secs(settings_ref.reservation_minutes * 60) },
+            collect_limits: Arc::new(CollectLimits::new(settings_ref.collect_rate_per_visit, settings_ref.collect_rate_per_ip)),
         };
         let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
         let router = crate::http::router(state, sessions);

@@ -4,7 +4,7 @@ use super::{CartState, SetCartQuantity, MAX_LINE_QUANTITY};
 use crate::{
     auth::encode_query_value,
     money::format_price,
-    tracking::{track, EventKind},
+    tracking::{track, ErrorNotice, EventKind},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -49,7 +49,7 @@ pub fn CartPage() -> impl IntoView {
         <Title text="Your cart" />
         <h1>"Your cart"</h1>
         <p class="notice" role="status">
-            {move || set_quantity.value().get().and_then(Result::err).map(|error| view! { <span class="error" role="alert">{error.to_string()}</span> })}
+            {move || set_quantity.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice message=error.to_string() /> })}
         </p>
         <Transition fallback=|| view! { <p class="loading">"Loading your cart…"</p> }>
             {move || Suspend::new(async move {

@@ -7,7 +7,7 @@ use super::{
 use crate::{
     cart::{AddToCart, CartState},
     money::format_price,
-    tracking::{track, EventKind},
+    tracking::{track, ErrorNotice, EventKind},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -261,7 +261,7 @@ pub fn ProductPage() -> impl IntoView {
                                     <p class="notice" role="status">
                                         {move || add.value().get().map(|result| match result {
                                             Ok(_) => view! { <span class="ok">"Added to your cart. "<A href="/cart">"View cart"</A></span> }.into_any(),
-                                            Err(error) => view! { <span class="error" role="alert">{error.to_string()}</span> }.into_any(),
+                                            Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
                                         })}
                                     </p>
                                 </div>

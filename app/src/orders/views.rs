@@ -5,7 +5,7 @@ use crate::{
     auth::{encode_query_value, use_user},
     cart::CartState,
     money::format_price,
-    tracking::{track, EventKind},
+    tracking::{track, ErrorNotice, EventKind},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -72,7 +72,7 @@ pub fn CheckoutPage() -> impl IntoView {
                             <label>"Country code"<input name="country" required maxlength="2" placeholder="DE" autocomplete="country" /></label>
                             <button type="submit" disabled=move || checkout.pending().get()>"Reserve and continue to payment"</button>
                             <p class="notice" role="status">
-                                {move || checkout.value().get().and_then(Result::err).map(|error| view! { <span class="error" role="alert">{error.to_string()}</span> })}
+                                {move || checkout.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice message=error.to_string() /> })}
                             </p>
                         </ActionForm>
                     </div>
@@ -140,8 +140,8 @@ fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerActi
             Ok(receipt) if receipt.outcome == PaymentOutcome::Succeeded => {
                 view! { <p class="ok" role="status">{receipt.message}</p> }.into_any()
             }
-            Ok(receipt) => view! { <p class="error" role="alert">{receipt.message}</p> }.into_any(),
-            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+            Ok(receipt) => view! { <p><ErrorNotice message=receipt.message /></p> }.into_any(),
+            Err(error) => view! { <p><ErrorNotice message=error.to_string() /></p> }.into_any(),
         })
     };
     view! {

@@ -21,7 +21,8 @@ pub fn track(kind: EventKind) {
     let _ = kind;
 }
 
-/// Records a page view for the first render and for every route change, with the previous page.
+/// Records a page view for the first render and for every route change, with the previous page, and closes
+/// the previous page's time-on-page and scroll depth.
 #[component]
 pub fn PageViewTracker() -> impl IntoView {
     #[cfg(feature = "hydrate")]
@@ -34,11 +35,52 @@ pub fn PageViewTracker() -> impl IntoView {
             let page = format!("{}{}", location.pathname.get(), location.search.get());
             let referrer = previous.get_value().or_else(tracker::document_referrer);
             previous.set_value(Some(page.clone()));
-            tracker::record(schema::ClientEvent {
-                kind: EventKind::PageView { referrer, title: tracker::document_title() },
-                path: page,
-                client_ts: Some(js_sys::Date::now() as i64),
-            });
+            tracker::page_changed(&page);
+            let mut event = schema::ClientEvent::now(EventKind::PageView { referrer, title: tracker::document_title() });
+            event.path = page;
+            tracker::record(event);
         });
+    }
+}
+
+/// An error message shown to the shopper, recorded in the clickstream as it is shown.
+#[component]
+pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
+    let recorded = message.clone();
+    Effect::new(move |_| track(EventKind::Error { message: recorded.clone() }));
+    view! { <span class="error" role="alert">{message}</span> }
+}
+
+/// The footer switch: the shopper decides whether their journey is recorded in this browser.
+#[component]
+pub fn TrackingConsent() -> impl IntoView {
+    // On the server (and before hydration) the switch shows the default.
+    let on = RwSignal::new(true);
+    let blocked = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        blocked.set(tracker::browser_opted_out());
+        on.set(tracker::consent_given());
+    });
+    view! {
+        <label class="consent" data-no-track="">
+            <input
+                type="checkbox"
+                name="tracking-consent"
+                prop:checked=move || on.get() && !blocked.get()
+                disabled=move || blocked.get()
+                on:change=move |ev| {
+                    let checked = event_target_checked(&ev);
+                    on.set(checked);
+                    #[cfg(feature = "hydrate")]
+                    tracker::set_consent(checked);
+                }
+            />
+            {move || if blocked.get() {
+                " Journey recording is off: your browser asks not to be tracked."
+            } else {
+                " Record my journey through the shop (page views and clicks, never what I type)."
+            }}
+        </label>
     }
 }

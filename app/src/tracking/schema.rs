@@ -32,6 +32,13 @@ pub enum EventKind {
     CheckoutBegin { order_id: Uuid },
     /// A payment attempt ended: `succeeded`, `declined` or `failed`.
     PaymentResult { order_id: Uuid, outcome: String },
+    /// A click on a link, button or form control; `label` is its text, `aria-label` or `data-track`,
+    /// never the value of an input.
+    Click { element: String, label: String, href: Option<String> },
+    /// The shopper left a page: how long it was shown and how far down it was scrolled.
+    PageLeave { duration_ms: i64, scroll_depth_pct: i32 },
+    /// An error message the app showed the shopper.
+    Error { message: String },
 }
 
 impl EventKind {
@@ -45,6 +52,9 @@ impl EventKind {
             EventKind::Search { .. } => "search",
             EventKind::CheckoutBegin { .. } => "checkout_begin",
             EventKind::PaymentResult { .. } => "payment_result",
+            EventKind::Click { .. } => "click",
+            EventKind::PageLeave { .. } => "page_leave",
+            EventKind::Error { .. } => "error",
         }
     }
 
@@ -54,7 +64,14 @@ impl EventKind {
             EventKind::ProductView { slug, .. } => vec![slug],
             EventKind::Search { query, .. } => vec![query],
             EventKind::PaymentResult { outcome, .. } => vec![outcome],
-            EventKind::CartAdd { .. } | EventKind::CartRemove { .. } | EventKind::CheckoutBegin { .. } => vec![],
+            EventKind::Click { element, label, href } => {
+                [element.as_str(), label.as_str()].into_iter().chain(href.as_deref()).collect()
+            }
+            EventKind::Error { message } => vec![message],
+            EventKind::CartAdd { .. }
+            | EventKind::CartRemove { .. }
+            | EventKind::CheckoutBegin { .. }
+            | EventKind::PageLeave { .. } => vec![],
         }
     }
 }
@@ -69,6 +86,9 @@ pub struct ClientEvent {
     /// The browser's clock in milliseconds since the Unix epoch: kept, but not trusted for ordering.
     #[serde(default)]
     pub client_ts: Option<i64>,
+    /// A random id the tracker gives each event, so a batch sent twice (a retry) stores each event once.
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 impl ClientEvent {
@@ -78,7 +98,7 @@ impl ClientEvent {
         let path = web_sys::window()
             .and_then(|w| Some(format!("{}{}", w.location().pathname().ok()?, w.location().search().ok()?)))
             .unwrap_or_else(|| "/".into());
-        Self { kind, path, client_ts: Some(js_sys::Date::now() as i64) }
+        Self { kind, path, client_ts: Some(js_sys::Date::now() as i64), id: Some(random_event_id()) }
     }
 
     /// Checks the limits the producer endpoint enforces.
@@ -90,13 +110,39 @@ impl ClientEvent {
         if too_long {
             return Err(format!("{}: a field is longer than {MAX_STRING_BYTES} bytes", self.kind.name()));
         }
+        if let Some(id) = &self.id {
+            if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(format!("{}: id must be 1 to 64 letters, digits, '-' or '_'", self.kind.name()));
+            }
+        }
         match &self.kind {
+            EventKind::PageLeave { duration_ms, scroll_depth_pct }
+                if *duration_ms < 0 || !(0..=100).contains(scroll_depth_pct) =>
+            {
+                Err("page_leave: duration must be positive and scroll depth 0 to 100".into())
+            }
             EventKind::CartAdd { quantity, .. } if !(1..=99).contains(quantity) => {
                 Err("cart_add: quantity must be 1 to 99".into())
             }
             EventKind::Search { results, .. } if *results < 0 => Err("search: results cannot be negative".into()),
             _ => Ok(()),
         }
+    }
+}
+
+/// A random id for an event (128 bits from the browser's `Math.random`, hex).
+#[cfg(feature = "hydrate")]
+pub fn random_event_id() -> String {
+    (0..4).map(|_| format!("{:08x}", (js_sys::Math::random() * 4_294_967_296.0) as u32)).collect()
+}
+
+/// The server's id for an event: derived from the visit and the tracker's id when there is one, so that a
+/// retried batch yields the same ids (and the worker stores each event once); random otherwise.
+#[cfg(feature = "ssr")]
+pub fn event_id(visit_id: Uuid, client_id: Option<&str>) -> Uuid {
+    match client_id {
+        Some(id) => Uuid::new_v5(&visit_id, id.as_bytes()),
+        None => Uuid::new_v4(),
     }
 }
 
@@ -121,6 +167,9 @@ pub struct ClickstreamRecord {
     /// Position of the event in its batch, to keep order among events received together.
     pub seq: u32,
     pub user_agent: Option<String>,
+    /// The user agent looks like a bot or a headless browser: flagged, not dropped.
+    #[serde(default)]
+    pub bot: bool,
     pub path: String,
     #[serde(flatten)]
     pub event: EventKind,
@@ -135,6 +184,7 @@ mod tests {
             kind: EventKind::PageView { referrer: None, title: Some("Home".into()) },
             path: path.into(),
             client_ts: Some(1_700_000_000_000),
+            id: None,
         }
     }
 
@@ -168,6 +218,30 @@ mod tests {
             assert_eq!(event.kind.name(), name);
             assert!(event.validate().is_ok());
         }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_retried_event_keeps_its_server_id() {
+        let visit = Uuid::new_v4();
+        assert_eq!(event_id(visit, Some("abc")), event_id(visit, Some("abc")));
+        assert_ne!(event_id(visit, Some("abc")), event_id(Uuid::new_v4(), Some("abc")), "ids are per visit");
+        assert_ne!(event_id(visit, None), event_id(visit, None));
+    }
+
+    #[test]
+    fn clicks_leaves_and_errors_parse_and_validate() {
+        let click: ClientEvent = serde_json::from_str(
+            r#"{"type":"click","path":"/","element":"a","label":"Shop","href":"/products","id":"e1"}"#,
+        )
+        .unwrap();
+        assert!(click.validate().is_ok());
+        let leave: ClientEvent =
+            serde_json::from_str(r#"{"type":"page_leave","path":"/","duration_ms":1200,"scroll_depth_pct":140}"#).unwrap();
+        assert!(leave.validate().unwrap_err().contains("scroll depth"));
+        let bad_id: ClientEvent =
+            serde_json::from_str(r#"{"type":"error","path":"/","message":"x","id":"<script>"}"#).unwrap();
+        assert!(bad_id.validate().unwrap_err().contains("id must be"));
     }
 
     #[test]

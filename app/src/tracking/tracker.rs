@@ -1,73 +1,282 @@
-//! The browser side: a small in-memory queue, flushed every few seconds, at a batch size, and on `pagehide`.
-//! Every failure is swallowed: tracking must never break or slow the shop.
+//! The browser side of the clickstream.
+//!
+//! Events wait in a small queue and are flushed every few seconds, at a batch size, and when the page is
+//! hidden or left (`visibilitychange`, `pagehide`) with `navigator.sendBeacon` as `text/plain`, a CORS-safe
+//! type. A batch the server could not take (network error, 429, 503) is kept — bounded — and retried with
+//! backoff; on page exit it is parked in `sessionStorage` and sent by the next page. Nothing is sent under
+//! Do-Not-Track, Global Privacy Control or when the shopper switched tracking off. Every failure is
+//! swallowed: tracking must never break or slow the shop.
 
-use super::schema::{ClientBatch, ClientEvent, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
+use super::schema::{ClientBatch, ClientEvent, EventKind, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
 use super::COLLECT_PATH;
-use std::cell::RefCell;
-use wasm_bindgen::{closure::Closure, JsCast};
-use web_sys::{RequestCredentials, RequestInit};
+use std::{cell::RefCell, collections::VecDeque};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use web_sys::{Element, RequestCredentials, RequestInit};
 
 /// Flush when this many events are waiting.
 const FLUSH_AT: usize = 20;
 /// Flush at least this often while events are waiting.
 const FLUSH_EVERY_MS: i32 = 3_000;
+/// At most this many unsent events are kept for retries; the oldest go first.
+const MAX_PENDING_EVENTS: usize = 500;
+const MAX_RETRY_DELAY_MS: i32 = 60_000;
+const PENDING_KEY: &str = "cartograph.tracking.pending";
+/// `localStorage` key of the shopper's switch: `"off"` stops all tracking.
+pub const CONSENT_KEY: &str = "cartograph.tracking";
+
+#[derive(Default)]
+struct Tracker {
+    installed: bool,
+    queue: Vec<ClientEvent>,
+    pending: VecDeque<Vec<ClientEvent>>,
+    retry_delay_ms: i32,
+    retry_scheduled: bool,
+    page: Option<PageTimer>,
+}
+
+struct PageTimer {
+    path: String,
+    started_ms: f64,
+    max_scroll_pct: i32,
+}
 
 thread_local! {
-    static QUEUE: RefCell<Vec<ClientEvent>> = const { RefCell::new(Vec::new()) };
-    static INSTALLED: RefCell<bool> = const { RefCell::new(false) };
+    static TRACKER: RefCell<Tracker> = RefCell::new(Tracker::default());
 }
 
-/// Starts the flush timer and the `pagehide` flush, once per page load.
-pub fn install() {
-    if INSTALLED.with(|installed| installed.replace(true)) {
-        return;
+fn with<T>(f: impl FnOnce(&mut Tracker) -> T) -> T {
+    TRACKER.with(|tracker| f(&mut tracker.borrow_mut()))
+}
+
+/// Whether the browser asks not to be tracked (Do-Not-Track or Global Privacy Control).
+pub fn browser_opted_out() -> bool {
+    let Some(window) = web_sys::window() else { return true };
+    let navigator = window.navigator();
+    let dnt = js_sys::Reflect::get(&navigator, &"doNotTrack".into()).ok().and_then(|v| v.as_string());
+    let gpc = js_sys::Reflect::get(&navigator, &"globalPrivacyControl".into()).ok().and_then(|v| v.as_bool());
+    dnt.as_deref() == Some("1") || gpc == Some(true)
+}
+
+/// The shopper's own switch (on unless they turned it off).
+pub fn consent_given() -> bool {
+    local_storage().and_then(|s| s.get_item(CONSENT_KEY).ok().flatten()).as_deref() != Some("off")
+}
+
+/// Turns tracking on or off for this browser; off also drops whatever was waiting.
+pub fn set_consent(on: bool) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(CONSENT_KEY, if on { "on" } else { "off" });
     }
-    let Some(window) = web_sys::window() else { return };
-    let tick = Closure::<dyn Fn()>::new(|| flush(false));
-    let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), FLUSH_EVERY_MS);
-    tick.forget();
-    let leave = Closure::<dyn Fn()>::new(|| flush(true));
-    let _ = window.add_event_listener_with_callback("pagehide", leave.as_ref().unchecked_ref());
-    leave.forget();
-}
-
-/// Queues an event; a full queue is sent at once.
-pub fn record(event: ClientEvent) {
-    let full = QUEUE.with(|queue| {
-        let mut queue = queue.borrow_mut();
-        queue.push(event);
-        queue.len() >= FLUSH_AT
-    });
-    if full {
-        flush(false);
-    }
-}
-
-/// Sends what is queued. On page exit the browser's beacon carries it, since a fetch could be cancelled.
-fn flush(leaving: bool) {
-    let events = QUEUE.with(|queue| std::mem::take(&mut *queue.borrow_mut()));
-    for chunk in events.chunks(MAX_EVENTS_PER_BATCH) {
-        let Ok(body) = serde_json::to_string(&ClientBatch { v: SCHEMA_VERSION, events: chunk.to_vec() }) else {
-            continue;
-        };
-        if !(leaving && send_beacon(&body)) {
-            send_fetch(&body);
+    if !on {
+        with(|t| {
+            t.queue.clear();
+            t.pending.clear();
+        });
+        if let Some(storage) = session_storage() {
+            let _ = storage.remove_item(PENDING_KEY);
         }
     }
 }
 
-/// `sendBeacon` with a string body is sent as `text/plain`: a CORS-safe type, so no preflight is needed.
-fn send_beacon(body: &str) -> bool {
+fn enabled() -> bool {
+    !browser_opted_out() && consent_given()
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+fn listen(target: &web_sys::EventTarget, name: &str, capture: bool, handler: impl Fn(web_sys::Event) + 'static) {
+    let closure = Closure::<dyn Fn(web_sys::Event)>::new(handler);
+    let options = web_sys::AddEventListenerOptions::new();
+    options.set_capture(capture);
+    options.set_passive(true);
+    let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
+        name,
+        closure.as_ref().unchecked_ref(),
+        &options,
+    );
+    closure.forget();
+}
+
+/// Starts the flush timer and the listeners, once per page load; resends what an earlier page parked.
+pub fn install() {
+    if with(|t| std::mem::replace(&mut t.installed, true)) {
+        return;
+    }
+    let Some(window) = web_sys::window() else { return };
+    let Some(document) = window.document() else { return };
+    if let Some(parked) = session_storage().and_then(|s| {
+        let value = s.get_item(PENDING_KEY).ok().flatten();
+        let _ = s.remove_item(PENDING_KEY);
+        value
+    }) {
+        if let Ok(batches) = serde_json::from_str::<Vec<Vec<ClientEvent>>>(&parked) {
+            with(|t| t.pending.extend(batches));
+        }
+    }
+    let tick = Closure::<dyn Fn()>::new(|| flush(false));
+    let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), FLUSH_EVERY_MS);
+    tick.forget();
+    listen(&window, "pagehide", false, |_| {
+        leave_page();
+        flush(true);
+    });
+    listen(&document, "visibilitychange", false, |_| {
+        let hidden = web_sys::window().and_then(|w| w.document()).map(|d| d.hidden()).unwrap_or(false);
+        if hidden {
+            flush(true);
+        }
+    });
+    listen(&document, "click", true, |event| record_click(&event));
+    listen(&window, "scroll", false, |_| {
+        let depth = scroll_depth();
+        with(|t| {
+            if let Some(page) = &mut t.page {
+                page.max_scroll_pct = page.max_scroll_pct.max(depth);
+            }
+        });
+    });
+}
+
+/// Queues an event; a full queue is sent at once.
+pub fn record(event: ClientEvent) {
+    if !enabled() {
+        return;
+    }
+    if with(|t| {
+        t.queue.push(event);
+        t.queue.len() >= FLUSH_AT
+    }) {
+        flush(false);
+    }
+}
+
+/// A new page is shown: closes the previous page's timer with a `page_leave` event.
+pub fn page_changed(path: &str) {
+    leave_page();
+    with(|t| t.page = Some(PageTimer { path: path.to_string(), started_ms: js_sys::Date::now(), max_scroll_pct: scroll_depth() }));
+}
+
+fn leave_page() {
+    let Some(page) = with(|t| t.page.take()) else { return };
+    let mut event = ClientEvent::now(EventKind::PageLeave {
+        duration_ms: (js_sys::Date::now() - page.started_ms).max(0.0) as i64,
+        scroll_depth_pct: page.max_scroll_pct.clamp(0, 100),
+    });
+    event.path = page.path;
+    record(event);
+}
+
+/// How far down the page the bottom of the viewport is, in percent.
+fn scroll_depth() -> i32 {
+    let Some(window) = web_sys::window() else { return 0 };
+    let Some(root) = window.document().and_then(|d| d.document_element()) else { return 0 };
+    let viewport = window.inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(0.0);
+    let scrolled = window.scroll_y().unwrap_or(0.0);
+    let height = f64::from(root.scroll_height()).max(1.0);
+    (((scrolled + viewport) / height) * 100.0).round().clamp(0.0, 100.0) as i32
+}
+
+/// Clicks on links, buttons and form controls, labelled by `data-track`, `aria-label` or their text —
+/// never by an input's value. Anything inside `[data-no-track]` is skipped.
+fn record_click(event: &web_sys::Event) {
+    let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+    let Ok(Some(element)) = target.closest("a, button, input, select, textarea, summary, [role=button], [data-track]") else {
+        return;
+    };
+    if element.closest("[data-no-track]").ok().flatten().is_some() {
+        return;
+    }
+    let tag = element.tag_name().to_lowercase();
+    let is_field = matches!(tag.as_str(), "input" | "select" | "textarea");
+    let label = element
+        .get_attribute("data-track")
+        .or_else(|| element.get_attribute("aria-label"))
+        .or_else(|| if is_field { element.get_attribute("name") } else { element.text_content() })
+        .map(|text| text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|text| text.chars().take(80).collect::<String>())
+        .unwrap_or_default();
+    let element_kind = match (tag.as_str(), element.get_attribute("type")) {
+        ("input", Some(kind)) => format!("input:{kind}"),
+        _ => tag.clone(),
+    };
+    let href = (tag == "a").then(|| element.get_attribute("href")).flatten().map(|href| {
+        if href.starts_with('/') { href } else { "external".to_string() }
+    });
+    record(ClientEvent::now(EventKind::Click { element: element_kind, label, href }));
+}
+
+/// Sends what is queued and what waits for a retry.
+fn flush(leaving: bool) {
+    let (queued, mut batches) = with(|t| (std::mem::take(&mut t.queue), std::mem::take(&mut t.pending)));
+    for chunk in queued.chunks(MAX_EVENTS_PER_BATCH) {
+        batches.push_back(chunk.to_vec());
+    }
+    if batches.is_empty() {
+        return;
+    }
+    if leaving {
+        // A fetch could be cancelled with the page; the beacon outlives it. What it refuses is parked.
+        let refused: Vec<Vec<ClientEvent>> = batches.into_iter().filter(|batch| !send_beacon(batch)).collect();
+        if !refused.is_empty() {
+            if let (Some(storage), Ok(json)) = (session_storage(), serde_json::to_string(&refused)) {
+                let _ = storage.set_item(PENDING_KEY, &json);
+            }
+        }
+        return;
+    }
+    for batch in batches {
+        wasm_bindgen_futures::spawn_local(async move {
+            if !send_fetch(&batch).await {
+                keep_for_retry(batch);
+            } else {
+                with(|t| t.retry_delay_ms = 0);
+            }
+        });
+    }
+}
+
+fn keep_for_retry(batch: Vec<ClientEvent>) {
+    let schedule = with(|t| {
+        t.pending.push_back(batch);
+        while t.pending.iter().map(Vec::len).sum::<usize>() > MAX_PENDING_EVENTS {
+            t.pending.pop_front();
+        }
+        t.retry_delay_ms = (t.retry_delay_ms.max(1_000) * 2).min(MAX_RETRY_DELAY_MS);
+        (!std::mem::replace(&mut t.retry_scheduled, true)).then_some(t.retry_delay_ms)
+    });
+    if let (Some(delay), Some(window)) = (schedule, web_sys::window()) {
+        let retry = Closure::once_into_js(|| {
+            with(|t| t.retry_scheduled = false);
+            flush(false);
+        });
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay);
+    }
+}
+
+fn body(batch: &[ClientEvent]) -> Option<String> {
+    serde_json::to_string(&ClientBatch { v: SCHEMA_VERSION, events: batch.to_vec() }).ok()
+}
+
+/// `sendBeacon` with a string body goes out as `text/plain;charset=UTF-8`: no CORS preflight.
+fn send_beacon(batch: &[ClientEvent]) -> bool {
+    let Some(body) = body(batch) else { return true };
     web_sys::window()
-        .and_then(|window| window.navigator().send_beacon_with_opt_str(COLLECT_PATH, Some(body)).ok())
+        .and_then(|window| window.navigator().send_beacon_with_opt_str(COLLECT_PATH, Some(&body)).ok())
         .unwrap_or(false)
 }
 
-fn send_fetch(body: &str) {
-    let Some(window) = web_sys::window() else { return };
+/// Posts a batch; `false` when it should be retried (network error, 429 or 5xx).
+async fn send_fetch(batch: &[ClientEvent]) -> bool {
+    let (Some(window), Some(body)) = (web_sys::window(), body(batch)) else { return true };
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    init.set_body(&JsValue::from_str(&body));
     init.set_credentials(RequestCredentials::SameOrigin);
     // web-sys has no setter for `keepalive` yet; it is a plain field of the init dictionary.
     let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &true.into());
@@ -75,7 +284,12 @@ fn send_fetch(body: &str) {
         let _ = headers.set("Content-Type", "text/plain;charset=UTF-8");
         init.set_headers(&headers);
     }
-    let _ = window.fetch_with_str_and_init(COLLECT_PATH, &init);
+    let Ok(response) = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(COLLECT_PATH, &init)).await else {
+        return false;
+    };
+    let status = response.dyn_into::<web_sys::Response>().map(|r| r.status()).unwrap_or(0);
+    // A 4xx other than 429 means the batch itself is refused (and recorded as such): do not resend it.
+    !(status == 0 || status == 429 || status >= 500)
 }
 
 /// The page the browser came from on a full load, when it is one of ours.

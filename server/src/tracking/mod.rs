@@ -2,6 +2,7 @@
 
 mod collect;
 mod producer;
+pub mod rate_limit;
 
-pub use collect::{collect, validate_batch, BatchVerdict};
+pub use collect::{collect, is_bot, validate_batch, BatchVerdict, CollectLimits};
 pub use producer::ClickstreamProducer;

@@ -1,6 +1,7 @@
 //! Integration tests: the real app on a random port, a fresh database each, the real broker and provider.
 
 mod auth;
+mod broker_outage;
 mod commerce;
 mod shop;
 mod catalog;

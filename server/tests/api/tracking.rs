@@ -64,3 +64,131 @@ async fn a_batch_over_64_kib_is_refused() {
     let response = app.client.post(app.url("/api/events")).body(vec![b' '; 65 * 1024]).send().await.unwrap();
     assert_eq!(response.status(), 413);
 }
+
+async fn post_batch(app: &crate::helpers::TestApp, body: &str, user_agent: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/events"))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("user-agent", user_agent)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+
+async fn visit_of(app: &crate::helpers::TestApp) -> String {
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    set_cookie(&home, "cg_visit").unwrap().split(['=', ';']).nth(1).unwrap().to_string()
+}
+
+async fn topic_records(app: &crate::helpers::TestApp, topic: &str) -> Vec<cartograph::kafka::StoredRecord> {
+    let topic = format!("{}{topic}", app.settings.kafka_topic_prefix);
+    cartograph::kafka::read_topic(app.settings.kafka_brokers(), &topic, std::time::Duration::from_secs(15)).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_reaches_the_topic_keyed_by_visit_with_its_ids_in_order() {
+    let app = spawn_app().await;
+    let visit = visit_of(&app).await;
+    let batch = r#"{"v":1,"events":[
+        {"type":"page_view","path":"/","referrer":null,"title":"Home","id":"e1"},
+        {"type":"search","path":"/products?q=tent","query":"tent","results":3,"id":"e2"},
+        {"type":"cart_add","path":"/product/ridgeline-2-tent","product_id":1,"quantity":1,"id":"e3"}]}"#;
+    let response = post_batch(&app, batch, FIREFOX).await;
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let ids: Vec<String> = body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 3);
+
+    let mut records = topic_records(&app, "clickstream.v1").await;
+    records.sort_by_key(|r| (r.partition, r.offset));
+    assert!(records.iter().all(|r| r.key.as_deref() == Some(visit.as_str())), "keyed by the cookie's visit");
+    let values: Vec<serde_json::Value> = records.iter().map(|r| serde_json::from_str(&r.payload).unwrap()).collect();
+    let stored_ids: Vec<&str> = values.iter().map(|v| v["event_id"].as_str().unwrap()).collect();
+    assert_eq!(stored_ids, ids.iter().map(String::as_str).collect::<Vec<_>>(), "same ids, same order");
+    let types: Vec<&str> = values.iter().map(|v| v["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["page_view", "search", "cart_add"]);
+    assert_eq!(values[0]["schema_version"], 1);
+    assert_eq!(values[0]["bot"], false);
+}
+
+#[tokio::test]
+async fn rejected_events_land_in_the_bad_topic_with_their_reason() {
+    let app = spawn_app().await;
+    visit_of(&app).await;
+    let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/"},{"type":"cart_add","path":"/","product_id":1,"quantity":-5}]}"#;
+    let response = post_batch(&app, batch, FIREFOX).await;
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["accepted"], 1);
+    assert!(body["rejected"][0].as_str().unwrap().contains("quantity"));
+    post_batch(&app, "not even json", FIREFOX).await;
+    let bad = topic_records(&app, "clickstream.bad.v1").await;
+    let reasons: Vec<String> = bad
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.payload).unwrap()["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("quantity must be 1 to 99")));
+    assert!(reasons.iter().any(|r| r.contains("not JSON")));
+}
+
+#[tokio::test]
+async fn a_retried_batch_is_stored_once() {
+    let app = spawn_app().await;
+    app.spawn_worker();
+    let visit = visit_of(&app).await;
+    let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/retry","id":"retry-1"}]}"#;
+    let first: serde_json::Value = post_batch(&app, batch, FIREFOX).await.json().await.unwrap();
+    let second: serde_json::Value = post_batch(&app, batch, FIREFOX).await.json().await.unwrap();
+    assert_eq!(first["ids"], second["ids"], "the tracker's id makes the server id stable");
+    let query = format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'");
+    assert_eq!(app.wait_for_count(&query, 1).await, 1);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(app.wait_for_count(&query, 2).await, 1, "the duplicate delivery changed nothing");
+}
+
+#[tokio::test]
+async fn bots_are_flagged_not_dropped() {
+    let app = spawn_app().await;
+    visit_of(&app).await;
+    let response = post_batch(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/"}]}"#, "curl/8.5.0").await;
+    assert_eq!(response.status(), 202);
+    let records = topic_records(&app, "clickstream.v1").await;
+    let value: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
+    assert_eq!(value["bot"], true);
+}
+
+#[tokio::test]
+async fn a_flood_from_one_visit_is_rate_limited_with_retry_after() {
+    let mut settings = crate::helpers::test_settings().await;
+    // A burst of one batch, then one every ten seconds: timing-proof under a loaded test run.
+    settings.collect_rate_per_visit = 0.1;
+    let app = crate::helpers::spawn_app_with(settings).await;
+    visit_of(&app).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = post_batch(&app, "{}", FIREFOX).await;
+        statuses.push((response.status().as_u16(), response.headers().get("retry-after").is_some()));
+    }
+    assert_eq!(statuses[0].0, 400, "the first (malformed) batch is read: {statuses:?}");
+    assert!(statuses[1..].iter().all(|(status, retry)| *status == 429 && *retry), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn no_byte_string_gets_a_server_error() {
+    let app = spawn_app().await;
+    visit_of(&app).await;
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    for round in 0..40 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 300) as usize;
+        let body: Vec<u8> = (0..len).map(|i| (seed.rotate_left(i as u32 % 64) as u8) ^ (round as u8)).collect();
+        let response = app.client.post(app.url("/api/events")).body(body).send().await.unwrap();
+        assert!(response.status().is_client_error() || response.status() == 202, "{}", response.status());
+    }
+}

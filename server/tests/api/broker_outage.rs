@@ -1,0 +1,134 @@
+//! The broker stops and comes back while shoppers keep sending events: every event the endpoint accepted
+//! (202) is in the topic exactly once; the rest were answered 503 and stay with the tracker.
+
+use crate::helpers::{spawn_app_with, test_settings};
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+/// A private tansu broker for this test, so stopping it disturbs no other test.
+struct Broker {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl Broker {
+    fn start(port: u16, dir: std::path::PathBuf) -> Self {
+        let mut broker = Broker { port, dir, child: None };
+        broker.restart();
+        broker
+    }
+
+    fn restart(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new("tansu")
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://tansu.db"])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu is installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("tansu did not start on port {}", self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_events_survive_a_broker_restart_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("cartograph-broker-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut broker = Broker::start(free_port(), dir);
+    let mut settings = test_settings().await;
+    settings.kafka_brokers = Some(format!("127.0.0.1:{}", broker.port));
+    settings.collect_rate_per_visit = 1000.0;
+    settings.collect_rate_per_ip = 1000.0;
+    let app = Arc::new(spawn_app_with(settings).await);
+    app.client.get(app.url("/")).send().await.unwrap();
+
+    let outcomes: Arc<Mutex<HashMap<String, u16>>> = Arc::default();
+    let sender = {
+        let (app, outcomes) = (app.clone(), outcomes.clone());
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let mut n = 0;
+            while started.elapsed() < Duration::from_secs(10) {
+                let batch: Vec<String> = (0..5)
+                    .map(|i| format!(r#"{{"type":"page_view","path":"/outage/{n}/{i}","id":"ev-{n}-{i}"}}"#))
+                    .collect();
+                let body = format!(r#"{{"v":1,"events":[{}]}}"#, batch.join(","));
+                let response = app.client.post(app.url("/api/events")).body(body).send().await.unwrap();
+                let status = response.status().as_u16();
+                let ids: Vec<String> = if status == 202 {
+                    let body: serde_json::Value = response.json().await.unwrap();
+                    body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+                } else {
+                    assert_eq!(status, 503, "only 202 or 503 during an outage");
+                    Vec::new()
+                };
+                {
+                    let mut outcomes = outcomes.lock().unwrap();
+                    for id in ids {
+                        outcomes.insert(id, status);
+                    }
+                    outcomes.insert(format!("batch-{n}"), status);
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    broker.restart();
+    sender.await.unwrap();
+
+    let outcomes = outcomes.lock().unwrap().clone();
+    let accepted: Vec<&String> = outcomes.iter().filter(|(k, s)| !k.starts_with("batch-") && **s == 202).map(|(k, _)| k).collect();
+    let batches = outcomes.keys().filter(|k| k.starts_with("batch-")).count();
+    assert!(!accepted.is_empty() && batches > 10, "{} accepted events of {batches} batches", accepted.len());
+
+    let topic = format!("{}clickstream.v1", app.settings.kafka_topic_prefix);
+    let records = cartograph::kafka::read_topic(app.settings.kafka_brokers(), &topic, Duration::from_secs(20)).await.unwrap();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for record in &records {
+        let value: serde_json::Value = serde_json::from_str(&record.payload).unwrap();
+        *seen.entry(value["event_id"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    for id in &accepted {
+        assert_eq!(seen.get(*id).copied(), Some(1), "accepted event {id} must be in the topic exactly once");
+    }
+    println!(
+        "broker outage: {batches} batches, {} events accepted, {} records in the topic",
+        accepted.len(),
+        records.len()
+    );
+}
