@@ -49,6 +49,7 @@ port_open 127.0.0.1 "$E2E_PORT" && die "port $E2E_PORT is taken; set CARTOGRAPH_
 start_bg "the worker (e2e)" "$STATE_DIR/e2e-worker.log" "$BIN" worker
 start_bg "the web server (e2e)" "$STATE_DIR/e2e-web.log" "$BIN" serve
 wait_port 127.0.0.1 "$E2E_PORT" 60 "the web server" "$STATE_DIR/e2e-web.log"
-(cd "$ROOT/end2end" && BASE_URL=$CARTOGRAPH_PUBLIC_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL npx playwright test "$@")
+(cd "$ROOT/end2end" && BASE_URL=$CARTOGRAPH_PUBLIC_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL CARTOGRAPH_BIN=$BIN \
+  npx playwright test "$@")
 
 log "all tests passed in $((SECONDS - started_at)) s"

@@ -22,3 +22,23 @@ export async function signIn(page: Page, login: string) {
   await page.locator(".login-submit").click();
   await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
 }
+
+export interface TopicEvent {
+  type: string;
+  path: string;
+  client_ts: number | null;
+  seq: number;
+  [field: string]: unknown;
+}
+
+/** The visit's events as they sit in the clickstream topic (read with the app's own `read-topic` command). */
+export function topicEvents(visitId: string): TopicEvent[] {
+  const bin = process.env.CARTOGRAPH_BIN;
+  if (!bin) throw new Error("CARTOGRAPH_BIN is not set: run the browser tests through scripts/test.sh");
+  const out = execFileSync(bin, ["read-topic", "clickstream.v1", visitId], { encoding: "utf8" });
+  return out
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line).value as TopicEvent)
+    .sort((a, b) => (a.client_ts ?? 0) - (b.client_ts ?? 0) || a.seq - b.seq);
+}

@@ -45,7 +45,7 @@ pub fn SiteHeader() -> impl IntoView {
     let UserState(user) = expect_context::<UserState>();
     let location = use_location();
     let login_href = move || {
-        let here = format!("{}{}", location.pathname.get(), location.search.get());
+        let here = crate::tracking::page_path(&location.pathname.get(), &location.search.get());
         format!("/auth/login?return_to={}", encode_query_value(&here))
     };
     view! {

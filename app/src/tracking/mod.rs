@@ -13,6 +13,12 @@ pub use schema::EventKind;
 /// Where the tracker posts its batches.
 pub const COLLECT_PATH: &str = "/api/events";
 
+/// A page as the clickstream names it: path plus query (the router's `search` has no `?`).
+pub fn page_path(pathname: &str, search: &str) -> String {
+    let search = search.trim_start_matches('?');
+    if search.is_empty() { pathname.to_string() } else { format!("{pathname}?{search}") }
+}
+
 /// Records a named event on the current page (a no-op outside the browser).
 pub fn track(kind: EventKind) {
     #[cfg(feature = "hydrate")]
@@ -32,7 +38,7 @@ pub fn PageViewTracker() -> impl IntoView {
         let location = use_location();
         let previous = StoredValue::new(None::<String>);
         Effect::new(move |_| {
-            let page = format!("{}{}", location.pathname.get(), location.search.get());
+            let page = crate::tracking::page_path(&location.pathname.get(), &location.search.get());
             let referrer = previous.get_value().or_else(tracker::document_referrer);
             previous.set_value(Some(page.clone()));
             tracker::page_changed(&page);
@@ -49,6 +55,16 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
     let recorded = message.clone();
     Effect::new(move |_| track(EventKind::Error { message: recorded.clone() }));
     view! { <span class="error" role="alert">{message}</span> }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn page_paths_keep_their_query() {
+        assert_eq!(super::page_path("/products", "q=tent"), "/products?q=tent");
+        assert_eq!(super::page_path("/products", "?q=tent"), "/products?q=tent");
+        assert_eq!(super::page_path("/", ""), "/");
+    }
 }
 
 /// The footer switch: the shopper decides whether their journey is recorded in this browser.
