@@ -208,7 +208,7 @@ build_site() {
   local wasm=$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/frontend.wasm pkg=$SITE_DIR/pkg
   mkdir -p "$pkg"
   if [[ ! -f $pkg/cartograph.wasm || $wasm -nt $pkg/cartograph.wasm ]]; then
-    wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name cartograph "$wasm"
+    wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$pkg" --out-name cartograph "$wasm"
     mv "$pkg/cartograph_bg.wasm" "$pkg/cartograph.wasm"
     ensure_node
     npm_ci "$ROOT/tools/wasm-opt"

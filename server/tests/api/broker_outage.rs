@@ -107,9 +107,16 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
     broker.kill();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "readiness reports the broker while it is down");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["failing"][0]["component"], "broker", "{body}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
     broker.restart();
     sender.await.unwrap();
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "ready again once the broker is back");
 
     let outcomes = outcomes.lock().unwrap().clone();
     let accepted: Vec<&String> = outcomes.iter().filter(|(k, s)| !k.starts_with("batch-") && **s == 202).map(|(k, _)| k).collect();
