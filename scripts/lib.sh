@@ -200,6 +200,11 @@ ensure_chromium() {
   [[ -x /usr/bin/chromium ]] || apt_install chromium
 }
 
+# The journey tests read the rendered PDFs with real parsers.
+ensure_pdf_tools() {
+  command -v pdftotext >/dev/null && command -v qpdf >/dev/null || apt_install poppler-utils qpdf
+}
+
 # Builds the WASM bundle and lays out $SITE_DIR/pkg as leptos_axum serves it.
 build_site() {
   ensure_rust_tools

@@ -15,6 +15,7 @@ ensure_postgres
 ensure_broker
 ensure_oidc
 ensure_chromium
+ensure_pdf_tools
 ensure_node
 npm_ci "$ROOT/end2end"
 

@@ -13,6 +13,8 @@ pub enum AppError {
     NotFound,
     #[error("please sign in first")]
     Unauthorized,
+    #[error("you are not allowed to do that")]
+    Forbidden,
     #[error("{0}")]
     Invalid(String),
     #[error("something went wrong on our side; please try again")]
@@ -29,6 +31,7 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod error;
+pub mod journeys;
 pub mod money;
 pub mod orders;
 #[cfg(feature = "ssr")]
@@ -66,6 +67,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/checkout") view=orders::CheckoutPage ssr=SsrMode::Async />
                     <Route path=path!("/orders") view=orders::OrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/orders/:id") view=orders::OrderPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/journeys") view=journeys::JourneysPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/visits") view=journeys::AdminVisitsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -77,6 +77,10 @@ pub struct Settings {
     pub collect_rate_per_ip: f64,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
     pub behind_proxy: bool,
+    /// A visit with no event for this long is closed and its journey rendered.
+    pub visit_idle_minutes: u64,
+    /// How often the worker looks for visits to close.
+    pub visit_sweep_secs: u64,
 }
 
 fn serialize_secret_option<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -117,6 +121,8 @@ impl Default for Settings {
             collect_rate_per_visit: 5.0,
             collect_rate_per_ip: 50.0,
             behind_proxy: false,
+            visit_idle_minutes: 30,
+            visit_sweep_secs: 15,
         }
     }
 }

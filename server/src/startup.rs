@@ -174,6 +174,11 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
         brokers: settings.kafka_brokers().to_string(),
         group_id: settings.kafka_consumer_group.clone(),
         topics,
+        closing: worker::visits::ClosingRules {
+            idle: Duration::from_secs(settings.visit_idle_minutes * 60),
+            sign_out_grace: Duration::from_secs(5),
+            every: Duration::from_secs(settings.visit_sweep_secs),
+        },
     };
     let result = worker::run(config, pool.clone(), shutdown).await;
     pool.close().await;

@@ -27,12 +27,28 @@ pub async fn track_visit(State(policy): State<VisitCookiePolicy>, mut request: R
     let visit = visit_from_cookies(request.headers()).unwrap_or_else(|| VisitId(Uuid::new_v4()));
     request.extensions_mut().insert(visit);
     let mut response = next.run(request).await;
-    let secure = if policy.secure { "; Secure" } else { "" };
+    let replaced = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|value| value.as_bytes().starts_with(format!("{VISIT_COOKIE}=").as_bytes()));
+    if !replaced {
+        set_visit_cookie(&mut response, visit, policy.secure);
+    }
+    response
+}
+
+/// Ends the current visit: the response carries a fresh visit id (used at sign-out).
+pub fn start_new_visit(response: &mut Response, secure: bool) {
+    set_visit_cookie(response, VisitId(Uuid::new_v4()), secure);
+}
+
+fn set_visit_cookie(response: &mut Response, visit: VisitId, secure: bool) {
+    let secure = if secure { "; Secure" } else { "" };
     let cookie = format!("{VISIT_COOKIE}={}; Path=/; Max-Age={VISIT_IDLE_SECS}; HttpOnly; SameSite=Lax{secure}", visit.0);
     if let Ok(value) = http::HeaderValue::from_str(&cookie) {
         response.headers_mut().append(SET_COOKIE, value);
     }
-    response
 }
 
 /// The visit id carried by a `Cookie` header, if it is a well-formed one.

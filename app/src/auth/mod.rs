@@ -61,6 +61,8 @@ pub fn SiteHeader() -> impl IntoView {
                         match user.await {
                             Ok(Some(user)) => view! {
                                 <A href="/orders">"Orders"</A>
+                                <A href="/account/journeys">"My journeys"</A>
+                                {user.is_admin.then(|| view! { <A href="/admin/visits">"Visits"</A> })}
                                 <span class="user-name" data-testid="user-name">{user.name}</span>
                                 {user.is_admin.then(|| view! { <span class="badge">"admin"</span> })}
                                 <form method="post" action="/auth/logout" class="inline">

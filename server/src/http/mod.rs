@@ -57,6 +57,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         )
         .route("/images/products/{file}", get(images::product_image))
         .route("/favicon.svg", get(images::favicon))
+        .route("/journeys/{file}", get(crate::journey::routes::download))
         .nest("/auth", crate::auth::router())
         .leptos_routes_with_context(&state, leptos_routes, provide_server_context.clone(), {
             let options = state.leptos_options.clone();

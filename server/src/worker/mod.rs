@@ -4,6 +4,7 @@
 //! it has seen, so a replay changes nothing (exactly-once effect).
 
 mod store;
+pub mod visits;
 
 use crate::{kafka::{client_config, Topics}, shutdown::Shutdown};
 use anyhow::Context;
@@ -20,6 +21,7 @@ pub struct WorkerConfig {
     pub brokers: String,
     pub group_id: String,
     pub topics: Topics,
+    pub closing: visits::ClosingRules,
 }
 
 /// Consumes until `shutdown` fires, then commits what it stored and leaves the group.
@@ -38,6 +40,7 @@ pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyh
         .subscribe(&[&config.topics.clickstream])
         .with_context(|| format!("subscribing to {}", config.topics.clickstream))?;
     tracing::info!(group = %config.group_id, topic = %config.topics.clickstream, "worker consuming");
+    let closer = tokio::spawn(visits::close_visits_until(pool.clone(), config.closing, shutdown.clone()));
 
     loop {
         let message = tokio::select! {
@@ -65,6 +68,8 @@ pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyh
         Err(error) => tracing::debug!(%error, "nothing to commit at shutdown"),
     }
     consumer.unsubscribe();
+    shutdown.trigger();
+    let _ = closer.await;
     Ok(())
 }
 

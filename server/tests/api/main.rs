@@ -6,5 +6,6 @@ mod commerce;
 mod shop;
 mod catalog;
 mod helpers;
+mod journeys;
 mod startup;
 mod tracking;

@@ -1,0 +1,99 @@
+//! The journeys pages.
+
+use super::{admin_visits, format_duration, my_journeys, VisitListItem};
+use crate::auth::encode_query_value;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Form, hooks::use_query_map};
+
+fn visit_table(visits: Vec<VisitListItem>, show_shopper: bool) -> impl IntoView {
+    view! {
+        <table class="journeys-table">
+            <thead>
+                <tr>
+                    <th>"Visit"</th>
+                    {show_shopper.then(|| view! { <th>"Shopper"</th> })}
+                    <th>"Started"</th><th>"Duration"</th><th>"Pages"</th><th>"Outcome"</th><th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {visits.into_iter().map(|visit| {
+                    let href = visit.download_href();
+                    let status = if visit.closed { "" } else { " (in progress)" };
+                    view! {
+                        <tr data-visit-id=visit.visit_id.to_string()>
+                            <td>{visit.visit_id.to_string()[..8].to_string()}</td>
+                            {show_shopper.then(|| view! { <td>{visit.shopper.clone().unwrap_or_else(|| "anonymous".into())}</td> })}
+                            <td>{visit.started_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
+                            <td>{format_duration(visit.duration_secs)}</td>
+                            <td>{visit.page_views}</td>
+                            <td>{format!("{}{status}", visit.outcome)}</td>
+                            <td><a class="button small" href=href rel="external" download="">"Download PDF"</a></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+fn sign_in_prompt() -> impl IntoView {
+    view! {
+        <p class="notice">
+            <a class="button" rel="external" href=format!("/auth/login?return_to={}", encode_query_value("/account/journeys"))>"Sign in"</a>
+            " to see your journeys."
+        </p>
+    }
+}
+
+/// "My journeys": every visit of the signed-in shopper with its journey PDF.
+#[component]
+pub fn JourneysPage() -> impl IntoView {
+    let journeys = Resource::new(|| (), |_| my_journeys());
+    view! {
+        <Title text="My journeys" />
+        <h1>"My journeys"</h1>
+        <p class="hint">"A map of each visit: the pages you went through, in order, with time spent on each. A visit closes after 30 minutes without activity or when you sign out."</p>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match journeys.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No journeys yet."</p> }.into_any(),
+                    Ok(list) => visit_table(list, false).into_any(),
+                    Err(crate::error::AppError::Unauthorized) => sign_in_prompt().into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Every visit, for admins, with an outcome filter.
+#[component]
+pub fn AdminVisitsPage() -> impl IntoView {
+    let query = use_query_map();
+    let outcome = Memo::new(move |_| query.read().get("outcome").unwrap_or_default());
+    let visits = Resource::new(move || outcome.get(), admin_visits);
+    view! {
+        <Title text="Visits" />
+        <h1>"Visits"</h1>
+        <Form method="GET" action="/admin/visits">
+            <label class="inline-label">"Outcome "
+                <select name="outcome">
+                    {["", "bought", "abandoned cart", "browsed"].into_iter().map(|value| view! {
+                        <option value=value selected=move || outcome.get() == value>{if value.is_empty() { "All" } else { value }}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="submit">"Filter"</button>
+        </Form>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match visits.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No visits match."</p> }.into_any(),
+                    Ok(list) => visit_table(list, true).into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
