@@ -1,6 +1,8 @@
-//! `cartograph-bench ingest`: the producer endpoint's throughput and latency next to a raw rdkafka producer
-//! writing the same events to the same broker in the same run (these machines are noisy: the ratio is the
-//! figure to compare). Run it through `scripts/bench.sh`, which starts the services.
+//! Benchmarks that print figures (run them through `scripts/bench.sh`, which starts the services):
+//! - `cartograph-bench ingest`: the producer endpoint's throughput and latency next to a raw rdkafka producer
+//!   writing the same events to the same broker in the same run (these machines are noisy: the ratio is the
+//!   figure to compare);
+//! - `cartograph-bench journey`: journey PDF render time at 100, 1,000 and 10,000 events.
 
 use app::tracking::schema::{ClickstreamRecord, EventKind, SCHEMA_VERSION};
 use cartograph::{config::Settings, kafka, shutdown::Shutdown, startup::Application};
@@ -147,10 +149,63 @@ fn collect(results: Vec<anyhow::Result<(usize, Vec<Duration>)>>, started: Instan
     Ok(figures)
 }
 
+/// A synthetic visit: a shopper browsing, searching, adding to the cart and paying, repeated.
+fn synthetic_events(count: usize) -> Vec<cartograph::journey::JourneyEvent> {
+    let start = chrono::Utc::now() - chrono::Duration::hours(2);
+    let pages = ["/", "/products?q=tent", "/product/ridgeline-2-tent", "/products?category=kitchen", "/product/oak-cutting-board", "/cart", "/checkout"];
+    (0..count)
+        .map(|i| {
+            let (event_type, label) = match i % 5 {
+                0 => ("page_view", None),
+                1 => ("click", Some("Add to cart".to_string())),
+                2 => ("search", Some("tent".to_string())),
+                3 => ("cart_add", Some("Oak Cutting Board".to_string())),
+                _ => ("page_leave", None),
+            };
+            cartograph::journey::JourneyEvent {
+                event_id: Uuid::new_v4(),
+                event_type: event_type.into(),
+                path: pages[(i / 5) % pages.len()].into(),
+                received_at: start + chrono::Duration::milliseconds(i as i64 * 700),
+                seq: (i % 5) as i32,
+                label,
+            }
+        })
+        .collect()
+}
+
+fn journey() -> anyhow::Result<()> {
+    let visit = cartograph::journey::VisitInfo {
+        visit_id: Uuid::new_v4(),
+        shopper: Some("Bench Shopper".into()),
+        device: "Firefox on Linux".into(),
+        in_progress: false,
+    };
+    println!("journey PDF render (release build, one core)");
+    println!("{:>8} {:>12} {:>10} {:>14}", "events", "render ms", "KiB", "µs per event");
+    for count in [100, 1_000, 10_000] {
+        let events = synthetic_events(count);
+        let started = Instant::now();
+        let pdf = cartograph::journey::render(&visit, &events, chrono::Utc::now())?;
+        let elapsed = started.elapsed();
+        println!(
+            "{count:>8} {:>12.1} {:>10} {:>14.1}",
+            elapsed.as_secs_f64() * 1000.0,
+            pdf.len() / 1024,
+            elapsed.as_secs_f64() * 1e6 / count as f64
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let what = std::env::args().nth(1).unwrap_or_else(|| "ingest".into());
-    anyhow::ensure!(what == "ingest", "usage: cartograph-bench ingest");
+    match what.as_str() {
+        "journey" => return journey(),
+        "ingest" => {}
+        _ => anyhow::bail!("usage: cartograph-bench [ingest|journey]"),
+    }
     let settings = bench_settings().await?;
     let app = Application::build(settings.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
