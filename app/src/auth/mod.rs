@@ -80,6 +80,17 @@ pub fn SiteHeader() -> impl IntoView {
     }
 }
 
+/// "Sign in to continue", returning to `return_to` afterwards.
+#[component]
+pub fn SignInPrompt(#[prop(into)] return_to: String, #[prop(into)] purpose: String) -> impl IntoView {
+    view! {
+        <p class="notice">
+            <a class="button" rel="external" href=format!("/auth/login?return_to={}", encode_query_value(&return_to))>"Sign in"</a>
+            {format!(" {purpose}")}
+        </p>
+    }
+}
+
 /// Percent-encodes a value for a query string (RFC 3986 unreserved characters pass).
 pub fn encode_query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -31,28 +31,15 @@ impl From<Row> for VisitListItem {
 
 /// A user's visits: those their events name, and anonymous ones linked at sign-in.
 pub async fn for_user(pool: &PgPool, user: Uuid) -> Result<Vec<VisitListItem>, sqlx::Error> {
-    let rows = sqlx::query_as!(
-        Row,
-        r#"
-        SELECT v.visit_id, v.started_at AS "started_at: chrono::DateTime<chrono::Utc>",
-               extract(epoch FROM v.last_event_at - v.started_at)::bigint AS "duration_secs!",
-               v.page_views, v.cart_adds, v.paid, v.closed_at IS NOT NULL AS "closed!", u.name AS "shopper?"
-        FROM visits v
-        LEFT JOIN visit_users vu ON vu.visit_id = v.visit_id
-        LEFT JOIN users u ON u.id = COALESCE(v.user_id, vu.user_id)
-        WHERE v.user_id = $1 OR vu.user_id = $1
-        ORDER BY v.started_at DESC
-        LIMIT 200
-        "#,
-        user
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    list(pool, Some(user), "").await
 }
 
 /// Every visit, newest first, optionally filtered by outcome.
 pub async fn all(pool: &PgPool, outcome_filter: &str) -> Result<Vec<VisitListItem>, sqlx::Error> {
+    list(pool, None, outcome_filter).await
+}
+
+async fn list(pool: &PgPool, user: Option<Uuid>, outcome_filter: &str) -> Result<Vec<VisitListItem>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Row,
         r#"
@@ -62,13 +49,15 @@ pub async fn all(pool: &PgPool, outcome_filter: &str) -> Result<Vec<VisitListIte
         FROM visits v
         LEFT JOIN visit_users vu ON vu.visit_id = v.visit_id
         LEFT JOIN users u ON u.id = COALESCE(v.user_id, vu.user_id)
-        WHERE $1 = ''
-           OR ($1 = 'bought' AND v.paid)
-           OR ($1 = 'abandoned cart' AND NOT v.paid AND v.cart_adds > 0)
-           OR ($1 = 'browsed' AND NOT v.paid AND v.cart_adds = 0)
+        WHERE ($1::uuid IS NULL OR v.user_id = $1 OR vu.user_id = $1)
+          AND ($2 = ''
+               OR ($2 = 'bought' AND v.paid)
+               OR ($2 = 'abandoned cart' AND NOT v.paid AND v.cart_adds > 0)
+               OR ($2 = 'browsed' AND NOT v.paid AND v.cart_adds = 0))
         ORDER BY v.started_at DESC
         LIMIT 500
         "#,
+        user,
         outcome_filter
     )
     .fetch_all(pool)

@@ -1,7 +1,7 @@
 //! The journeys pages.
 
 use super::{admin_visits, format_duration, my_journeys, VisitListItem};
-use crate::auth::encode_query_value;
+use crate::auth::SignInPrompt;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_query_map};
@@ -37,15 +37,6 @@ fn visit_table(visits: Vec<VisitListItem>, show_shopper: bool) -> impl IntoView 
     }
 }
 
-fn sign_in_prompt() -> impl IntoView {
-    view! {
-        <p class="notice">
-            <a class="button" rel="external" href=format!("/auth/login?return_to={}", encode_query_value("/account/journeys"))>"Sign in"</a>
-            " to see your journeys."
-        </p>
-    }
-}
-
 /// "My journeys": every visit of the signed-in shopper with its journey PDF.
 #[component]
 pub fn JourneysPage() -> impl IntoView {
@@ -59,7 +50,7 @@ pub fn JourneysPage() -> impl IntoView {
                 match journeys.await {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No journeys yet."</p> }.into_any(),
                     Ok(list) => visit_table(list, false).into_any(),
-                    Err(crate::error::AppError::Unauthorized) => sign_in_prompt().into_any(),
+                    Err(crate::error::AppError::Unauthorized) => view! { <SignInPrompt return_to="/account/journeys" purpose="to see your journeys." /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}

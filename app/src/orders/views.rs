@@ -2,7 +2,7 @@
 
 use super::{get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderStatus, PayOrder, PaymentOutcome};
 use crate::{
-    auth::{encode_query_value, use_user},
+    auth::{use_user, SignInPrompt},
     cart::CartState,
     money::format_price,
     tracking::{track, ErrorNotice, EventKind},
@@ -14,15 +14,6 @@ use leptos_router::{
     hooks::{use_navigate, use_params_map},
 };
 use uuid::Uuid;
-
-fn sign_in_prompt(return_to: &str) -> impl IntoView {
-    view! {
-        <p class="notice">
-            <a class="button" rel="external" href=format!("/auth/login?return_to={}", encode_query_value(return_to))>"Sign in"</a>
-            " to continue."
-        </p>
-    }
-}
 
 /// The shipping address form; checkout reserves the stock and opens the order's payment page.
 #[component]
@@ -45,7 +36,7 @@ pub fn CheckoutPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let c = cart.cart.await.unwrap_or_default();
                 if user.get().is_none() {
-                    return sign_in_prompt("/checkout").into_any();
+                    return view! { <SignInPrompt return_to="/checkout" purpose="to check out." /> }.into_any();
                 }
                 if c.lines.is_empty() {
                     return view! { <p class="empty">"Your cart is empty. "<A href="/products">"Start shopping"</A></p> }.into_any();
@@ -118,7 +109,7 @@ pub fn OrderPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(order) => view! { <OrderView order pay cancel /> }.into_any(),
-                    Err(crate::error::AppError::Unauthorized) => sign_in_prompt("/orders").into_any(),
+                    Err(crate::error::AppError::Unauthorized) => view! { <SignInPrompt return_to="/orders" purpose="to see your orders." /> }.into_any(),
                     Err(error) => view! {
                         <Title text="Order not found" />
                         <section class="not-found"><h1>"We could not find that order"</h1><p>{error.to_string()}</p></section>
@@ -256,7 +247,7 @@ pub fn OrdersPage() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Err(crate::error::AppError::Unauthorized) => sign_in_prompt("/orders").into_any(),
+                    Err(crate::error::AppError::Unauthorized) => view! { <SignInPrompt return_to="/orders" purpose="to see your orders." /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
