@@ -2,6 +2,7 @@
 
 mod health;
 mod images;
+mod origin;
 
 use crate::{startup::AppState, tracking, visit};
 use app::{shell, App};
@@ -67,6 +68,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .layer(middleware::from_fn(undecodable_arguments_are_client_errors))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(visit::VisitCookiePolicy { secure }, visit::track_visit))
+        .layer(middleware::from_fn_with_state(origin::SiteOrigin::of(&state.settings.public_url), origin::same_origin_writes))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -320,3 +320,25 @@ async fn another_shoppers_order_is_not_found() {
     assert_eq!(detail["summary"]["status"], "pending_payment");
     assert_eq!(detail["history"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_and_changes_nothing() {
+    let app = crate::helpers::spawn_app().await;
+    let (id, _, _) = product(&app, "wool-beanie").await;
+    let form = [("product_id", id.to_string()), ("quantity", "1".to_string())];
+    let forged = app
+        .client
+        .post(app.url("/api/cart_add"))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let lines: i64 = sqlx::query_scalar("SELECT count(*) FROM order_lines").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(lines, 0);
+    let same_site = app.client.post(app.url("/api/cart_add")).header("origin", app.address.clone()).form(&form).send().await.unwrap();
+    assert_eq!(same_site.status(), StatusCode::OK);
+    let logout = app.client.post(app.url("/auth/logout")).header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::FORBIDDEN, "not even a forced sign-out");
+}
