@@ -22,6 +22,8 @@ use leptos_router::{
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    server_context::send_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

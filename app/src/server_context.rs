@@ -65,3 +65,21 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     }
     result
 }
+
+/// The page content security policy, with `{nonce}` where the request's script nonce goes.
+#[derive(Debug, Clone)]
+pub struct ContentSecurityPolicy(pub String);
+
+/// Sends the page's content security policy with this response's nonce (server rendering only).
+pub fn send_content_security_policy() {
+    let (Some(policy), Some(nonce), Some(response)) = (
+        use_context::<ContentSecurityPolicy>(),
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    if let Ok(value) = http::HeaderValue::from_str(&policy.0.replace("{nonce}", &nonce.to_string())) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}

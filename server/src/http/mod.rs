@@ -25,6 +25,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use app::server_context::ContentSecurityPolicy;
 use tower_sessions_sqlx_store::PostgresStore;
 
 /// The largest clickstream batch the producer endpoint reads.
@@ -34,10 +35,12 @@ pub const MAX_EVENT_BATCH_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let leptos_routes = generate_route_list(App);
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
+    let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
     let provide_server_context = move || {
         provide_context(pool.clone());
         provide_context(payments.clone());
         provide_context(commerce);
+        provide_context(policy.clone());
     };
     let secure = state.settings.secure_cookies();
     let request_id = HeaderName::from_static("x-request-id");
@@ -89,6 +92,17 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Pages may run only their own nonce'd bootstrap script and same-origin code (the WASM bundle needs
+/// `wasm-unsafe-eval`); forms may post only here and to the OpenID provider (sign-out redirects there).
+fn content_security_policy(settings: &crate::config::Settings) -> String {
+    let provider = settings.oidc_issuer_url.as_deref().map(|url| origin::SiteOrigin::of(url).0).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{{nonce}}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+         form-action 'self' {provider}; frame-ancestors 'none'"
+    )
 }
 
 /// A server function whose arguments cannot be decoded answers 400, not 500: the framework reports it as

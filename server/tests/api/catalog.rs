@@ -69,3 +69,16 @@ async fn unknown_products_and_pages_are_not_found() {
     let image = app.client.get(app.url("/images/products/nope.svg")).send().await.unwrap();
     assert_eq!(image.status(), 404);
 }
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_matching_their_script_nonce() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let policy = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let html = response.text().await.unwrap();
+    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the bootstrap script carries the policy's nonce");
+    for directive in ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "form-action 'self' http://127.0.0.1:9400"] {
+        assert!(policy.contains(directive), "{directive} missing from {policy}");
+    }
+}
