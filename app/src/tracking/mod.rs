@@ -57,16 +57,6 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
     view! { <span class="error" role="alert">{message}</span> }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn page_paths_keep_their_query() {
-        assert_eq!(super::page_path("/products", "q=tent"), "/products?q=tent");
-        assert_eq!(super::page_path("/products", "?q=tent"), "/products?q=tent");
-        assert_eq!(super::page_path("/", ""), "/");
-    }
-}
-
 /// The footer switch: the shopper decides whether their journey is recorded in this browser.
 #[component]
 pub fn TrackingConsent() -> impl IntoView {
@@ -98,5 +88,15 @@ pub fn TrackingConsent() -> impl IntoView {
                 " Record my journey through the shop (page views and clicks, never what I type)."
             }}
         </label>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn page_paths_keep_their_query() {
+        assert_eq!(super::page_path("/products", "q=tent"), "/products?q=tent");
+        assert_eq!(super::page_path("/products", "?q=tent"), "/products?q=tent");
+        assert_eq!(super::page_path("/", ""), "/");
     }
 }
