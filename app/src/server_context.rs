@@ -36,13 +36,33 @@ pub async fn visit_id() -> Result<Uuid, AppError> {
     Ok(id)
 }
 
-/// The signed-in user of this request, if any.
+/// How long a signed-in session may last, however active it is (the server provides it).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLifetime(pub std::time::Duration);
+
+/// The signed-in user of this request, if any. A session past its absolute lifetime is ended here.
 pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
     let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|error| {
         tracing::error!(%error, "no session layer in front of server functions");
         AppError::Internal
     })?;
-    Ok(session.get::<SessionUser>(SESSION_USER_KEY).await?)
+    let lifetime = use_context::<SessionLifetime>().map(|l| l.0).unwrap_or(std::time::Duration::from_secs(12 * 3600));
+    signed_in_user(&session, lifetime).await
+}
+
+/// The session's user, unless the session outlived `lifetime`, in which case it is flushed.
+pub async fn signed_in_user(
+    session: &tower_sessions::Session,
+    lifetime: std::time::Duration,
+) -> Result<Option<SessionUser>, AppError> {
+    let Some(user) = session.get::<SessionUser>(SESSION_USER_KEY).await? else { return Ok(None) };
+    let age = chrono::Utc::now().timestamp().saturating_sub(user.signed_in_at);
+    if age >= 0 && (age as u64) < lifetime.as_secs() {
+        return Ok(Some(user));
+    }
+    tracing::info!(user_id = %user.id, "session reached its absolute lifetime; signing out");
+    session.flush().await?;
+    Ok(None)
 }
 
 /// The signed-in user, or `Unauthorized`.

@@ -81,6 +81,10 @@ pub struct Settings {
     pub visit_idle_minutes: u64,
     /// How often the worker looks for visits to close.
     pub visit_sweep_secs: u64,
+    /// A session ends after this long without a request…
+    pub session_idle_minutes: u64,
+    /// …and this long after sign-in, however active.
+    pub session_absolute_minutes: u64,
 }
 
 fn serialize_secret_option<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -123,6 +127,8 @@ impl Default for Settings {
             behind_proxy: false,
             visit_idle_minutes: 30,
             visit_sweep_secs: 15,
+            session_idle_minutes: 120,
+            session_absolute_minutes: 12 * 60,
         }
     }
 }
@@ -199,6 +205,9 @@ impl Settings {
                 "CARTOGRAPH_RESERVATION_MINUTES, CARTOGRAPH_EXPIRY_SWEEP_SECS and CARTOGRAPH_PAYMENT_TIMEOUT_SECS must be positive".into(),
             ));
         }
+        if self.session_idle_minutes == 0 {
+            return Err(ConfigError::Invalid("CARTOGRAPH_SESSION_IDLE_MINUTES must be positive".into()));
+        }
         if !(self.collect_rate_per_visit > 0.0 && self.collect_rate_per_ip > 0.0) {
             return Err(ConfigError::Invalid("the CARTOGRAPH_COLLECT_RATE_* limits must be positive".into()));
         }
@@ -217,6 +226,11 @@ impl Settings {
     /// The broker list; always present after [`Settings::complete`].
     pub fn kafka_brokers(&self) -> &str {
         self.kafka_brokers.as_deref().unwrap_or_default()
+    }
+
+    /// How long a signed-in session may last, however active.
+    pub fn session_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.session_absolute_minutes * 60)
     }
 
     /// Whether cookies must carry `Secure`.

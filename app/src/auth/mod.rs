@@ -16,6 +16,9 @@ pub struct SessionUser {
     pub name: String,
     pub email: Option<String>,
     pub is_admin: bool,
+    /// When the shopper signed in (Unix seconds); a session ends a fixed time after it, however active.
+    #[serde(default)]
+    pub signed_in_at: i64,
 }
 
 /// The signed-in user of this request, if any.

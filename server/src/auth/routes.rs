@@ -91,7 +91,13 @@ async fn callback(
     if let Err(error) = app::cart::store::merge_visit_cart(&state.pool, visit.0, user_id).await {
         tracing::error!(%error, "could not merge the visit's cart into the account");
     }
-    let user = SessionUser { id: user_id, name: identity.name, email: identity.email, is_admin: identity.is_admin };
+    let user = SessionUser {
+        id: user_id,
+        name: identity.name,
+        email: identity.email,
+        is_admin: identity.is_admin,
+        signed_in_at: chrono::Utc::now().timestamp(),
+    };
     // A new session id at sign-in defeats session fixation.
     let stored = async {
         session.cycle_id().await?;

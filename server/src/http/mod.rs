@@ -25,7 +25,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
-use app::server_context::ContentSecurityPolicy;
+use app::server_context::{ContentSecurityPolicy, SessionLifetime};
 use tower_sessions_sqlx_store::PostgresStore;
 
 /// The largest clickstream batch the producer endpoint reads.
@@ -36,11 +36,13 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let leptos_routes = generate_route_list(App);
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
     let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
+    let lifetime = SessionLifetime(state.settings.session_lifetime());
     let provide_server_context = move || {
         provide_context(pool.clone());
         provide_context(payments.clone());
         provide_context(commerce);
         provide_context(policy.clone());
+        provide_context(lifetime);
     };
     let secure = state.settings.secure_cookies();
     let request_id = HeaderName::from_static("x-request-id");
@@ -50,7 +52,9 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(7)));
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::minutes(
+            state.settings.session_idle_minutes as i64,
+        )));
 
     Router::new()
         .route("/healthz", get(health::live))

@@ -3,7 +3,7 @@
 
 use super::store::{self, JourneyStore};
 use crate::startup::AppState;
-use app::auth::{SessionUser, SESSION_USER_KEY};
+use app::auth::SessionUser;
 use axum::{
     extract::{Path, State},
     http::{header, StatusCode},
@@ -16,7 +16,8 @@ pub async fn download(State(state): State<AppState>, session: Session, Path(file
     let Some(visit) = file.strip_suffix(".pdf").and_then(|id| Uuid::parse_str(id).ok()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let Some(reader) = session.get::<SessionUser>(SESSION_USER_KEY).await.ok().flatten() else {
+    let signed_in = app::server_context::signed_in_user(&session, state.settings.session_lifetime()).await;
+    let Some(reader) = signed_in.ok().flatten() else {
         return StatusCode::NOT_FOUND.into_response();
     };
     match document(&state, visit, &reader).await {

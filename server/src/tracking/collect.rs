@@ -4,7 +4,6 @@ use super::producer::RejectedInput;
 use super::rate_limit::{Rate, RateLimiter};
 use crate::{startup::AppState, visit::VisitId};
 use app::{
-    auth::{SessionUser, SESSION_USER_KEY},
     tracking::schema::{event_id, ClickstreamRecord, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION},
 };
 use std::{
@@ -142,7 +141,11 @@ pub async fn collect(
             return unavailable();
         }
     }
-    let user_id = session.get::<SessionUser>(SESSION_USER_KEY).await.ok().flatten().map(|user| user.id);
+    let user_id = app::server_context::signed_in_user(&session, state.settings.session_lifetime())
+        .await
+        .ok()
+        .flatten()
+        .map(|user| user.id);
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

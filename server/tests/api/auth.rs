@@ -118,3 +118,15 @@ async fn signing_out_ends_the_local_session_and_the_providers() {
     assert_eq!(params["post_logout_redirect_uri"], app.url("/"));
     assert_eq!(current_user(&app).await, serde_json::Value::Null);
 }
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    let mut settings = crate::helpers::test_settings().await;
+    settings.session_absolute_minutes = 0;
+    let app = crate::helpers::spawn_app_with(settings).await;
+    let response = sign_in(&app, "shopper", "/").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(current_user(&app).await, serde_json::Value::Null, "a session past its lifetime is signed out");
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(sessions, 0, "and its row is gone");
+}
