@@ -2,12 +2,14 @@
 //!
 //! Server-only code sits behind the `ssr` feature, browser-only code behind `hydrate`.
 
+pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod error;
 pub mod journeys;
 pub mod money;
+pub mod notifications;
 pub mod orders;
 #[cfg(feature = "ssr")]
 pub mod server_context;
@@ -70,6 +72,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orders") view=orders::OrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/orders/:id") view=orders::OrderPage ssr=SsrMode::Async />
                     <Route path=path!("/account/journeys") view=journeys::JourneysPage ssr=SsrMode::Async />
+                    <Route path=path!("/notifications") view=notifications::NotificationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=admin::AdminProductsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products") view=admin::AdminProductsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/new") view=admin::AdminProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/:id") view=admin::AdminProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/orders") view=admin::AdminOrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/orders/:id") view=admin::AdminOrderPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/visits") view=journeys::AdminVisitsPage ssr=SsrMode::Async />
                 </Routes>
             </main>

@@ -170,6 +170,14 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
     let pool = prepare_database(&settings).await?;
     let topics = Topics::new(&settings.kafka_topic_prefix);
     kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
+    let relay = worker::outbox::OutboxRelay::new(pool.clone(), settings.kafka_brokers(), topics.catalog.clone())?;
+    let relaying = tokio::spawn(relay.run_until(Duration::from_millis(500), shutdown.clone()));
+    let notifying = tokio::spawn({
+        let (brokers, topic, pool, shutdown) =
+            (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), shutdown.clone());
+        let group = format!("{}.notifications", settings.kafka_consumer_group);
+        async move { worker::catalog::run(&brokers, &group, &topic, pool, shutdown).await }
+    });
     let config = worker::WorkerConfig {
         brokers: settings.kafka_brokers().to_string(),
         group_id: settings.kafka_consumer_group.clone(),
@@ -180,7 +188,14 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
             every: Duration::from_secs(settings.visit_sweep_secs),
         },
     };
-    let result = worker::run(config, pool.clone(), shutdown).await;
+    let result = worker::run(config, pool.clone(), shutdown.clone()).await;
+    shutdown.trigger();
+    let _ = relaying.await;
+    match notifying.await {
+        Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "the notifications consumer failed"),
+        Err(error) => tracing::error!(%error, "the notifications consumer panicked"),
+        Ok(Ok(())) => {}
+    }
     pool.close().await;
     result
 }

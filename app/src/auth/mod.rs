@@ -65,7 +65,8 @@ pub fn SiteHeader() -> impl IntoView {
                             Ok(Some(user)) => view! {
                                 <A href="/orders">"Orders"</A>
                                 <A href="/account/journeys">"My journeys"</A>
-                                {user.is_admin.then(|| view! { <A href="/admin/visits">"Visits"</A> })}
+                                {user.is_admin.then(|| view! { <A href="/admin/products">"Admin"</A> })}
+                                <crate::notifications::NotificationBell />
                                 <span class="user-name" data-testid="user-name">{user.name}</span>
                                 {user.is_admin.then(|| view! { <span class="badge">"admin"</span> })}
                                 <form method="post" action="/auth/logout" class="inline">

@@ -1,5 +1,6 @@
 //! Browse: the catalog's types, server functions and pages.
 
+pub mod artwork;
 #[cfg(feature = "ssr")]
 pub mod store;
 mod views;

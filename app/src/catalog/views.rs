@@ -74,7 +74,7 @@ fn ProductTile(product: ProductCard) -> impl IntoView {
     view! {
         <li class="product-tile" data-product-id=product.id>
             <A href=href.clone() attr:class="tile-link">
-                <img src=format!("/images/products/{}.svg", product.slug) alt="" width="240" height="180" />
+                <img src=format!("/images/products/{}", product.slug) alt="" width="240" height="180" />
                 <h3>{product.name}</h3>
             </A>
             <p class="price">{format_price(product.price_cents, &product.currency)}</p>
@@ -238,7 +238,7 @@ pub fn ProductPage() -> impl IntoView {
                         view! {
                             <Title text=p.name.clone() />
                             <article class="product-page" data-product-id=p.id>
-                                <img src=format!("/images/products/{}.svg", p.slug) alt=p.name.clone() width="480" height="360" />
+                                <img src=format!("/images/products/{}", p.slug) alt=p.name.clone() width="480" height="360" />
                                 <div class="product-info">
                                     <p class="breadcrumb"><A href=format!("/products?category={}", p.category_slug)>{p.category_name.clone()}</A></p>
                                     <h1>{p.name.clone()}</h1>

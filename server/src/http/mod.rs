@@ -64,6 +64,10 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             post(tracking::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)),
         )
         .route("/images/products/{file}", get(images::product_image))
+        .route(
+            "/admin/products/{id}/image",
+            post(images::upload_product_image).layer(DefaultBodyLimit::max(app::admin::MAX_IMAGE_BYTES + 64 * 1024)),
+        )
         .route("/favicon.svg", get(images::favicon))
         .route("/journeys/{file}", get(crate::journey::routes::download))
         .nest("/auth", crate::auth::router())

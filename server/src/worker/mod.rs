@@ -1,8 +1,11 @@
-//! The worker: a Kafka consumer group that stores clickstream events.
+//! The worker: a Kafka consumer group that stores clickstream events; it also relays the catalog outbox
+//! (`outbox`) and turns catalog events into notifications (`catalog`).
 //!
 //! Offsets are stored only after the database commit (at-least-once delivery); the insert ignores an event id
 //! it has seen, so a replay changes nothing (exactly-once effect).
 
+pub mod catalog;
+pub mod outbox;
 mod store;
 pub mod visits;
 

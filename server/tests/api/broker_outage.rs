@@ -10,20 +10,20 @@ use std::{
 };
 
 /// A private tansu broker for this test, so stopping it disturbs no other test.
-struct Broker {
-    port: u16,
+pub(crate) struct Broker {
+    pub(crate) port: u16,
     dir: std::path::PathBuf,
     child: Option<Child>,
 }
 
 impl Broker {
-    fn start(port: u16, dir: std::path::PathBuf) -> Self {
+    pub(crate) fn start(port: u16, dir: std::path::PathBuf) -> Self {
         let mut broker = Broker { port, dir, child: None };
         broker.restart();
         broker
     }
 
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let child = Command::new("tansu")
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://tansu.db"])
@@ -42,7 +42,7 @@ impl Broker {
         panic!("tansu did not start on port {}", self.port);
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -57,7 +57,7 @@ impl Drop for Broker {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

@@ -13,10 +13,10 @@ use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
 
-const SUCCEEDS: &str = "4242 4242 4242 4242";
+pub(crate) const SUCCEEDS: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000 0000 0000 0002";
 
-async fn product(app: &TestApp, slug: &str) -> (i64, i64, i32) {
+pub(crate) async fn product(app: &TestApp, slug: &str) -> (i64, i64, i32) {
     sqlx::query_as("SELECT id, price_cents, stock FROM products WHERE slug = $1")
         .bind(slug)
         .fetch_one(&app.pool)
@@ -24,15 +24,15 @@ async fn product(app: &TestApp, slug: &str) -> (i64, i64, i32) {
         .unwrap()
 }
 
-async fn stock(app: &TestApp, id: i64) -> i32 {
+pub(crate) async fn stock(app: &TestApp, id: i64) -> i32 {
     sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&app.pool).await.unwrap()
 }
 
-async fn add(app: &TestApp, product_id: i64, quantity: i32) -> reqwest::Response {
+pub(crate) async fn add(app: &TestApp, product_id: i64, quantity: i32) -> reqwest::Response {
     app.call("cart_add", &[("product_id", &product_id.to_string()), ("quantity", &quantity.to_string())]).await
 }
 
-async fn checkout(app: &TestApp) -> reqwest::Response {
+pub(crate) async fn checkout(app: &TestApp) -> reqwest::Response {
     app.call(
         "checkout",
         &[("name", "Sam Shopper"), ("line1", "1 Main St"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE")],
@@ -40,17 +40,17 @@ async fn checkout(app: &TestApp) -> reqwest::Response {
     .await
 }
 
-async fn pay(app: &TestApp, order: &str, card: &str, key: &str) -> reqwest::Response {
+pub(crate) async fn pay(app: &TestApp, order: &str, card: &str, key: &str) -> reqwest::Response {
     app.call("pay", &[("order_id", order), ("card_number", card), ("expiry", "12/40"), ("cvc", "123"), ("idempotency_key", key)])
         .await
 }
 
-async fn order_status(app: &TestApp, order: &str) -> String {
+pub(crate) async fn order_status(app: &TestApp, order: &str) -> String {
     sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid").bind(order).fetch_one(&app.pool).await.unwrap()
 }
 
 /// Signs in, fills the cart and checks out; returns the order id.
-async fn pending_order(app: &TestApp, slug: &str, quantity: i32) -> String {
+pub(crate) async fn pending_order(app: &TestApp, slug: &str, quantity: i32) -> String {
     sign_in(app, "shopper", "/").await;
     let (id, _, _) = product(app, slug).await;
     assert_eq!(add(app, id, quantity).await.status(), 200);

@@ -1,5 +1,6 @@
 //! Integration tests: the real app on a random port, a fresh database each, the real broker and provider.
 
+mod admin;
 mod auth;
 mod broker_outage;
 mod commerce;

@@ -1,0 +1,332 @@
+//! The admin back office: products (create, edit, archive, delete, images) and orders (filter, fulfil, cancel).
+//!
+//! Every server function here checks the admin role on the server; the hidden links are a convenience only.
+
+#[cfg(feature = "ssr")]
+pub mod store;
+mod views;
+
+pub use views::{AdminOrderPage, AdminOrdersPage, AdminProductPage, AdminProductsPage};
+
+use crate::{
+    error::AppError,
+    orders::{OrderDetail, OrderStatus},
+};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Orders per admin list page.
+pub const ORDERS_PAGE_SIZE: i64 = 25;
+/// The largest uploaded product image, in bytes.
+pub const MAX_IMAGE_BYTES: usize = 1024 * 1024;
+
+/// A product as the back office lists and edits it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedProduct {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub category_slug: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub stock: i32,
+    pub archived: bool,
+    pub uploaded_image: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The product form as submitted: text, validated by [`ProductDraft::parse`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductForm {
+    /// `0` creates a product.
+    pub id: i64,
+    pub name: String,
+    /// Left empty, it is made from the name.
+    pub slug: String,
+    pub description: String,
+    pub category_slug: String,
+    pub price: String,
+    pub stock: String,
+    /// The stock the form showed: an edit applies the difference, so units sold meanwhile stay sold.
+    pub stock_was: i32,
+}
+
+/// A product's fields once they are known to be valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductDraft {
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub category_slug: String,
+    pub price_cents: i64,
+    pub stock: i32,
+}
+
+impl ProductDraft {
+    /// Checks every field and names each problem in one message.
+    pub fn parse(form: &ProductForm) -> Result<Self, AppError> {
+        let mut problems = Vec::new();
+        let name = form.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 120 {
+            problems.push("a name of 1 to 120 characters");
+        }
+        let slug = if form.slug.trim().is_empty() {
+            crate::catalog::artwork::slugify(&name)
+        } else {
+            form.slug.trim().to_string()
+        };
+        if slug.is_empty() || slug.len() > 96 || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            problems.push("a URL slug of lowercase letters, digits and dashes");
+        }
+        let description = form.description.trim().to_string();
+        if description.chars().count() > 4000 {
+            problems.push("a description of at most 4,000 characters");
+        }
+        let category_slug = form.category_slug.trim().to_string();
+        if category_slug.is_empty() {
+            problems.push("a category");
+        }
+        let price_cents = crate::money::parse_price(&form.price).filter(|cents| (1..=100_000_000).contains(cents));
+        if price_cents.is_none() {
+            problems.push("a price between 0.01 and 1,000,000.00");
+        }
+        let stock = form.stock.trim().parse::<i32>().ok().filter(|stock| (0..=1_000_000).contains(stock));
+        if stock.is_none() {
+            problems.push("a stock between 0 and 1,000,000");
+        }
+        match (price_cents, stock) {
+            (Some(price_cents), Some(stock)) if problems.is_empty() => {
+                Ok(Self { name, slug, description, category_slug, price_cents, stock })
+            }
+            _ => Err(AppError::Invalid(format!("Please give {}.", problems.join(", ")))),
+        }
+    }
+}
+
+/// An order in the admin list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOrderRow {
+    pub id: Uuid,
+    pub status: OrderStatus,
+    pub shopper: String,
+    pub total_cents: i64,
+    pub currency: String,
+    pub item_count: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One order with who placed it, for the admin order page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedOrder {
+    pub shopper: String,
+    pub shopper_email: Option<String>,
+    pub detail: OrderDetail,
+}
+
+#[cfg(feature = "ssr")]
+async fn require_admin() -> Result<crate::auth::SessionUser, AppError> {
+    let user = crate::server_context::require_user().await?;
+    if user.is_admin {
+        Ok(user)
+    } else {
+        tracing::warn!(user_id = %user.id, "a non-admin called an admin server function");
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Products matching `query` (name or slug), active or archived (`show`: "active", "archived" or "all").
+#[server(endpoint = "admin/products")]
+pub async fn admin_products(query: String, show: String) -> Result<Vec<ManagedProduct>, AppError> {
+    crate::server_context::with_status(
+        async {
+            require_admin().await?;
+            let archived = match show.as_str() {
+                "" | "active" => Some(false),
+                "archived" => Some(true),
+                "all" => None,
+                _ => return Err(AppError::Invalid("Unknown product filter.".into())),
+            };
+            if query.chars().count() > 100 {
+                return Err(AppError::Invalid("Search for at most 100 characters.".into()));
+            }
+            let pool = crate::server_context::pool()?;
+            Ok(store::list_products(&pool, query.trim(), archived).await?)
+        }
+        .await,
+    )
+}
+
+/// One product for the edit form; `None` for id 0, the form for a new product.
+#[server(endpoint = "admin/product")]
+pub async fn admin_product(id: i64) -> Result<Option<ManagedProduct>, AppError> {
+    crate::server_context::with_status(
+        async {
+            require_admin().await?;
+            if id == 0 {
+                return Ok(None);
+            }
+            let pool = crate::server_context::pool()?;
+            store::product(&pool, id).await?.map(Some).ok_or(AppError::NotFound)
+        }
+        .await,
+    )
+}
+
+/// Creates (`form.id == 0`) or updates a product; returns its id. The catalog event commits with it.
+#[server(endpoint = "admin/save_product")]
+pub async fn save_product(form: ProductForm) -> Result<i64, AppError> {
+    crate::server_context::with_status(
+        async {
+            let admin = require_admin().await?;
+            let draft = ProductDraft::parse(&form)?;
+            let pool = crate::server_context::pool()?;
+            if form.id == 0 {
+                store::create_product(&pool, admin.id, &draft).await
+            } else {
+                store::update_product(&pool, admin.id, form.id, &draft, form.stock_was).await.map(|()| form.id)
+            }
+        }
+        .await,
+    )
+}
+
+/// Archives (hides from the shop, keeps the history) or restores a product.
+#[server(endpoint = "admin/archive_product")]
+pub async fn set_product_archived(id: i64, archived: bool) -> Result<(), AppError> {
+    crate::server_context::with_status(
+        async {
+            let admin = require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            store::set_archived(&pool, admin.id, id, archived).await
+        }
+        .await,
+    )
+}
+
+/// Deletes a product that was never ordered (carts holding it lose the line); an ordered one must be archived.
+#[server(endpoint = "admin/delete_product")]
+pub async fn delete_product(id: i64) -> Result<(), AppError> {
+    crate::server_context::with_status(
+        async {
+            let admin = require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            store::delete_product(&pool, admin.id, id).await
+        }
+        .await,
+    )
+}
+
+/// Drops an uploaded image, going back to the generated artwork.
+#[server(endpoint = "admin/reset_product_image")]
+pub async fn reset_product_image(id: i64) -> Result<(), AppError> {
+    crate::server_context::with_status(
+        async {
+            let admin = require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            store::set_image(&pool, admin.id, id, None).await
+        }
+        .await,
+    )
+}
+
+/// Orders that left the cart, newest first, optionally in one state; `page` counts from 1.
+#[server(endpoint = "admin/orders")]
+pub async fn admin_orders(status: String, page: i64) -> Result<Vec<AdminOrderRow>, AppError> {
+    crate::server_context::with_status(
+        async {
+            require_admin().await?;
+            let status = match status.as_str() {
+                "" => None,
+                raw => match OrderStatus::parse(raw) {
+                    Some(OrderStatus::Cart) | None => return Err(AppError::Invalid("Unknown order state.".into())),
+                    known => known,
+                },
+            };
+            if !(1..=10_000).contains(&page) {
+                return Err(AppError::Invalid("Unknown page.".into()));
+            }
+            let pool = crate::server_context::pool()?;
+            Ok(store::list_orders(&pool, status, page).await?)
+        }
+        .await,
+    )
+}
+
+/// Any shopper's order, with who placed it.
+#[server(endpoint = "admin/order")]
+pub async fn admin_order(order_id: Uuid) -> Result<ManagedOrder, AppError> {
+    crate::server_context::with_status(
+        async {
+            require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            store::order(&pool, order_id).await?.ok_or(AppError::NotFound)
+        }
+        .await,
+    )
+}
+
+/// Marks a paid order shipped.
+#[server(endpoint = "admin/fulfil_order")]
+pub async fn fulfil_order(order_id: Uuid) -> Result<OrderStatus, AppError> {
+    crate::server_context::with_status(
+        async {
+            let admin = require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            store::fulfil(&pool, order_id, &format!("shipped by {}", admin.name)).await
+        }
+        .await,
+    )
+}
+
+/// Cancels any order: stock goes back, and a paid order is refunded first.
+#[server(endpoint = "admin/cancel_order")]
+pub async fn admin_cancel_order(order_id: Uuid) -> Result<OrderStatus, AppError> {
+    crate::server_context::with_status(
+        async {
+            let admin = require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            let payments = use_context::<crate::orders::payment::Payments>().ok_or(AppError::Internal)?;
+            let note = format!("cancelled by {}", admin.name);
+            crate::orders::payment::cancel(&pool, &payments, None, order_id, &note).await
+        }
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ProductForm {
+        ProductForm {
+            id: 0,
+            name: "Alpine Stove".into(),
+            slug: String::new(),
+            description: "Burns anything.".into(),
+            category_slug: "trail-camp".into(),
+            price: "49.90".into(),
+            stock: "12".into(),
+            stock_was: 0,
+        }
+    }
+
+    #[test]
+    fn a_valid_form_becomes_a_draft_with_a_slug_from_the_name() {
+        let draft = ProductDraft::parse(&form()).unwrap();
+        assert_eq!(draft.slug, "alpine-stove");
+        assert_eq!(draft.price_cents, 4990);
+        assert_eq!(draft.stock, 12);
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let bad = ProductForm { name: " ".into(), price: "free".into(), stock: "-1".into(), slug: "Bad Slug".into(), ..form() };
+        let AppError::Invalid(message) = ProductDraft::parse(&bad).unwrap_err() else { panic!("not a validation error") };
+        for expected in ["a name", "URL slug", "a price", "a stock"] {
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+}

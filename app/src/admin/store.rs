@@ -1,0 +1,334 @@
+//! Back-office queries. Every product change writes its catalog event to the outbox in the same transaction.
+
+use super::{ManagedOrder, AdminOrderRow, ManagedProduct, ProductDraft, ORDERS_PAGE_SIZE};
+use crate::{
+    catalog::artwork::product_svg,
+    error::AppError,
+    notifications::{CatalogChange, CatalogEvent, ProductState, CATALOG_SCHEMA_VERSION},
+    orders::{store as orders, OrderStatus},
+};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// An uploaded image: its bytes and the type read from them.
+pub struct UploadedImage {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+}
+
+/// Products by name or slug, newest first; `archived` picks active or archived ones (`None`: both).
+pub async fn list_products(pool: &PgPool, query: &str, archived: Option<bool>) -> Result<Vec<ManagedProduct>, sqlx::Error> {
+    let pattern = format!("%{}%", query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    sqlx::query_as!(
+        ManagedProduct,
+        r#"
+        SELECT id, slug, name, description, category_slug, price_cents, currency, stock,
+               archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>"
+        FROM products
+        WHERE ($1 = '%%' OR name ILIKE $1 OR slug ILIKE $1)
+          AND ($2::boolean IS NULL OR (archived_at IS NOT NULL) = $2)
+        ORDER BY created_at DESC, id DESC
+        LIMIT 200
+        "#,
+        pattern,
+        archived
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// One product, archived or not.
+pub async fn product(pool: &PgPool, id: i64) -> Result<Option<ManagedProduct>, sqlx::Error> {
+    sqlx::query_as!(
+        ManagedProduct,
+        r#"
+        SELECT id, slug, name, description, category_slug, price_cents, currency, stock,
+               archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>"
+        FROM products WHERE id = $1
+        "#,
+        id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The product as events show it, locked until the transaction ends.
+async fn lock_state(conn: &mut PgConnection, id: i64) -> Result<ProductState, AppError> {
+    sqlx::query_as!(
+        ProductState,
+        r#"SELECT slug, name, price_cents, currency, stock, archived_at IS NOT NULL AS "archived!"
+           FROM products WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+async fn state(conn: &mut PgConnection, id: i64) -> Result<ProductState, sqlx::Error> {
+    sqlx::query_as!(
+        ProductState,
+        r#"SELECT slug, name, price_cents, currency, stock, archived_at IS NOT NULL AS "archived!" FROM products WHERE id = $1"#,
+        id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Writes a catalog event to the outbox; the relay publishes it to `catalog.v1` once the transaction commits.
+async fn write_event(
+    conn: &mut PgConnection,
+    change: CatalogChange,
+    product_id: i64,
+    actor: Uuid,
+    before: Option<ProductState>,
+    after: Option<ProductState>,
+    cart_holders: Vec<Uuid>,
+) -> Result<(), AppError> {
+    let event = CatalogEvent {
+        schema_version: CATALOG_SCHEMA_VERSION,
+        event_id: Uuid::new_v4(),
+        change,
+        product_id,
+        occurred_at: chrono::Utc::now(),
+        actor: Some(actor),
+        before,
+        after,
+        cart_holders,
+    };
+    let payload = serde_json::to_value(&event).map_err(|error| {
+        tracing::error!(%error, "could not encode a catalog event");
+        AppError::Internal
+    })?;
+    sqlx::query!(
+        "INSERT INTO catalog_outbox (event_id, product_id, payload) VALUES ($1, $2, $3)",
+        event.event_id,
+        product_id,
+        payload
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Turns a constraint violation into a message the admin can act on.
+fn on_constraint(error: sqlx::Error) -> AppError {
+    match error.as_database_error().and_then(|e| e.constraint()) {
+        Some("products_slug_key") => AppError::Invalid("Another product already uses that URL slug.".into()),
+        Some("products_category_slug_fkey") => AppError::Invalid("Unknown category.".into()),
+        _ => error.into(),
+    }
+}
+
+/// Creates a product with generated artwork; returns its id.
+pub async fn create_product(pool: &PgPool, actor: Uuid, draft: &ProductDraft) -> Result<i64, AppError> {
+    let mut tx = pool.begin().await?;
+    let id = sqlx::query_scalar!(
+        r#"
+        INSERT INTO products (slug, name, description, category_slug, price_cents, stock, image_svg)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING id
+        "#,
+        draft.slug,
+        draft.name,
+        draft.description,
+        draft.category_slug,
+        draft.price_cents,
+        draft.stock,
+        product_svg(&draft.name, &draft.category_slug),
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(on_constraint)?;
+    let after = state(&mut tx, id).await?;
+    write_event(&mut tx, CatalogChange::Created, id, actor, None, Some(after), vec![]).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Updates a product. Stock moves by the difference from what the form showed, so concurrent sales stay sold.
+pub async fn update_product(
+    pool: &PgPool,
+    actor: Uuid,
+    id: i64,
+    draft: &ProductDraft,
+    stock_was: i32,
+) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let before = lock_state(&mut tx, id).await?;
+    let delta = i64::from(draft.stock) - i64::from(stock_was);
+    let stock = i64::from(before.stock) + delta;
+    if stock < 0 {
+        return Err(AppError::Invalid(format!(
+            "Only {} left now (some sold while you edited); the stock cannot go below zero.",
+            before.stock
+        )));
+    }
+    let regenerate_art = before.name != draft.name;
+    sqlx::query!(
+        r#"
+        UPDATE products
+        SET slug = $2, name = $3, description = $4, category_slug = $5, price_cents = $6, stock = $7,
+            image_svg = CASE WHEN $8 THEN $9 ELSE image_svg END, updated_at = now()
+        WHERE id = $1
+        "#,
+        id,
+        draft.slug,
+        draft.name,
+        draft.description,
+        draft.category_slug,
+        draft.price_cents,
+        i32::try_from(stock).map_err(|_| AppError::Invalid("That stock is too large.".into()))?,
+        regenerate_art,
+        product_svg(&draft.name, &draft.category_slug),
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(on_constraint)?;
+    let after = state(&mut tx, id).await?;
+    write_event(&mut tx, CatalogChange::Updated, id, actor, Some(before), Some(after), vec![]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Archives or restores a product.
+pub async fn set_archived(pool: &PgPool, actor: Uuid, id: i64, archived: bool) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let before = lock_state(&mut tx, id).await?;
+    if before.archived == archived {
+        return Ok(());
+    }
+    sqlx::query!(
+        "UPDATE products SET archived_at = CASE WHEN $2 THEN now() END, updated_at = now() WHERE id = $1",
+        id,
+        archived
+    )
+    .execute(&mut *tx)
+    .await?;
+    let after = state(&mut tx, id).await?;
+    let change = if archived { CatalogChange::Archived } else { CatalogChange::Restored };
+    write_event(&mut tx, change, id, actor, Some(before), Some(after), vec![]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a never-ordered product, removing it from carts; the event names the signed-in holders to tell.
+pub async fn delete_product(pool: &PgPool, actor: Uuid, id: i64) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let before = lock_state(&mut tx, id).await?;
+    let ordered = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM order_lines l JOIN orders o ON o.id = l.order_id
+                          WHERE l.product_id = $1 AND o.status <> 'cart') AS "ordered!""#,
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if ordered {
+        return Err(AppError::Invalid(format!("{} has been ordered, so its history must stay: archive it instead.", before.name)));
+    }
+    let cart_holders = sqlx::query_scalar!(
+        r#"
+        DELETE FROM order_lines l USING orders o
+        WHERE l.order_id = o.id AND l.product_id = $1 AND o.status = 'cart'
+        RETURNING o.user_id AS "user_id?"
+        "#,
+        id
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .flatten()
+    .collect();
+    sqlx::query!("DELETE FROM products WHERE id = $1", id).execute(&mut *tx).await?;
+    write_event(&mut tx, CatalogChange::Deleted, id, actor, Some(before), None, cart_holders).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets (or, with `None`, clears) a product's uploaded image.
+pub async fn set_image(pool: &PgPool, actor: Uuid, id: i64, image: Option<UploadedImage>) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let before = lock_state(&mut tx, id).await?;
+    let (bytes, content_type) = match image {
+        Some(image) => (Some(image.bytes), Some(image.content_type)),
+        None => (None, None),
+    };
+    sqlx::query!(
+        "UPDATE products SET image_upload = $2, image_upload_type = $3, updated_at = now() WHERE id = $1",
+        id,
+        bytes,
+        content_type
+    )
+    .execute(&mut *tx)
+    .await?;
+    let after = state(&mut tx, id).await?;
+    write_event(&mut tx, CatalogChange::Updated, id, actor, Some(before), Some(after), vec![]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Orders that left the cart, newest first, `ORDERS_PAGE_SIZE` a page.
+pub async fn list_orders(pool: &PgPool, status: Option<OrderStatus>, page: i64) -> Result<Vec<AdminOrderRow>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT o.id, o.status, o.total_cents AS "total_cents!", o.currency, o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+               COALESCE(u.name, 'deleted user') AS "shopper!",
+               (SELECT COALESCE(sum(quantity), 0) FROM order_lines WHERE order_id = o.id) AS "item_count!"
+        FROM orders o LEFT JOIN users u ON u.id = o.user_id
+        WHERE o.status <> 'cart' AND ($1::text IS NULL OR o.status = $1)
+        ORDER BY o.created_at DESC, o.id
+        LIMIT $2 OFFSET $3
+        "#,
+        status.map(OrderStatus::as_str),
+        ORDERS_PAGE_SIZE,
+        (page - 1) * ORDERS_PAGE_SIZE
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(AdminOrderRow {
+                id: row.id,
+                status: OrderStatus::parse(&row.status)
+                    .ok_or_else(|| sqlx::Error::Decode(format!("unknown order status {}", row.status).into()))?,
+                shopper: row.shopper,
+                total_cents: row.total_cents,
+                currency: row.currency,
+                item_count: row.item_count,
+                created_at: row.created_at,
+            })
+        })
+        .collect()
+}
+
+/// Any order with who placed it.
+pub async fn order(pool: &PgPool, id: Uuid) -> Result<Option<ManagedOrder>, sqlx::Error> {
+    let Some(detail) = orders::detail(pool, None, id).await? else { return Ok(None) };
+    let shopper = sqlx::query!(
+        "SELECT u.name, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(Some(ManagedOrder {
+        shopper: shopper.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "deleted user".into()),
+        shopper_email: shopper.and_then(|s| s.email),
+        detail,
+    }))
+}
+
+/// Marks a paid order shipped; any other state is refused with its name.
+pub async fn fulfil(pool: &PgPool, id: Uuid, note: &str) -> Result<OrderStatus, AppError> {
+    let mut tx = pool.begin().await?;
+    let status = sqlx::query_scalar!("SELECT status FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE", id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .and_then(|raw| OrderStatus::parse(&raw))
+        .ok_or(AppError::NotFound)?;
+    if !status.can_become(OrderStatus::Fulfilled) {
+        return Err(AppError::Invalid(format!("This order is {}; only paid orders can be shipped.", status.label().to_lowercase())));
+    }
+    orders::transition(&mut tx, id, OrderStatus::Fulfilled, note).await?;
+    tx.commit().await?;
+    Ok(OrderStatus::Fulfilled)
+}

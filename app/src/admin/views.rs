@@ -1,0 +1,403 @@
+//! The back-office pages. They render what the server functions allow: a shopper gets "not allowed" and a 403.
+
+use super::{
+    admin_order, admin_orders, admin_product, admin_products, AdminCancelOrder, ManagedOrder, ManagedProduct, DeleteProduct,
+    FulfilOrder, ResetProductImage, SaveProduct, SetProductArchived, ORDERS_PAGE_SIZE,
+};
+use crate::{
+    auth::SignInPrompt,
+    error::AppError,
+    money::format_price,
+    orders::OrderStatus,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::{Form, A},
+    hooks::{use_navigate, use_params_map, use_query_map},
+};
+
+/// Links between the back-office sections.
+#[component]
+fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="admin-nav" aria-label="Back office">
+            <A href="/admin/products">"Products"</A>
+            <A href="/admin/orders">"Orders"</A>
+            <A href="/admin/visits">"Visits"</A>
+        </nav>
+    }
+}
+
+/// What an admin page shows instead of its content when the server said no.
+fn refusal(error: AppError, return_to: &'static str) -> AnyView {
+    match error {
+        AppError::Unauthorized => view! { <SignInPrompt return_to=return_to purpose="to open the back office." /> }.into_any(),
+        AppError::Forbidden => view! {
+            <section class="not-found" data-testid="forbidden">
+                <h1>"Admins only"</h1>
+                <p>"Your account is not allowed to open the back office."</p>
+            </section>
+        }
+        .into_any(),
+        other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}
+
+fn price_of(product: &ManagedProduct) -> String {
+    format_price(product.price_cents, &product.currency)
+}
+
+/// Products, searchable, with their stock and state.
+#[component]
+pub fn AdminProductsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filters = Memo::new(move |_| {
+        let q = query.read();
+        (q.get("q").unwrap_or_default(), q.get("show").unwrap_or_else(|| "active".into()))
+    });
+    let products = Resource::new(move || filters.get(), |(q, show)| admin_products(q, show));
+    // Shown with the list only: a refused visitor sees no back-office controls at all.
+    let toolbar = move || view! {
+        <div class="admin-toolbar">
+            <Form method="GET" action="/admin/products">
+                <input type="search" name="q" placeholder="Name or slug" maxlength="100" value=move || filters.get().0 />
+                <select name="show" aria-label="Which products">
+                    {[("active", "Active"), ("archived", "Archived"), ("all", "All")].into_iter().map(|(value, label)| view! {
+                        <option value=value selected=move || filters.get().1 == value>{label}</option>
+                    }).collect_view()}
+                </select>
+                <button type="submit">"Filter"</button>
+            </Form>
+            <A href="/admin/products/new" attr:class="button">"New product"</A>
+        </div>
+    };
+    view! {
+        <Title text="Products · Admin" />
+        <AdminNav />
+        <h1>"Products"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match products.await {
+                    Ok(list) if list.is_empty() => view! { {toolbar()}<p class="empty">"No products match."</p> }.into_any(),
+                    Ok(list) => view! {
+                        {toolbar()}
+                        <table class="admin-table" data-testid="admin-products">
+                            <thead><tr><th>"Product"</th><th>"Category"</th><th>"Price"</th><th>"Stock"</th><th>"State"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|p| {
+                                    let price = price_of(&p);
+                                    view! {
+                                    <tr data-product-id=p.id.to_string()>
+                                        <td><A href=format!("/admin/products/{}", p.id)>{p.name.clone()}</A><br /><small>{p.slug.clone()}</small></td>
+                                        <td>{p.category_slug.clone()}</td>
+                                        <td>{price}</td>
+                                        <td>{p.stock}</td>
+                                        <td>{if p.archived { "archived" } else { "on sale" }}</td>
+                                    </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => refusal(error, "/admin/products"),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Creates a product (`/admin/products/new`) or edits one: fields, archive or delete, and its image.
+#[component]
+pub fn AdminProductPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|raw| raw.parse::<i64>().ok()).unwrap_or(0));
+    let save = ServerAction::<SaveProduct>::new();
+    let archive = ServerAction::<SetProductArchived>::new();
+    let delete = ServerAction::<DeleteProduct>::new();
+    let reset_image = ServerAction::<ResetProductImage>::new();
+    let product = Resource::new(
+        move || (id.get(), save.version().get(), archive.version().get(), reset_image.version().get()),
+        |(id, ..)| admin_product(id),
+    );
+    let categories = Resource::new(|| (), |_| crate::catalog::categories());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            if id.get_untracked() != saved {
+                navigate(&format!("/admin/products/{saved}?saved=1"), Default::default());
+            }
+        }
+    });
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            navigate("/admin/products?deleted=1", Default::default());
+        }
+    });
+    let query = use_query_map();
+    let notice = move || {
+        let q = query.read();
+        if let Some(error) = q.get("image_error") {
+            return Some(view! { <p class="error" role="alert">{error}</p> }.into_any());
+        }
+        let saved = q.get("saved").is_some() || matches!(save.value().get(), Some(Ok(_)));
+        saved.then(|| view! { <p class="ok" role="status" data-testid="saved">"Saved. Shoppers with it in their cart are told about price drops and restocks."</p> }.into_any())
+    };
+    view! {
+        <Title text="Product · Admin" />
+        <AdminNav />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let categories = categories.await.unwrap_or_default();
+                match product.await {
+                    Err(error) => refusal(error, "/admin/products"),
+                    Ok(product) => {
+                        let p = product.clone();
+                        let field = move |get: fn(&ManagedProduct) -> String| p.as_ref().map(get).unwrap_or_default();
+                        let category = field(|p| p.category_slug.clone());
+                        let stock_was = product.as_ref().map(|p| p.stock).unwrap_or(0);
+                        view! {
+                            <h1>{product.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| "New product".into())}</h1>
+                            {notice}
+                            <ActionForm action=save attr:class="admin-form product-form">
+                                <input type="hidden" name="form[id]" value=id.get_untracked().to_string() />
+                                <input type="hidden" name="form[stock_was]" value=stock_was.to_string() />
+                                <label>"Name"<input name="form[name]" required maxlength="120" value=field(|p| p.name.clone()) /></label>
+                                <label>"URL slug (blank: from the name)"<input name="form[slug]" maxlength="96" pattern="[a-z0-9-]+" value=field(|p| p.slug.clone()) /></label>
+                                <label>"Category"
+                                    <select name="form[category_slug]" required>
+                                        {categories.into_iter().map(|c| {
+                                            let selected = c.slug == category;
+                                            view! { <option value=c.slug.clone() selected=selected>{c.name}</option> }
+                                        }).collect_view()}
+                                    </select>
+                                </label>
+                                <label>"Price (EUR)"<input name="form[price]" required inputmode="decimal" value=field(|p| format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100)) /></label>
+                                <label>"Stock"<input name="form[stock]" required type="number" min="0" max="1000000" value=field(|p| p.stock.to_string()) /></label>
+                                <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>
+                                <button type="submit" disabled=move || save.pending().get()>"Save"</button>
+                                {move || save.value().get().and_then(Result::err).map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })}
+                            </ActionForm>
+                            {product.map(|p| view! { <ProductActions product=p archive delete reset_image /> })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Image upload, archive or restore, and delete, for an existing product.
+#[component]
+fn ProductActions(
+    product: ManagedProduct,
+    archive: ServerAction<SetProductArchived>,
+    delete: ServerAction<DeleteProduct>,
+    reset_image: ServerAction<ResetProductImage>,
+) -> impl IntoView {
+    let id = product.id;
+    let image = format!("/images/products/{}?v={}", product.slug, product.updated_at.timestamp());
+    let errors = move || {
+        [archive.value().get().and_then(Result::err), delete.value().get().and_then(Result::err), reset_image.value().get().and_then(Result::err)]
+            .into_iter()
+            .flatten()
+            .map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })
+            .collect_view()
+    };
+    view! {
+        <section class="admin-image">
+            <h2>"Image"</h2>
+            <img src=image alt="" width="240" height="180" />
+            <form method="post" action=format!("/admin/products/{id}/image") enctype="multipart/form-data" class="admin-form">
+                <label>"Upload a PNG, JPEG or WebP (1 MiB at most)"<input type="file" name="image" accept="image/png,image/jpeg,image/webp" required /></label>
+                <button type="submit">"Upload"</button>
+            </form>
+            {product.uploaded_image.then(|| view! {
+                <ActionForm action=reset_image>
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <button type="submit" class="secondary">"Use the generated artwork"</button>
+                </ActionForm>
+            })}
+        </section>
+        <section class="admin-danger">
+            <h2>"Availability"</h2>
+            <ActionForm action=archive>
+                <input type="hidden" name="id" value=id.to_string() />
+                <input type="hidden" name="archived" value=(!product.archived).to_string() />
+                <button type="submit" class="secondary">{if product.archived { "Put back on sale" } else { "Archive (hide from the shop)" }}</button>
+            </ActionForm>
+            <ActionForm action=delete>
+                <input type="hidden" name="id" value=id.to_string() />
+                <button type="submit" class="secondary">"Delete"</button>
+            </ActionForm>
+            <p class="hint">"Only a product that was never ordered can be deleted; archive the others."</p>
+            {errors}
+        </section>
+    }
+}
+
+const ORDER_STATES: [OrderStatus; 5] =
+    [OrderStatus::PendingPayment, OrderStatus::Paid, OrderStatus::Fulfilled, OrderStatus::Cancelled, OrderStatus::Expired];
+
+/// Every placed order, filtered by state, a page at a time.
+#[component]
+pub fn AdminOrdersPage() -> impl IntoView {
+    let query = use_query_map();
+    let filters = Memo::new(move |_| {
+        let q = query.read();
+        (q.get("status").unwrap_or_default(), q.get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1))
+    });
+    let orders = Resource::new(move || filters.get(), |(status, page)| admin_orders(status, page));
+    view! {
+        <Title text="Orders · Admin" />
+        <AdminNav />
+        <h1>"Orders"</h1>
+        <Form method="GET" action="/admin/orders">
+            <label class="inline-label">"State "
+                <select name="status">
+                    <option value="" selected=move || filters.get().0.is_empty()>"All"</option>
+                    {ORDER_STATES.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || filters.get().0 == s.as_str()>{s.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="submit">"Filter"</button>
+        </Form>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (status, page) = filters.get_untracked();
+                match orders.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No orders match."</p> }.into_any(),
+                    Ok(list) => {
+                        let full = list.len() as i64 == ORDERS_PAGE_SIZE;
+                        view! {
+                            <table class="admin-table" data-testid="admin-orders">
+                                <thead><tr><th>"Order"</th><th>"Shopper"</th><th>"Placed"</th><th>"Items"</th><th>"Total"</th><th>"State"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|o| view! {
+                                        <tr data-order-id=o.id.to_string()>
+                                            <td><A href=format!("/admin/orders/{}", o.id)>{o.id.to_string()[..8].to_string()}</A></td>
+                                            <td>{o.shopper}</td>
+                                            <td>{o.created_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                                            <td>{o.item_count}</td>
+                                            <td>{format_price(o.total_cents, &o.currency)}</td>
+                                            <td class=format!("status status-{}", o.status.as_str())>{o.status.label()}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <nav class="pager">
+                                {(page > 1).then(|| view! { <A href=format!("/admin/orders?status={status}&page={}", page - 1)>"Newer"</A> })}
+                                {full.then(|| view! { <A href=format!("/admin/orders?status={status}&page={}", page + 1)>"Older"</A> })}
+                            </nav>
+                        }.into_any()
+                    }
+                    Err(error) => refusal(error, "/admin/orders"),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// One order: lines, address, history, payments; ship it or cancel it with a refund.
+#[component]
+pub fn AdminOrderPage() -> impl IntoView {
+    let params = use_params_map();
+    let fulfil = ServerAction::<FulfilOrder>::new();
+    let cancel = ServerAction::<AdminCancelOrder>::new();
+    let order = Resource::new(
+        move || (params.read().get("id"), fulfil.version().get(), cancel.version().get()),
+        |(id, ..)| async move {
+            match id.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
+                Some(id) => admin_order(id).await,
+                None => Err(AppError::NotFound),
+            }
+        },
+    );
+    view! {
+        <Title text="Order · Admin" />
+        <AdminNav />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match order.await {
+                    Ok(order) => view! { <AdminOrderView order fulfil cancel /> }.into_any(),
+                    Err(error) => refusal(error, "/admin/orders"),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AdminOrderView(order: ManagedOrder, fulfil: ServerAction<FulfilOrder>, cancel: ServerAction<AdminCancelOrder>) -> impl IntoView {
+    let detail = order.detail;
+    let summary = detail.summary.clone();
+    let id = summary.id;
+    let status = summary.status;
+    let errors = move || {
+        [fulfil.value().get().and_then(Result::err), cancel.value().get().and_then(Result::err)]
+            .into_iter()
+            .flatten()
+            .map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })
+            .collect_view()
+    };
+    view! {
+        <article class="order" data-status=status.as_str()>
+            <h1>{format!("Order {}", &id.to_string()[..8])}</h1>
+            <p class=format!("status status-{}", status.as_str()) data-testid="order-status">{status.label()}</p>
+            <p>{format!("Placed {} by {}", summary.created_at.format("%Y-%m-%d %H:%M UTC"), order.shopper)}
+                {order.shopper_email.map(|email| format!(" <{email}>"))}</p>
+            <div class="admin-actions">
+                {(status == OrderStatus::Paid).then(|| view! {
+                    <ActionForm action=fulfil>
+                        <input type="hidden" name="order_id" value=id.to_string() />
+                        <button type="submit" disabled=move || fulfil.pending().get()>"Mark shipped"</button>
+                    </ActionForm>
+                })}
+                {status.cancellable().then(|| view! {
+                    <ActionForm action=cancel>
+                        <input type="hidden" name="order_id" value=id.to_string() />
+                        <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
+                            {if status == OrderStatus::Paid { "Cancel and refund" } else { "Cancel order" }}
+                        </button>
+                    </ActionForm>
+                })}
+                {errors}
+            </div>
+            <table>
+                <tbody>
+                    {detail.lines.into_iter().map(|line| view! {
+                        <tr>
+                            <td><A href=format!("/admin/products/{}", line.product_id)>{line.name}</A></td>
+                            <td>{format!("× {}", line.quantity)}</td>
+                            <td>{format_price(line.unit_price_cents * i64::from(line.quantity), &summary.currency)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+                <tfoot><tr><th colspan="2">"Total"</th><th>{format_price(summary.total_cents, &summary.currency)}</th></tr></tfoot>
+            </table>
+            {detail.address.map(|a| view! {
+                <address>{a.name}<br />{a.line1}<br />{a.line2.map(|l| view! { {l}<br /> })}{format!("{} {}", a.postcode, a.city)}<br />{a.country}</address>
+            })}
+            <h2>"History"</h2>
+            <ol class="timeline">
+                {detail.history.into_iter().map(|change| view! {
+                    <li>
+                        <time datetime=change.at.to_rfc3339()>{change.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
+                        " — "<strong>{change.to.label()}</strong>
+                        {change.note.map(|note| view! { <span class="note">{format!(" ({note})")}</span> })}
+                    </li>
+                }).collect_view()}
+            </ol>
+            <h2>"Payments"</h2>
+            <ul>
+                {detail.payments.into_iter().map(|p| view! {
+                    <li>{format!("{} · {} · {} · card ending {}{}", p.at.format("%Y-%m-%d %H:%M:%S"), p.outcome,
+                        format_price(p.amount_cents, &summary.currency), p.card_last4.unwrap_or_default(),
+                        p.reason.map(|r| format!(" · {r}")).unwrap_or_default())}</li>
+                }).collect_view()}
+            </ul>
+        </article>
+    }
+}

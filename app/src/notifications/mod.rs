@@ -1,0 +1,258 @@
+//! Notifications: catalog events (`catalog.v1`) and what they tell shoppers with the product in their cart, and admins.
+
+#[cfg(feature = "ssr")]
+pub mod store;
+mod views;
+
+pub use views::{NotificationBell, NotificationsPage};
+
+use crate::{error::AppError, money::format_price};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The version of [`CatalogEvent`]'s schema; consumers ignore fields they do not know.
+pub const CATALOG_SCHEMA_VERSION: u32 = 1;
+
+/// What happened to a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogChange {
+    Created,
+    Updated,
+    Archived,
+    Restored,
+    Deleted,
+}
+
+/// A product as a catalog event shows it, before or after a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductState {
+    pub slug: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub stock: i32,
+    pub archived: bool,
+}
+
+/// One record of `catalog.v1` (key: the product id), written to the outbox with the change itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEvent {
+    pub schema_version: u32,
+    pub event_id: Uuid,
+    pub change: CatalogChange,
+    pub product_id: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// The admin who made the change.
+    pub actor: Option<Uuid>,
+    pub before: Option<ProductState>,
+    pub after: Option<ProductState>,
+    /// For a deletion: the signed-in shoppers whose carts held the product (the lines go with it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cart_holders: Vec<Uuid>,
+}
+
+/// The kinds of notification, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    PriceDropped,
+    BackInStock,
+    Unavailable,
+    CatalogChange,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::PriceDropped => "price_dropped",
+            NoticeKind::BackInStock => "back_in_stock",
+            NoticeKind::Unavailable => "unavailable",
+            NoticeKind::CatalogChange => "catalog_change",
+        }
+    }
+}
+
+/// What a shopper holding the product in their cart is told about an event, if anything.
+///
+/// One notice per event: "no longer available" outranks "price dropped", which outranks "back in stock".
+pub fn shopper_notice(event: &CatalogEvent) -> Option<(NoticeKind, String)> {
+    let name = |state: &ProductState| state.name.clone();
+    match (&event.before, &event.after) {
+        (Some(before), None) => {
+            Some((NoticeKind::Unavailable, format!("{} is no longer available and was removed from your cart.", name(before))))
+        }
+        (Some(before), Some(after)) if after.archived && !before.archived => Some((
+            NoticeKind::Unavailable,
+            format!("{} is no longer available; it cannot be bought from your cart.", name(after)),
+        )),
+        // Edits to an archived product concern nobody's cart.
+        (Some(_), Some(after)) if after.archived => None,
+        (Some(before), Some(after)) if after.price_cents < before.price_cents && after.currency == before.currency => {
+            Some((
+                NoticeKind::PriceDropped,
+                format!(
+                    "Price dropped: {} is now {} (was {}).",
+                    name(after),
+                    format_price(after.price_cents, &after.currency),
+                    format_price(before.price_cents, &before.currency)
+                ),
+            ))
+        }
+        (Some(before), Some(after)) if before.stock == 0 && after.stock > 0 => {
+            Some((NoticeKind::BackInStock, format!("{} is back in stock.", name(after))))
+        }
+        _ => None,
+    }
+}
+
+/// The line the admins' feed shows for an event.
+pub fn admin_notice(event: &CatalogEvent) -> String {
+    let price = |s: &ProductState| format_price(s.price_cents, &s.currency);
+    match (&event.before, &event.after) {
+        (None, Some(after)) => format!("Created {} at {} with {} in stock.", after.name, price(after), after.stock),
+        (Some(before), None) => format!("Deleted {}.", before.name),
+        (Some(before), Some(after)) => {
+            let mut changes = Vec::new();
+            if before.name != after.name {
+                changes.push(format!("renamed from {}", before.name));
+            }
+            if before.price_cents != after.price_cents || before.currency != after.currency {
+                changes.push(format!("price {} → {}", price(before), price(after)));
+            }
+            if before.stock != after.stock {
+                changes.push(format!("stock {} → {}", before.stock, after.stock));
+            }
+            match (before.archived, after.archived) {
+                (false, true) => changes.push("archived".into()),
+                (true, false) => changes.push("restored".into()),
+                _ => {}
+            }
+            if changes.is_empty() {
+                format!("Updated {} (details).", after.name)
+            } else {
+                format!("Updated {}: {}.", after.name, changes.join(", "))
+            }
+        }
+        (None, None) => format!("Product {} changed.", event.product_id),
+    }
+}
+
+/// A notification as the bell lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Notification {
+    pub id: i64,
+    pub kind: String,
+    pub message: String,
+    pub product_slug: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+}
+
+/// The signed-in user's notifications, newest first, with the unread count.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbox {
+    pub unread: i64,
+    pub items: Vec<Notification>,
+}
+
+/// The signed-in user's latest notifications (empty when signed out: the bell is simply not shown).
+#[server(endpoint = "notifications")]
+pub async fn notifications() -> Result<Inbox, AppError> {
+    crate::server_context::with_status(
+        async {
+            let Some(user) = crate::server_context::session_user().await? else { return Ok(Inbox::default()) };
+            let pool = crate::server_context::pool()?;
+            Ok(store::inbox(&pool, user.id, 30).await?)
+        }
+        .await,
+    )
+}
+
+/// Marks one notification (or, with `id` 0, all of them) read; returns the new unread count.
+#[server(endpoint = "mark_notifications_read")]
+pub async fn mark_notifications_read(id: i64) -> Result<i64, AppError> {
+    crate::server_context::with_status(
+        async {
+            let user = crate::server_context::require_user().await?;
+            if id < 0 {
+                return Err(AppError::Invalid("Unknown notification.".into()));
+            }
+            let pool = crate::server_context::pool()?;
+            Ok(store::mark_read(&pool, user.id, (id > 0).then_some(id)).await?)
+        }
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(price_cents: i64, stock: i32, archived: bool) -> ProductState {
+        ProductState { slug: "tent".into(), name: "Tent".into(), price_cents, currency: "EUR".into(), stock, archived }
+    }
+
+    fn event(before: Option<ProductState>, after: Option<ProductState>) -> CatalogEvent {
+        CatalogEvent {
+            schema_version: CATALOG_SCHEMA_VERSION,
+            event_id: Uuid::nil(),
+            change: CatalogChange::Updated,
+            product_id: 7,
+            occurred_at: Utc::now(),
+            actor: None,
+            before,
+            after,
+            cart_holders: vec![],
+        }
+    }
+
+    #[test]
+    fn a_lower_price_tells_cart_holders_the_price_dropped() {
+        let notice = shopper_notice(&event(Some(state(2000, 3, false)), Some(state(1500, 3, false)))).unwrap();
+        assert_eq!(notice.0, NoticeKind::PriceDropped);
+        assert_eq!(notice.1, "Price dropped: Tent is now €15.00 (was €20.00).");
+    }
+
+    #[test]
+    fn restocking_an_empty_product_says_back_in_stock() {
+        let notice = shopper_notice(&event(Some(state(2000, 0, false)), Some(state(2000, 4, false)))).unwrap();
+        assert_eq!(notice.0, NoticeKind::BackInStock);
+    }
+
+    #[test]
+    fn archiving_or_deleting_says_no_longer_available() {
+        let archived = shopper_notice(&event(Some(state(2000, 3, false)), Some(state(1000, 3, true)))).unwrap();
+        assert_eq!(archived.0, NoticeKind::Unavailable, "unavailable outranks a price drop");
+        let deleted = shopper_notice(&event(Some(state(2000, 3, false)), None)).unwrap();
+        assert_eq!(deleted.0, NoticeKind::Unavailable);
+    }
+
+    #[test]
+    fn price_rises_and_other_edits_tell_shoppers_nothing() {
+        assert_eq!(shopper_notice(&event(Some(state(2000, 3, false)), Some(state(2500, 3, false)))), None);
+        assert_eq!(shopper_notice(&event(Some(state(2000, 3, false)), Some(state(2000, 1, false)))), None);
+        assert_eq!(shopper_notice(&event(None, Some(state(2000, 3, false)))), None);
+        assert_eq!(shopper_notice(&event(Some(state(2000, 3, true)), Some(state(1000, 3, true)))), None);
+    }
+
+    #[test]
+    fn the_admin_feed_names_every_change() {
+        let line = admin_notice(&event(Some(state(2000, 0, false)), Some(state(1500, 4, true))));
+        assert_eq!(line, "Updated Tent: price €20.00 → €15.00, stock 0 → 4, archived.");
+        assert_eq!(admin_notice(&event(None, Some(state(999, 2, false)))), "Created Tent at €9.99 with 2 in stock.");
+        assert_eq!(admin_notice(&event(Some(state(999, 2, false)), None)), "Deleted Tent.");
+    }
+
+    #[test]
+    fn events_round_trip_and_tolerate_unknown_fields() {
+        let original = event(Some(state(2000, 3, false)), Some(state(1500, 3, false)));
+        let mut json = serde_json::to_value(&original).unwrap();
+        json["added_in_a_later_version"] = serde_json::json!(true);
+        let decoded: CatalogEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(decoded, original);
+    }
+}

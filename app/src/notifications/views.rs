@@ -1,0 +1,122 @@
+//! The header bell and the notifications page.
+
+use super::{notifications, Inbox, MarkNotificationsRead, Notification};
+use crate::auth::SignInPrompt;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// How often an open page asks for new notifications.
+#[cfg(feature = "hydrate")]
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The inbox, re-read on a timer while the page is open and after every "mark read".
+fn inbox_resource(mark: ServerAction<MarkNotificationsRead>) -> Resource<Result<Inbox, crate::error::AppError>> {
+    let tick = RwSignal::new(0u32);
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), POLL_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    Resource::new(move || (tick.get(), mark.version().get()), |_| notifications())
+}
+
+fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRead>) -> impl IntoView {
+    let id = item.id;
+    let href = item.product_slug.as_ref().map(|slug| format!("/product/{slug}"));
+    view! {
+        <li class=if item.read { "notification" } else { "notification unread" } data-kind=item.kind.clone()>
+            <p>
+                {match href {
+                    Some(href) => view! { <a href=href>{item.message.clone()}</a> }.into_any(),
+                    None => view! { <span>{item.message.clone()}</span> }.into_any(),
+                }}
+            </p>
+            <small>{item.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</small>
+            {(!item.read).then(|| view! {
+                <button type="button" class="link small" on:click=move |_| { mark.dispatch(MarkNotificationsRead { id }); }>
+                    "Mark read"
+                </button>
+            })}
+        </li>
+    }
+}
+
+/// The bell in the header: the unread count, and the latest notifications when opened. Hidden when signed out.
+#[component]
+pub fn NotificationBell() -> impl IntoView {
+    let mark = ServerAction::<MarkNotificationsRead>::new();
+    let inbox = inbox_resource(mark);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let inbox = inbox.await.unwrap_or_default();
+                let unread = inbox.unread;
+                let label = format!("Notifications: {unread} unread");
+                view! {
+                    <details class="bell">
+                        <summary aria-label=label data-testid="notification-bell">
+                            "🔔"
+                            {(unread > 0).then(|| view! { <span class="bell-count" data-testid="notification-count">{unread}</span> })}
+                        </summary>
+                        <div class="bell-panel">
+                            {if inbox.items.is_empty() {
+                                view! { <p class="empty">"Nothing new."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ul class="notifications">
+                                        {inbox.items.into_iter().take(8).map(|item| notification_item(item, mark)).collect_view()}
+                                    </ul>
+                                }.into_any()
+                            }}
+                            <p class="bell-actions">
+                                {(unread > 0).then(|| view! {
+                                    <button type="button" class="link small" on:click=move |_| { mark.dispatch(MarkNotificationsRead { id: 0 }); }>
+                                        "Mark all read"
+                                    </button>
+                                })}
+                                <a href="/notifications">"All notifications"</a>
+                            </p>
+                        </div>
+                    </details>
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Every recent notification of the signed-in user.
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    let mark = ServerAction::<MarkNotificationsRead>::new();
+    let inbox = inbox_resource(mark);
+    let user = crate::auth::use_user();
+    view! {
+        <Title text="Notifications" />
+        <h1>"Notifications"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let inbox = inbox.await;
+                match (inbox, user.get()) {
+                    (_, None) => view! { <SignInPrompt return_to="/notifications" purpose="to see your notifications." /> }.into_any(),
+                    (Ok(inbox), Some(_)) if inbox.items.is_empty() => view! {
+                        <p class="empty">"No notifications yet. Items in your cart that drop in price or come back in stock show up here."</p>
+                    }.into_any(),
+                    (Ok(inbox), Some(_)) => view! {
+                        {(inbox.unread > 0).then(|| view! {
+                            <ActionForm action=mark>
+                                <input type="hidden" name="id" value="0" />
+                                <button type="submit" class="button small">"Mark all read"</button>
+                            </ActionForm>
+                        })}
+                        <ul class="notifications page">
+                            {inbox.items.into_iter().map(|item| notification_item(item, mark)).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    (Err(error), Some(_)) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
