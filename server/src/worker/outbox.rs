@@ -31,7 +31,7 @@ impl OutboxRelay {
         let producer = client_config(brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", &DELIVERY_TIMEOUT.as_millis().to_string())
+            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
             .create()
             .context("creating the outbox relay's producer")?;
         Ok(Self { pool, producer, topic })
