@@ -19,13 +19,13 @@ ensure_pdf_tools
 ensure_node
 npm_ci "$ROOT/end2end"
 
-# Test databases from earlier runs.
-for db in $(psql "$PG_SERVER_URL/postgres" -qAt -c "SELECT datname FROM pg_database WHERE datname LIKE 'cartograph\_test\_%'"); do
-  psql "$PG_SERVER_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
-done
 export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
 
 if [[ $LAYERS != e2e ]]; then
+  # Test databases from earlier runs.
+  for db in $(psql "$PG_SERVER_URL/postgres" -qAt -c "SELECT datname FROM pg_database WHERE datname LIKE 'cartograph\_test\_%'"); do
+    psql "$PG_SERVER_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+  done
   log "unit and integration tests (cargo test)"
   (cd "$ROOT" && cargo test -p app -p server --no-fail-fast)
 fi
