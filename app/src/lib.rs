@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     auth::provide_user();
     cart::CartState::provide();
+    notifications::provide_inbox();
     // Set once hydration has run, so browser tests never click a dead page.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));

@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { openHydrated, signIn } from "./helpers";
+import { expect } from "@playwright/test";
+import { test, openHydrated, signIn } from "./helpers";
 
 test("an admin lowers a price and the shopper with it in their cart is notified", async ({ browser }) => {
   // The shopper puts the pen in their cart, signed in.

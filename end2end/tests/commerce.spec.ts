@@ -1,5 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-import { openHydrated, signIn, sqlValue } from "./helpers";
+import { expect, type Page } from "@playwright/test";
+import { test, openHydrated, signIn, sqlValue } from "./helpers";
 
 /** Browse → search → filter → product → add to cart → sign in → checkout; returns on the order page. */
 async function shopUntilPayment(page: Page, login: string) {

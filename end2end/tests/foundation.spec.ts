@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { openHydrated, signIn, sqlValue } from "./helpers";
+import { expect } from "@playwright/test";
+import { test, openHydrated, signIn, sqlValue } from "./helpers";
 
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });

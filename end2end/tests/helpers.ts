@@ -1,5 +1,20 @@
 import { execFileSync } from "node:child_process";
-import { expect, type Page } from "@playwright/test";
+import { test as base, expect, type Page } from "@playwright/test";
+
+/** Every test fails if the WASM app panics in its page (a hydration mismatch shows up as one). */
+export const test = base.extend<{ noWasmPanics: void }>({
+  noWasmPanics: [
+    async ({ page }, use) => {
+      const panics: string[] = [];
+      page.on("console", (message) => {
+        if (message.text().includes("panicked at")) panics.push(message.text().split("\n")[0]);
+      });
+      await use();
+      expect(panics, "the WASM app panicked").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 /** Runs a single-value SQL query against the app's database (the same one the worker writes to). */
 export function sqlValue(query: string): string {

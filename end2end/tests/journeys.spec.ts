@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { expect, test } from "@playwright/test";
-import { openHydrated, signIn, sqlValue } from "./helpers";
+import { expect } from "@playwright/test";
+import { test, openHydrated, signIn, sqlValue } from "./helpers";
 
 test("a shopper downloads the journey of their visit and it lists the pages in order", async ({ page, context }) => {
   await openHydrated(page, "/");

@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { openHydrated, topicEvents } from "./helpers";
+import { expect } from "@playwright/test";
+import { test, openHydrated, topicEvents } from "./helpers";
 
 test("a scripted visit lands in the topic in order, the last page flushed on pagehide", async ({ browser }) => {
   const context = await browser.newContext();

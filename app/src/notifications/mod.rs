@@ -4,7 +4,7 @@
 pub mod store;
 mod views;
 
-pub use views::{NotificationBell, NotificationsPage};
+pub use views::{provide_inbox, NotificationBell, NotificationsPage};
 
 use crate::{error::AppError, money::format_price};
 use chrono::{DateTime, Utc};

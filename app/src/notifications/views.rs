@@ -9,8 +9,19 @@ use leptos_meta::Title;
 #[cfg(feature = "hydrate")]
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The inbox, re-read on a timer while the page is open and after every "mark read".
-fn inbox_resource(mark: ServerAction<MarkNotificationsRead>) -> Resource<Result<Inbox, crate::error::AppError>> {
+/// The bell's inbox and the "mark read" action, created once at the app root.
+///
+/// The bell is client-side only (a `LocalResource`): the server renders it empty and the browser fills it in
+/// after hydration, so its polling never disturbs hydration. It is re-read on a timer and after "mark read".
+#[derive(Clone, Copy)]
+struct InboxState {
+    inbox: LocalResource<Result<Inbox, crate::error::AppError>>,
+    mark: ServerAction<MarkNotificationsRead>,
+}
+
+/// Creates the bell's inbox and provides it to the whole app.
+pub fn provide_inbox() {
+    let mark = ServerAction::<MarkNotificationsRead>::new();
     let tick = RwSignal::new(0u32);
     #[cfg(feature = "hydrate")]
     {
@@ -18,7 +29,12 @@ fn inbox_resource(mark: ServerAction<MarkNotificationsRead>) -> Resource<Result<
             on_cleanup(move || handle.clear());
         }
     }
-    Resource::new(move || (tick.get(), mark.version().get()), |_| notifications())
+    let inbox = LocalResource::new(move || {
+        tick.track();
+        mark.version().track();
+        notifications()
+    });
+    provide_context(InboxState { inbox, mark });
 }
 
 fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRead>) -> impl IntoView {
@@ -42,54 +58,49 @@ fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRea
     }
 }
 
-/// The bell in the header: the unread count, and the latest notifications when opened. Hidden when signed out.
+/// The bell in the header: the unread count, and the latest notifications when opened.
 #[component]
 pub fn NotificationBell() -> impl IntoView {
-    let mark = ServerAction::<MarkNotificationsRead>::new();
-    let inbox = inbox_resource(mark);
+    let InboxState { inbox, mark } = expect_context::<InboxState>();
+    let current = move || inbox.get().and_then(Result::ok).unwrap_or_default();
+    let unread = move || current().unread;
     view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let inbox = inbox.await.unwrap_or_default();
-                let unread = inbox.unread;
-                let label = format!("Notifications: {unread} unread");
-                view! {
-                    <details class="bell">
-                        <summary aria-label=label data-testid="notification-bell">
-                            "🔔"
-                            {(unread > 0).then(|| view! { <span class="bell-count" data-testid="notification-count">{unread}</span> })}
-                        </summary>
-                        <div class="bell-panel">
-                            {if inbox.items.is_empty() {
-                                view! { <p class="empty">"Nothing new."</p> }.into_any()
-                            } else {
-                                view! {
-                                    <ul class="notifications">
-                                        {inbox.items.into_iter().take(8).map(|item| notification_item(item, mark)).collect_view()}
-                                    </ul>
-                                }.into_any()
-                            }}
-                            <p class="bell-actions">
-                                {(unread > 0).then(|| view! {
-                                    <button type="button" class="link small" on:click=move |_| { mark.dispatch(MarkNotificationsRead { id: 0 }); }>
-                                        "Mark all read"
-                                    </button>
-                                })}
-                                <a href="/notifications">"All notifications"</a>
-                            </p>
-                        </div>
-                    </details>
-                }
-            })}
-        </Transition>
+        <details class="bell">
+            <summary aria-label=move || format!("Notifications: {} unread", unread()) data-testid="notification-bell">
+                "🔔"
+                {move || (unread() > 0).then(|| view! { <span class="bell-count" data-testid="notification-count">{unread()}</span> })}
+            </summary>
+            <div class="bell-panel">
+                {move || {
+                    let items = current().items;
+                    if items.is_empty() {
+                        view! { <p class="empty">"Nothing new."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="notifications">
+                                {items.into_iter().take(8).map(|item| notification_item(item, mark)).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }
+                }}
+                <p class="bell-actions">
+                    {move || (unread() > 0).then(|| view! {
+                        <button type="button" class="link small" on:click=move |_| { mark.dispatch(MarkNotificationsRead { id: 0 }); }>
+                            "Mark all read"
+                        </button>
+                    })}
+                    <a href="/notifications">"All notifications"</a>
+                </p>
+            </div>
+        </details>
     }
 }
 
 /// Every recent notification of the signed-in user.
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
-    let mark = ServerAction::<MarkNotificationsRead>::new();
-    let inbox = inbox_resource(mark);
+    let InboxState { mark, .. } = expect_context::<InboxState>();
+    let inbox = Resource::new(move || mark.version().get(), |_| notifications());
     let user = crate::auth::use_user();
     view! {
         <Title text="Notifications" />
