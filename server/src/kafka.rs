@@ -42,6 +42,20 @@ pub fn client_config(brokers: &str) -> ClientConfig {
     config
 }
 
+/// A group consumer that stores offsets only when told (after the database commit) and commits them
+/// every second; it starts from the beginning of a topic the group has never read.
+pub fn at_least_once_consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut config = client_config(brokers);
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000");
+    config
+}
+
 /// Creates any missing topic; an existing topic is fine.
 pub async fn ensure_topics(brokers: &str, topics: &Topics, partitions: i32, timeout: Duration) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =

@@ -365,39 +365,7 @@ fn AdminOrderView(order: ManagedOrder, fulfil: ServerAction<FulfilOrder>, cancel
                 })}
                 {errors}
             </div>
-            <table>
-                <tbody>
-                    {detail.lines.into_iter().map(|line| view! {
-                        <tr>
-                            <td><A href=format!("/admin/products/{}", line.product_id)>{line.name}</A></td>
-                            <td>{format!("× {}", line.quantity)}</td>
-                            <td>{format_price(line.unit_price_cents * i64::from(line.quantity), &summary.currency)}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-                <tfoot><tr><th colspan="2">"Total"</th><th>{format_price(summary.total_cents, &summary.currency)}</th></tr></tfoot>
-            </table>
-            {detail.address.map(|a| view! {
-                <address>{a.name}<br />{a.line1}<br />{a.line2.map(|l| view! { {l}<br /> })}{format!("{} {}", a.postcode, a.city)}<br />{a.country}</address>
-            })}
-            <h2>"History"</h2>
-            <ol class="timeline">
-                {detail.history.into_iter().map(|change| view! {
-                    <li>
-                        <time datetime=change.at.to_rfc3339()>{change.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
-                        " — "<strong>{change.to.label()}</strong>
-                        {change.note.map(|note| view! { <span class="note">{format!(" ({note})")}</span> })}
-                    </li>
-                }).collect_view()}
-            </ol>
-            <h2>"Payments"</h2>
-            <ul>
-                {detail.payments.into_iter().map(|p| view! {
-                    <li>{format!("{} · {} · {} · card ending {}{}", p.at.format("%Y-%m-%d %H:%M:%S"), p.outcome,
-                        format_price(p.amount_cents, &summary.currency), p.card_last4.unwrap_or_default(),
-                        p.reason.map(|r| format!(" · {r}")).unwrap_or_default())}</li>
-                }).collect_view()}
-            </ul>
+            {crate::orders::views::order_record(&summary.currency, summary.total_cents, detail.lines, detail.address, detail.history, detail.payments, |line| format!("/admin/products/{}", line.product_id))}
         </article>
     }
 }

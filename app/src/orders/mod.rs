@@ -6,7 +6,7 @@ pub mod payment;
 mod status;
 #[cfg(feature = "ssr")]
 pub mod store;
-mod views;
+pub(crate) mod views;
 
 pub use input::{luhn_valid, CardDetails, ShippingAddress};
 pub use status::OrderStatus;

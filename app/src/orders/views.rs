@@ -1,6 +1,9 @@
 //! Checkout, the order page (payment, confirmation, history) and the order list.
 
-use super::{get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderStatus, PayOrder, PaymentOutcome};
+use super::{
+    get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderLine, OrderStatus, PayOrder, PaymentOutcome,
+    PaymentRecord, ShippingAddress, StatusChange,
+};
 use crate::{
     auth::{use_user, SignInPrompt},
     cart::CartState,
@@ -163,50 +166,7 @@ fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerActi
                     <p class="hint">"Test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0000 0000 0119 fails at the gateway, 4000 0000 0000 0077 answers slowly. Any future expiry and any CVC."</p>
                 </section>
             })}
-            <section class="lines">
-                <h2>"Items"</h2>
-                <table>
-                    <tbody>
-                        {order.lines.into_iter().map(|line| view! {
-                            <tr>
-                                <td><A href=format!("/product/{}", line.slug)>{line.name}</A></td>
-                                <td>{format!("× {}", line.quantity)}</td>
-                                <td>{format_price(line.unit_price_cents * i64::from(line.quantity), &summary.currency)}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                    <tfoot><tr><th colspan="2">"Total"</th><th>{total.clone()}</th></tr></tfoot>
-                </table>
-            </section>
-            {order.address.map(|a| view! {
-                <section class="address">
-                    <h2>"Shipping to"</h2>
-                    <address>{a.name}<br />{a.line1}<br />{a.line2.map(|l| view! { {l}<br /> })}{format!("{} {}", a.postcode, a.city)}<br />{a.country}</address>
-                </section>
-            })}
-            <section class="history">
-                <h2>"History"</h2>
-                <ol class="timeline">
-                    {order.history.into_iter().map(|change| view! {
-                        <li>
-                            <time datetime=change.at.to_rfc3339()>{change.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
-                            " — "<strong>{change.to.label()}</strong>
-                            {change.note.map(|note| view! { <span class="note">{format!(" ({note})")}</span> })}
-                        </li>
-                    }).collect_view()}
-                </ol>
-            </section>
-            {(!order.payments.is_empty()).then(|| view! {
-                <section class="payments">
-                    <h2>"Payments"</h2>
-                    <ul>
-                        {order.payments.into_iter().map(|p| view! {
-                            <li>{format!("{} · {} · card ending {}{}", p.at.format("%H:%M:%S"), p.outcome, p.card_last4.unwrap_or_default(),
-                                p.reason.map(|r| format!(" · {r}")).unwrap_or_default())}</li>
-                        }).collect_view()}
-                    </ul>
-                </section>
-            })}
+            {order_record(&summary.currency, summary.total_cents, order.lines, order.address, order.history, order.payments, |line| format!("/product/{}", line.slug))}
             {status.cancellable().then(|| view! {
                 <ActionForm action=cancel attr:class="cancel-form">
                     <input type="hidden" name="order_id" value=id.to_string() />
@@ -252,5 +212,66 @@ pub fn OrdersPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// An order's items, shipping address, state history and payments, as both the shopper and the back office
+/// show them; `line_href` says where each item links to.
+pub(crate) fn order_record(
+    currency: &str,
+    total_cents: i64,
+    lines: Vec<OrderLine>,
+    address: Option<ShippingAddress>,
+    history: Vec<StatusChange>,
+    payments: Vec<PaymentRecord>,
+    line_href: fn(&OrderLine) -> String,
+) -> impl IntoView {
+    let total = format_price(total_cents, currency);
+    let price = |cents: i64| format_price(cents, currency);
+    view! {
+        <section class="lines">
+            <h2>"Items"</h2>
+            <table>
+                <tbody>
+                    {lines.into_iter().map(|line| view! {
+                        <tr>
+                            <td><A href=line_href(&line)>{line.name}</A></td>
+                            <td>{format!("× {}", line.quantity)}</td>
+                            <td>{price(line.unit_price_cents * i64::from(line.quantity))}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+                <tfoot><tr><th colspan="2">"Total"</th><th>{total}</th></tr></tfoot>
+            </table>
+        </section>
+        {address.map(|a| view! {
+            <section class="address">
+                <h2>"Shipping to"</h2>
+                <address>{a.name}<br />{a.line1}<br />{a.line2.map(|l| view! { {l}<br /> })}{format!("{} {}", a.postcode, a.city)}<br />{a.country}</address>
+            </section>
+        })}
+        <section class="history">
+            <h2>"History"</h2>
+            <ol class="timeline">
+                {history.into_iter().map(|change| view! {
+                    <li>
+                        <time datetime=change.at.to_rfc3339()>{change.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
+                        " — "<strong>{change.to.label()}</strong>
+                        {change.note.map(|note| view! { <span class="note">{format!(" ({note})")}</span> })}
+                    </li>
+                }).collect_view()}
+            </ol>
+        </section>
+        {(!payments.is_empty()).then(|| view! {
+            <section class="payments">
+                <h2>"Payments"</h2>
+                <ul>
+                    {payments.into_iter().map(|p| view! {
+                        <li>{format!("{} · {} · {} · card ending {}{}", p.at.format("%Y-%m-%d %H:%M:%S"), p.outcome, price(p.amount_cents),
+                            p.card_last4.unwrap_or_default(), p.reason.map(|r| format!(" · {r}")).unwrap_or_default())}</li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
     }
 }

@@ -3,7 +3,7 @@
 //! Offsets are stored only after the notifications commit; a replayed event adds nothing (one notification of
 //! a kind per user per event). An undecodable record is logged and skipped: it can never become decodable.
 
-use crate::{kafka::client_config, shutdown::Shutdown};
+use crate::{kafka::at_least_once_consumer_config, shutdown::Shutdown};
 use anyhow::Context;
 use app::notifications::CatalogEvent;
 use rdkafka::{
@@ -15,13 +15,7 @@ use std::time::Duration;
 
 /// Consumes `topic` in `group` until `shutdown`, then commits and leaves the group.
 pub async fn run(brokers: &str, group: &str, topic: &str, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = client_config(brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
+    let consumer: StreamConsumer = at_least_once_consumer_config(brokers, group)
         .create()
         .context("creating the catalog consumer")?;
     consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;

@@ -9,7 +9,7 @@ pub mod outbox;
 mod store;
 pub mod visits;
 
-use crate::{kafka::{client_config, Topics}, shutdown::Shutdown};
+use crate::{kafka::{at_least_once_consumer_config, Topics}, shutdown::Shutdown};
 use anyhow::Context;
 use app::tracking::schema::ClickstreamRecord;
 use rdkafka::{
@@ -29,14 +29,8 @@ pub struct WorkerConfig {
 
 /// Consumes until `shutdown` fires, then commits what it stored and leaves the group.
 pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = client_config(&config.brokers)
-        .set("group.id", &config.group_id)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
+    let consumer: StreamConsumer = at_least_once_consumer_config(&config.brokers, &config.group_id)
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("session.timeout.ms", "10000")
         .create()
         .context("creating the Kafka consumer")?;
     consumer
