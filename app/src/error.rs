@@ -19,6 +19,9 @@ pub enum AppError {
     Invalid(String),
     #[error("something went wrong on our side; please try again")]
     Internal,
+    /// A service the shop depends on is down for a moment (the database restarting, say).
+    #[error("the shop is briefly unavailable; please try again in a moment")]
+    Unavailable,
     #[error("could not reach the shop: {0}")]
     Transport(String),
 }
@@ -34,6 +37,7 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -52,6 +56,10 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::RowNotFound => AppError::NotFound,
+            other if database_unavailable(&other) => {
+                tracing::warn!(error = %other, "database unavailable in a server function");
+                AppError::Unavailable
+            }
             other => {
                 tracing::error!(error = %other, "database error in a server function");
                 AppError::Internal
@@ -60,10 +68,30 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// Whether the database is down or unreachable (as opposed to a query being wrong): worth a 503 and a retry.
+#[cfg(feature = "ssr")]
+pub fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or starting up.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<tower_sessions::session::Error> for AppError {
     fn from(error: tower_sessions::session::Error) -> Self {
-        tracing::error!(error = %error, "session store error in a server function");
-        AppError::Internal
+        match error {
+            // The store is the database: when it fails, the database is (almost always) out of reach.
+            tower_sessions::session::Error::Store(error) => {
+                tracing::warn!(%error, "session store unavailable in a server function");
+                AppError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "session error in a server function");
+                AppError::Internal
+            }
+        }
     }
 }

@@ -43,11 +43,18 @@ pub struct Settings {
     #[serde(serialize_with = "serialize_secret_option")]
     pub database_url: Option<SecretString>,
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before it is answered 503 (the database is down
+    /// or every connection is busy): short, so an outage fails fast instead of piling requests up.
+    pub database_acquire_timeout_ms: u64,
     pub kafka_brokers: Option<String>,
     /// Prepended to every topic name (isolates tests and tenants on a shared cluster).
     pub kafka_topic_prefix: String,
     pub kafka_partitions: i32,
     pub kafka_consumer_group: String,
+    /// This worker's stable name in its consumer group (e.g. a StatefulSet pod name), making it a static
+    /// member: restarted after a crash under the same name, it resumes its partitions at once. Unset, a
+    /// crashed worker's partitions wait until the broker expires it.
+    pub kafka_group_member: Option<String>,
     pub oidc_issuer_url: Option<String>,
     pub oidc_client_id: Option<String>,
     #[serde(serialize_with = "serialize_secret_option")]
@@ -58,6 +65,8 @@ pub struct Settings {
     pub oidc_admin_claim: String,
     /// The value in that claim that makes a user an admin.
     pub oidc_admin_value: String,
+    /// The limit for each call to the OpenID provider during a sign-in (token exchange, userinfo).
+    pub oidc_timeout_secs: u64,
     /// Fill an empty catalog with the demo products at start.
     pub seed_demo_catalog: bool,
     /// How long the server waits for each service at start before giving up.
@@ -104,16 +113,19 @@ impl Default for Settings {
             log_format: LogFormat::Pretty,
             database_url: None,
             database_max_connections: 10,
+            database_acquire_timeout_ms: 2000,
             kafka_brokers: None,
             kafka_topic_prefix: String::new(),
             kafka_partitions: 3,
             kafka_consumer_group: "cartograph-worker".into(),
+            kafka_group_member: None,
             oidc_issuer_url: None,
             oidc_client_id: None,
             oidc_client_secret: None,
             oidc_scopes: "email profile groups".into(),
             oidc_admin_claim: "groups".into(),
             oidc_admin_value: "cartograph-admin".into(),
+            oidc_timeout_secs: 10,
             seed_demo_catalog: false,
             startup_timeout_secs: 5,
             request_timeout_secs: 15,
@@ -203,6 +215,11 @@ impl Settings {
         if self.reservation_minutes == 0 || self.expiry_sweep_secs == 0 || self.payment_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "CARTOGRAPH_RESERVATION_MINUTES, CARTOGRAPH_EXPIRY_SWEEP_SECS and CARTOGRAPH_PAYMENT_TIMEOUT_SECS must be positive".into(),
+            ));
+        }
+        if self.oidc_timeout_secs == 0 || self.database_acquire_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "CARTOGRAPH_OIDC_TIMEOUT_SECS and CARTOGRAPH_DATABASE_ACQUIRE_TIMEOUT_MS must be positive".into(),
             ));
         }
         if self.session_idle_minutes == 0 {

@@ -5,11 +5,17 @@ use anyhow::Context;
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use std::time::Duration;
 
-/// Connects, failing within `timeout` with an error that names the database.
-pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> anyhow::Result<PgPool> {
+/// Connects, failing within `timeout` with an error that names the database. Afterwards, a query waits at most
+/// `acquire_timeout` for a connection (sqlx keeps retrying a database that is down until then).
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    timeout: Duration,
+    acquire_timeout: Duration,
+) -> anyhow::Result<PgPool> {
     let connecting = PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(timeout)
+        .acquire_timeout(acquire_timeout)
         .connect(url);
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok(pool)) => Ok(pool),

@@ -5,7 +5,7 @@ use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     config::ClientConfig,
-    consumer::{BaseConsumer, Consumer},
+    consumer::{BaseConsumer, CommitMode, Consumer},
     types::RDKafkaErrorCode,
 };
 use std::time::Duration;
@@ -44,8 +44,15 @@ pub fn client_config(brokers: &str) -> ClientConfig {
 
 /// A group consumer that stores offsets only when told (after the database commit) and commits them
 /// every second; it starts from the beginning of a topic the group has never read.
-pub fn at_least_once_consumer_config(brokers: &str, group: &str) -> ClientConfig {
+///
+/// With a `member` name the consumer is a static group member (`group.instance.id`): restarted under the
+/// same name after a crash, it takes its partitions back at once instead of waiting for the broker to notice
+/// that the dead member is gone.
+pub fn at_least_once_consumer_config(brokers: &str, group: &str, member: Option<&str>) -> ClientConfig {
     let mut config = client_config(brokers);
+    if let Some(member) = member {
+        config.set("group.instance.id", member);
+    }
     config
         .set("group.id", group)
         .set("enable.auto.commit", "true")
@@ -54,6 +61,33 @@ pub fn at_least_once_consumer_config(brokers: &str, group: &str) -> ClientConfig
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000");
     config
+}
+
+/// Commits a group consumer's stored offsets and closes it (leaving the group) on a thread of its own, waiting
+/// at most `limit`. librdkafka waits for a broker that is gone without end; a shutdown must not, so past the
+/// limit the close is abandoned, and the offsets stored since the last automatic commit (every second) are
+/// delivered again to the next member: the consumers are idempotent.
+pub async fn close_consumer<C>(consumer: C, limit: Duration)
+where
+    C: Consumer + Send + 'static,
+{
+    let (closed, done) = tokio::sync::oneshot::channel();
+    let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || {
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => tracing::info!("consumer committed its offsets"),
+            Err(error) => tracing::debug!(%error, "nothing to commit at shutdown"),
+        }
+        consumer.unsubscribe();
+        drop(consumer);
+        let _ = closed.send(());
+    });
+    if let Err(error) = closing {
+        tracing::warn!(%error, "could not start the consumer's closing thread");
+        return;
+    }
+    if tokio::time::timeout(limit, done).await.is_err() {
+        tracing::warn!(limit_secs = limit.as_secs(), "the broker did not answer the consumer's close; abandoned");
+    }
 }
 
 /// Creates any missing topic; an existing topic is fine.

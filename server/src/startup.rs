@@ -76,7 +76,8 @@ impl FromRef<AppState> for LeptosOptions {
 /// Connects to the database, applies migrations and (in dev) seeds the demo catalog.
 pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
     let timeout = Duration::from_secs(settings.startup_timeout_secs);
-    let pool = db::connect(settings.database_url(), settings.database_max_connections, timeout).await?;
+    let acquire = Duration::from_millis(settings.database_acquire_timeout_ms);
+    let pool = db::connect(settings.database_url(), settings.database_max_connections, timeout, acquire).await?;
     db::migrate(&pool).await?;
     if settings.seed_demo_catalog {
         let added = seed::seed_demo_catalog(&pool).await.context("seeding the demo catalog")?;
@@ -176,11 +177,13 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
         let (brokers, topic, pool, shutdown) =
             (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), shutdown.clone());
         let group = format!("{}.notifications", settings.kafka_consumer_group);
-        async move { worker::catalog::run(&brokers, &group, &topic, pool, shutdown).await }
+        let member = settings.kafka_group_member.as_ref().map(|member| format!("{member}.notifications"));
+        async move { worker::catalog::run(&brokers, &group, member.as_deref(), &topic, pool, shutdown).await }
     });
     let config = worker::WorkerConfig {
         brokers: settings.kafka_brokers().to_string(),
         group_id: settings.kafka_consumer_group.clone(),
+        member: settings.kafka_group_member.clone(),
         topics,
         closing: worker::visits::ClosingRules {
             idle: Duration::from_secs(settings.visit_idle_minutes * 60),

@@ -4,14 +4,16 @@ use crate::config::Settings;
 use anyhow::{anyhow, Context};
 use base64::Engine;
 use openidconnect::{
-    core::{CoreAuthenticationFlow, CoreClient, CoreIdToken},
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope, TokenResponse,
+    core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken},
+    AccessToken, AccessTokenHash, AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    SubjectIdentifier, TokenResponse, UserInfoClaims, UserInfoError,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use std::{str::FromStr, time::Duration};
+use serde_json::{Map, Value};
+use std::{future::Future, str::FromStr, time::Duration};
 
 type ConfiguredClient =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -19,6 +21,8 @@ type ConfiguredClient =
 /// The relying party, built once at start from the provider's discovery document.
 pub struct OidcClient {
     http: openidconnect::reqwest::Client,
+    /// The limit for each call to the provider.
+    timeout: Duration,
     metadata: ProviderMetadataWithLogout,
     client_id: ClientId,
     client_secret: ClientSecret,
@@ -54,10 +58,11 @@ impl OidcClient {
     /// Fetches the provider's discovery document, failing within `timeout` with an error naming the issuer.
     pub async fn discover(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
         let issuer = settings.oidc_issuer_url.clone().unwrap_or_default();
+        let call_timeout = Duration::from_secs(settings.oidc_timeout_secs);
         let http = openidconnect::reqwest::ClientBuilder::new()
             // Following redirects from the token endpoint would open the door to SSRF.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(timeout)
+            .timeout(call_timeout.max(timeout))
             .build()
             .context("building the HTTP client for OpenID Connect")?;
         let issuer_url = IssuerUrl::new(issuer.clone()).map_err(|e| anyhow!("invalid OIDC issuer URL {issuer}: {e}"))?;
@@ -69,6 +74,7 @@ impl OidcClient {
         let redirect = format!("{}/auth/callback", settings.public_url);
         Ok(Self {
             http,
+            timeout: call_timeout,
             metadata,
             client_id: ClientId::new(settings.oidc_client_id.clone().unwrap_or_default()),
             client_secret: ClientSecret::new(
@@ -108,46 +114,100 @@ impl OidcClient {
     }
 
     /// Exchanges the code and verifies the ID token: signature, issuer, audience, expiry, nonce and `at_hash`.
-    pub async fn finish_login(&self, code: String, pending: &PendingLogin) -> anyhow::Result<VerifiedIdentity> {
+    ///
+    /// Profile and role claims come from the ID token; where it lacks them, from the userinfo endpoint, whose
+    /// answer must be about the same subject.
+    pub async fn finish_login(&self, code: String, pending: &PendingLogin) -> Result<VerifiedIdentity, LoginError> {
         let client = self.client();
-        let token = client
+        let exchange = client
             .exchange_code(AuthorizationCode::new(code))
-            .context("the provider has no token endpoint")?
+            .map_err(|_| LoginError::Rejected("the provider has no token endpoint".into()))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| anyhow!("code exchange failed: {}", error_chain(&e)))?;
-        let id_token = token.id_token().context("the provider returned no ID token")?;
+            .request_async(&self.http);
+        let token = self.within_timeout(exchange).await?.map_err(|e| {
+            if timed_out(&e) {
+                LoginError::Timeout
+            } else {
+                LoginError::Rejected(format!("code exchange failed: {}", error_chain(&e)))
+            }
+        })?;
+        let rejected = |e: &dyn std::fmt::Display| LoginError::Rejected(format!("ID token rejected: {e}"));
+        let id_token = token.id_token().ok_or_else(|| rejected(&"the provider returned no ID token"))?;
         let verifier = client.id_token_verifier();
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(pending.nonce.clone()))
-            .map_err(|e| anyhow!("ID token rejected: {e}"))?;
+        let claims = id_token.claims(&verifier, &Nonce::new(pending.nonce.clone())).map_err(|e| rejected(&e))?;
         if let Some(expected) = claims.access_token_hash() {
-            let algorithm = id_token.signing_alg().map_err(|e| anyhow!("ID token rejected: {e}"))?;
-            let key = id_token.signing_key(&verifier).map_err(|e| anyhow!("ID token rejected: {e}"))?;
-            let actual = AccessTokenHash::from_token(token.access_token(), algorithm, key)
-                .map_err(|e| anyhow!("ID token rejected: {e}"))?;
+            let algorithm = id_token.signing_alg().map_err(|e| rejected(&e))?;
+            let key = id_token.signing_key(&verifier).map_err(|e| rejected(&e))?;
+            let actual =
+                AccessTokenHash::from_token(token.access_token(), algorithm, key).map_err(|e| rejected(&e))?;
             if actual != *expected {
-                anyhow::bail!("ID token rejected: at_hash does not match the access token");
+                return Err(rejected(&"at_hash does not match the access token"));
             }
         }
         let raw = id_token.to_string();
-        let email = claims.email().map(|email| email.as_str().to_string());
-        let name = claims
+        let subject = claims.subject().clone();
+        let mut email = claims.email().map(|email| email.as_str().to_string());
+        let mut name = claims
             .name()
             .and_then(|name| name.get(None))
             .map(|name| name.as_str().to_string())
-            .or_else(|| claims.preferred_username().map(|u| u.as_str().to_string()))
-            .or_else(|| email.clone())
-            .unwrap_or_else(|| claims.subject().as_str().to_string());
+            .or_else(|| claims.preferred_username().map(|u| u.as_str().to_string()));
+        let mut is_admin = jwt_payload(&raw).and_then(|payload| self.admin_in(&payload));
+        if name.is_none() && email.is_none() || is_admin.is_none() {
+            if let Some(info) = self.userinfo(&client, token.access_token(), &subject).await? {
+                email = email.or_else(|| info.email().map(|email| email.as_str().to_string()));
+                name = name
+                    .or_else(|| info.name().and_then(|name| name.get(None)).map(|name| name.as_str().to_string()))
+                    .or_else(|| info.preferred_username().map(|u| u.as_str().to_string()));
+                is_admin = is_admin.or_else(|| self.admin_in(&info.additional_claims().claims));
+            }
+        }
         Ok(VerifiedIdentity {
             issuer: claims.issuer().as_str().to_string(),
-            subject: claims.subject().as_str().to_string(),
-            name,
+            name: name.or_else(|| email.clone()).unwrap_or_else(|| subject.as_str().to_string()),
+            subject: subject.as_str().to_string(),
             email,
-            is_admin: has_admin_claim(&raw, &self.admin_claim, &self.admin_value),
+            is_admin: is_admin.unwrap_or(false),
             id_token: raw,
         })
+    }
+
+    /// The userinfo claims for `subject`, if the provider has the endpoint and answers.
+    ///
+    /// An answer about another subject is an attack (or a provider bug) and fails the sign-in; an unreachable
+    /// endpoint only costs the extra claims.
+    async fn userinfo(
+        &self,
+        client: &ConfiguredClient,
+        access_token: &AccessToken,
+        subject: &SubjectIdentifier,
+    ) -> Result<Option<UserInfoClaims<OtherClaims, CoreGenderClaim>>, LoginError> {
+        let Ok(request) = client.user_info(access_token.clone(), Some(subject.clone())) else {
+            return Ok(None);
+        };
+        match self.within_timeout(request.request_async(&self.http)).await {
+            Ok(Ok(claims)) => Ok(Some(claims)),
+            Ok(Err(UserInfoError::ClaimsVerification(error))) => {
+                Err(LoginError::Rejected(format!("userinfo rejected: {error}")))
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error_chain(&error), "userinfo failed; signing in with the ID token's claims");
+                Ok(None)
+            }
+            Err(_) => {
+                tracing::warn!("userinfo timed out; signing in with the ID token's claims");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn within_timeout<T>(&self, call: impl Future<Output = T>) -> Result<T, LoginError> {
+        tokio::time::timeout(self.timeout, call).await.map_err(|_| LoginError::Timeout)
+    }
+
+    /// Whether these claims grant the admin role; `None` when they do not mention the claim at all.
+    fn admin_in(&self, claims: &Map<String, Value>) -> Option<bool> {
+        admin_claim(claims, &self.admin_claim, &self.admin_value)
     }
 
     /// Where to send the shopper to end the provider's session too (RP-initiated logout), if it supports that.
@@ -164,21 +224,52 @@ impl OidcClient {
     }
 }
 
-/// Reads the admin claim from an ID token whose signature was already verified.
-///
-/// The claim may be a list (`"groups": ["cartograph-admin"]`), a string, or a boolean (`"admin": true`).
-fn has_admin_claim(verified_jwt: &str, claim: &str, admin_value: &str) -> bool {
-    let Some(payload) = verified_jwt.split('.').nth(1) else { return false };
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
-        return false;
-    };
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
-    match json.get(claim) {
-        Some(serde_json::Value::Array(values)) => values.iter().any(|v| v.as_str() == Some(admin_value)),
-        Some(serde_json::Value::String(value)) => value.split_whitespace().any(|v| v == admin_value),
-        Some(serde_json::Value::Bool(flag)) => *flag,
+/// Why a sign-in could not be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("the provider did not answer in time")]
+    Timeout,
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// Claims beyond the standard ones (such as the admin group), as JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OtherClaims {
+    #[serde(flatten)]
+    claims: Map<String, Value>,
+}
+
+impl AdditionalClaims for OtherClaims {}
+
+/// The claims of a JWT whose signature was already verified.
+fn jwt_payload(verified_jwt: &str) -> Option<Map<String, Value>> {
+    let payload = verified_jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Reads the admin claim, which may be a list (`"groups": ["cartograph-admin"]`), a space-separated string, or a
+/// boolean (`"admin": true`). `None` when the claim is absent.
+fn admin_claim(claims: &Map<String, Value>, claim: &str, admin_value: &str) -> Option<bool> {
+    Some(match claims.get(claim)? {
+        Value::Array(values) => values.iter().any(|v| v.as_str() == Some(admin_value)),
+        Value::String(value) => value.split_whitespace().any(|v| v == admin_value),
+        Value::Bool(flag) => *flag,
         _ => false,
+    })
+}
+
+/// Whether the HTTP client gave up waiting somewhere in this error's chain.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.downcast_ref::<openidconnect::reqwest::Error>().is_some_and(|e| e.is_timeout()) {
+            return true;
+        }
+        current = error.source();
     }
+    false
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -194,25 +285,27 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::has_admin_claim;
+    use super::{admin_claim, jwt_payload};
     use base64::Engine;
 
-    fn jwt(payload: &str) -> String {
+    fn admin(payload: &str, claim: &str, value: &str) -> Option<bool> {
         let encode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        format!("{}.{}.sig", encode(r#"{"alg":"RS256"}"#), encode(payload))
+        let jwt = format!("{}.{}.sig", encode(r#"{"alg":"RS256"}"#), encode(payload));
+        admin_claim(&jwt_payload(&jwt).expect("a payload"), claim, value)
     }
 
     #[test]
     fn admin_is_read_from_a_group_list_a_string_or_a_flag() {
-        assert!(has_admin_claim(&jwt(r#"{"groups":["staff","cartograph-admin"]}"#), "groups", "cartograph-admin"));
-        assert!(has_admin_claim(&jwt(r#"{"roles":"reader cartograph-admin"}"#), "roles", "cartograph-admin"));
-        assert!(has_admin_claim(&jwt(r#"{"admin":true}"#), "admin", "ignored"));
+        assert_eq!(admin(r#"{"groups":["staff","cartograph-admin"]}"#, "groups", "cartograph-admin"), Some(true));
+        assert_eq!(admin(r#"{"roles":"reader cartograph-admin"}"#, "roles", "cartograph-admin"), Some(true));
+        assert_eq!(admin(r#"{"admin":true}"#, "admin", "ignored"), Some(true));
     }
 
     #[test]
-    fn shoppers_and_garbage_are_not_admins() {
-        assert!(!has_admin_claim(&jwt(r#"{"groups":[]}"#), "groups", "cartograph-admin"));
-        assert!(!has_admin_claim(&jwt(r#"{"groups":["cartograph-admins"]}"#), "groups", "cartograph-admin"));
-        assert!(!has_admin_claim("not-a-jwt", "groups", "cartograph-admin"));
+    fn shoppers_are_not_admins_and_a_missing_claim_is_told_apart() {
+        assert_eq!(admin(r#"{"groups":[]}"#, "groups", "cartograph-admin"), Some(false));
+        assert_eq!(admin(r#"{"groups":["cartograph-admins"]}"#, "groups", "cartograph-admin"), Some(false));
+        assert_eq!(admin(r#"{"sub":"x"}"#, "groups", "cartograph-admin"), None);
+        assert!(jwt_payload("not-a-jwt").is_none());
     }
 }

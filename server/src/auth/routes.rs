@@ -1,6 +1,6 @@
 //! The sign-in routes.
 
-use super::oidc::PendingLogin;
+use super::oidc::{LoginError, PendingLogin};
 use crate::{http::error_page, startup::AppState, visit::VisitId};
 use app::auth::{SessionUser, SESSION_USER_KEY};
 use axum::{
@@ -72,8 +72,16 @@ async fn callback(
     }
     let identity = match state.oidc.finish_login(code, &pending).await {
         Ok(identity) => identity,
-        Err(error) => {
-            tracing::warn!(error = %format!("{error:#}"), "sign-in failed");
+        Err(LoginError::Timeout) => {
+            tracing::warn!("sign-in failed: the provider did not answer in time");
+            return error_page(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Sign-in failed",
+                "The sign-in provider did not answer in time. Please try again in a moment.",
+            );
+        }
+        Err(LoginError::Rejected(reason)) => {
+            tracing::warn!(%reason, "sign-in failed");
             return error_page(StatusCode::BAD_GATEWAY, "Sign-in failed", "The provider's answer could not be verified.");
         }
     };

@@ -7,15 +7,22 @@ use crate::{kafka::at_least_once_consumer_config, shutdown::Shutdown};
 use anyhow::Context;
 use app::notifications::CatalogEvent;
 use rdkafka::{
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    consumer::{Consumer, StreamConsumer},
     message::Message,
 };
 use sqlx::PgPool;
 use std::time::Duration;
 
 /// Consumes `topic` in `group` until `shutdown`, then commits and leaves the group.
-pub async fn run(brokers: &str, group: &str, topic: &str, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = at_least_once_consumer_config(brokers, group)
+pub async fn run(
+    brokers: &str,
+    group: &str,
+    member: Option<&str>,
+    topic: &str,
+    pool: PgPool,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let consumer: StreamConsumer = at_least_once_consumer_config(brokers, group, member)
         .create()
         .context("creating the catalog consumer")?;
     consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;
@@ -46,10 +53,7 @@ pub async fn run(brokers: &str, group: &str, topic: &str, pool: PgPool, shutdown
             tracing::warn!(%error, "could not store the catalog consumer offset");
         }
     }
-    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::debug!(%error, "nothing to commit at shutdown");
-    }
-    consumer.unsubscribe();
+    crate::kafka::close_consumer(consumer, super::CLOSE_LIMIT).await;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crate::{kafka::{at_least_once_consumer_config, Topics}, shutdown::Shutdown};
 use anyhow::Context;
 use app::tracking::schema::ClickstreamRecord;
 use rdkafka::{
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    consumer::{Consumer, StreamConsumer},
     message::{BorrowedMessage, Message},
 };
 use sqlx::PgPool;
@@ -23,13 +23,18 @@ use std::time::Duration;
 pub struct WorkerConfig {
     pub brokers: String,
     pub group_id: String,
+    /// The static member name (`group.instance.id`), if any.
+    pub member: Option<String>,
     pub topics: Topics,
     pub closing: visits::ClosingRules,
 }
 
+/// How long a stopping consumer waits for the broker to take its last commit and its leaving the group.
+pub(crate) const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
 /// Consumes until `shutdown` fires, then commits what it stored and leaves the group.
 pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = at_least_once_consumer_config(&config.brokers, &config.group_id)
+    let consumer: StreamConsumer = at_least_once_consumer_config(&config.brokers, &config.group_id, config.member.as_deref())
         .set("partition.assignment.strategy", "cooperative-sticky")
         .create()
         .context("creating the Kafka consumer")?;
@@ -60,13 +65,9 @@ pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyh
         }
     }
 
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) => tracing::info!("worker committed its offsets"),
-        Err(error) => tracing::debug!(%error, "nothing to commit at shutdown"),
-    }
-    consumer.unsubscribe();
     shutdown.trigger();
     let _ = closer.await;
+    crate::kafka::close_consumer(consumer, CLOSE_LIMIT).await;
     Ok(())
 }
 

@@ -133,8 +133,16 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     for id in &accepted {
         assert_eq!(seen.get(*id).copied(), Some(1), "accepted event {id} must be in the topic exactly once");
     }
+
+    // And the worker stores each of them once: the journeys table agrees with the topic.
+    app.spawn_worker();
+    let stored = app.wait_for_count("SELECT count(*) FROM clickstream_events", seen.len() as i64).await;
+    assert_eq!(stored, seen.len() as i64, "the table holds every event of the topic, once");
+    let stored_ids: std::collections::HashSet<String> =
+        sqlx::query_scalar("SELECT event_id::text FROM clickstream_events").fetch_all(&app.pool).await.unwrap().into_iter().collect();
+    assert!(accepted.iter().all(|id| stored_ids.contains(*id)), "every accepted event is in the journeys table");
     println!(
-        "broker outage: {batches} batches, {} events accepted, {} records in the topic",
+        "broker outage: {batches} batches, {} events accepted, {} records in the topic, {stored} rows stored",
         accepted.len(),
         records.len()
     );

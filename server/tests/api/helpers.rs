@@ -110,7 +110,12 @@ impl TestApp {
 
     /// Polls `query` (a count) until it reaches `expected` or 30 s pass; returns the last count.
     pub async fn wait_for_count(&self, query: &str, expected: i64) -> i64 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.wait_for_count_within(query, expected, Duration::from_secs(30)).await
+    }
+
+    /// Polls `query` (a count) until it reaches `expected` or `limit` passes; returns the last count.
+    pub async fn wait_for_count_within(&self, query: &str, expected: i64, limit: Duration) -> i64 {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let count: i64 = sqlx::query_scalar(query).fetch_one(&self.pool).await.expect("count query");
             if count >= expected || tokio::time::Instant::now() > deadline {

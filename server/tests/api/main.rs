@@ -2,8 +2,11 @@
 
 mod admin;
 mod auth;
+mod auth_forgery;
 mod broker_outage;
 mod commerce;
+mod fake_provider;
+mod faults;
 mod shop;
 mod catalog;
 mod helpers;

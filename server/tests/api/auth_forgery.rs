@@ -1,0 +1,108 @@
+//! Sign-in against a provider that lies: every forged or mismatched ID token is refused and nobody is signed in.
+//! The honest run first, so a rejection below is proven to come from the forgery and nothing else.
+
+use crate::fake_provider::{FakeProvider, Forgery};
+use crate::helpers::{begin_login, current_user, location, spawn_app_with, test_settings, TestApp};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+async fn app_signing_in_at(provider: &FakeProvider) -> TestApp {
+    let mut settings = test_settings().await;
+    settings.oidc_issuer_url = Some(provider.issuer.clone());
+    settings.oidc_timeout_secs = 1;
+    spawn_app_with(settings).await
+}
+
+/// Goes through the provider (which approves at once) and returns the app's answer to the callback.
+async fn sign_in(app: &TestApp) -> reqwest::Response {
+    let authorize = begin_login(app, "/orders").await;
+    let approved = app.client.get(authorize).send().await.unwrap();
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER, "the fake provider approves");
+    app.client.get(location(&approved)).send().await.unwrap()
+}
+
+async fn assert_refused(forgery: Forgery) {
+    let provider = FakeProvider::start().await;
+    let app = app_signing_in_at(&provider).await;
+    provider.forge(forgery.clone());
+    let response = sign_in(&app).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{forgery:?} must be refused");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Sign-in failed"), "{forgery:?}: a friendly page, got {page}");
+    assert_eq!(current_user(&app).await, serde_json::Value::Null, "{forgery:?}: nobody is signed in");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(users, 0, "{forgery:?}: no user is stored");
+}
+
+#[tokio::test]
+async fn an_honest_provider_signs_in_with_the_id_tokens_claims() {
+    let provider = FakeProvider::start().await;
+    let app = app_signing_in_at(&provider).await;
+    let response = sign_in(&app).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/orders");
+    let user = current_user(&app).await;
+    assert_eq!(user["name"], "Tess Token", "the ID token's name wins over userinfo's");
+    let stored: (String, String) =
+        sqlx::query_as("SELECT issuer, subject FROM users").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, (provider.issuer.clone(), "fake-subject".to_string()));
+}
+
+#[tokio::test]
+async fn a_wrong_nonce_is_refused() {
+    assert_refused(Forgery::WrongNonce).await;
+}
+
+#[tokio::test]
+async fn an_id_token_signed_by_another_key_is_refused() {
+    assert_refused(Forgery::AttackerKey).await;
+}
+
+#[tokio::test]
+async fn an_id_token_for_another_audience_is_refused() {
+    assert_refused(Forgery::OtherAudience).await;
+}
+
+#[tokio::test]
+async fn an_expired_id_token_is_refused() {
+    assert_refused(Forgery::Expired).await;
+}
+
+#[tokio::test]
+async fn an_id_token_from_another_issuer_is_refused() {
+    assert_refused(Forgery::OtherIssuer).await;
+}
+
+#[tokio::test]
+async fn an_at_hash_for_another_access_token_is_refused() {
+    assert_refused(Forgery::WrongAtHash).await;
+}
+
+#[tokio::test]
+async fn userinfo_about_another_subject_is_refused() {
+    assert_refused(Forgery::ProfileOnlyInUserinfo { userinfo_subject: "someone-else".into() }).await;
+}
+
+#[tokio::test]
+async fn claims_missing_from_the_id_token_come_from_userinfo() {
+    let provider = FakeProvider::start().await;
+    let app = app_signing_in_at(&provider).await;
+    provider.forge(Forgery::ProfileOnlyInUserinfo { userinfo_subject: "fake-subject".into() });
+    assert_eq!(sign_in(&app).await.status(), StatusCode::SEE_OTHER);
+    let user = current_user(&app).await;
+    assert_eq!(user["name"], "Uma Userinfo");
+    assert_eq!(user["email"], "uma@example.com");
+    assert_eq!(user["is_admin"], true, "the admin group may come from userinfo too");
+}
+
+#[tokio::test]
+async fn a_provider_that_does_not_answer_in_time_gets_a_friendly_page() {
+    let provider = FakeProvider::start().await;
+    let app = app_signing_in_at(&provider).await;
+    provider.forge(Forgery::SlowTokenEndpoint(Duration::from_secs(3)));
+    let response = sign_in(&app).await;
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("did not answer in time"), "{page}");
+    assert_eq!(current_user(&app).await, serde_json::Value::Null);
+}
