@@ -26,7 +26,9 @@ export CARTOGRAPH_PUBLIC_URL=${CARTOGRAPH_PUBLIC_URL:-http://127.0.0.1:$PORT}
 export CARTOGRAPH_SEED_DEMO_CATALOG=${CARTOGRAPH_SEED_DEMO_CATALOG:-true}
 
 "$BIN" migrate
-start_bg "the worker" "$STATE_DIR/worker.log" "$BIN" worker
+# A static group member: a worker restarted after a crash resumes its partitions at once.
+CARTOGRAPH_KAFKA_GROUP_MEMBER=${CARTOGRAPH_KAFKA_GROUP_MEMBER:-worker-0} \
+  start_bg "the worker" "$STATE_DIR/worker.log" "$BIN" worker
 start_bg "the web server" "$STATE_DIR/web.log" "$BIN" serve
 wait_port 127.0.0.1 "$PORT" 60 "the web server" "$STATE_DIR/web.log"
 
