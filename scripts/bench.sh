@@ -5,7 +5,7 @@
 # `scripts/bench.sh journey` runs one.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_postgres
-ensure_broker
+ensure_broker --scratch
 ensure_oidc
 export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
 log "building the benchmark (release)"

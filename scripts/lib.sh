@@ -153,8 +153,12 @@ create_database() {
   fi
 }
 
-# Exports CARTOGRAPH_KAFKA_BROKERS.
+# Exports CARTOGRAPH_KAFKA_BROKERS. `ensure_broker --scratch` keeps the data of a broker it starts in a
+# directory of its own that is emptied first: the tests create topics by the hundred, and nothing in them is
+# worth keeping (a broker already running is reused either way).
 ensure_broker() {
+  local data_dir=$STATE_DIR/tansu
+  if [[ ${1:-} == --scratch ]]; then data_dir=$STATE_DIR/tansu-scratch; fi
   if [[ -n ${KAFKA_BROKERS:-} ]]; then
     export CARTOGRAPH_KAFKA_BROKERS=$KAFKA_BROKERS
     log "Kafka: using KAFKA_BROKERS=$KAFKA_BROKERS"
@@ -167,9 +171,10 @@ ensure_broker() {
     return
   fi
   ensure_tansu
-  mkdir -p "$STATE_DIR/tansu"
+  [[ $data_dir != "$STATE_DIR/tansu-scratch" ]] || rm -rf "$data_dir"
+  mkdir -p "$data_dir"
   # tansu resolves sqlite:// paths against its working directory; the data survives restarts.
-  start_bg "tansu (Kafka broker)" "$STATE_DIR/tansu.log" env -C "$STATE_DIR/tansu" \
+  start_bg "tansu (Kafka broker)" "$STATE_DIR/tansu.log" env -C "$data_dir" \
     tansu broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
     --storage-engine sqlite://tansu.db
   wait_port 127.0.0.1 "$port" 30 "the Kafka broker (tansu)" "$STATE_DIR/tansu.log"

@@ -12,7 +12,7 @@ started_at=$SECONDS
 
 ensure_rust_tools
 ensure_postgres
-ensure_broker
+ensure_broker --scratch
 ensure_oidc
 ensure_chromium
 ensure_pdf_tools
