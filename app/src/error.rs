@@ -21,6 +21,9 @@ pub enum AppError {
     Internal,
     #[error("could not reach the shop: {0}")]
     Transport(String),
+    /// A dependency is failing and calls to it are paused; the request can be retried later as it is.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 #[cfg(feature = "ssr")]
@@ -35,6 +38,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

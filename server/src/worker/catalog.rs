@@ -3,11 +3,14 @@
 //! Offsets are stored only after the notifications commit; a replayed event adds nothing (one notification of
 //! a kind per user per event). An undecodable record is logged and skipped: it can never become decodable.
 
-use crate::{kafka::at_least_once_consumer_config, shutdown::Shutdown};
+use crate::{
+    kafka::{at_least_once_consumer_config, lag_reporting_consumer},
+    shutdown::Shutdown,
+};
 use anyhow::Context;
 use app::notifications::CatalogEvent;
 use rdkafka::{
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    consumer::{CommitMode, Consumer},
     message::Message,
 };
 use sqlx::PgPool;
@@ -15,9 +18,8 @@ use std::time::Duration;
 
 /// Consumes `topic` in `group` until `shutdown`, then commits and leaves the group.
 pub async fn run(brokers: &str, group: &str, topic: &str, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = at_least_once_consumer_config(brokers, group)
-        .create()
-        .context("creating the catalog consumer")?;
+    let consumer =
+        lag_reporting_consumer(&mut at_least_once_consumer_config(brokers, group), group).context("creating the catalog consumer")?;
     consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;
     tracing::info!(%group, %topic, "notifications consumer started");
     loop {

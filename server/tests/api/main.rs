@@ -2,11 +2,13 @@
 
 mod admin;
 mod auth;
+mod breakers;
 mod broker_outage;
 mod commerce;
 mod shop;
 mod catalog;
 mod helpers;
 mod journeys;
+mod observability;
 mod startup;
 mod tracking;
