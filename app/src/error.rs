@@ -19,11 +19,19 @@ pub enum AppError {
     Invalid(String),
     #[error("something went wrong on our side; please try again")]
     Internal,
-    /// A service the shop depends on is down for a moment (the database restarting, say).
-    #[error("the shop is briefly unavailable; please try again in a moment")]
-    Unavailable,
     #[error("could not reach the shop: {0}")]
     Transport(String),
+    /// A dependency is down or failing (the database restarting, the payment gateway's breaker open); the
+    /// request can be retried later as it is.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl AppError {
+    /// The database is out of reach for a moment.
+    pub fn database_unavailable() -> Self {
+        AppError::Unavailable("The shop is briefly unavailable; please try again in a moment.".into())
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -37,8 +45,8 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -58,7 +66,7 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::RowNotFound => AppError::NotFound,
             other if database_unavailable(&other) => {
                 tracing::warn!(error = %other, "database unavailable in a server function");
-                AppError::Unavailable
+                AppError::database_unavailable()
             }
             other => {
                 tracing::error!(error = %other, "database error in a server function");
@@ -86,7 +94,7 @@ impl From<tower_sessions::session::Error> for AppError {
             // The store is the database: when it fails, the database is (almost always) out of reach.
             tower_sessions::session::Error::Store(error) => {
                 tracing::warn!(%error, "session store unavailable in a server function");
-                AppError::Unavailable
+                AppError::database_unavailable()
             }
             other => {
                 tracing::error!(error = %other, "session error in a server function");

@@ -12,6 +12,8 @@ pub mod money;
 pub mod notifications;
 pub mod orders;
 #[cfg(feature = "ssr")]
+pub mod resilience;
+#[cfg(feature = "ssr")]
 pub mod server_context;
 pub mod tracking;
 

@@ -3,6 +3,7 @@
 //! `dev` mode fills in local defaults for every service; `production` refuses to start until the database,
 //! the broker and the OpenID provider are configured, and names what is missing.
 
+use app::resilience::BreakerSettings;
 use figment::{
     providers::{Env, Format, Serialized, Toml},
     Figment,
@@ -78,6 +79,14 @@ pub struct Settings {
     pub expiry_sweep_secs: u64,
     /// The limit for one call to the payment gateway.
     pub payment_timeout_secs: u64,
+    /// Consecutive payment-gateway errors or timeouts that open its circuit breaker…
+    pub payment_breaker_failures: u32,
+    /// …and how long it then refuses payments before letting one trial payment through.
+    pub payment_breaker_cooldown_secs: u64,
+    /// The same for the producer endpoint's broker: batches the broker did not acknowledge in time…
+    pub broker_breaker_failures: u32,
+    /// …and how long the endpoint then answers 503 at once.
+    pub broker_breaker_cooldown_secs: u64,
     /// The built-in test gateway's latency, and its delay for the slow test card.
     pub test_gateway_latency_ms: u64,
     pub test_gateway_slow_ms: u64,
@@ -90,6 +99,11 @@ pub struct Settings {
     pub visit_idle_minutes: u64,
     /// How often the worker looks for visits to close.
     pub visit_sweep_secs: u64,
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (e.g. `http://127.0.0.1:4318`); traces are exported to
+    /// its `/v1/traces` when set, and not at all otherwise.
+    pub otlp_endpoint: Option<String>,
+    /// Where the worker serves `/metrics` (it has no other listener); `off` (or empty) disables it.
+    pub worker_metrics_addr: String,
     /// A session ends after this long without a request…
     pub session_idle_minutes: u64,
     /// …and this long after sign-in, however active.
@@ -132,6 +146,10 @@ impl Default for Settings {
             reservation_minutes: 15,
             expiry_sweep_secs: 30,
             payment_timeout_secs: 5,
+            payment_breaker_failures: 5,
+            payment_breaker_cooldown_secs: 30,
+            broker_breaker_failures: 3,
+            broker_breaker_cooldown_secs: 15,
             test_gateway_latency_ms: 150,
             test_gateway_slow_ms: 2_500,
             collect_rate_per_visit: 5.0,
@@ -139,6 +157,8 @@ impl Default for Settings {
             behind_proxy: false,
             visit_idle_minutes: 30,
             visit_sweep_secs: 15,
+            otlp_endpoint: None,
+            worker_metrics_addr: "127.0.0.1:9465".into(),
             session_idle_minutes: 120,
             session_absolute_minutes: 12 * 60,
         }
@@ -222,6 +242,27 @@ impl Settings {
                 "CARTOGRAPH_OIDC_TIMEOUT_SECS and CARTOGRAPH_DATABASE_ACQUIRE_TIMEOUT_MS must be positive".into(),
             ));
         }
+        if self.payment_breaker_failures == 0
+            || self.payment_breaker_cooldown_secs == 0
+            || self.broker_breaker_failures == 0
+            || self.broker_breaker_cooldown_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "the CARTOGRAPH_PAYMENT_BREAKER_* and CARTOGRAPH_BROKER_BREAKER_* settings must be positive".into(),
+            ));
+        }
+        self.otlp_endpoint = self.otlp_endpoint.take().map(|url| url.trim().to_string()).filter(|url| !url.is_empty());
+        if let Some(url) = &self.otlp_endpoint {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!("CARTOGRAPH_OTLP_ENDPOINT must be an http(s):// URL, got {url}")));
+            }
+        }
+        if !self.worker_metrics_disabled() && self.worker_metrics_addr.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "CARTOGRAPH_WORKER_METRICS_ADDR must be host:port or off, got {}",
+                self.worker_metrics_addr
+            )));
+        }
         if self.session_idle_minutes == 0 {
             return Err(ConfigError::Invalid("CARTOGRAPH_SESSION_IDLE_MINUTES must be positive".into()));
         }
@@ -248,6 +289,35 @@ impl Settings {
     /// How long a signed-in session may last, however active.
     pub fn session_lifetime(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.session_absolute_minutes * 60)
+    }
+
+    /// Where the worker serves `/metrics`, unless disabled.
+    pub fn worker_metrics_addr(&self) -> Option<SocketAddr> {
+        if self.worker_metrics_disabled() {
+            return None;
+        }
+        self.worker_metrics_addr.parse().ok()
+    }
+
+    fn worker_metrics_disabled(&self) -> bool {
+        let addr = self.worker_metrics_addr.trim();
+        addr.is_empty() || addr.eq_ignore_ascii_case("off")
+    }
+
+    /// The payment gateway's circuit breaker.
+    pub fn payment_breaker(&self) -> BreakerSettings {
+        BreakerSettings {
+            failure_threshold: self.payment_breaker_failures,
+            cool_down: std::time::Duration::from_secs(self.payment_breaker_cooldown_secs),
+        }
+    }
+
+    /// The producer endpoint's circuit breaker around the broker.
+    pub fn broker_breaker(&self) -> BreakerSettings {
+        BreakerSettings {
+            failure_threshold: self.broker_breaker_failures,
+            cool_down: std::time::Duration::from_secs(self.broker_breaker_cooldown_secs),
+        }
     }
 
     /// Whether cookies must carry `Secure`.
@@ -323,6 +393,35 @@ mod tests {
         let error = with(&[("mode", "staging")]).unwrap_err().to_string();
         assert!(error.starts_with("invalid configuration"), "{error}");
         assert!(!error.contains('\n'));
+    }
+
+    #[test]
+    fn breakers_have_defaults_and_refuse_zero() {
+        let settings = with(&[("mode", "dev")]).unwrap();
+        assert_eq!(settings.payment_breaker().failure_threshold, 5);
+        assert_eq!(settings.broker_breaker().cool_down, std::time::Duration::from_secs(15));
+        let zero = Figment::from(Serialized::defaults(Settings::default())).merge(("mode", "dev")).merge(("payment_breaker_failures", 0));
+        let error = Settings::from_figment(zero).unwrap_err().to_string();
+        assert!(error.contains("CARTOGRAPH_PAYMENT_BREAKER_"), "{error}");
+    }
+
+    #[test]
+    fn the_worker_metrics_listener_can_be_moved_or_switched_off() {
+        let default = with(&[("mode", "dev")]).unwrap();
+        assert_eq!(default.worker_metrics_addr(), Some("127.0.0.1:9465".parse().unwrap()));
+        assert_eq!(with(&[("mode", "dev"), ("worker_metrics_addr", "off")]).unwrap().worker_metrics_addr(), None);
+        let error = with(&[("mode", "dev"), ("worker_metrics_addr", "nine")]).unwrap_err().to_string();
+        assert!(error.contains("CARTOGRAPH_WORKER_METRICS_ADDR"), "{error}");
+    }
+
+    #[test]
+    fn trace_export_is_off_unless_an_http_endpoint_is_given() {
+        assert_eq!(with(&[("mode", "dev")]).unwrap().otlp_endpoint, None);
+        assert_eq!(with(&[("mode", "dev"), ("otlp_endpoint", " ")]).unwrap().otlp_endpoint, None);
+        let on = with(&[("mode", "dev"), ("otlp_endpoint", "http://collector:4318")]).unwrap();
+        assert_eq!(on.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+        let error = with(&[("mode", "dev"), ("otlp_endpoint", "collector:4318")]).unwrap_err().to_string();
+        assert!(error.contains("CARTOGRAPH_OTLP_ENDPOINT"), "{error}");
     }
 
     #[test]

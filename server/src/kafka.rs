@@ -67,9 +67,10 @@ pub fn at_least_once_consumer_config(brokers: &str, group: &str, member: Option<
 /// at most `limit`. librdkafka waits for a broker that is gone without end; a shutdown must not, so past the
 /// limit the close is abandoned, and the offsets stored since the last automatic commit (every second) are
 /// delivered again to the next member: the consumers are idempotent.
-pub async fn close_consumer<C>(consumer: C, limit: Duration)
+pub async fn close_consumer<C, Context>(consumer: C, limit: Duration)
 where
-    C: Consumer + Send + 'static,
+    C: Consumer<Context> + Send + 'static,
+    Context: rdkafka::consumer::ConsumerContext + 'static,
 {
     let (closed, done) = tokio::sync::oneshot::channel();
     let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || {
@@ -88,6 +89,72 @@ where
     if tokio::time::timeout(limit, done).await.is_err() {
         tracing::warn!(limit_secs = limit.as_secs(), "the broker did not answer the consumer's close; abandoned");
     }
+}
+
+/// How often librdkafka reports statistics to [`LagReporting`] consumers.
+const STATISTICS_INTERVAL_MS: &str = "2000";
+
+/// A consumer context that publishes each assigned partition's lag (`cartograph_consumer_lag`) from
+/// librdkafka's periodic statistics: the partition's end offset minus the group's committed offset.
+pub struct LagReporting {
+    group: String,
+}
+
+impl LagReporting {
+    pub fn new(group: &str) -> Self {
+        Self { group: group.to_string() }
+    }
+
+    /// Sets the gauge for every partition with a known lag in one statistics document.
+    fn publish(&self, statistics: &serde_json::Value) {
+        let Some(topics) = statistics.get("topics").and_then(|t| t.as_object()) else { return };
+        for (topic, stats) in topics {
+            let Some(partitions) = stats.get("partitions").and_then(|p| p.as_object()) else { continue };
+            for (partition, stats) in partitions {
+                // "-1" is librdkafka's bucket for messages not yet assigned a partition.
+                let Some(lag) = partition_lag(stats).filter(|_| !partition.starts_with('-')) else { continue };
+                metrics::gauge!(
+                    crate::prometheus::names::CONSUMER_LAG,
+                    "group" => self.group.clone(),
+                    "topic" => topic.clone(),
+                    "partition" => partition.clone()
+                )
+                .set(lag as f64);
+            }
+        }
+    }
+}
+
+/// A partition's lag from its statistics: librdkafka's `consumer_lag` once the group has committed there;
+/// before that, for a partition this consumer fetches, everything from the log start is still to be read.
+/// `None` for a partition another member owns.
+fn partition_lag(stats: &serde_json::Value) -> Option<i64> {
+    let field = |name: &str| stats.get(name).and_then(|value| value.as_i64());
+    if let Some(lag) = field("consumer_lag").filter(|lag| *lag >= 0) {
+        return Some(lag);
+    }
+    let fetching = stats.get("fetch_state").and_then(|state| state.as_str()) == Some("active");
+    let (end, start) = (field("hi_offset")?, field("lo_offset")?);
+    (fetching && end >= 0 && start >= 0).then(|| end - start)
+}
+
+impl rdkafka::client::ClientContext for LagReporting {
+    fn stats_raw(&self, statistics: &[u8]) {
+        match serde_json::from_slice(statistics) {
+            Ok(value) => self.publish(&value),
+            Err(error) => tracing::debug!(%error, "unreadable librdkafka statistics"),
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LagReporting {}
+
+/// A stream consumer built from `config` that reports its lag for `group`.
+pub fn lag_reporting_consumer(
+    config: &mut ClientConfig,
+    group: &str,
+) -> rdkafka::error::KafkaResult<rdkafka::consumer::StreamConsumer<LagReporting>> {
+    config.set("statistics.interval.ms", STATISTICS_INTERVAL_MS).create_with_context(LagReporting::new(group))
 }
 
 /// Creates any missing topic; an existing topic is fine.
@@ -189,4 +256,18 @@ pub async fn read_topic(brokers: &str, topic: &str, timeout: Duration) -> anyhow
     })
     .await
     .context("the topic reader panicked")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_lag;
+    use serde_json::json;
+
+    #[test]
+    fn lag_comes_from_librdkafka_or_from_the_log_start_before_any_commit() {
+        assert_eq!(partition_lag(&json!({"consumer_lag": 7, "fetch_state": "active", "hi_offset": 9, "lo_offset": 0})), Some(7));
+        assert_eq!(partition_lag(&json!({"consumer_lag": -1, "fetch_state": "active", "hi_offset": 5, "lo_offset": 2})), Some(3));
+        assert_eq!(partition_lag(&json!({"consumer_lag": -1, "fetch_state": "none", "hi_offset": 5, "lo_offset": 0})), None, "owned elsewhere");
+        assert_eq!(partition_lag(&json!({"consumer_lag": -1, "fetch_state": "active", "hi_offset": -1, "lo_offset": -1})), None);
+    }
 }

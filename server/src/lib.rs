@@ -7,6 +7,7 @@ pub mod db;
 pub mod http;
 pub mod journey;
 pub mod kafka;
+pub mod prometheus;
 pub mod seed;
 pub mod shutdown;
 pub mod startup;

@@ -14,7 +14,11 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return fail(&error.to_string()),
     };
-    telemetry::init(settings.log_format);
+    let service = if command == "worker" { "cartograph-worker" } else { "cartograph" };
+    let telemetry = match telemetry::init(settings.log_format, settings.otlp_endpoint.as_deref(), service) {
+        Ok(telemetry) => telemetry,
+        Err(error) => return fail(&format!("{error:#}")),
+    };
     let result = match command.as_str() {
         "serve" => serve(settings).await,
         "worker" => worker(settings).await,
@@ -30,6 +34,8 @@ async fn main() -> ExitCode {
         }
         other => return fail(&format!("unknown command {other:?}; {USAGE}")),
     };
+    // After a graceful stop: export the spans still buffered.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&format!("{error:#}")),

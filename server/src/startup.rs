@@ -38,13 +38,14 @@ pub struct AppState {
 
 /// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
 pub fn payments(settings: &Settings) -> Payments {
-    Payments {
-        gateway: Arc::new(TestGateway::new(
+    Payments::new(
+        Arc::new(TestGateway::new(
             Duration::from_millis(settings.test_gateway_latency_ms),
             Duration::from_millis(settings.test_gateway_slow_ms),
         )),
-        timeout: Duration::from_secs(settings.payment_timeout_secs),
-    }
+        Duration::from_secs(settings.payment_timeout_secs),
+        settings.payment_breaker(),
+    )
 }
 
 /// Expires lapsed reservations every `every` until `shutdown`; safe with several server copies.
@@ -100,6 +101,7 @@ pub struct Application {
 impl Application {
     /// Checks every service (database, broker, OpenID provider) and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        crate::prometheus::install();
         let timeout = Duration::from_secs(settings.startup_timeout_secs);
         let listener = TcpListener::bind(settings.listen_addr)
             .await
@@ -113,7 +115,7 @@ impl Application {
         let pool = prepare_database(&settings).await?;
         let topics = Topics::new(&settings.kafka_topic_prefix);
         kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
-        let producer = ClickstreamProducer::new(settings.kafka_brokers(), topics)?;
+        let producer = ClickstreamProducer::new(settings.kafka_brokers(), topics, settings.broker_breaker())?;
         let oidc = OidcClient::discover(&settings, timeout).await?;
         let sessions = PostgresStore::new(pool.clone());
         sessions.migrate().await.context("creating the session table")?;
@@ -168,6 +170,11 @@ impl Application {
 /// Checks the database and the broker, then consumes until `shutdown` fires.
 pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(settings.startup_timeout_secs);
+    crate::prometheus::install();
+    let metrics_listener = match settings.worker_metrics_addr() {
+        Some(addr) => Some(crate::prometheus::serve_worker_metrics(addr, shutdown.clone()).await?),
+        None => None,
+    };
     let pool = prepare_database(&settings).await?;
     let topics = Topics::new(&settings.kafka_topic_prefix);
     kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
@@ -200,5 +207,8 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
         Ok(Ok(())) => {}
     }
     pool.close().await;
+    if let Some(listener) = metrics_listener {
+        let _ = listener.await;
+    }
     result
 }

@@ -1,7 +1,10 @@
 //! Payments: a gateway trait, the built-in test gateway, and the idempotent pay and cancel flows.
 
 use super::{store, CardDetails, OrderStatus, PaymentOutcome, PaymentReceipt};
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    resilience::{BreakerSettings, CircuitBreaker},
+};
 use sqlx::PgPool;
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 use uuid::Uuid;
@@ -32,6 +35,9 @@ pub enum GatewayError {
     Failed(String),
     #[error("the payment gateway did not answer in time")]
     Timeout,
+    /// The circuit breaker refused the call: the gateway was not asked.
+    #[error("the payment gateway is failing; calls are paused for {} s", .0.as_secs().max(1))]
+    BreakerOpen(Duration),
 }
 
 /// A card payment provider.
@@ -104,24 +110,60 @@ impl PaymentGateway for TestGateway {
     }
 }
 
-/// The gateway with the timeout every call gets.
+/// The gateway with the timeout every call gets, behind a circuit breaker: once the gateway keeps failing,
+/// shoppers are told at once instead of each waiting for the timeout.
 #[derive(Clone)]
 pub struct Payments {
     pub gateway: Arc<dyn PaymentGateway>,
     pub timeout: Duration,
+    pub breaker: Arc<CircuitBreaker>,
 }
 
 impl Payments {
+    /// The gateway behind a fresh (closed) breaker named `payments`.
+    pub fn new(gateway: Arc<dyn PaymentGateway>, timeout: Duration, breaker: BreakerSettings) -> Self {
+        Self { gateway, timeout, breaker: Arc::new(CircuitBreaker::new("payments", breaker)) }
+    }
+
+    /// One charge. Errors and timeouts count against the breaker; a decline is a healthy answer and does not.
     async fn charge(&self, request: ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
-        tokio::time::timeout(self.timeout, self.gateway.charge(request)).await.unwrap_or(Err(GatewayError::Timeout))
+        let result = match self.breaker.try_acquire() {
+            Err(open) => Err(GatewayError::BreakerOpen(open.retry_after)),
+            Ok(permit) => {
+                let result = self.call(self.gateway.charge(request)).await;
+                permit.record(result.is_err());
+                result
+            }
+        };
+        metrics::counter!("cartograph_payments_total", "outcome" => charge_outcome_label(&result)).increment(1);
+        result
     }
 
     async fn refund(&self, reference: String, amount_cents: i64) -> Result<String, GatewayError> {
-        tokio::time::timeout(self.timeout, self.gateway.refund(reference, amount_cents))
-            .await
-            .unwrap_or(Err(GatewayError::Timeout))
+        let permit = self.breaker.try_acquire().map_err(|open| GatewayError::BreakerOpen(open.retry_after))?;
+        let result = self.call(self.gateway.refund(reference, amount_cents)).await;
+        permit.record(result.is_err());
+        result
+    }
+
+    async fn call<T>(&self, call: GatewayFuture<'_, T>) -> Result<T, GatewayError> {
+        tokio::time::timeout(self.timeout, call).await.unwrap_or(Err(GatewayError::Timeout))
     }
 }
+
+/// The `outcome` label of `cartograph_payments_total`.
+fn charge_outcome_label(result: &Result<ChargeOutcome, GatewayError>) -> &'static str {
+    match result {
+        Ok(ChargeOutcome::Approved { .. }) => "approved",
+        Ok(ChargeOutcome::Declined { .. }) => "declined",
+        Err(GatewayError::Failed(_)) => "failed",
+        Err(GatewayError::Timeout) => "timeout",
+        Err(GatewayError::BreakerOpen(_)) => "breaker_open",
+    }
+}
+
+/// What a shopper reads while the payment gateway's circuit breaker is open.
+pub const PAYMENTS_PAUSED: &str = "Payments are temporarily unavailable; your order is kept — try again in a minute.";
 
 /// Pays an order awaiting payment, at most once per (user, idempotency key).
 ///
@@ -198,6 +240,12 @@ pub async fn pay(
         Ok(ChargeOutcome::Declined { reason }) => {
             let message = format!("{reason} Your order is still reserved; try another card.");
             (PaymentOutcome::Declined, None, Some(reason), message)
+        }
+        Err(GatewayError::BreakerOpen(retry_after)) => {
+            // The gateway was not asked: forget the key so the same attempt can be retried once it is back.
+            tx.rollback().await?;
+            tracing::info!(%order, retry_after_secs = retry_after.as_secs(), "payment refused: the gateway's breaker is open");
+            return Err(AppError::Unavailable(PAYMENTS_PAUSED.into()));
         }
         Err(error) => {
             // Nothing was charged: forget the key so the same attempt can be retried, and keep a record.
@@ -295,7 +343,11 @@ pub async fn cancel(
         .await?;
         let refund = payments.refund(charge.reference, charge.amount_cents).await.map_err(|error| {
             tracing::warn!(%error, %order, "refund failed");
-            AppError::Invalid("The payment service could not refund right now; the order is unchanged. Try again.".into())
+            let message = "The payment service could not refund right now; the order is unchanged. Try again.";
+            match error {
+                GatewayError::BreakerOpen(_) => AppError::Unavailable(message.into()),
+                _ => AppError::Invalid(message.into()),
+            }
         })?;
         sqlx::query!(
             r#"INSERT INTO payments (id, order_id, user_id, idempotency_key, outcome, amount_cents, card_last4, gateway_reference)
@@ -347,13 +399,37 @@ mod tests {
         assert_eq!(first, second);
     }
 
+    fn payments(failure_threshold: u32, timeout: Duration) -> Payments {
+        let breaker = BreakerSettings { failure_threshold, cool_down: Duration::from_secs(60) };
+        Payments::new(Arc::new(TestGateway::new(Duration::ZERO, Duration::ZERO)), timeout, breaker)
+    }
+
     #[tokio::test]
     async fn a_hanging_gateway_times_out() {
-        let payments = Payments {
-            gateway: Arc::new(TestGateway::new(Duration::ZERO, Duration::ZERO)),
-            timeout: Duration::from_millis(50),
-        };
+        let payments = payments(5, Duration::from_millis(50));
         let outcome = payments.charge(request(test_cards::HANGS, "h")).await;
         assert!(matches!(outcome, Err(GatewayError::Timeout)));
+    }
+
+    #[tokio::test]
+    async fn errors_and_timeouts_open_the_breaker_and_then_nothing_reaches_the_gateway() {
+        let payments = payments(2, Duration::from_millis(50));
+        assert!(matches!(payments.charge(request(test_cards::GATEWAY_ERROR, "e1")).await, Err(GatewayError::Failed(_))));
+        assert!(matches!(payments.charge(request(test_cards::HANGS, "e2")).await, Err(GatewayError::Timeout)));
+        let refused = payments.charge(request(test_cards::SUCCEEDS, "e3")).await;
+        assert!(matches!(refused, Err(GatewayError::BreakerOpen(_))), "{refused:?}");
+        assert!(matches!(payments.refund("ch_1".into(), 100).await, Err(GatewayError::BreakerOpen(_))));
+    }
+
+    #[tokio::test]
+    async fn declines_are_healthy_answers_and_do_not_open_the_breaker() {
+        let payments = payments(2, Duration::from_millis(50));
+        for key in ["d1", "d2", "d3"] {
+            assert!(matches!(payments.charge(request(test_cards::DECLINED, key)).await, Ok(ChargeOutcome::Declined { .. })));
+        }
+        assert!(matches!(payments.charge(request(test_cards::GATEWAY_ERROR, "d4")).await, Err(GatewayError::Failed(_))));
+        assert!(matches!(payments.charge(request(test_cards::INSUFFICIENT_FUNDS, "d5")).await, Ok(ChargeOutcome::Declined { .. })));
+        assert!(matches!(payments.charge(request(test_cards::GATEWAY_ERROR, "d6")).await, Err(GatewayError::Failed(_))));
+        assert_eq!(payments.breaker.state(), crate::resilience::BreakerState::Closed, "a decline resets the failure count");
     }
 }

@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (its database and broker answer).
+//! `/healthz` (the process answers), `/readyz` (its database and broker answer; it also shows the breakers)
+//! and `/metrics` (Prometheus).
 
 use crate::startup::AppState;
 use axum::{extract::State, http::StatusCode, Json};
@@ -27,9 +28,23 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         .into_iter()
         .filter_map(|(name, result)| result.err().map(|error| json!({ "component": name, "error": error })))
         .collect();
+    // Informational: an open breaker sheds load from a failing dependency; it does not make this copy unready.
+    let breakers = json!({
+        "payments": state.payments.breaker.state().as_str(),
+        "broker": state.producer.breaker_state().as_str(),
+    });
     if failing.is_empty() {
-        (StatusCode::OK, Json(json!({ "status": "ready" })))
+        (StatusCode::OK, Json(json!({ "status": "ready", "breakers": breakers })))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "failing": failing })))
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "failing": failing, "breakers": breakers })))
     }
+}
+
+/// `/metrics`: samples what is read rather than counted (queue depth, breaker states), then renders.
+pub async fn scrape(State(state): State<AppState>) -> axum::response::Response {
+    use crate::prometheus::names;
+    metrics::gauge!(names::PRODUCER_QUEUE_DEPTH).set(f64::from(state.producer.in_flight_count()));
+    state.payments.breaker.report();
+    state.producer.report_breaker();
+    crate::prometheus::render()
 }

@@ -1,4 +1,5 @@
-//! The web process's router: pages, server functions, static files, sign-in, the producer endpoint, health.
+//! The web process's router: pages, server functions, static files, sign-in, the producer endpoint, health
+//! and metrics.
 
 mod health;
 mod images;
@@ -56,7 +57,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             state.settings.session_idle_minutes as i64,
         )));
 
-    Router::new()
+    let site = Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route(
@@ -79,7 +80,14 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .layer(middleware::from_fn(undecodable_arguments_are_client_errors))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(visit::VisitCookiePolicy { secure }, visit::track_visit))
-        .layer(middleware::from_fn_with_state(origin::SiteOrigin::of(&state.settings.public_url), origin::same_origin_writes))
+        .layer(middleware::from_fn_with_state(origin::SiteOrigin::of(&state.settings.public_url), origin::same_origin_writes));
+
+    // `/metrics` sits outside the visit, session and cross-site layers: a scraper gets no cookie, and is never
+    // refused or rate-limited.
+    Router::new()
+        .route("/metrics", get(health::scrape))
+        .merge(site)
+        .route_layer(middleware::from_fn(crate::prometheus::remember_route))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -98,6 +106,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
+        .layer(middleware::from_fn(crate::prometheus::record_http))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }

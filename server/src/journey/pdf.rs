@@ -51,7 +51,16 @@ const COL_PAGE: (f32, f32) = (142.0, 140.0);
 const COL_DETAIL: (f32, f32) = (282.0, CONTENT_W - 282.0);
 
 /// Renders the journey report of one visit as a PDF. `events` may be in any order and contain duplicates.
+/// Each rendered document is counted, with its render time, in `/metrics`.
 pub fn render(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
+    let started = std::time::Instant::now();
+    let pdf = render_document(visit, events, generated_at)?;
+    metrics::counter!(crate::prometheus::names::JOURNEY_PDFS).increment(1);
+    metrics::histogram!(crate::prometheus::names::JOURNEY_RENDER).record(started.elapsed().as_secs_f64());
+    Ok(pdf)
+}
+
+fn render_document(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
     let summary = summarize(events);
     let short = short_id(visit);
 

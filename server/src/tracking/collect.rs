@@ -1,8 +1,8 @@
 //! `POST /api/events`: the visit comes from the cookie, never from the body.
 
-use super::producer::RejectedInput;
+use super::producer::{ProduceError, RejectedInput};
 use super::rate_limit::{Rate, RateLimiter};
-use crate::{startup::AppState, visit::VisitId};
+use crate::{prometheus::names, startup::AppState, visit::VisitId};
 use app::{
     tracking::schema::{event_id, ClickstreamRecord, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION},
 };
@@ -21,6 +21,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tower_sessions::Session;
 use uuid::Uuid;
+
+/// How the reason of an event that does not parse begins.
+const MALFORMED: &str = "malformed event";
 
 /// How much of a refused input is kept in the bad topic.
 const MAX_KEPT_INPUT_BYTES: usize = 4096;
@@ -62,7 +65,7 @@ pub fn validate_batch(body: &[u8]) -> BatchVerdict {
                 Ok(()) => accepted.push(event),
                 Err(reason) => rejected.push((reason, raw.to_string())),
             },
-            Err(error) => rejected.push((format!("malformed event: {error}"), raw.to_string())),
+            Err(error) => rejected.push((format!("{MALFORMED}: {error}"), raw.to_string())),
         }
     }
     BatchVerdict::Checked { accepted, rejected }
@@ -113,6 +116,7 @@ pub async fn collect(
     let ip = client_ip(&headers, peer, state.settings.behind_proxy);
     let limits = &state.collect_limits;
     if let Err(wait) = limits.per_visit.check(&visit.0, now).and_then(|()| limits.per_ip.check(&ip, now)) {
+        count_batch("rate_limited");
         return too_many_requests(wait);
     }
     fn reject<'a>(visit: VisitId, received_at: DateTime<Utc>, reason: &'a str, input: &'a str) -> RejectedInput<'a> {
@@ -128,18 +132,19 @@ pub async fn collect(
         BatchVerdict::Refused(reason) => {
             let input = String::from_utf8_lossy(&body);
             if let Err(error) = state.producer.send_rejected(&reject(visit, received_at, &reason, &input)).await {
-                tracing::warn!(%error, "could not record a refused batch");
-                return unavailable();
+                return unavailable(&error, "could not record a refused batch");
             }
+            metrics::counter!(names::EVENTS_REJECTED, "reason" => "batch_refused").increment(1);
+            count_batch("refused");
             return (StatusCode::BAD_REQUEST, Json(json!({ "error": reason }))).into_response();
         }
         BatchVerdict::Checked { accepted, rejected } => (accepted, rejected),
     };
     for (reason, input) in &rejected {
         if let Err(error) = state.producer.send_rejected(&reject(visit, received_at, reason, input)).await {
-            tracing::warn!(%error, "could not record a rejected event");
-            return unavailable();
+            return unavailable(&error, "could not record a rejected event");
         }
+        metrics::counter!(names::EVENTS_REJECTED, "reason" => rejection_kind(reason)).increment(1);
     }
     let user_id = app::server_context::signed_in_user(&session, state.settings.session_lifetime())
         .await
@@ -169,9 +174,10 @@ pub async fn collect(
         })
         .collect();
     if let Err(error) = state.producer.send_events(&records).await {
-        tracing::warn!(%error, "clickstream batch not acknowledged by the broker");
-        return unavailable();
+        return unavailable(&error, "clickstream batch not acknowledged by the broker");
     }
+    metrics::counter!(names::EVENTS_ACCEPTED).increment(records.len() as u64);
+    count_batch("accepted");
     let reasons: Vec<&str> = rejected.iter().map(|(reason, _)| reason.as_str()).collect();
     let ids: Vec<Uuid> = records.iter().map(|record| record.event_id).collect();
     (StatusCode::ACCEPTED, Json(json!({ "accepted": records.len(), "ids": ids, "rejected": reasons }))).into_response()
@@ -187,10 +193,36 @@ fn too_many_requests(wait: Duration) -> Response {
         .into_response()
 }
 
-fn unavailable() -> Response {
+fn count_batch(outcome: &'static str) {
+    metrics::counter!(names::BATCHES, "outcome" => outcome).increment(1);
+}
+
+/// The bounded `reason` label of a rejected event: it did not parse (`malformed`) or broke a rule (`invalid`).
+fn rejection_kind(reason: &str) -> &'static str {
+    if reason.starts_with(MALFORMED) {
+        "malformed"
+    } else {
+        "invalid"
+    }
+}
+
+/// 503 with `Retry-After`: the breaker's remaining cool-down when it refused the batch, else 5 s.
+fn unavailable(error: &ProduceError, what: &str) -> Response {
+    count_batch("unavailable");
+    let retry_after = match error {
+        // Expected while the breaker sheds load: the opening itself was logged once.
+        ProduceError::BreakerOpen(open) => {
+            tracing::debug!(%error, "{what}");
+            open.retry_after.as_secs().max(1)
+        }
+        _ => {
+            tracing::warn!(%error, "{what}");
+            5
+        }
+    };
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, "5")],
+        [(header::RETRY_AFTER, retry_after.to_string())],
         Json(json!({ "error": "the event broker is unavailable; retry later" })),
     )
         .into_response()

@@ -5,4 +5,4 @@ mod producer;
 pub mod rate_limit;
 
 pub use collect::{collect, is_bot, validate_batch, BatchVerdict, CollectLimits};
-pub use producer::ClickstreamProducer;
+pub use producer::{ClickstreamProducer, ProduceError};

@@ -3,11 +3,14 @@
 //! Offsets are stored only after the notifications commit; a replayed event adds nothing (one notification of
 //! a kind per user per event). An undecodable record is logged and skipped: it can never become decodable.
 
-use crate::{kafka::at_least_once_consumer_config, shutdown::Shutdown};
+use crate::{
+    kafka::{at_least_once_consumer_config, lag_reporting_consumer},
+    shutdown::Shutdown,
+};
 use anyhow::Context;
 use app::notifications::CatalogEvent;
 use rdkafka::{
-    consumer::{Consumer, StreamConsumer},
+    consumer::Consumer,
     message::Message,
 };
 use sqlx::PgPool;
@@ -22,8 +25,7 @@ pub async fn run(
     pool: PgPool,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = at_least_once_consumer_config(brokers, group, member)
-        .create()
+    let consumer = lag_reporting_consumer(&mut at_least_once_consumer_config(brokers, group, member), group)
         .context("creating the catalog consumer")?;
     consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;
     tracing::info!(%group, %topic, "notifications consumer started");

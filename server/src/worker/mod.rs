@@ -9,11 +9,11 @@ pub mod outbox;
 mod store;
 pub mod visits;
 
-use crate::{kafka::{at_least_once_consumer_config, Topics}, shutdown::Shutdown};
+use crate::{kafka::{at_least_once_consumer_config, lag_reporting_consumer, Topics}, shutdown::Shutdown};
 use anyhow::Context;
 use app::tracking::schema::ClickstreamRecord;
 use rdkafka::{
-    consumer::{Consumer, StreamConsumer},
+    consumer::Consumer,
     message::{BorrowedMessage, Message},
 };
 use sqlx::PgPool;
@@ -34,10 +34,12 @@ pub(crate) const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Consumes until `shutdown` fires, then commits what it stored and leaves the group.
 pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = at_least_once_consumer_config(&config.brokers, &config.group_id, config.member.as_deref())
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .create()
-        .context("creating the Kafka consumer")?;
+    let consumer = lag_reporting_consumer(
+        at_least_once_consumer_config(&config.brokers, &config.group_id, config.member.as_deref())
+            .set("partition.assignment.strategy", "cooperative-sticky"),
+        &config.group_id,
+    )
+    .context("creating the Kafka consumer")?;
     consumer
         .subscribe(&[&config.topics.clickstream])
         .with_context(|| format!("subscribing to {}", config.topics.clickstream))?;

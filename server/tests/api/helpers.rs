@@ -55,6 +55,8 @@ pub async fn test_settings() -> Settings {
         .merge(("kafka_consumer_group", format!("test-{id}")))
         .merge(("oidc_issuer_url", env_or("CARTOGRAPH_OIDC_ISSUER_URL", "http://127.0.0.1:9400")))
         .merge(("seed_demo_catalog", true))
+        // Workers of parallel tests must not compete for the default metrics port.
+        .merge(("worker_metrics_addr", "off"))
         .merge(("log_format", "pretty"));
     Settings::from_figment(figment).expect("valid test settings")
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod auth_forgery;
+mod breakers;
 mod broker_outage;
 mod commerce;
 mod fake_provider;
@@ -11,5 +12,6 @@ mod shop;
 mod catalog;
 mod helpers;
 mod journeys;
+mod observability;
 mod startup;
 mod tracking;

@@ -1,0 +1,145 @@
+//! Prometheus metrics: one recorder per process, `/metrics` in the text format, the HTTP latency middleware,
+//! and the worker's own small listener (the worker has no other HTTP server).
+//!
+//! Code anywhere records through the `metrics` facade (`counter!`, `histogram!`, `gauge!`); the names are
+//! listed in [`names`] and described for `# HELP` lines in [`describe`].
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::{net::SocketAddr, sync::OnceLock, time::Instant};
+
+/// Every metric this process exports.
+pub mod names {
+    pub const HTTP_REQUEST_DURATION: &str = "cartograph_http_request_duration_seconds";
+    pub const EVENTS_ACCEPTED: &str = "cartograph_clickstream_events_accepted_total";
+    pub const EVENTS_REJECTED: &str = "cartograph_clickstream_events_rejected_total";
+    pub const BATCHES: &str = "cartograph_clickstream_batches_total";
+    pub const PRODUCER_QUEUE_DEPTH: &str = "cartograph_producer_queue_depth";
+    pub const CONSUMER_LAG: &str = "cartograph_consumer_lag";
+    pub const JOURNEY_PDFS: &str = "cartograph_journey_pdfs_rendered_total";
+    pub const JOURNEY_RENDER: &str = "cartograph_journey_render_seconds";
+    /// Recorded by `app::orders::payment` (the app crate cannot see this list; keep the names equal).
+    pub const PAYMENTS: &str = "cartograph_payments_total";
+    /// Recorded by `app::resilience`.
+    pub const BREAKER_STATE: &str = "cartograph_circuit_breaker_state";
+}
+
+/// Request latency buckets, in seconds: from a cached page to the request timeout.
+const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0];
+/// Journey render buckets, in seconds: a short visit to a 10,000-event one.
+const RENDER_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder on first use and returns the handle that renders it. Tests start many
+/// apps in one process: they share this recorder.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(names::HTTP_REQUEST_DURATION.into()), LATENCY_BUCKETS)
+                .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::JOURNEY_RENDER.into()), RENDER_BUCKETS))
+                .expect("bucket lists are non-empty constants")
+                .build_recorder();
+            let handle = recorder.handle();
+            if let Err(error) = metrics::set_global_recorder(recorder) {
+                tracing::warn!(%error, "another metrics recorder is installed; /metrics will stay empty");
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+/// `# HELP` and unit lines for every metric.
+fn describe() {
+    use names::*;
+    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request latency by matched route and status class");
+    describe_counter!(EVENTS_ACCEPTED, "Clickstream events acknowledged by the broker");
+    describe_counter!(EVENTS_REJECTED, "Clickstream inputs sent to the bad topic, by reason (malformed, invalid, batch_refused)");
+    describe_counter!(BATCHES, "Clickstream batches by how the endpoint answered (accepted, refused, rate_limited, unavailable)");
+    describe_gauge!(PRODUCER_QUEUE_DEPTH, "Messages in the producer's queue or awaiting the broker's acknowledgement");
+    describe_gauge!(CONSUMER_LAG, "Messages behind the partition's end, by consumer group, topic and partition");
+    describe_counter!(JOURNEY_PDFS, "Journey PDFs rendered");
+    describe_histogram!(JOURNEY_RENDER, Unit::Seconds, "Time to render one journey PDF");
+    describe_counter!(PAYMENTS, "Charge attempts by outcome (approved, declined, failed, timeout, breaker_open)");
+    describe_gauge!(BREAKER_STATE, "Circuit breaker state: 0 closed, 1 open, 2 half-open");
+}
+
+/// The text exposition of everything recorded so far.
+pub fn render() -> Response {
+    let handle = install();
+    // Without the exporter's own listener nobody else drains histogram samples: do it at each scrape.
+    handle.run_upkeep();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
+}
+
+/// The route a request matched, handed from the inner route layer to the outer latency layer.
+#[derive(Clone)]
+struct RouteLabel(String);
+
+/// Route layer: notes the matched route pattern (`/product/{slug}`, never the raw path) on the response.
+pub async fn remember_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|path| RouteLabel(path.as_str().to_string()));
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Outer layer: records each request's latency by route and status class (`2xx`, `4xx`…). Requests no route
+/// matched (static files, unknown paths, the fallback) share the route label `unmatched`.
+pub async fn record_http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let route = response.extensions().get::<RouteLabel>().map(|route| route.0.clone()).unwrap_or_else(|| "unmatched".into());
+    let status = format!("{}xx", response.status().as_u16() / 100);
+    metrics::histogram!(names::HTTP_REQUEST_DURATION, "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves `/metrics` on `addr` until `shutdown` (the worker's listener). Binding fails fast, naming the address.
+pub async fn serve_worker_metrics(
+    addr: SocketAddr,
+    shutdown: crate::shutdown::Shutdown,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use anyhow::Context;
+    install();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for worker metrics on {addr} (CARTOGRAPH_WORKER_METRICS_ADDR)"))?;
+    tracing::info!(addr = %listener.local_addr()?, "worker metrics at /metrics");
+    let router = Router::new().route("/metrics", get(|| async { render() }));
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.wait().await }).await;
+        if let Err(error) = served {
+            tracing::warn!(%error, "the worker metrics listener stopped");
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_series_appear_in_the_text_exposition() {
+        let handle = install();
+        metrics::counter!(names::PAYMENTS, "outcome" => "unit_test").increment(2);
+        metrics::histogram!(names::JOURNEY_RENDER).record(0.02);
+        let text = handle.render();
+        assert!(text.contains(r#"cartograph_payments_total{outcome="unit_test"} 2"#), "{text}");
+        assert!(text.contains("# HELP cartograph_payments_total"), "{text}");
+        assert!(text.contains(r#"cartograph_journey_render_seconds_bucket{le="0.025"}"#), "histograms have buckets: {text}");
+    }
+}
