@@ -149,7 +149,11 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed();
-    println!("\nran {:.1} s (the last requests finished after the {} s deadline)\n", elapsed.as_secs_f64(), options.duration.as_secs());
+    println!(
+        "\nran {:.1} s: a {} s deadline, then the requests in flight and the last events (rates are over the whole run)\n",
+        elapsed.as_secs_f64(),
+        options.duration.as_secs()
+    );
     print!("{}", stats.report(elapsed));
     if stragglers > 0 {
         println!("  users stopped after the {} s grace: {stragglers}", GRACE.as_secs());

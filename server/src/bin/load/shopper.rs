@@ -241,6 +241,10 @@ impl Shopper {
             // Adding happens on a product page: go to one first.
             return self.product().await;
         };
+        if self.catalog.products[index].stock <= 0 {
+            // The page says "Out of stock" and offers no button: the shopper looks elsewhere.
+            return self.category().await;
+        }
         let (id, quantity) = (self.catalog.products[index].id, self.rng.gen_range(1..=2));
         self.tracker.event(EventKind::Click { element: "button".into(), label: "Add to cart".into(), href: None }, &mut self.rng);
         let form = [("product_id", id.to_string()), ("quantity", quantity.to_string())];
