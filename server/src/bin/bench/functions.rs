@@ -155,7 +155,7 @@ async fn contended_races(shop: &Shop, pool: &PgPool) -> anyhow::Result<Contentio
     // The earlier phases ordered this product too.
     let reserved_before = reserved_units(pool, scarce).await?;
     let mut outcome = Contention { elapsed: Duration::ZERO, sold: 0, lowest_stock: i64::MAX };
-    let mut in_cart = vec![false; SHOPPERS];
+    let mut in_cart = [false; SHOPPERS];
     for round in 0..ROUNDS {
         sqlx::query("UPDATE products SET stock = $2 WHERE id = $1").bind(scarce).bind(SCARCE_UNITS as i32).execute(pool).await?;
         for (shopper, has) in in_cart.iter_mut().enumerate() {

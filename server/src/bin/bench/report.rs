@@ -197,8 +197,18 @@ mod tests {
         assert_eq!(number(123_456.7), "123,457");
         assert_eq!(number(-1234.0), "-1,234");
         assert_eq!(number(456.78), "456.8");
-        assert_eq!(number(3.14159), "3.14");
+        assert_eq!(number(7.5), "7.50");
         assert_eq!(number(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn writing_replaces_only_the_generated_block() {
+        let path = std::env::temp_dir().join(format!("bench-doc-{}.md", std::process::id()));
+        std::fs::write(&path, format!("# Title\n\nintro\n\n{BEGIN}\nold table\n{END}\n\n## Notes\nkept\n")).unwrap();
+        write_into(&path, "new table\n").unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(written, format!("# Title\n\nintro\n\n{BEGIN}\nnew table\n{END}\n\n## Notes\nkept\n"));
     }
 
     #[test]
