@@ -65,7 +65,7 @@ pub fn render(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime
         .enumerate()
         .map(|(index, mut canvas)| {
             footer(&mut canvas, &short, index + 1, total);
-            PdfPage::new(Mm(210.0), Mm(297.0), canvas.ops)
+            PdfPage::new(Mm(210.0), Mm(297.0), canvas.into_ops())
         })
         .collect();
 
