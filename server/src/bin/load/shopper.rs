@@ -145,8 +145,14 @@ impl Shopper {
         }
     }
 
+    /// A GET as a browser sends it for a page or a file: it accepts compressed bodies (which are only counted,
+    /// never read, so they need no decoding).
+    fn browser_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).header(reqwest::header::ACCEPT_ENCODING, "gzip, deflate, br")
+    }
+
     async fn page(&mut self, step: &'static str, path: &str, title: &str) -> bool {
-        let loaded = self.request(step, self.client.get(self.url(path)), StatusCode::OK).await.is_some();
+        let loaded = self.request(step, self.browser_get(path), StatusCode::OK).await.is_some();
         if loaded {
             self.tracker.navigate(path, title, &mut self.rng);
         }
@@ -160,7 +166,7 @@ impl Shopper {
     /// A first visit downloads the stylesheet, the JS glue and the WASM bundle.
     async fn assets(&self) {
         for file in ["cartograph.css", "cartograph.js", "cartograph.wasm"] {
-            self.request("assets", self.client.get(self.url(&format!("/pkg/{file}"))), StatusCode::OK).await;
+            self.request("assets", self.browser_get(&format!("/pkg/{file}")), StatusCode::OK).await;
         }
     }
 
