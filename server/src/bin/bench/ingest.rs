@@ -105,7 +105,7 @@ pub async fn run(base: &str, brokers: &str, topic: &str, report: &mut Report) ->
     }
     report.note(format!(
         "ingest: {SENDERS} concurrent senders (one visit each), {BATCH}-event batches, 1 s warm-up then {} s per path; \
-         the endpoint acknowledges a batch only after the broker (tansu, SQLite store) has.",
+         the endpoint acknowledges a batch only after the broker at {brokers} has.",
         SHAPE.window.as_secs()
     ));
     Ok(())
