@@ -151,7 +151,7 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .output()
         .ok()
         .filter(|output| output.status.success())
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim_end().to_string())
         .unwrap_or_else(|| format!("({program} unavailable)"))
 }
 
