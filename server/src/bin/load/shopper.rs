@@ -318,3 +318,17 @@ impl Shopper {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_grouped_by_reason_not_by_product() {
+        let out = error_kind(StatusCode::UNPROCESSABLE_ENTITY, r#"{"Invalid":"Sorry, Ridgeline 2 Tent is out of stock in the quantity you chose."}"#);
+        assert_eq!(out, "422 Unprocessable Entity out of stock");
+        let limit = error_kind(StatusCode::UNPROCESSABLE_ENTITY, r#"{"Invalid":"Only 2 of Wool Beanie left."}"#);
+        assert_eq!(limit, "422 Unprocessable Entity more than the stock");
+        assert_eq!(error_kind(StatusCode::SERVICE_UNAVAILABLE, ""), "503 Service Unavailable");
+    }
+}

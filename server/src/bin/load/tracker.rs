@@ -76,3 +76,44 @@ impl Tracker {
         self.pending = events.split_off(excess);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    #[test]
+    fn a_batch_is_due_at_twenty_events_and_carries_the_wire_format() {
+        let (mut tracker, mut rng) = (Tracker::new(), StdRng::seed_from_u64(1));
+        tracker.navigate("/", "Home", &mut rng);
+        assert!(!tracker.due(), "one event, just flushed: not due yet");
+        for _ in 0..9 {
+            tracker.navigate("/products?q=tent", "Search", &mut rng);
+        }
+        // Each navigation after the first is a page_leave and a page_view.
+        assert_eq!(tracker.pending.len(), 19);
+        assert!(!tracker.due());
+        tracker.event(EventKind::Search { query: "tent".into(), results: 3 }, &mut rng);
+        assert!(tracker.due());
+        let (events, body) = tracker.take_batch().unwrap();
+        assert_eq!(events.len(), 20);
+        let batch: ClientBatch = serde_json::from_str(&body).unwrap();
+        assert_eq!(batch.v, SCHEMA_VERSION);
+        assert!(batch.events.iter().all(|event| event.validate().is_ok()));
+        assert!(body.contains(r#""type":"page_leave""#) && body.contains(r#""type":"search""#));
+    }
+
+    #[test]
+    fn a_refused_batch_is_kept_up_to_five_hundred_events() {
+        let (mut tracker, mut rng) = (Tracker::new(), StdRng::seed_from_u64(2));
+        for _ in 0..600 {
+            tracker.event(EventKind::Click { element: "a".into(), label: "x".into(), href: None }, &mut rng);
+        }
+        let (first, _) = tracker.take_batch().unwrap();
+        assert_eq!(first.len(), MAX_BATCH);
+        let newest = tracker.pending.last().cloned();
+        tracker.keep(first);
+        assert_eq!(tracker.pending.len(), MAX_KEPT);
+        assert_eq!(tracker.pending.last().cloned(), newest, "the oldest events are the ones dropped");
+    }
+}
