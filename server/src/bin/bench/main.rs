@@ -117,8 +117,19 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
     result
 }
 
+/// Errors end the run with one line (the project's rule for its binaries), never a backtrace.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cartograph-bench: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let options = options()?;
     let mut report = report::Report::default();
     if options.sections.iter().any(|s| ["ingest", "ssr", "functions"].contains(&s.as_str())) {

@@ -103,8 +103,19 @@ async fn read_catalog(base: &str) -> anyhow::Result<Catalog> {
     Ok(Catalog { categories, products })
 }
 
+/// Errors end the run with one line (the project's rule for its binaries), never a backtrace.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cartograph-load: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let options = Arc::new(parse_options()?);
     let catalog = Arc::new(read_catalog(&options.base).await?);
     println!(
