@@ -146,6 +146,9 @@ async fn run() -> anyhow::Result<()> {
                         Err(error) => return eprintln!("user {user}: cannot start a browser: {error:#}"),
                     }
                     visit += 1;
+                    // The next visitor arrives a moment later; a shop that fails every first page is not hammered.
+                    let pause = options.think.min(deadline.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep(pause).await;
                 }
             })
         })
