@@ -2,8 +2,8 @@
 //! page (printpdf's origin is the bottom left).
 
 use printpdf::{
-    BuiltinFont, Color, Line, LineDashPattern, LinePoint, Op, PaintMode, PdfFontHandle, Point, Polygon, PolygonRing,
-    Pt, Rect, Rgb, TextItem, WindingOrder,
+    BuiltinFont, Color, Line, LineCapStyle, LineDashPattern, LinePoint, Op, PaintMode, PdfFontHandle, Point, Polygon,
+    PolygonRing, Pt, Rect, Rgb, TextItem, WindingOrder,
 };
 
 use super::metrics::{fit, text_width, win_ansi, Font};
@@ -198,6 +198,17 @@ impl Canvas {
             corner(cx, cy - r),
         ];
         self.shape(points, paint);
+    }
+
+    /// A small filled disc around `(cx, cy)`: a zero-length line with round caps, which PDF viewers must paint as
+    /// a disc (ISO 32000-1, 8.5.3.2). It writes 10 numbers where a Bézier circle writes 29, and the timeline draws
+    /// one per event.
+    pub fn dot(&mut self, cx: f32, cy: f32, r: f32, color: Rgb8) {
+        self.end_text();
+        self.ops.push(Op::SetLineCapStyle { cap: LineCapStyle::Round });
+        self.apply(Paint::Stroke(color, 2.0 * r));
+        self.ops.push(Op::DrawLine { line: Line { points: vec![corner(cx, cy), corner(cx, cy)], is_closed: false } });
+        self.ops.push(Op::SetLineCapStyle { cap: LineCapStyle::Butt });
     }
 
     /// A filled polygon through `points`.

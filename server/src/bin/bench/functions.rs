@@ -63,7 +63,14 @@ impl Shop {
     }
 
     async fn checkout(&self, shopper: usize) -> anyhow::Result<reqwest::Response> {
-        let address = [("name", "Bench Shopper"), ("line1", "1 Loop Rd"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE")];
+        let address = [
+            ("name", "Bench Shopper"),
+            ("line1", "1 Loop Rd"),
+            ("line2", ""),
+            ("city", "Berlin"),
+            ("postcode", "10115"),
+            ("country", "DE"),
+        ];
         let form: Vec<(&str, String)> = address.iter().map(|(k, v)| (*k, v.to_string())).collect();
         self.call(shopper, "checkout", &form).await
     }
@@ -85,7 +92,9 @@ async fn sign_in_shoppers(base: &str) -> anyhow::Result<Vec<Shopper>> {
                     .cookie_provider(jar.clone())
                     .redirect(reqwest::redirect::Policy::none())
                     .build()?;
-                sign_in(&client, base, &format!("bench-{index}"), false).await.with_context(|| format!("signing in bench-{index}"))?;
+                sign_in(&client, base, &format!("bench-{index}"), false)
+                    .await
+                    .with_context(|| format!("signing in bench-{index}"))?;
                 let cookies = jar.cookies(&url).context("no cookies after sign-in")?;
                 anyhow::Ok(Shopper { cookies })
             }
@@ -97,7 +106,9 @@ async fn sign_in_shoppers(base: &str) -> anyhow::Result<Vec<Shopper>> {
 }
 
 async fn empty_carts(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE status = 'cart')").execute(pool).await?;
+    sqlx::query("DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE status = 'cart')")
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -157,7 +168,11 @@ async fn contended_races(shop: &Shop, pool: &PgPool) -> anyhow::Result<Contentio
     let mut outcome = Contention { elapsed: Duration::ZERO, sold: 0, lowest_stock: i64::MAX };
     let mut in_cart = [false; SHOPPERS];
     for round in 0..ROUNDS {
-        sqlx::query("UPDATE products SET stock = $2 WHERE id = $1").bind(scarce).bind(SCARCE_UNITS as i32).execute(pool).await?;
+        sqlx::query("UPDATE products SET stock = $2 WHERE id = $1")
+            .bind(scarce)
+            .bind(SCARCE_UNITS as i32)
+            .execute(pool)
+            .await?;
         for (shopper, has) in in_cart.iter_mut().enumerate() {
             if !*has {
                 shop.add(shopper, scarce).await?;
@@ -177,16 +192,24 @@ async fn contended_races(shop: &Shop, pool: &PgPool) -> anyhow::Result<Contentio
                 other => bail!("a contended checkout answered {other}: {body}"),
             }
         }
-        let stock: i32 = sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(scarce).fetch_one(pool).await?;
+        let stock: i32 =
+            sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(scarce).fetch_one(pool).await?;
         ensure!(stock >= 0, "round {round}: stock went negative ({stock})");
         ensure!(winners == SCARCE_UNITS, "round {round}: {winners} checkouts won {SCARCE_UNITS} units");
-        ensure!(i64::from(stock) == SCARCE_UNITS - winners, "round {round}: {winners} won but {stock} of {SCARCE_UNITS} remain");
+        ensure!(
+            i64::from(stock) == SCARCE_UNITS - winners,
+            "round {round}: {winners} won but {stock} of {SCARCE_UNITS} remain"
+        );
         outcome.sold += winners;
         outcome.lowest_stock = outcome.lowest_stock.min(i64::from(stock));
     }
     let reserved = reserved_units(pool, scarce).await? - reserved_before;
     let offered = SCARCE_UNITS * ROUNDS as i64;
-    ensure!(reserved == outcome.sold && reserved <= offered, "orders hold {reserved} units; {} were sold of {offered} offered", outcome.sold);
+    ensure!(
+        reserved == outcome.sold && reserved <= offered,
+        "orders hold {reserved} units; {} were sold of {offered} offered",
+        outcome.sold
+    );
     Ok(outcome)
 }
 
@@ -242,7 +265,12 @@ pub async fn run(base: &str, pool: &PgPool, report: &mut Report) -> anyhow::Resu
                 shop.add(shopper, shop.products[shopper]).await?;
                 let began = Instant::now();
                 let response = shop.checkout(shopper).await?;
-                ensure!(response.status() == StatusCode::OK, "checkout answered {}: {}", response.status(), response.text().await?);
+                ensure!(
+                    response.status() == StatusCode::OK,
+                    "checkout answered {}: {}",
+                    response.status(),
+                    response.text().await?
+                );
                 checkout_latencies.lock().expect("latencies").record(began.elapsed());
                 Ok(())
             }
@@ -251,12 +279,21 @@ pub async fn run(base: &str, pool: &PgPool, report: &mut Report) -> anyhow::Resu
     .await?;
     let mut checkout_latencies = std::mem::take(&mut *checkout_latencies.lock().expect("latencies"));
 
-    eprintln!("server functions: {ROUNDS} checkout races of {SHOPPERS} shoppers, plenty of stock, then {SCARCE_UNITS} units");
+    eprintln!(
+        "server functions: {ROUNDS} checkout races of {SHOPPERS} shoppers, plenty of stock, then {SCARCE_UNITS} units"
+    );
     let uncontended = uncontended_races(&shop, pool).await?;
     let contended = contended_races(&shop, pool).await?;
 
     let ceiling = "current_user, same stack and concurrency";
-    report.add(Row::new("server fn", "current_user calls/s", trivial.rate(), trivial.rate(), "itself (the ceiling below)", Better::Higher));
+    report.add(Row::new(
+        "server fn",
+        "current_user calls/s",
+        trivial.rate(),
+        trivial.rate(),
+        "itself (the ceiling below)",
+        Better::Higher,
+    ));
     report.add(Row::new("server fn", "add to cart calls/s", adds.rate(), trivial.rate(), ceiling, Better::Higher));
     report.add(Row::new("server fn", "add to cart p99 ms", adds.p99_ms(), trivial.p99_ms(), ceiling, Better::Lower));
     report.add(Row::new(
@@ -267,7 +304,14 @@ pub async fn run(base: &str, pool: &PgPool, report: &mut Report) -> anyhow::Resu
         "two current_user calls per cycle",
         Better::Higher,
     ));
-    report.add(Row::new("server fn", "checkout p99 ms", checkout_latencies.percentile_ms(0.99), trivial.p99_ms(), ceiling, Better::Lower));
+    report.add(Row::new(
+        "server fn",
+        "checkout p99 ms",
+        checkout_latencies.percentile_ms(0.99),
+        trivial.p99_ms(),
+        ceiling,
+        Better::Lower,
+    ));
     let attempts = (SHOPPERS * ROUNDS) as f64;
     report.add(Row::new(
         "server fn",

@@ -35,7 +35,12 @@ async fn through_endpoint(base: &str) -> anyhow::Result<Run> {
     closed_loop(SHAPE, move |sender, n| {
         let (client, url) = (clients[sender].clone(), url.clone());
         async move {
-            let response = client.post(url).header("content-type", "text/plain;charset=UTF-8").body(batch_body(sender, n)).send().await?;
+            let response = client
+                .post(url)
+                .header("content-type", "text/plain;charset=UTF-8")
+                .body(batch_body(sender, n))
+                .send()
+                .await?;
             anyhow::ensure!(response.status() == 202, "the producer endpoint answered {}", response.status());
             Ok(())
         }
@@ -73,9 +78,9 @@ async fn through_rdkafka(brokers: &str, topic: &str) -> anyhow::Result<Run> {
                 })
                 .collect::<Result<_, _>>()?;
             let key = visit.to_string();
-            let deliveries = payloads
-                .iter()
-                .map(|payload| producer.send(FutureRecord::to(&topic).key(&key).payload(payload), Duration::from_secs(10)));
+            let deliveries = payloads.iter().map(|payload| {
+                producer.send(FutureRecord::to(&topic).key(&key).payload(payload), Duration::from_secs(10))
+            });
             for delivery in join_all(deliveries).await {
                 delivery.map_err(|(error, _)| anyhow::anyhow!("not acknowledged: {error}"))?;
             }
@@ -92,7 +97,14 @@ pub async fn run(base: &str, brokers: &str, topic: &str, report: &mut Report) ->
     let mut raw = through_rdkafka(brokers, topic).await?;
     let ceiling = "raw rdkafka producer, same broker and settings";
     let events = |run: &Run| run.rate() * BATCH as f64;
-    report.add(Row::new("ingest", "events/s via POST /api/events", events(&endpoint), events(&raw), ceiling, Better::Higher));
+    report.add(Row::new(
+        "ingest",
+        "events/s via POST /api/events",
+        events(&endpoint),
+        events(&raw),
+        ceiling,
+        Better::Higher,
+    ));
     for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
         report.add(Row::new(
             "ingest",

@@ -11,7 +11,15 @@ use uuid::Uuid;
 /// A synthetic visit: a shopper browsing, searching, adding to the cart and paying, repeated.
 pub fn synthetic_events(count: usize) -> Vec<JourneyEvent> {
     let start = chrono::Utc::now() - chrono::Duration::hours(2);
-    let pages = ["/", "/products?q=tent", "/product/ridgeline-2-tent", "/products?category=kitchen", "/product/oak-cutting-board", "/cart", "/checkout"];
+    let pages = [
+        "/",
+        "/products?q=tent",
+        "/product/ridgeline-2-tent",
+        "/products?category=kitchen",
+        "/product/oak-cutting-board",
+        "/cart",
+        "/checkout",
+    ];
     (0..count)
         .map(|i| {
             let (event_type, label) = match i % 5 {
@@ -59,7 +67,8 @@ fn plain_text_pdf(events: &[JourneyEvent]) -> Vec<u8> {
     let mut doc = PdfDocument::new("floor");
     doc.with_pages(pages);
     let mut warnings = Vec::new();
-    let mut pdf = doc.to_lopdf_document(&PdfSaveOptions { image_optimization: None, ..PdfSaveOptions::default() }, &mut warnings);
+    let mut pdf =
+        doc.to_lopdf_document(&PdfSaveOptions { image_optimization: None, ..PdfSaveOptions::default() }, &mut warnings);
     pdf.compress();
     let mut bytes = Vec::new();
     pdf.save_to(&mut bytes).expect("writing to memory");

@@ -39,7 +39,8 @@ struct Options {
 
 fn options() -> anyhow::Result<Options> {
     let site_root = std::env::var("CARTOGRAPH_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
-    let mut options = Options { sections: Vec::new(), wasm: PathBuf::from(site_root).join("pkg/cartograph.wasm"), write: None };
+    let mut options =
+        Options { sections: Vec::new(), wasm: PathBuf::from(site_root).join("pkg/cartograph.wasm"), write: None };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -102,7 +103,8 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
             ingest::run(&base, settings.kafka_brokers(), &topic, report).await.context("ingest")?;
         }
         if wants("ssr") {
-            let slug: String = sqlx::query_scalar("SELECT slug FROM products ORDER BY id LIMIT 1").fetch_one(&pool).await?;
+            let slug: String =
+                sqlx::query_scalar("SELECT slug FROM products ORDER BY id LIMIT 1").fetch_one(&pool).await?;
             ssr::run(&base, &slug, report).await.context("SSR")?;
         }
         if wants("functions") {

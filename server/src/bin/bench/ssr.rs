@@ -17,7 +17,9 @@ type Pages = Arc<HashMap<String, (String, Bytes)>>;
 async fn serve_from_memory(State(pages): State<Pages>, uri: Uri) -> axum::response::Response {
     let key = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     match pages.get(key) {
-        Some((content_type, body)) => ([(http::header::CONTENT_TYPE, content_type.clone())], body.clone()).into_response(),
+        Some((content_type, body)) => {
+            ([(http::header::CONTENT_TYPE, content_type.clone())], body.clone()).into_response()
+        }
         None => http::StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -49,23 +51,40 @@ async fn hammer(client: &reqwest::Client, url: String) -> anyhow::Result<Run> {
 pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow::Result<()> {
     // No cookie jar: every request is a first visit, the same for the app and the bare server.
     let client = reqwest::Client::builder().build()?;
-    let paths = [("home /", "/".to_string()), ("search", "/products?q=tent".to_string()), ("product", format!("/product/{product_slug}"))];
+    let paths = [
+        ("home /", "/".to_string()),
+        ("search", "/products?q=tent".to_string()),
+        ("product", format!("/product/{product_slug}")),
+    ];
     let mut pages = HashMap::new();
     for (_, path) in &paths {
         let response = client.get(format!("{base}{path}")).send().await?;
         anyhow::ensure!(response.status() == 200, "{path} answered {}", response.status());
-        let content_type = response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("text/html").to_string();
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("text/html")
+            .to_string();
         let body = response.bytes().await.with_context(|| format!("reading {path}"))?;
         pages.insert(path.clone(), (content_type, body));
     }
-    let sizes: Vec<String> = paths.iter().map(|(label, path)| format!("{label} {} KiB", pages[path].1.len() / 1024)).collect();
+    let sizes: Vec<String> =
+        paths.iter().map(|(label, path)| format!("{label} {} KiB", pages[path].1.len() / 1024)).collect();
     let bare = bare_server(Arc::new(pages)).await?;
     for (label, path) in &paths {
         eprintln!("ssr: {path} from the app, then from memory ({} s each)", SHAPE.window.as_secs());
         let mut app = hammer(&client, format!("{base}{path}")).await?;
         let mut memory = hammer(&client, format!("{bare}{path}")).await?;
         let ceiling = "same bytes from a bare axum handler";
-        report.add(Row::new("SSR", &format!("{label} req/s ({path})"), app.rate(), memory.rate(), ceiling, Better::Higher));
+        report.add(Row::new(
+            "SSR",
+            &format!("{label} req/s ({path})"),
+            app.rate(),
+            memory.rate(),
+            ceiling,
+            Better::Higher,
+        ));
         report.add(Row::new("SSR", &format!("{label} p99 ms"), app.p99_ms(), memory.p99_ms(), ceiling, Better::Lower));
     }
     report.note(format!(

@@ -27,11 +27,26 @@ fn brotli(bytes: &[u8]) -> anyhow::Result<usize> {
 
 /// Adds raw, gzip and brotli KiB of `wasm`.
 pub fn run(wasm: &Path, report: &mut Report) -> anyhow::Result<()> {
-    let bytes = std::fs::read(wasm).with_context(|| format!("reading the WASM bundle {} (build it with scripts/bench.sh)", wasm.display()))?;
+    let bytes = std::fs::read(wasm)
+        .with_context(|| format!("reading the WASM bundle {} (build it with scripts/bench.sh)", wasm.display()))?;
     let kib = |n: usize| n as f64 / 1024.0;
     report.add(Row::new("WASM bundle", "raw KiB", kib(bytes.len()), RAW_BUDGET, "budget: 2 MiB", Better::Lower));
-    report.add(Row::new("WASM bundle", "gzip -9 KiB", kib(gzip(&bytes)?), WIRE_BUDGET, "budget: 512 KiB on the wire", Better::Lower));
-    report.add(Row::new("WASM bundle", "brotli -q 11 KiB", kib(brotli(&bytes)?), WIRE_BUDGET, "budget: 512 KiB on the wire", Better::Lower));
+    report.add(Row::new(
+        "WASM bundle",
+        "gzip -9 KiB",
+        kib(gzip(&bytes)?),
+        WIRE_BUDGET,
+        "budget: 512 KiB on the wire",
+        Better::Lower,
+    ));
+    report.add(Row::new(
+        "WASM bundle",
+        "brotli -q 11 KiB",
+        kib(brotli(&bytes)?),
+        WIRE_BUDGET,
+        "budget: 512 KiB on the wire",
+        Better::Lower,
+    ));
     report.note(format!(
         "WASM bundle: `{}` after wasm-bindgen and `wasm-opt -Oz` (scripts/lib.sh `build_site`); a ratio above 1 is \
          budget left over.",

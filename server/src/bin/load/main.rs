@@ -60,9 +60,13 @@ fn parse_options() -> anyhow::Result<Options> {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value; {USAGE}"));
         match arg.as_str() {
             "--url" => options.base = value()?.trim_end_matches('/').to_string(),
-            "--duration" => options.duration = Duration::from_secs(value()?.parse().context("--duration: whole seconds")?),
+            "--duration" => {
+                options.duration = Duration::from_secs(value()?.parse().context("--duration: whole seconds")?)
+            }
             "--users" => options.users = value()?.parse().context("--users: a number")?,
-            "--think-ms" => options.think = Duration::from_millis(value()?.parse().context("--think-ms: milliseconds")?),
+            "--think-ms" => {
+                options.think = Duration::from_millis(value()?.parse().context("--think-ms: milliseconds")?)
+            }
             "--seed" => options.seed = value()?.parse().context("--seed: a number")?,
             "--no-assets" => options.assets = false,
             "--allow-remote" => options.allow_remote = true,
@@ -74,7 +78,10 @@ fn parse_options() -> anyhow::Result<Options> {
         }
     }
     ensure!(options.users >= 1 && options.users <= 5_000, "--users must be 1 to 5000");
-    ensure!(!options.duration.is_zero() && options.duration <= Duration::from_secs(3600), "--duration must be 1 to 3600 s");
+    ensure!(
+        !options.duration.is_zero() && options.duration <= Duration::from_secs(3600),
+        "--duration must be 1 to 3600 s"
+    );
     let url: reqwest::Url = options.base.parse().with_context(|| format!("--url {:?} is not a URL", options.base))?;
     if !options.allow_remote && !sign_in::is_loopback(&url) {
         bail!("{} is not this machine; a load test against another host needs --allow-remote", options.base);
@@ -88,12 +95,19 @@ async fn read_catalog(base: &str) -> anyhow::Result<Catalog> {
     let reachable = client.get(format!("{base}/healthz")).send().await;
     let healthy = reachable.with_context(|| format!("cannot reach Cartograph at {base}"))?;
     ensure!(healthy.status().is_success(), "{base}/healthz answered {}", healthy.status());
-    let categories: Vec<Category> = client.post(format!("{base}/api/categories")).send().await?.error_for_status()?.json().await?;
+    let categories: Vec<Category> =
+        client.post(format!("{base}/api/categories")).send().await?.error_for_status()?.json().await?;
     let mut products = Vec::new();
     for page in 1.. {
         let body = serde_json::json!({ "query": { "page": page } });
-        let found: ProductPage =
-            client.post(format!("{base}/api/search_products")).json(&body).send().await?.error_for_status()?.json().await?;
+        let found: ProductPage = client
+            .post(format!("{base}/api/search_products"))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         products.extend(found.products);
         if page >= found.page_count {
             break;

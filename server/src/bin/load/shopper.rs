@@ -92,7 +92,13 @@ fn transport_kind(error: &reqwest::Error) -> String {
 }
 
 impl Shopper {
-    pub fn new(number: u64, options: Arc<Options>, catalog: Arc<Catalog>, stats: Arc<Stats>, deadline: Instant) -> anyhow::Result<Self> {
+    pub fn new(
+        number: u64,
+        options: Arc<Options>,
+        catalog: Arc<Catalog>,
+        stats: Arc<Stats>,
+        deadline: Instant,
+    ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -120,7 +126,12 @@ impl Shopper {
     }
 
     /// Sends one request as step `step`; returns the body when the status is `expected`.
-    async fn request(&self, step: &'static str, request: reqwest::RequestBuilder, expected: StatusCode) -> Option<String> {
+    async fn request(
+        &self,
+        step: &'static str,
+        request: reqwest::RequestBuilder,
+        expected: StatusCode,
+    ) -> Option<String> {
         let began = Instant::now();
         let outcome = match request.send().await {
             Ok(response) => {
@@ -216,7 +227,8 @@ impl Shopper {
     async fn product(&mut self) {
         let index = self.rng.gen_range(0..self.catalog.products.len());
         let product = &self.catalog.products[index];
-        let (path, name, id, slug) = (format!("/product/{}", product.slug), product.name.clone(), product.id, product.slug.clone());
+        let (path, name, id, slug) =
+            (format!("/product/{}", product.slug), product.name.clone(), product.id, product.slug.clone());
         if self.page("product", &path, &name).await {
             self.viewing = Some(index);
             self.tracker.event(EventKind::ProductView { product_id: id, slug }, &mut self.rng);
@@ -233,7 +245,12 @@ impl Shopper {
     async fn search(&mut self) {
         // A word from a product's name, as a shopper who knows roughly what they want would type it.
         let Some(product) = self.catalog.products.choose(&mut self.rng) else { return };
-        let words: Vec<String> = product.name.split_whitespace().filter(|w| w.len() > 2 && w.chars().all(char::is_alphanumeric)).map(str::to_lowercase).collect();
+        let words: Vec<String> = product
+            .name
+            .split_whitespace()
+            .filter(|w| w.len() > 2 && w.chars().all(char::is_alphanumeric))
+            .map(str::to_lowercase)
+            .collect();
         let Some(query) = words.choose(&mut self.rng).cloned() else { return };
         let results = self.catalog.products.iter().filter(|p| p.name.to_lowercase().contains(&query)).count() as i64;
         self.viewing = None;
@@ -252,7 +269,10 @@ impl Shopper {
             return self.category().await;
         }
         let (id, quantity) = (self.catalog.products[index].id, self.rng.gen_range(1..=2));
-        self.tracker.event(EventKind::Click { element: "button".into(), label: "Add to cart".into(), href: None }, &mut self.rng);
+        self.tracker.event(
+            EventKind::Click { element: "button".into(), label: "Add to cart".into(), href: None },
+            &mut self.rng,
+        );
         let form = [("product_id", id.to_string()), ("quantity", quantity.to_string())];
         if self.server_fn("cart_add", "cart_add", &form).await.is_some() {
             self.tracker.event(EventKind::CartAdd { product_id: id, quantity }, &mut self.rng);
@@ -276,7 +296,14 @@ impl Shopper {
         if !self.page("checkout_page", "/checkout", "Checkout").await {
             return;
         }
-        let address = [("name", "Load Shopper"), ("line1", "1 Load St"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE")];
+        let address = [
+            ("name", "Load Shopper"),
+            ("line1", "1 Load St"),
+            ("line2", ""),
+            ("city", "Berlin"),
+            ("postcode", "10115"),
+            ("country", "DE"),
+        ];
         let form: Vec<(&str, String)> = address.iter().map(|(k, v)| (*k, v.to_string())).collect();
         let Some(body) = self.server_fn("checkout", "checkout", &form).await else {
             // Usually stock ran out: empty the cart, as a shopper told so would.
@@ -310,7 +337,8 @@ impl Shopper {
     async fn flush(&mut self) {
         let Some((events, body)) = self.tracker.take_batch() else { return };
         let count = events.len() as u64;
-        let request = self.client.post(self.url(COLLECT_PATH)).header("content-type", "text/plain;charset=UTF-8").body(body);
+        let request =
+            self.client.post(self.url(COLLECT_PATH)).header("content-type", "text/plain;charset=UTF-8").body(body);
         if self.request("events", request, StatusCode::ACCEPTED).await.is_some() {
             self.stats.count("events accepted", count);
         } else {
@@ -325,7 +353,10 @@ mod tests {
 
     #[test]
     fn refusals_are_grouped_by_reason_not_by_product() {
-        let out = error_kind(StatusCode::UNPROCESSABLE_ENTITY, r#"{"Invalid":"Sorry, Ridgeline 2 Tent is out of stock in the quantity you chose."}"#);
+        let out = error_kind(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r#"{"Invalid":"Sorry, Ridgeline 2 Tent is out of stock in the quantity you chose."}"#,
+        );
         assert_eq!(out, "422 Unprocessable Entity out of stock");
         let limit = error_kind(StatusCode::UNPROCESSABLE_ENTITY, r#"{"Invalid":"Only 2 of Wool Beanie left."}"#);
         assert_eq!(limit, "422 Unprocessable Entity more than the stock");

@@ -1,11 +1,7 @@
 //! What the shoppers measured: per step, the count, the latencies and the errors by kind.
 
 use crate::latency::Latencies;
-use std::{
-    collections::BTreeMap,
-    sync::Mutex,
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 
 /// One step's figures.
 #[derive(Debug, Default)]
