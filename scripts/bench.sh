@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Benchmarks that print figures (never timed tests): `scripts/bench.sh` runs all of them.
-#   ingest  — the producer endpoint next to a raw rdkafka producer on the same broker, as a ratio;
-#   journey — journey PDF render time at 100 / 1,000 / 10,000 events.
-# `scripts/bench.sh journey` runs one.
+# Benchmarks that print one table (never timed tests): every figure next to a ceiling measured in the same run,
+# and their ratio. Sections: ingest, ssr, functions, journey, wasm (docs/benchmarks.md says what each measures).
+#   scripts/bench.sh                             # every section
+#   scripts/bench.sh journey wasm                # some sections
+#   scripts/bench.sh --write docs/benchmarks.md  # and write the table into the doc
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_postgres
 ensure_broker --scratch
 ensure_oidc
 export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
+
+sections=()
+for arg in "$@"; do [[ $arg == -* || $arg == */* || $arg == *.md ]] || sections+=("$arg"); done
+if [[ ${#sections[@]} -eq 0 || " ${sections[*]} " == *" wasm "* ]]; then
+  build_site
+fi
 log "building the benchmark (release)"
 (cd "$ROOT" && cargo build --release -p server --bin cartograph-bench)
-for what in ${1:-ingest journey}; do
-  RUST_LOG=${RUST_LOG:-warn} "$CARGO_TARGET_DIR/release/cartograph-bench" "$what"
-  echo
-done
+cd "$ROOT"
+"$CARGO_TARGET_DIR/release/cartograph-bench" --wasm "$SITE_DIR/pkg/cartograph.wasm" "$@"

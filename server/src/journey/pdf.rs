@@ -74,7 +74,7 @@ fn render_document(visit: &VisitInfo, events: &[JourneyEvent], generated_at: Dat
         .enumerate()
         .map(|(index, mut canvas)| {
             footer(&mut canvas, &short, index + 1, total);
-            PdfPage::new(Mm(210.0), Mm(297.0), canvas.ops)
+            PdfPage::new(Mm(210.0), Mm(297.0), canvas.into_ops())
         })
         .collect();
 
@@ -481,7 +481,7 @@ fn timeline_row(c: &mut Canvas, event: &JourneyEvent, start: DateTime<Utc>, y: f
     c.text(x, baseline, &relative_time(event.received_at - start), Style::new(Font::Regular, 8.0, MUTED), Align::Left);
 
     let (x, w) = cell(COL_EVENT);
-    c.circle(x + 2.5, y + ROW_H / 2.0, 2.6, Paint::Fill(event_color(event)));
+    c.dot(x + 2.5, y + ROW_H / 2.0, 2.6, event_color(event));
     c.text_fit(x + 10.0, baseline, event_name(&event.event_type), Style::new(Font::Bold, 8.0, INK), w - 10.0);
 
     let (x, w) = cell(COL_PAGE);
