@@ -227,5 +227,14 @@ build_site() {
       -o "$pkg/cartograph.wasm" "$pkg/cartograph.wasm"
   fi
   cp "$ROOT/style/main.css" "$pkg/cartograph.css"
+  # Brotli and gzip copies, served as they are to browsers that take them (server/src/http/bundle.rs).
+  ensure_node
+  node -e '
+    const zlib = require("zlib"), fs = require("fs");
+    for (const file of process.argv.slice(1)) {
+      const bytes = fs.readFileSync(file);
+      fs.writeFileSync(file + ".br", zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
+      fs.writeFileSync(file + ".gz", zlib.gzipSync(bytes, { level: 9 }));
+    }' "$pkg/cartograph.wasm" "$pkg/cartograph.js" "$pkg/cartograph.css"
   log "site ready in $SITE_DIR ($(du -k "$pkg/cartograph.wasm" | cut -f1) KiB of WASM)"
 }

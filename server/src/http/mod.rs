@@ -1,6 +1,7 @@
 //! The web process's router: pages, server functions, static files, sign-in, the producer endpoint, health
 //! and metrics.
 
+mod bundle;
 mod health;
 mod images;
 mod origin;
@@ -70,6 +71,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             post(images::upload_product_image).layer(DefaultBodyLimit::max(app::admin::MAX_IMAGE_BYTES + 64 * 1024)),
         )
         .route("/favicon.svg", get(images::favicon))
+        .nest("/pkg", bundle::router(&state.settings.site_root))
         .route("/journeys/{file}", get(crate::journey::routes::download))
         .nest("/auth", crate::auth::router())
         .leptos_routes_with_context(&state, leptos_routes, provide_server_context.clone(), {

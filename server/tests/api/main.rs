@@ -5,6 +5,7 @@ mod auth;
 mod auth_forgery;
 mod breakers;
 mod broker_outage;
+mod bundle;
 mod commerce;
 mod fake_provider;
 mod faults;
