@@ -2,7 +2,7 @@
 //! image uploads, and the notifications catalog events become (relay → `catalog.v1` → worker).
 
 use crate::{
-    broker_outage::{free_port, Broker},
+    broker_outage::Broker,
     commerce::{add, order_status, pay, pending_order, product, stock, SUCCEEDS},
     helpers::{sign_in, spawn_app, spawn_app_with, test_settings, TestApp},
 };
@@ -282,11 +282,9 @@ async fn restocking_and_deleting_tell_cart_holders_back_in_stock_and_no_longer_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_after() {
-    let dir = std::env::temp_dir().join(format!("cartograph-outbox-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut broker = Broker::start(free_port(), dir);
+    let mut broker = Broker::start_private("outbox");
     let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(format!("127.0.0.1:{}", broker.port));
+    settings.kafka_brokers = Some(broker.address());
     let app = spawn_app_with(settings).await;
     app.spawn_worker();
     sign_in(&app, "admin", "/").await;

@@ -1,7 +1,7 @@
 //! Circuit breakers: a failing payment gateway or broker is refused at once for a cool-down, and recovers.
 
 use crate::{
-    broker_outage::{free_port, Broker},
+    broker_outage::Broker,
     commerce::{order_status, pay, pending_order, product, stock, SUCCEEDS},
     helpers::{spawn_app_with, test_settings, TestApp},
 };
@@ -72,11 +72,9 @@ async fn a_failing_gateway_opens_the_breaker_and_the_order_stays_payable_until_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_broker_down_the_endpoint_answers_503_at_once_once_the_breaker_opens() {
-    let dir = std::env::temp_dir().join(format!("cartograph-breaker-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut broker = Broker::start(free_port(), dir);
+    let mut broker = Broker::start_private("breaker");
     let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(format!("127.0.0.1:{}", broker.port));
+    settings.kafka_brokers = Some(broker.address());
     settings.broker_breaker_failures = 2;
     settings.broker_breaker_cooldown_secs = 4;
     let app = spawn_app_with(settings).await;

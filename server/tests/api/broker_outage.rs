@@ -17,6 +17,18 @@ pub(crate) struct Broker {
 }
 
 impl Broker {
+    /// A broker on a free port, its data in a fresh temporary directory named after `label`.
+    pub(crate) fn start_private(label: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("cartograph-{label}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self::start(free_port(), dir)
+    }
+
+    /// The bootstrap address for the app's settings.
+    pub(crate) fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     pub(crate) fn start(port: u16, dir: std::path::PathBuf) -> Self {
         let mut broker = Broker { port, dir, child: None };
         broker.restart();
@@ -63,11 +75,9 @@ pub(crate) fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_events_survive_a_broker_restart_exactly_once() {
-    let dir = std::env::temp_dir().join(format!("cartograph-broker-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut broker = Broker::start(free_port(), dir);
+    let mut broker = Broker::start_private("broker");
     let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(format!("127.0.0.1:{}", broker.port));
+    settings.kafka_brokers = Some(broker.address());
     settings.collect_rate_per_visit = 1000.0;
     settings.collect_rate_per_ip = 1000.0;
     let app = Arc::new(spawn_app_with(settings).await);

@@ -8,6 +8,8 @@
 //! Without section names it runs all of them. `--write docs/benchmarks.md` replaces the generated block of that
 //! file. The app runs in this process on a random loopback port against a fresh `cartograph_bench` database.
 
+#[path = "../common/exit.rs"]
+mod exit;
 #[path = "../common/latency.rs"]
 mod latency;
 #[path = "../common/sign_in.rs"]
@@ -119,16 +121,9 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
     result
 }
 
-/// Errors end the run with one line (the project's rule for its binaries), never a backtrace.
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("cartograph-bench: error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    exit::exit_code("cartograph-bench", run().await)
 }
 
 async fn run() -> anyhow::Result<()> {

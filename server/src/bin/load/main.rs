@@ -9,6 +9,8 @@
 //! accounts, orders and reserved stock behind: point it at a development stack, never at a shop with real
 //! customers. It refuses any host but this machine unless `--allow-remote` is given.
 
+#[path = "../common/exit.rs"]
+mod exit;
 #[path = "../common/latency.rs"]
 mod latency;
 #[path = "../common/sign_in.rs"]
@@ -117,16 +119,9 @@ async fn read_catalog(base: &str) -> anyhow::Result<Catalog> {
     Ok(Catalog { categories, products })
 }
 
-/// Errors end the run with one line (the project's rule for its binaries), never a backtrace.
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("cartograph-load: error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    exit::exit_code("cartograph-load", run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
