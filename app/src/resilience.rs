@@ -225,6 +225,11 @@ pub struct Permit {
 }
 
 impl Permit {
+    /// Whether this is the single trial call after a cool-down (the breaker is half-open).
+    pub fn is_trial(&self) -> bool {
+        self.trial
+    }
+
     /// The dependency answered (a declined card is an answer too).
     pub fn succeeded(mut self) {
         self.settled = true;

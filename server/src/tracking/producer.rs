@@ -7,9 +7,15 @@ use app::{
     tracking::schema::ClickstreamRecord,
 };
 use futures::future::join_all;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{
+    producer::{FutureProducer, FutureRecord, Producer},
+    ClientConfig,
+};
 use serde::Serialize;
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
+};
 
 /// How long a batch may wait for the broker before the endpoint answers 503.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,9 +24,12 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// A circuit breaker sits in front of the broker: once batches keep going unacknowledged, the endpoint answers
 /// 503 at once for the cool-down instead of holding every request for the full delivery timeout.
+///
+/// The producer itself is renewed after a failed delivery: see [`ClickstreamProducer::guarded`].
 #[derive(Clone)]
 pub struct ClickstreamProducer {
-    producer: FutureProducer,
+    producer: Arc<RwLock<FutureProducer>>,
+    config: Arc<ClientConfig>,
     topics: Topics,
     breaker: Arc<CircuitBreaker>,
 }
@@ -51,16 +60,43 @@ pub struct RejectedInput<'a> {
 
 impl ClickstreamProducer {
     pub fn new(brokers: &str, topics: Topics, breaker: BreakerSettings) -> anyhow::Result<Self> {
-        let producer: FutureProducer = client_config(brokers)
+        let mut config = client_config(brokers);
+        config
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.type", "lz4")
             .set("linger.ms", "5")
             .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
-            .set("queue.buffering.max.messages", "100000")
-            .create()
-            .context("creating the Kafka producer")?;
-        Ok(Self { producer, topics, breaker: Arc::new(CircuitBreaker::new("broker", breaker)) })
+            .set("queue.buffering.max.messages", "100000");
+        let producer: FutureProducer = config.create().context("creating the Kafka producer")?;
+        Ok(Self {
+            producer: Arc::new(RwLock::new(producer)),
+            config: Arc::new(config),
+            topics,
+            breaker: Arc::new(CircuitBreaker::new("broker", breaker)),
+        })
+    }
+
+    /// The producer in use (a cheap handle on the shared client).
+    fn current(&self) -> FutureProducer {
+        self.producer.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Puts a new producer (a new producer id, empty queues) in place of `used`, or of the current one.
+    /// Requests still using the old producer finish with it.
+    fn renew(&self, used: Option<&FutureProducer>, why: &dyn std::fmt::Display) {
+        let mut slot = self.producer.write().unwrap_or_else(PoisonError::into_inner);
+        // Another request may have renewed it already.
+        if used.is_some_and(|used| slot.client().native_ptr() != used.client().native_ptr()) {
+            return;
+        }
+        match self.config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                *slot = fresh;
+                tracing::warn!(reason = %why, "renewed the Kafka producer");
+            }
+            Err(error) => tracing::error!(%error, "could not create a new Kafka producer"),
+        }
     }
 
     /// Where the broker's circuit breaker stands.
@@ -75,7 +111,7 @@ impl ClickstreamProducer {
 
     /// Messages waiting in the producer's queue or for the broker's acknowledgement.
     pub fn in_flight_count(&self) -> i32 {
-        self.producer.in_flight_count()
+        self.current().in_flight_count()
     }
 
     /// Runs `send` if the breaker allows it, for at most [`DELIVERY_TIMEOUT`], and tells the breaker how it went.
@@ -83,15 +119,25 @@ impl ClickstreamProducer {
     /// librdkafka's own message timeout can run late while the broker is unreachable (batches were seen waiting
     /// 15 s for a 10 s timeout), long enough for the HTTP request timeout to cancel the handler, and a cancelled
     /// call tells the breaker nothing: this bound keeps both the endpoint's promise and the breaker's count.
-    async fn guarded<F>(&self, send: F) -> Result<(), ProduceError>
+    ///
+    /// A producer that failed a delivery is replaced, and the old one's queue dropped once the requests holding
+    /// it have answered (503). An idempotent producer whose messages timed out must bump its epoch and retry
+    /// with sequence numbers a restarted broker cannot place: that wedges the producer for good and, with
+    /// tansu 0.6, the broker's storage too. A new producer (a new producer id) starts clean.
+    async fn guarded<F, Fut>(&self, send: F) -> Result<(), ProduceError>
     where
-        F: std::future::Future<Output = Result<(), ProduceError>>,
+        F: FnOnce(FutureProducer) -> Fut,
+        Fut: std::future::Future<Output = Result<(), ProduceError>>,
     {
         let permit = self.breaker.try_acquire()?;
-        let result = tokio::time::timeout(DELIVERY_TIMEOUT, send).await.unwrap_or_else(|_| {
+        let producer = self.current();
+        let result = tokio::time::timeout(DELIVERY_TIMEOUT, send(producer.clone())).await.unwrap_or_else(|_| {
             Err(ProduceError::Broker(format!("no acknowledgement from the broker within {} s", DELIVERY_TIMEOUT.as_secs())))
         });
         permit.record(result.is_err());
+        if let Err(ProduceError::Broker(reason)) = &result {
+            self.renew(Some(&producer), reason);
+        }
         result
     }
 
@@ -101,15 +147,16 @@ impl ClickstreamProducer {
             .iter()
             .map(|record| Ok((record.visit_id.to_string(), serde_json::to_vec(record)?)))
             .collect::<Result<_, serde_json::Error>>()?;
-        self.guarded(async {
+        self.guarded(|producer| async move {
             let deliveries = payloads.iter().map(|(key, payload)| {
-                self.producer
-                    .send(FutureRecord::to(&self.topics.clickstream).key(key).payload(payload), DELIVERY_TIMEOUT)
+                producer.send(FutureRecord::to(&self.topics.clickstream).key(key).payload(payload), DELIVERY_TIMEOUT)
             });
             for result in join_all(deliveries).await {
-                result.map_err(|(error, _)| ProduceError::Broker(format!("broker did not acknowledge an event: {error}")))?;
+                if let Err((error, _)) = result {
+                    return Err(ProduceError::Broker(format!("broker did not acknowledge an event: {error}")));
+                }
             }
-            Ok::<(), ProduceError>(())
+            Ok(())
         })
         .await
     }
@@ -118,19 +165,20 @@ impl ClickstreamProducer {
     pub async fn send_rejected(&self, rejected: &RejectedInput<'_>) -> Result<(), ProduceError> {
         let payload = serde_json::to_vec(rejected)?;
         let key = rejected.visit_id.to_string();
-        self.guarded(async {
-            self.producer
+        self.guarded(|producer| async move {
+            let sent = producer
                 .send(FutureRecord::to(&self.topics.clickstream_bad).key(&key).payload(&payload), DELIVERY_TIMEOUT)
-                .await
-                .map(|_| ())
-                .map_err(|(error, _)| ProduceError::Broker(format!("broker did not acknowledge a rejected event: {error}")))
+                .await;
+            sent.map(|_| ()).map_err(|(error, _)| {
+                ProduceError::Broker(format!("broker did not acknowledge a rejected event: {error}"))
+            })
         })
         .await
     }
 
     /// Waits for in-flight messages before the process exits.
     pub fn flush(&self, timeout: Duration) {
-        if let Err(error) = self.producer.flush(timeout) {
+        if let Err(error) = self.current().flush(timeout) {
             tracing::warn!(%error, "some clickstream events were still in flight at shutdown");
         }
     }

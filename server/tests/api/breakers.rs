@@ -104,8 +104,7 @@ async fn with_the_broker_down_the_endpoint_answers_503_at_once_once_the_breaker_
     }
 
     assert_tripped(&app, "broker").await;
-    // Not asserted here: recovery after an outage longer than the delivery timeout. Against tansu 0.6 the
-    // producer kept failing after such a restart ("Unknown broker error" for 150 s; a freshly created producer
-    // timed out instead), while the 3 s outage of broker_outage recovers.
+    // Recovery after an outage longer than the delivery timeout is
+    // broker_outage::the_endpoint_takes_events_again_at_once_after_an_outage_longer_than_the_delivery_timeout.
     drop(broker);
 }

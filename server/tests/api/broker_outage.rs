@@ -157,3 +157,43 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
         records.len()
     );
 }
+
+/// An outage longer than the delivery timeout: the producer's messages time out, and a producer that carried
+/// on would retry with an idempotence state the restarted broker cannot place (tansu then refused it for
+/// good). The endpoint must take events again as soon as the broker is back, without an app restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_takes_events_again_at_once_after_an_outage_longer_than_the_delivery_timeout() {
+    let mut broker = Broker::start_private("long-outage");
+    let mut settings = test_settings().await;
+    settings.kafka_brokers = Some(broker.address());
+    settings.collect_rate_per_visit = 1000.0;
+    settings.collect_rate_per_ip = 1000.0;
+    let app = spawn_app_with(settings).await;
+    app.client.get(app.url("/")).send().await.unwrap();
+    let post = |n: usize| {
+        let body = format!(r#"{{"v":1,"events":[{{"type":"page_view","path":"/long/{n}","id":"long-{n}"}}]}}"#);
+        app.client.post(app.url("/api/events")).body(body).send()
+    };
+    assert_eq!(post(0).await.unwrap().status(), 202);
+
+    broker.kill();
+    let down = tokio::time::Instant::now();
+    let mut n = 1;
+    // Two batches time out (10 s each) while the broker is away.
+    while down.elapsed() < Duration::from_secs(20) {
+        assert_eq!(post(n).await.unwrap().status(), 503, "nothing is accepted while the broker is down");
+        n += 1;
+    }
+    broker.restart();
+    let back = tokio::time::Instant::now();
+    loop {
+        let status = post(n).await.unwrap().status();
+        if status == 202 {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(20), "still {status} 20 s after the broker returned");
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("long outage: events accepted again {:.1} s after the broker returned", back.elapsed().as_secs_f32());
+}
