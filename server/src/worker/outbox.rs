@@ -8,7 +8,10 @@
 use crate::{kafka::client_config, shutdown::Shutdown};
 use anyhow::Context;
 use futures::future::join_all;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{
+    producer::{FutureProducer, FutureRecord},
+    ClientConfig,
+};
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -22,23 +25,28 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Publishes outbox rows to one topic.
 pub struct OutboxRelay {
     pool: PgPool,
+    config: ClientConfig,
     producer: FutureProducer,
     topic: String,
 }
 
 impl OutboxRelay {
     pub fn new(pool: PgPool, brokers: &str, topic: String) -> anyhow::Result<Self> {
-        let producer = client_config(brokers)
+        let mut config = client_config(brokers);
+        config
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
-            .create()
-            .context("creating the outbox relay's producer")?;
-        Ok(Self { pool, producer, topic })
+            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string());
+        let producer = config.create().context("creating the outbox relay's producer")?;
+        Ok(Self { pool, config, producer, topic })
     }
 
     /// Publishes one batch of unpublished rows; returns how many went out (0 when another relay holds the lock).
-    pub async fn publish_batch(&self) -> anyhow::Result<usize> {
+    ///
+    /// A failed delivery also replaces the producer, as the clickstream producer does: there, an idempotent
+    /// producer that lived through a long outage never delivered again to the restarted broker. The rows stay
+    /// unpublished and go out with the new one.
+    pub async fn publish_batch(&mut self) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
         let elected = sqlx::query_scalar!(r#"SELECT pg_try_advisory_xact_lock($1) AS "elected!""#, RELAY_LOCK)
             .fetch_one(&mut *tx)
@@ -60,8 +68,10 @@ impl OutboxRelay {
         let deliveries = records.iter().map(|(key, payload)| {
             self.producer.send(FutureRecord::to(&self.topic).key(key).payload(payload), DELIVERY_TIMEOUT)
         });
-        for result in join_all(deliveries).await {
-            result.map_err(|(error, _)| anyhow::anyhow!("the broker did not acknowledge a catalog event: {error}"))?;
+        let failed = join_all(deliveries).await.into_iter().find_map(Result::err);
+        if let Some((error, _)) = failed {
+            self.producer = self.config.create().context("renewing the outbox relay's producer")?;
+            anyhow::bail!("the broker did not acknowledge a catalog event: {error}");
         }
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
         sqlx::query!("UPDATE catalog_outbox SET published_at = now() WHERE id = ANY($1)", &ids).execute(&mut *tx).await?;
@@ -70,7 +80,7 @@ impl OutboxRelay {
     }
 
     /// Relays until `shutdown`, polling every `every` while idle and backing off while the broker is down.
-    pub async fn run_until(self, every: Duration, shutdown: Shutdown) {
+    pub async fn run_until(mut self, every: Duration, shutdown: Shutdown) {
         let mut backoff = every;
         loop {
             let wait = match self.publish_batch().await {

@@ -313,3 +313,24 @@ async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_af
     assert_eq!(prices, [9000, 8000, 7000], "each event once, in order");
     assert!(records.iter().all(|r| r.key.as_deref() == Some(id_text.as_str())), "keyed by product id");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_events_go_out_after_an_outage_longer_than_the_delivery_timeout() {
+    let mut broker = Broker::start_private("outbox-long");
+    let mut settings = test_settings().await;
+    settings.kafka_brokers = Some(broker.address());
+    let app = spawn_app_with(settings).await;
+    app.spawn_worker();
+    sign_in(&app, "admin", "/").await;
+    let (id, _, stock) = product(&app, "ridgeline-2-tent").await;
+    let (id_text, stock_text) = (id.to_string(), stock.to_string());
+
+    broker.kill();
+    let saved = save(&app, &product_form(&id_text, "Ridgeline 2 Tent", "85", &stock_text, &stock_text)).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    // Long enough for the relay's deliveries to time out (10 s) while the broker is away.
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    broker.restart();
+    let published = app.wait_for_count("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL", 1).await;
+    assert_eq!(published, 1, "the event goes out once the broker is back, without a worker restart");
+}
