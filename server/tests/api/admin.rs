@@ -4,7 +4,7 @@
 use crate::{
     broker_outage::Broker,
     commerce::{add, order_status, pay, pending_order, product, stock, SUCCEEDS},
-    helpers::{sign_in, spawn_app, spawn_app_with, test_settings, TestApp},
+    helpers::{sign_in, spawn_app, spawn_app_with, TestApp},
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -280,14 +280,18 @@ async fn restocking_and_deleting_tell_cart_holders_back_in_stock_and_no_longer_a
     assert_eq!(message, "Summit Lantern is no longer available and was removed from your cart.");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_after() {
-    let mut broker = Broker::start_private("outbox");
-    let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(broker.address());
-    let app = spawn_app_with(settings).await;
+/// An app on a private broker (so a test may stop it), with its worker, and an admin signed in.
+async fn admin_on_private_broker(label: &str) -> (Broker, TestApp) {
+    let broker = Broker::start_private(label);
+    let app = spawn_app_with(broker.test_settings().await).await;
     app.spawn_worker();
     sign_in(&app, "admin", "/").await;
+    (broker, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_after() {
+    let (mut broker, app) = admin_on_private_broker("outbox").await;
     let (id, _, tent_stock) = product(&app, "ridgeline-2-tent").await;
     let (id_text, stock_text) = (id.to_string(), tent_stock.to_string());
 
@@ -316,12 +320,7 @@ async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_af
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_events_go_out_after_an_outage_longer_than_the_delivery_timeout() {
-    let mut broker = Broker::start_private("outbox-long");
-    let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(broker.address());
-    let app = spawn_app_with(settings).await;
-    app.spawn_worker();
-    sign_in(&app, "admin", "/").await;
+    let (mut broker, app) = admin_on_private_broker("outbox-long").await;
     let (id, _, stock) = product(&app, "ridgeline-2-tent").await;
     let (id_text, stock_text) = (id.to_string(), stock.to_string());
 

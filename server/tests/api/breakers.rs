@@ -73,8 +73,7 @@ async fn a_failing_gateway_opens_the_breaker_and_the_order_stays_payable_until_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_broker_down_the_endpoint_answers_503_at_once_once_the_breaker_opens() {
     let mut broker = Broker::start_private("breaker");
-    let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(broker.address());
+    let mut settings = broker.test_settings().await;
     settings.broker_breaker_failures = 2;
     settings.broker_breaker_cooldown_secs = 4;
     let app = spawn_app_with(settings).await;

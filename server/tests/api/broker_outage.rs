@@ -2,6 +2,7 @@
 //! (202) is in the topic exactly once; the rest were answered 503 and stay with the tracker.
 
 use crate::helpers::{spawn_app_with, test_settings};
+use cartograph::config::Settings;
 use std::{
     collections::HashMap,
     process::{Child, Command, Stdio},
@@ -27,6 +28,13 @@ impl Broker {
     /// The bootstrap address for the app's settings.
     pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A test's settings, pointed at this broker.
+    pub(crate) async fn test_settings(&self) -> Settings {
+        let mut settings = test_settings().await;
+        settings.kafka_brokers = Some(self.address());
+        settings
     }
 
     pub(crate) fn start(port: u16, dir: std::path::PathBuf) -> Self {
@@ -76,8 +84,7 @@ pub(crate) fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_events_survive_a_broker_restart_exactly_once() {
     let mut broker = Broker::start_private("broker");
-    let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(broker.address());
+    let mut settings = broker.test_settings().await;
     settings.collect_rate_per_visit = 1000.0;
     settings.collect_rate_per_ip = 1000.0;
     let app = Arc::new(spawn_app_with(settings).await);
@@ -164,8 +171,7 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_takes_events_again_at_once_after_an_outage_longer_than_the_delivery_timeout() {
     let mut broker = Broker::start_private("long-outage");
-    let mut settings = test_settings().await;
-    settings.kafka_brokers = Some(broker.address());
+    let mut settings = broker.test_settings().await;
     settings.collect_rate_per_visit = 1000.0;
     settings.collect_rate_per_ip = 1000.0;
     let app = spawn_app_with(settings).await;
