@@ -63,15 +63,49 @@ pub fn at_least_once_consumer_config(brokers: &str, group: &str, member: Option<
     config
 }
 
+/// A group consumer that is never closed on the thread that drops it.
+///
+/// Dropping a librdkafka consumer closes it, and the close waits for a broker that may be gone, without end. A
+/// task cancelled at runtime shutdown, or a panic, would block a runtime thread on that; this wrapper hands the
+/// consumer to a thread of its own instead. [`close_consumer`] is the orderly way out.
+pub struct GroupConsumer<C: Send + 'static>(Option<C>);
+
+impl<C: Send + 'static> GroupConsumer<C> {
+    pub fn new(consumer: C) -> Self {
+        Self(Some(consumer))
+    }
+
+    fn into_inner(mut self) -> C {
+        self.0.take().expect("a consumer is present until it is closed")
+    }
+}
+
+impl<C: Send + 'static> std::ops::Deref for GroupConsumer<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.0.as_ref().expect("a consumer is present until it is closed")
+    }
+}
+
+impl<C: Send + 'static> Drop for GroupConsumer<C> {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            let _ = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(consumer));
+        }
+    }
+}
+
 /// Commits a group consumer's stored offsets and closes it (leaving the group) on a thread of its own, waiting
 /// at most `limit`. librdkafka waits for a broker that is gone without end; a shutdown must not, so past the
 /// limit the close is abandoned, and the offsets stored since the last automatic commit (every second) are
 /// delivered again to the next member: the consumers are idempotent.
-pub async fn close_consumer<C, Context>(consumer: C, limit: Duration)
+pub async fn close_consumer<C, Context>(consumer: GroupConsumer<C>, limit: Duration)
 where
     C: Consumer<Context> + Send + 'static,
     Context: rdkafka::consumer::ConsumerContext + 'static,
 {
+    let consumer = consumer.into_inner();
     let (closed, done) = tokio::sync::oneshot::channel();
     let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || {
         match consumer.commit_consumer_state(CommitMode::Sync) {

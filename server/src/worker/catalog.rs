@@ -25,8 +25,10 @@ pub async fn run(
     pool: PgPool,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let consumer = lag_reporting_consumer(&mut at_least_once_consumer_config(brokers, group, member), group)
-        .context("creating the catalog consumer")?;
+    let consumer = crate::kafka::GroupConsumer::new(
+        lag_reporting_consumer(&mut at_least_once_consumer_config(brokers, group, member), group)
+            .context("creating the catalog consumer")?,
+    );
     consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;
     tracing::info!(%group, %topic, "notifications consumer started");
     loop {

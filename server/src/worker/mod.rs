@@ -34,12 +34,14 @@ pub(crate) const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Consumes until `shutdown` fires, then commits what it stored and leaves the group.
 pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer = lag_reporting_consumer(
-        at_least_once_consumer_config(&config.brokers, &config.group_id, config.member.as_deref())
-            .set("partition.assignment.strategy", "cooperative-sticky"),
-        &config.group_id,
-    )
-    .context("creating the Kafka consumer")?;
+    let consumer = crate::kafka::GroupConsumer::new(
+        lag_reporting_consumer(
+            at_least_once_consumer_config(&config.brokers, &config.group_id, config.member.as_deref())
+                .set("partition.assignment.strategy", "cooperative-sticky"),
+            &config.group_id,
+        )
+        .context("creating the Kafka consumer")?,
+    );
     consumer
         .subscribe(&[&config.topics.clickstream])
         .with_context(|| format!("subscribing to {}", config.topics.clickstream))?;
