@@ -21,6 +21,9 @@ pub struct BreakerSettings {
     pub cool_down: Duration,
 }
 
+/// The gauge of each breaker's state (exported by the server's `/metrics`).
+pub const BREAKER_STATE_METRIC: &str = "cartograph_circuit_breaker_state";
+
 /// Where a breaker stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
@@ -207,7 +210,7 @@ impl CircuitBreaker {
     }
 
     fn publish(&self, state: BreakerState) {
-        metrics::gauge!("cartograph_circuit_breaker_state", "breaker" => self.name).set(state.gauge_value());
+        metrics::gauge!(BREAKER_STATE_METRIC, "breaker" => self.name).set(state.gauge_value());
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -67,7 +67,7 @@ pub fn at_least_once_consumer_config(brokers: &str, group: &str, member: Option<
 ///
 /// Dropping a librdkafka consumer closes it, and the close waits for a broker that may be gone, without end. A
 /// task cancelled at runtime shutdown, or a panic, would block a runtime thread on that; this wrapper hands the
-/// consumer to a thread of its own instead. [`close_consumer`] is the orderly way out.
+/// consumer to a thread of its own instead. [`GroupConsumer::close`] is the orderly way out.
 pub struct GroupConsumer<C: Send + 'static>(Option<C>);
 
 impl<C: Send + 'static> GroupConsumer<C> {
@@ -75,8 +75,32 @@ impl<C: Send + 'static> GroupConsumer<C> {
         Self(Some(consumer))
     }
 
-    fn into_inner(mut self) -> C {
-        self.0.take().expect("a consumer is present until it is closed")
+    /// Commits the stored offsets and closes the consumer (leaving the group) on its own thread, waiting at most
+    /// `limit`. Past the limit the close is abandoned, and the offsets stored since the last automatic commit
+    /// (every second) are delivered again to the next member: the consumers are idempotent.
+    pub async fn close<Context>(mut self, limit: Duration)
+    where
+        C: Consumer<Context>,
+        Context: rdkafka::consumer::ConsumerContext + 'static,
+    {
+        let consumer = self.0.take().expect("a consumer is present until it is closed");
+        let (closed, done) = tokio::sync::oneshot::channel();
+        let closing = off_the_runtime(move || {
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) => tracing::info!("consumer committed its offsets"),
+                Err(error) => tracing::debug!(%error, "nothing to commit at shutdown"),
+            }
+            consumer.unsubscribe();
+            drop(consumer);
+            let _ = closed.send(());
+        });
+        if let Err(error) = closing {
+            tracing::warn!(%error, "could not start the consumer's closing thread");
+            return;
+        }
+        if tokio::time::timeout(limit, done).await.is_err() {
+            tracing::warn!(limit_secs = limit.as_secs(), "the broker did not answer the consumer's close; abandoned");
+        }
     }
 }
 
@@ -91,38 +115,14 @@ impl<C: Send + 'static> std::ops::Deref for GroupConsumer<C> {
 impl<C: Send + 'static> Drop for GroupConsumer<C> {
     fn drop(&mut self) {
         if let Some(consumer) = self.0.take() {
-            let _ = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(consumer));
+            let _ = off_the_runtime(move || drop(consumer));
         }
     }
 }
 
-/// Commits a group consumer's stored offsets and closes it (leaving the group) on a thread of its own, waiting
-/// at most `limit`. librdkafka waits for a broker that is gone without end; a shutdown must not, so past the
-/// limit the close is abandoned, and the offsets stored since the last automatic commit (every second) are
-/// delivered again to the next member: the consumers are idempotent.
-pub async fn close_consumer<C, Context>(consumer: GroupConsumer<C>, limit: Duration)
-where
-    C: Consumer<Context> + Send + 'static,
-    Context: rdkafka::consumer::ConsumerContext + 'static,
-{
-    let consumer = consumer.into_inner();
-    let (closed, done) = tokio::sync::oneshot::channel();
-    let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || {
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) => tracing::info!("consumer committed its offsets"),
-            Err(error) => tracing::debug!(%error, "nothing to commit at shutdown"),
-        }
-        consumer.unsubscribe();
-        drop(consumer);
-        let _ = closed.send(());
-    });
-    if let Err(error) = closing {
-        tracing::warn!(%error, "could not start the consumer's closing thread");
-        return;
-    }
-    if tokio::time::timeout(limit, done).await.is_err() {
-        tracing::warn!(limit_secs = limit.as_secs(), "the broker did not answer the consumer's close; abandoned");
-    }
+/// Runs a consumer's close on a detached thread: it may wait for the broker without end.
+fn off_the_runtime(close: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new().name("kafka-close".into()).spawn(close).map(drop)
 }
 
 /// How often librdkafka reports statistics to [`LagReporting`] consumers.

@@ -26,10 +26,9 @@ pub mod names {
     pub const CONSUMER_LAG: &str = "cartograph_consumer_lag";
     pub const JOURNEY_PDFS: &str = "cartograph_journey_pdfs_rendered_total";
     pub const JOURNEY_RENDER: &str = "cartograph_journey_render_seconds";
-    /// Recorded by `app::orders::payment` (the app crate cannot see this list; keep the names equal).
-    pub const PAYMENTS: &str = "cartograph_payments_total";
-    /// Recorded by `app::resilience`.
-    pub const BREAKER_STATE: &str = "cartograph_circuit_breaker_state";
+    /// Recorded by the app crate, which owns these names.
+    pub const PAYMENTS: &str = app::orders::payment::PAYMENTS_METRIC;
+    pub const BREAKER_STATE: &str = app::resilience::BREAKER_STATE_METRIC;
 }
 
 /// Request latency buckets, in seconds: from a cached page to the request timeout.

@@ -47,6 +47,9 @@ pub trait PaymentGateway: Send + Sync + 'static {
     fn refund(&self, charge_reference: String, amount_cents: i64) -> GatewayFuture<'_, String>;
 }
 
+/// The counter of charge attempts by outcome (exported by the server's `/metrics`).
+pub const PAYMENTS_METRIC: &str = "cartograph_payments_total";
+
 /// Test cards understood by [`TestGateway`]; any other valid card number is approved.
 pub mod test_cards {
     pub const SUCCEEDS: &str = "4242424242424242";
@@ -135,7 +138,7 @@ impl Payments {
                 result
             }
         };
-        metrics::counter!("cartograph_payments_total", "outcome" => charge_outcome_label(&result)).increment(1);
+        metrics::counter!(PAYMENTS_METRIC, "outcome" => charge_outcome_label(&result)).increment(1);
         result
     }
 

@@ -57,7 +57,7 @@ pub async fn run(
             tracing::warn!(%error, "could not store the catalog consumer offset");
         }
     }
-    crate::kafka::close_consumer(consumer, super::CLOSE_LIMIT).await;
+    consumer.close(super::CLOSE_LIMIT).await;
     Ok(())
 }
 

@@ -71,7 +71,7 @@ pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyh
 
     shutdown.trigger();
     let _ = closer.await;
-    crate::kafka::close_consumer(consumer, CLOSE_LIMIT).await;
+    consumer.close(CLOSE_LIMIT).await;
     Ok(())
 }
 
