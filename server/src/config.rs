@@ -108,6 +108,31 @@ pub struct Settings {
     pub session_idle_minutes: u64,
     /// …and this long after sign-in, however active.
     pub session_absolute_minutes: u64,
+    /// The key that signs visit ids (HMAC-SHA256), at least 32 bytes; production refuses to start without one.
+    #[serde(serialize_with = "serialize_secret_option")]
+    pub visit_signing_key: Option<SecretString>,
+    /// The most events one visit may hold; past it events go to the bad topic (`visit_full`).
+    pub visit_max_events: u32,
+    /// The HTTP server closes a connection whose request headers take longer than this to arrive…
+    pub http_header_read_timeout_secs: u64,
+    /// …or that stays idle (no request in progress) for this long.
+    pub http_idle_timeout_secs: u64,
+    /// The most connections the HTTP server holds open at once; past it new connections wait in the backlog.
+    pub http_max_connections: usize,
+    /// The most `POST /api/events` requests handled at once; past it the endpoint answers 503 with `Retry-After`.
+    pub collect_max_concurrency: usize,
+    /// Retention, in days: stored clickstream events…
+    pub retention_events_days: u32,
+    /// …undecodable or unstorable records (`clickstream_rejects`)…
+    pub retention_rejects_days: u32,
+    /// …closed visits with their journey PDFs…
+    pub retention_visits_days: u32,
+    /// …anonymous carts not touched for this long…
+    pub retention_anonymous_carts_days: u32,
+    /// …and payment idempotency rows. Expired sessions are deleted as soon as they expire.
+    pub retention_idempotency_days: u32,
+    /// How often the worker applies retention (in small batches).
+    pub retention_sweep_secs: u64,
 }
 
 fn serialize_secret_option<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -161,6 +186,18 @@ impl Default for Settings {
             worker_metrics_addr: "127.0.0.1:9465".into(),
             session_idle_minutes: 120,
             session_absolute_minutes: 12 * 60,
+            visit_signing_key: None,
+            visit_max_events: 5_000,
+            http_header_read_timeout_secs: 10,
+            http_idle_timeout_secs: 60,
+            http_max_connections: 4_096,
+            collect_max_concurrency: 64,
+            retention_events_days: 90,
+            retention_rejects_days: 30,
+            retention_visits_days: 180,
+            retention_anonymous_carts_days: 30,
+            retention_idempotency_days: 7,
+            retention_sweep_secs: 3_600,
         }
     }
 }
@@ -172,7 +209,12 @@ pub mod dev_defaults {
     pub const OIDC_ISSUER_URL: &str = "http://127.0.0.1:9400";
     pub const OIDC_CLIENT_ID: &str = "cartograph";
     pub const OIDC_CLIENT_SECRET: &str = "cartograph-dev-secret";
+    /// Signs dev visit ids; known to everyone, so production refuses it.
+    pub const VISIT_SIGNING_KEY: &str = "cartograph-dev-visit-signing-key-not-secret";
 }
+
+/// The shortest visit-signing key accepted, in bytes.
+pub const MIN_VISIT_KEY_BYTES: usize = 32;
 
 /// Why the settings could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +251,7 @@ impl Settings {
                 self.oidc_issuer_url.get_or_insert_with(|| OIDC_ISSUER_URL.into());
                 self.oidc_client_id.get_or_insert_with(|| OIDC_CLIENT_ID.into());
                 self.oidc_client_secret.get_or_insert_with(|| OIDC_CLIENT_SECRET.into());
+                self.visit_signing_key.get_or_insert_with(|| VISIT_SIGNING_KEY.into());
             }
             Mode::Production => {
                 let missing: Vec<&str> = [
@@ -217,6 +260,7 @@ impl Settings {
                     ("CARTOGRAPH_OIDC_ISSUER_URL", self.oidc_issuer_url.is_none()),
                     ("CARTOGRAPH_OIDC_CLIENT_ID", self.oidc_client_id.is_none()),
                     ("CARTOGRAPH_OIDC_CLIENT_SECRET", self.oidc_client_secret.is_none()),
+                    ("CARTOGRAPH_VISIT_SIGNING_KEY", self.visit_signing_key.is_none()),
                 ]
                 .into_iter()
                 .filter_map(|(name, is_missing)| is_missing.then_some(name))
@@ -272,6 +316,29 @@ impl Settings {
         if self.kafka_partitions < 1 {
             return Err(ConfigError::Invalid("CARTOGRAPH_KAFKA_PARTITIONS must be at least 1".into()));
         }
+        if self.visit_signing_key.as_ref().is_some_and(|key| key.expose_secret().len() < MIN_VISIT_KEY_BYTES) {
+            return Err(ConfigError::Invalid(format!(
+                "CARTOGRAPH_VISIT_SIGNING_KEY must be at least {MIN_VISIT_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+            )));
+        }
+        if self.mode == Mode::Production
+            && self.visit_signing_key.as_ref().is_some_and(|key| key.expose_secret() == dev_defaults::VISIT_SIGNING_KEY)
+        {
+            return Err(ConfigError::Invalid("CARTOGRAPH_VISIT_SIGNING_KEY is the published dev key".into()));
+        }
+        if self.visit_max_events == 0
+            || self.http_header_read_timeout_secs == 0
+            || self.http_idle_timeout_secs == 0
+            || self.http_max_connections == 0
+            || self.collect_max_concurrency == 0
+            || self.retention_sweep_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "CARTOGRAPH_VISIT_MAX_EVENTS, the CARTOGRAPH_HTTP_* limits, CARTOGRAPH_COLLECT_MAX_CONCURRENCY and \
+                 CARTOGRAPH_RETENTION_SWEEP_SECS must be positive"
+                    .into(),
+            ));
+        }
         self.public_url = self.public_url.trim_end_matches('/').to_string();
         Ok(self)
     }
@@ -318,6 +385,11 @@ impl Settings {
             failure_threshold: self.broker_breaker_failures,
             cool_down: std::time::Duration::from_secs(self.broker_breaker_cooldown_secs),
         }
+    }
+
+    /// The visit-signing key's bytes; always present after [`Settings::complete`].
+    pub fn visit_signing_key(&self) -> &[u8] {
+        self.visit_signing_key.as_ref().map(|key| key.expose_secret().as_bytes()).unwrap_or_default()
     }
 
     /// Whether cookies must carry `Secure`.
@@ -373,6 +445,7 @@ mod tests {
             ("oidc_issuer_url", "https://id.example.com"),
             ("oidc_client_id", "shop"),
             ("oidc_client_secret", "s3cret"),
+            ("visit_signing_key", "0123456789abcdef0123456789abcdef"),
         ])
         .unwrap_err()
         .to_string();
