@@ -12,6 +12,9 @@ export default defineConfig({
   use: {
     baseURL: process.env.BASE_URL ?? "http://127.0.0.1:3000",
     trace: "retain-on-failure",
+    // A shopper's browser, not "HeadlessChrome": the shop flags headless user agents as bots, and a bot's visit
+    // gets no journey PDF.
+    userAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
     launchOptions: {
       // Debian's Chromium: Playwright never downloads a browser here.
       executablePath: "/usr/bin/chromium",

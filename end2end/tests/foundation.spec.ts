@@ -28,7 +28,7 @@ test("the page view reaches the worker's table under the visit cookie", async ({
   expect(visit, "the server sets a visit cookie").toBeTruthy();
   expect(visit!.httpOnly).toBe(true);
   await expect
-    .poll(() => sqlValue(`SELECT count(*) FROM clickstream_events WHERE visit_id = '${visit!.value}' AND event_type = 'page_view' AND path = '/'`), {
+    .poll(() => sqlValue(`SELECT count(*) FROM clickstream_events WHERE visit_id = '${visit!.value.split(".")[0]}' AND event_type = 'page_view' AND path = '/'`), {
       timeout: 30_000,
     })
     .toBe("1");

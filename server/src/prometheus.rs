@@ -26,6 +26,9 @@ pub mod names {
     pub const CONSUMER_LAG: &str = "cartograph_consumer_lag";
     pub const JOURNEY_PDFS: &str = "cartograph_journey_pdfs_rendered_total";
     pub const JOURNEY_RENDER: &str = "cartograph_journey_render_seconds";
+    pub const STORAGE_RETRIES: &str = "cartograph_worker_storage_retries_total";
+    pub const STORAGE_FAILING: &str = "cartograph_worker_storage_failing";
+    pub const RECORDS_SET_ASIDE: &str = "cartograph_worker_records_set_aside_total";
     /// Recorded by the app crate, which owns these names.
     pub const PAYMENTS: &str = app::orders::payment::PAYMENTS_METRIC;
     pub const BREAKER_STATE: &str = app::resilience::BREAKER_STATE_METRIC;
@@ -63,12 +66,18 @@ fn describe() {
     use names::*;
     describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request latency by matched route and status class");
     describe_counter!(EVENTS_ACCEPTED, "Clickstream events acknowledged by the broker");
-    describe_counter!(EVENTS_REJECTED, "Clickstream inputs sent to the bad topic, by reason (malformed, invalid, batch_refused)");
-    describe_counter!(BATCHES, "Clickstream batches by how the endpoint answered (accepted, refused, rate_limited, unavailable)");
+    describe_counter!(EVENTS_REJECTED, "Clickstream inputs sent to the bad topic, by reason (malformed, invalid, visit_full, batch_refused)");
+    describe_counter!(
+        BATCHES,
+        "Clickstream batches by how the endpoint answered (accepted, visit_full, refused, no_visit, rate_limited, overloaded, unavailable)"
+    );
     describe_gauge!(PRODUCER_QUEUE_DEPTH, "Messages in the producer's queue or awaiting the broker's acknowledgement");
     describe_gauge!(CONSUMER_LAG, "Messages behind the partition's end, by consumer group, topic and partition");
     describe_counter!(JOURNEY_PDFS, "Journey PDFs rendered");
     describe_histogram!(JOURNEY_RENDER, Unit::Seconds, "Time to render one journey PDF");
+    describe_counter!(STORAGE_RETRIES, "Worker writes that failed transiently and were retried, by consumer");
+    describe_gauge!(STORAGE_FAILING, "1 while a consumer's writes keep failing transiently (the worker is then not ready)");
+    describe_counter!(RECORDS_SET_ASIDE, "Records that can never be stored, set aside in clickstream_rejects, by consumer");
     describe_counter!(PAYMENTS, "Charge attempts by outcome (approved, declined, failed, timeout, breaker_open)");
     describe_gauge!(BREAKER_STATE, "Circuit breaker state: 0 closed, 1 open, 2 half-open");
 }
@@ -110,6 +119,7 @@ pub async fn record_http(request: Request, next: Next) -> Response {
 /// Serves `/metrics` on `addr` until `shutdown` (the worker's listener). Binding fails fast, naming the address.
 pub async fn serve_worker_metrics(
     addr: SocketAddr,
+    health: crate::worker::failure::StorageHealth,
     shutdown: crate::shutdown::Shutdown,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     use anyhow::Context;
@@ -117,14 +127,29 @@ pub async fn serve_worker_metrics(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for worker metrics on {addr} (CARTOGRAPH_WORKER_METRICS_ADDR)"))?;
-    tracing::info!(addr = %listener.local_addr()?, "worker metrics at /metrics");
-    let router = Router::new().route("/metrics", get(|| async { render() }));
+    tracing::info!(addr = %listener.local_addr()?, "worker metrics at /metrics, readiness at /readyz");
+    let router = Router::new()
+        .route("/metrics", get(|| async { render() }))
+        .route("/readyz", get(move || worker_readiness(health.clone())));
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.wait().await }).await;
         if let Err(error) = served {
             tracing::warn!(%error, "the worker metrics listener stopped");
         }
     }))
+}
+
+/// The worker's `/readyz`: 503 naming the consumers whose writes keep failing (the database is down, say);
+/// records set aside for good do not make it unready.
+async fn worker_readiness(health: crate::worker::failure::StorageHealth) -> Response {
+    use axum::{http::StatusCode, Json};
+    let failing = health.failing();
+    if failing.is_empty() {
+        (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))).into_response()
+    } else {
+        let body = serde_json::json!({ "status": "unavailable", "failing": failing });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
 }
 
 #[cfg(test)]

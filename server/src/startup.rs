@@ -136,7 +136,7 @@ impl Application {
             oidc: Arc::new(oidc),
             payments: payments(&settings_ref),
             commerce: CommerceSettings { reservation: Duration::from_secs(settings_ref.reservation_minutes * 60) },
-            collect_limits: Arc::new(CollectLimits::new(settings_ref.collect_rate_per_visit, settings_ref.collect_rate_per_ip)),
+            collect_limits: Arc::new(CollectLimits::from_settings(&settings_ref)),
         };
         let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
         let router = crate::http::router(state, sessions);
@@ -171,21 +171,28 @@ impl Application {
 pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(settings.startup_timeout_secs);
     crate::prometheus::install();
+    let health = worker::failure::StorageHealth::default();
     let metrics_listener = match settings.worker_metrics_addr() {
-        Some(addr) => Some(crate::prometheus::serve_worker_metrics(addr, shutdown.clone()).await?),
+        Some(addr) => Some(crate::prometheus::serve_worker_metrics(addr, health.clone(), shutdown.clone()).await?),
         None => None,
     };
     let pool = prepare_database(&settings).await?;
     let topics = Topics::new(&settings.kafka_topic_prefix);
     kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
-    let relay = worker::outbox::OutboxRelay::new(pool.clone(), settings.kafka_brokers(), topics.catalog.clone())?;
-    let relaying = tokio::spawn(relay.run_until(Duration::from_millis(500), shutdown.clone()));
+    use worker::outbox::{Outbox, OutboxRelay};
+    let relays = [(Outbox::Catalog, &topics.catalog), (Outbox::Clickstream, &topics.clickstream)]
+        .into_iter()
+        .map(|(outbox, topic)| {
+            let relay = OutboxRelay::new(pool.clone(), settings.kafka_brokers(), outbox, topic.clone())?;
+            Ok(tokio::spawn(relay.run_until(Duration::from_millis(500), shutdown.clone())))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let notifying = tokio::spawn({
-        let (brokers, topic, pool, shutdown) =
-            (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), shutdown.clone());
+        let (brokers, topic, pool, health, shutdown) =
+            (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), health.clone(), shutdown.clone());
         let group = format!("{}.notifications", settings.kafka_consumer_group);
         let member = settings.kafka_group_member.as_ref().map(|member| format!("{member}.notifications"));
-        async move { worker::catalog::run(&brokers, &group, member.as_deref(), &topic, pool, shutdown).await }
+        async move { worker::catalog::run(&brokers, &group, member.as_deref(), &topic, pool, health, shutdown).await }
     });
     let config = worker::WorkerConfig {
         brokers: settings.kafka_brokers().to_string(),
@@ -197,10 +204,14 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
             sign_out_grace: Duration::from_secs(5),
             every: Duration::from_secs(settings.visit_sweep_secs),
         },
+        visit_max_events: settings.visit_max_events,
+        health,
     };
     let result = worker::run(config, pool.clone(), shutdown.clone()).await;
     shutdown.trigger();
-    let _ = relaying.await;
+    for relay in relays {
+        let _ = relay.await;
+    }
     match notifying.await {
         Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "the notifications consumer failed"),
         Err(error) => tracing::error!(%error, "the notifications consumer panicked"),

@@ -104,7 +104,12 @@ pub async fn begin_checkout(
             let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country)?;
             let pool = crate::server_context::pool()?;
             let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
-            store::checkout(&pool, user.id, &address, settings.reservation).await
+            let order_id = store::checkout(&pool, user.id, &address, settings.reservation).await?;
+            let visit = crate::server_context::visit_id().await?;
+            let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
+            let event = crate::tracking::server_events::record(visit, user.id, kind, "/checkout".into(), &order_id.to_string());
+            crate::tracking::server_events::emit(&pool, &event).await;
+            Ok(order_id)
         }
         .await,
     )
@@ -127,7 +132,17 @@ pub async fn pay_order(
             let card = CardDetails::parse(&card_number, &expiry, &cvc, (today.year_ce().1 as i32, today.month0() + 1))?;
             let pool = crate::server_context::pool()?;
             let payments = use_context::<payment::Payments>().ok_or(AppError::Internal)?;
-            payment::pay(&pool, &payments, user.id, order_id, card, &idempotency_key).await
+            let receipt = payment::pay(&pool, &payments, user.id, order_id, card, &idempotency_key).await?;
+            let outcome = match receipt.outcome {
+                PaymentOutcome::Succeeded => "succeeded",
+                PaymentOutcome::Declined => "declined",
+            };
+            let visit = crate::server_context::visit_id().await?;
+            let kind = crate::tracking::EventKind::PaymentResult { order_id, outcome: outcome.into() };
+            let path = format!("/orders/{order_id}");
+            let event = crate::tracking::server_events::record(visit, user.id, kind, path, &idempotency_key);
+            crate::tracking::server_events::emit(&pool, &event).await;
+            Ok(receipt)
         }
         .await,
     )

@@ -8,7 +8,7 @@ use crate::{
     auth::{use_user, SignInPrompt},
     cart::CartState,
     money::format_price,
-    tracking::{track, ErrorNotice, EventKind},
+    tracking::ErrorNotice,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,8 +26,8 @@ pub fn CheckoutPage() -> impl IntoView {
     let checkout = ServerAction::<BeginCheckout>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
+        // The server records `checkout_begin` itself.
         if let Some(Ok(order_id)) = checkout.value().get() {
-            track(EventKind::CheckoutBegin { order_id });
             cart.refresh();
             navigate(&format!("/orders/{order_id}"), Default::default());
         }
@@ -91,14 +91,8 @@ pub fn OrderPage() -> impl IntoView {
     let pay = ServerAction::<PayOrder>::new();
     let cancel = ServerAction::<CancelOrder>::new();
     Effect::new(move |_| {
-        if let Some(result) = pay.value().get() {
-            if let (Some(order_id), Ok(receipt)) = (order_id(), &result) {
-                let outcome = match receipt.outcome {
-                    PaymentOutcome::Succeeded => "succeeded",
-                    PaymentOutcome::Declined => "declined",
-                };
-                track(EventKind::PaymentResult { order_id, outcome: outcome.into() });
-            }
+        // The server records `payment_result` itself.
+        if pay.value().get().is_some() {
             version.update(|v| *v += 1);
         }
     });

@@ -4,6 +4,8 @@
 //! producer endpoint. On the server `track` does nothing.
 
 pub mod schema;
+#[cfg(feature = "ssr")]
+pub mod server_events;
 #[cfg(feature = "hydrate")]
 mod tracker;
 

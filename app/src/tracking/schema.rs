@@ -58,22 +58,38 @@ impl EventKind {
         }
     }
 
-    fn strings(&self) -> Vec<&str> {
+    /// Every string the event carries, with its field name.
+    fn strings(&self) -> Vec<(&'static str, &str)> {
         match self {
-            EventKind::PageView { referrer, title } => referrer.iter().chain(title.iter()).map(String::as_str).collect(),
-            EventKind::ProductView { slug, .. } => vec![slug],
-            EventKind::Search { query, .. } => vec![query],
-            EventKind::PaymentResult { outcome, .. } => vec![outcome],
-            EventKind::Click { element, label, href } => {
-                [element.as_str(), label.as_str()].into_iter().chain(href.as_deref()).collect()
+            EventKind::PageView { referrer, title } => {
+                let referrer = referrer.as_deref().map(|value| ("referrer", value));
+                referrer.into_iter().chain(title.as_deref().map(|value| ("title", value))).collect()
             }
-            EventKind::Error { message } => vec![message],
+            EventKind::ProductView { slug, .. } => vec![("slug", slug)],
+            EventKind::Search { query, .. } => vec![("query", query)],
+            EventKind::PaymentResult { outcome, .. } => vec![("outcome", outcome)],
+            EventKind::Click { element, label, href } => {
+                let href = href.as_deref().map(|value| ("href", value));
+                [("element", element.as_str()), ("label", label.as_str())].into_iter().chain(href).collect()
+            }
+            EventKind::Error { message } => vec![("message", message)],
             EventKind::CartAdd { .. }
             | EventKind::CartRemove { .. }
             | EventKind::CheckoutBegin { .. }
             | EventKind::PageLeave { .. } => vec![],
         }
     }
+
+    /// Whether the server records this kind itself (inside checkout and payment); a browser's copy is refused.
+    pub fn is_server_recorded(&self) -> bool {
+        matches!(self, EventKind::CheckoutBegin { .. } | EventKind::PaymentResult { .. })
+    }
+}
+
+/// A character no stored string may hold: NUL and the other C0 controls (tab and newline aside), and DEL.
+/// PostgreSQL refuses NUL in `text` and `jsonb` outright, so one such event would otherwise never be storable.
+pub fn is_forbidden_control(c: char) -> bool {
+    (c.is_ascii_control() && c != '\t' && c != '\n') || c == '\u{7f}'
 }
 
 /// One event as the browser sends it.
@@ -101,14 +117,19 @@ impl ClientEvent {
         Self { kind, path, client_ts: Some(js_sys::Date::now() as i64), id: Some(random_event_id()) }
     }
 
-    /// Checks the limits the producer endpoint enforces.
+    /// Checks the limits the producer endpoint enforces; the error names the event type and the field.
     pub fn validate(&self) -> Result<(), String> {
+        let name = self.kind.name();
         if !self.path.starts_with('/') {
-            return Err(format!("{}: path must start with '/'", self.kind.name()));
+            return Err(format!("{name}: path must start with '/'"));
         }
-        let too_long = std::iter::once(self.path.as_str()).chain(self.kind.strings()).any(|s| s.len() > MAX_STRING_BYTES);
-        if too_long {
-            return Err(format!("{}: a field is longer than {MAX_STRING_BYTES} bytes", self.kind.name()));
+        for (field, value) in std::iter::once(("path", self.path.as_str())).chain(self.kind.strings()) {
+            if value.len() > MAX_STRING_BYTES {
+                return Err(format!("{name}: {field} is longer than {MAX_STRING_BYTES} bytes"));
+            }
+            if let Some(c) = value.chars().find(|c| is_forbidden_control(*c)) {
+                return Err(format!("{name}: {field} contains the control character U+{:04X}", u32::from(c)));
+            }
         }
         if let Some(id) = &self.id {
             if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -154,6 +175,15 @@ pub struct ClientBatch {
     pub events: Vec<ClientEvent>,
 }
 
+/// Who recorded an event. Only the server's `checkout_begin` and `payment_result` decide a journey's outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOrigin {
+    #[default]
+    Client,
+    Server,
+}
+
 /// One event as it sits in the `clickstream.v1` topic (key: the visit id).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClickstreamRecord {
@@ -170,6 +200,9 @@ pub struct ClickstreamRecord {
     /// The user agent looks like a bot or a headless browser: flagged, not dropped.
     #[serde(default)]
     pub bot: bool,
+    /// Who recorded the event: the browser's tracker, or the server itself (checkout and payment).
+    #[serde(default)]
+    pub origin: EventOrigin,
     pub path: String,
     #[serde(flatten)]
     pub event: EventKind,
@@ -256,6 +289,20 @@ mod tests {
         assert!(page_view("/product/1").validate().is_ok());
         assert!(page_view("product/1").validate().unwrap_err().contains("path must start"));
         let huge = format!("/{}", "x".repeat(MAX_STRING_BYTES));
-        assert!(page_view(&huge).validate().unwrap_err().contains("longer than"));
+        assert!(page_view(&huge).validate().unwrap_err().contains("path is longer than"));
+    }
+
+    #[test]
+    fn nul_and_other_control_characters_are_rejected_naming_the_field() {
+        assert_eq!(page_view("/a\u{0}b").validate().unwrap_err(), "page_view: path contains the control character U+0000");
+        let mut event = page_view("/");
+        event.kind = EventKind::PageView { referrer: Some("/x\u{1b}[2J".into()), title: None };
+        assert!(event.validate().unwrap_err().contains("referrer contains the control character U+001B"));
+        let search = EventKind::Search { query: "tent\u{7f}".into(), results: 1 };
+        assert!(ClientEvent { kind: search, ..page_view("/") }.validate().unwrap_err().contains("query contains"));
+        let label = EventKind::Click { element: "a".into(), label: "two\nlines\tand a tab".into(), href: None };
+        assert!(ClientEvent { kind: label, ..page_view("/") }.validate().is_ok(), "tab and newline are fine");
+        let unicode = EventKind::Search { query: "zelt für zwei ⛺".into(), results: 1 };
+        assert!(ClientEvent { kind: unicode, ..page_view("/") }.validate().is_ok());
     }
 }

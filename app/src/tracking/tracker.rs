@@ -4,7 +4,8 @@
 //! hidden or left (`visibilitychange`, `pagehide`) with `navigator.sendBeacon` as `text/plain`, a CORS-safe
 //! type. A batch the server could not take (network error, 429, 503) is kept — bounded — and retried with
 //! backoff; on page exit it is parked in `sessionStorage` and sent by the next page. Nothing is sent under
-//! Do-Not-Track, Global Privacy Control or when the shopper switched tracking off. Every failure is
+//! Do-Not-Track, Global Privacy Control, when the shopper switched tracking off, or once the server said the
+//! visit is full (it holds the most events a visit may, until it ends). Every failure is
 //! swallowed: tracking must never break or slow the shop.
 
 use super::schema::{ClientBatch, ClientEvent, EventKind, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
@@ -21,6 +22,10 @@ const FLUSH_EVERY_MS: i32 = 3_000;
 const MAX_PENDING_EVENTS: usize = 500;
 const MAX_RETRY_DELAY_MS: i32 = 60_000;
 const PENDING_KEY: &str = "cartograph.tracking.pending";
+/// `sessionStorage` key: until this time (ms since the epoch) the visit is full and nothing is sent.
+const FULL_UNTIL_KEY: &str = "cartograph.tracking.visit_full_until";
+/// A full visit is over once idle this long (the server's visit idle time); then a new one may be recorded.
+const VISIT_IDLE_MS: f64 = 30.0 * 60.0 * 1000.0;
 /// `localStorage` key of the shopper's switch: `"off"` stops all tracking.
 pub const CONSENT_KEY: &str = "cartograph.tracking";
 
@@ -79,7 +84,23 @@ pub fn set_consent(on: bool) {
 }
 
 fn enabled() -> bool {
-    !browser_opted_out() && consent_given()
+    !browser_opted_out() && consent_given() && !visit_full()
+}
+
+/// The server said this visit holds all the events it may: stop sending until the visit is over.
+fn visit_full() -> bool {
+    let until = session_storage().and_then(|s| s.get_item(FULL_UNTIL_KEY).ok().flatten());
+    until.and_then(|until| until.parse::<f64>().ok()).is_some_and(|until| js_sys::Date::now() < until)
+}
+
+fn mark_visit_full() {
+    if let Some(storage) = session_storage() {
+        let _ = storage.set_item(FULL_UNTIL_KEY, &(js_sys::Date::now() + VISIT_IDLE_MS).to_string());
+    }
+    with(|t| {
+        t.queue.clear();
+        t.pending.clear();
+    });
 }
 
 fn local_storage() -> Option<web_sys::Storage> {
@@ -287,7 +308,18 @@ async fn send_fetch(batch: &[ClientEvent]) -> bool {
     let Ok(response) = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(COLLECT_PATH, &init)).await else {
         return false;
     };
-    let status = response.dyn_into::<web_sys::Response>().map(|r| r.status()).unwrap_or(0);
+    let Ok(response) = response.dyn_into::<web_sys::Response>() else { return false };
+    let status = response.status();
+    if status == 202 {
+        let text = match response.text() {
+            Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.ok().and_then(|text| text.as_string()),
+            Err(_) => None,
+        };
+        let answer = text.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+        if answer.is_some_and(|answer| answer["visit_full"] == true) {
+            mark_visit_full();
+        }
+    }
     // A 4xx other than 429 means the batch itself is refused (and recorded as such): do not resend it.
     !(status == 0 || status == 429 || status >= 500)
 }

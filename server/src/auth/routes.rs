@@ -125,14 +125,13 @@ async fn logout(State(state): State<AppState>, session: Session, Extension(visit
     if let Err(error) = session.flush().await {
         tracing::error!(%error, "could not end the session");
     }
-    // Signing out ends the visit: its journey is closed and rendered, and the browser starts a new one.
+    // Signing out ends the visit: its journey is closed and rendered.
     if let Err(error) = crate::worker::visits::request_close(&state.pool, visit.0).await {
         tracing::warn!(%error, "could not ask for the visit to be closed");
     }
     let target = state.oidc.logout_url(id_token.as_deref()).unwrap_or_else(|| "/".to_string());
-    let mut response = Redirect::to(&target).into_response();
-    crate::visit::start_new_visit(&mut response, state.settings.secure_cookies());
-    response
+    // The visit layer sees the session end and gives the browser a new visit.
+    Redirect::to(&target).into_response()
 }
 
 /// Keeps only same-site paths (`/…`), so a sign-in can never redirect to another site.

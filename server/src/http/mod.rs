@@ -47,10 +47,13 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         provide_context(lifetime);
     };
     let secure = state.settings.secure_cookies();
+    let visit_cookies =
+        visit::VisitCookies::new(state.settings.visit_signing_key(), secure, state.settings.session_lifetime());
     let request_id = HeaderName::from_static("x-request-id");
 
+    // `__Host-` in production: the browser keeps the cookie only when Secure, host-only and `Path=/`.
     let session_layer = SessionManagerLayer::new(sessions)
-        .with_name("cg_session")
+        .with_name(if secure { "__Host-cg_session" } else { "cg_session" })
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
@@ -80,8 +83,9 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_server_context, shell))
         .layer(middleware::from_fn(undecodable_arguments_are_client_errors))
+        // Inside the session layer: the visit follows who is signed in.
+        .layer(middleware::from_fn_with_state(visit_cookies, visit::track_visit))
         .layer(session_layer)
-        .layer(middleware::from_fn_with_state(visit::VisitCookiePolicy { secure }, visit::track_visit))
         .layer(middleware::from_fn_with_state(origin::SiteOrigin::of(&state.settings.public_url), origin::same_origin_writes));
 
     // `/metrics` sits outside the visit, session and cross-site layers: a scraper gets no cookie, and is never

@@ -1,10 +1,10 @@
 //! `POST /api/events`: the visit comes from the cookie, never from the body.
 
-use super::producer::{ProduceError, RejectedInput};
+use super::producer::ProduceError;
 use super::rate_limit::{Rate, RateLimiter};
 use crate::{prometheus::names, startup::AppState, visit::VisitId};
 use app::{
-    tracking::schema::{event_id, ClickstreamRecord, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION},
+    tracking::schema::{event_id, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION},
 };
 use std::{
     net::{IpAddr, SocketAddr},
@@ -17,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
     Extension, Json,
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -61,6 +61,10 @@ pub fn validate_batch(body: &[u8]) -> BatchVerdict {
     let mut rejected = Vec::new();
     for raw in events {
         match serde_json::from_value::<app::tracking::schema::ClientEvent>(raw.clone()) {
+            Ok(event) if event.kind.is_server_recorded() => {
+                let reason = format!("{}: recorded by the server at checkout and payment, not taken from the browser", event.kind.name());
+                rejected.push((reason, raw.to_string()));
+            }
             Ok(event) => match event.validate() {
                 Ok(()) => accepted.push(event),
                 Err(reason) => rejected.push((reason, raw.to_string())),
@@ -71,19 +75,41 @@ pub fn validate_batch(body: &[u8]) -> BatchVerdict {
     BatchVerdict::Checked { accepted, rejected }
 }
 
-/// Per-visit and per-IP limits on the producer endpoint.
+/// Per-visit and per-IP limits on the producer endpoint, how many batches it handles at once, and how many
+/// events one visit may hold.
 pub struct CollectLimits {
     pub per_visit: RateLimiter<Uuid>,
     pub per_ip: RateLimiter<IpAddr>,
+    pub in_flight: tokio::sync::Semaphore,
+    pub visit_max_events: u32,
 }
 
 impl CollectLimits {
-    /// Limits of `per_visit` and `per_ip` batches per second, with bursts of ten times that.
-    pub fn new(per_visit: f64, per_ip: f64) -> Self {
+    /// Limits of `per_visit` and `per_ip` batches per second (bursts of ten times that), at most `concurrency`
+    /// batches at once, and `visit_max_events` per visit.
+    pub fn new(per_visit: f64, per_ip: f64, concurrency: usize, visit_max_events: u32) -> Self {
         let rate = |per_second: f64| Rate { burst: per_second * 10.0, per_second };
-        Self { per_visit: RateLimiter::new(rate(per_visit), 100_000), per_ip: RateLimiter::new(rate(per_ip), 100_000) }
+        Self {
+            per_visit: RateLimiter::new(rate(per_visit), 100_000),
+            per_ip: RateLimiter::new(rate(per_ip), 100_000),
+            in_flight: tokio::sync::Semaphore::new(concurrency),
+            visit_max_events,
+        }
+    }
+
+    /// From the settings.
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self::new(
+            settings.collect_rate_per_visit,
+            settings.collect_rate_per_ip,
+            settings.collect_max_concurrency,
+            settings.visit_max_events,
+        )
     }
 }
+
+/// The reason given for events past a visit's cap.
+pub const VISIT_FULL: &str = "visit_full";
 
 /// The client's address: the connection's peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
 fn client_ip(headers: &HeaderMap, peer: SocketAddr, behind_proxy: bool) -> IpAddr {
@@ -119,19 +145,15 @@ pub async fn collect(
         count_batch("rate_limited");
         return too_many_requests(wait);
     }
-    fn reject<'a>(visit: VisitId, received_at: DateTime<Utc>, reason: &'a str, input: &'a str) -> RejectedInput<'a> {
-        RejectedInput {
-            schema_version: SCHEMA_VERSION,
-            visit_id: visit.0,
-            received_at,
-            reason,
-            input: truncate(input, MAX_KEPT_INPUT_BYTES),
-        }
-    }
-    let (accepted, rejected) = match validate_batch(&body) {
+    let Ok(_permit) = limits.in_flight.try_acquire() else {
+        count_batch("overloaded");
+        return overloaded();
+    };
+    let reject = |reason: &'_ str, input: &'_ str| -> (String, String) { (reason.to_string(), truncate(input, MAX_KEPT_INPUT_BYTES).to_string()) };
+    let (mut accepted, mut rejected) = match validate_batch(&body) {
         BatchVerdict::Refused(reason) => {
             let input = String::from_utf8_lossy(&body);
-            if let Err(error) = state.producer.send_rejected(&reject(visit, received_at, &reason, &input)).await {
+            if let Err(error) = state.producer.send_rejected(visit.0, received_at, &[reject(&reason, &input)]).await {
                 return unavailable(&error, "could not record a refused batch");
             }
             metrics::counter!(names::EVENTS_REJECTED, "reason" => "batch_refused").increment(1);
@@ -140,11 +162,28 @@ pub async fn collect(
         }
         BatchVerdict::Checked { accepted, rejected } => (accepted, rejected),
     };
-    for (reason, input) in &rejected {
-        if let Err(error) = state.producer.send_rejected(&reject(visit, received_at, reason, input)).await {
-            return unavailable(&error, "could not record a rejected event");
+    // Past the visit's cap, events go to the bad topic and the tracker is told to stop sending.
+    let room = visit_room(&state, visit.0, limits.visit_max_events).await;
+    let visit_full = accepted.len() > room;
+    if visit_full {
+        for event in accepted.split_off(room) {
+            let input = serde_json::to_string(&event).unwrap_or_default();
+            rejected.push((VISIT_FULL.to_string(), input));
         }
+    }
+    let rejected: Vec<(String, String)> = rejected.iter().map(|(reason, input)| reject(reason, input)).collect();
+    if let Err(error) = state.producer.send_rejected(visit.0, received_at, &rejected).await {
+        return unavailable(&error, "could not record a rejected event");
+    }
+    for (reason, _) in &rejected {
         metrics::counter!(names::EVENTS_REJECTED, "reason" => rejection_kind(reason)).increment(1);
+    }
+    let reasons: Vec<&str> = rejected.iter().map(|(reason, _)| reason.as_str()).collect();
+    if accepted.is_empty() && !visit_full {
+        // Nothing usable: a client error that names what was wrong.
+        count_batch("refused");
+        let error = format!("no event in the batch was taken: {}", reasons.first().copied().unwrap_or("no events"));
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": error, "rejected": reasons }))).into_response();
     }
     let user_id = app::server_context::signed_in_user(&session, state.settings.session_lifetime())
         .await
@@ -169,6 +208,7 @@ pub async fn collect(
             seq: seq as u32,
             user_agent: user_agent.clone(),
             bot,
+            origin: EventOrigin::Client,
             path: event.path,
             event: event.kind,
         })
@@ -177,10 +217,33 @@ pub async fn collect(
         return unavailable(&error, "clickstream batch not acknowledged by the broker");
     }
     metrics::counter!(names::EVENTS_ACCEPTED).increment(records.len() as u64);
-    count_batch("accepted");
-    let reasons: Vec<&str> = rejected.iter().map(|(reason, _)| reason.as_str()).collect();
+    count_batch(if visit_full { "visit_full" } else { "accepted" });
     let ids: Vec<Uuid> = records.iter().map(|record| record.event_id).collect();
-    (StatusCode::ACCEPTED, Json(json!({ "accepted": records.len(), "ids": ids, "rejected": reasons }))).into_response()
+    let body = json!({ "accepted": records.len(), "ids": ids, "rejected": reasons, "visit_full": visit_full });
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// How many more events the visit may hold. The worker enforces the cap exactly; this early check (against what
+/// it has stored so far) lets the tracker stop sending. A database that cannot answer defers to the worker.
+async fn visit_room(state: &AppState, visit: Uuid, cap: u32) -> usize {
+    let stored = sqlx::query_scalar!("SELECT events FROM visits WHERE visit_id = $1", visit).fetch_optional(&state.pool).await;
+    match stored {
+        Ok(stored) => (cap as usize).saturating_sub(stored.unwrap_or(0).max(0) as usize),
+        Err(error) => {
+            tracing::debug!(%error, "could not read the visit's event count; the worker enforces the cap");
+            cap as usize
+        }
+    }
+}
+
+/// 503 at once when the endpoint already handles as many batches as it may: the tracker retries later.
+fn overloaded() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1".to_string())],
+        Json(json!({ "error": "too many event batches in progress; retry shortly" })),
+    )
+        .into_response()
 }
 
 fn too_many_requests(wait: Duration) -> Response {
@@ -197,10 +260,13 @@ fn count_batch(outcome: &'static str) {
     metrics::counter!(names::BATCHES, "outcome" => outcome).increment(1);
 }
 
-/// The bounded `reason` label of a rejected event: it did not parse (`malformed`) or broke a rule (`invalid`).
+/// The bounded `reason` label of a rejected event: it did not parse (`malformed`), its visit is full
+/// (`visit_full`) or it broke a rule (`invalid`).
 fn rejection_kind(reason: &str) -> &'static str {
     if reason.starts_with(MALFORMED) {
         "malformed"
+    } else if reason == VISIT_FULL {
+        "visit_full"
     } else {
         "invalid"
     }
@@ -298,11 +364,16 @@ mod tests {
         }
     }
 
+    /// Every batch the parser accepts must be storable: no panic on any input, every accepted event valid, and no
+    /// accepted string carries a character PostgreSQL refuses (the poison-record class of bug). Mutations include
+    /// escaped control characters, so the last rule is exercised, not vacuous.
     #[test]
-    fn the_batch_parser_never_panics_on_any_bytes_or_mutation() {
+    fn the_batch_parser_never_panics_and_never_accepts_an_unstorable_event() {
         let valid = br#"{"v":1,"events":[{"type":"page_view","path":"/","referrer":null,"title":"Home","id":"a1"},{"type":"cart_add","path":"/p","product_id":3,"quantity":2},{"type":"click","path":"/","element":"a","label":"Shop","href":"/products"}]}"#;
         let alphabet = br#"{}[]":,0123456789.-eE truefalsnul\/u"#;
+        let controls: [&[u8]; 4] = [br"\u0000", br"\u001b", br"\u007f", b"\x00"];
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut control_rejections = 0;
         for round in 0..20_000 {
             let bytes: Vec<u8> = if round % 2 == 0 {
                 let len = (rng.next() % 200) as usize;
@@ -311,21 +382,34 @@ mod tests {
                 let mut mutated = valid.to_vec();
                 for _ in 0..1 + rng.next() % 4 {
                     let at = (rng.next() as usize) % mutated.len();
-                    match rng.next() % 3 {
+                    match rng.next() % 4 {
                         0 => mutated[at] = alphabet[(rng.next() as usize) % alphabet.len()],
                         1 => {
                             mutated.remove(at);
                         }
-                        _ => mutated.insert(at, alphabet[(rng.next() as usize) % alphabet.len()]),
+                        2 => mutated.insert(at, alphabet[(rng.next() as usize) % alphabet.len()]),
+                        _ => {
+                            let control = controls[(rng.next() as usize) % controls.len()];
+                            mutated.splice(at..at, control.iter().copied());
+                        }
                     }
                 }
                 mutated
             };
-            // Any outcome is fine except a panic; accepted events must also pass validation.
-            if let BatchVerdict::Checked { accepted, .. } = validate_batch(&bytes) {
-                assert!(accepted.iter().all(|event| event.validate().is_ok()));
+            if let BatchVerdict::Checked { accepted, rejected } = validate_batch(&bytes) {
+                for event in &accepted {
+                    assert!(event.validate().is_ok(), "{event:?}");
+                    let json = serde_json::to_string(event).unwrap();
+                    let decoded: serde_json::Value = serde_json::from_str(&json).unwrap();
+                    let strings = decoded.as_object().unwrap().values().filter_map(|v| v.as_str());
+                    for value in strings {
+                        assert!(!value.chars().any(app::tracking::schema::is_forbidden_control), "accepted {value:?}");
+                    }
+                }
+                control_rejections += rejected.iter().filter(|(reason, _)| reason.contains("control character")).count();
             }
         }
+        assert!(control_rejections > 100, "the mutations reached the control-character rule only {control_rejections} times");
     }
 
     #[test]

@@ -4,5 +4,5 @@ mod collect;
 mod producer;
 pub mod rate_limit;
 
-pub use collect::{collect, is_bot, validate_batch, BatchVerdict, CollectLimits};
+pub use collect::{collect, is_bot, validate_batch, BatchVerdict, CollectLimits, VISIT_FULL};
 pub use producer::{ClickstreamProducer, ProduceError};

@@ -4,7 +4,7 @@ use crate::kafka::{client_config, Topics};
 use anyhow::Context;
 use app::{
     resilience::{BreakerOpen, BreakerSettings, BreakerState, CircuitBreaker},
-    tracking::schema::ClickstreamRecord,
+    tracking::schema::{ClickstreamRecord, SCHEMA_VERSION},
 };
 use futures::future::join_all;
 use rdkafka::{
@@ -16,6 +16,9 @@ use std::{
     sync::{Arc, PoisonError, RwLock},
     time::Duration,
 };
+
+/// The most the producer queues while the broker is slow, in KiB; past it a batch fails at once (503).
+const QUEUE_MAX_KBYTES: &str = "65536";
 
 /// How long a batch may wait for the broker before the endpoint answers 503.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,7 +70,9 @@ impl ClickstreamProducer {
             .set("compression.type", "lz4")
             .set("linger.ms", "5")
             .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
-            .set("queue.buffering.max.messages", "100000");
+            .set("queue.buffering.max.messages", "100000")
+            // librdkafka's default is 1 GiB: bound what a stalled broker can make the web process hold.
+            .set("queue.buffering.max.kbytes", QUEUE_MAX_KBYTES);
         let producer: FutureProducer = config.create().context("creating the Kafka producer")?;
         Ok(Self {
             producer: Arc::new(RwLock::new(producer)),
@@ -161,17 +166,35 @@ impl ClickstreamProducer {
         .await
     }
 
-    /// Records why an input was refused, so nothing disappears silently.
-    pub async fn send_rejected(&self, rejected: &RejectedInput<'_>) -> Result<(), ProduceError> {
-        let payload = serde_json::to_vec(rejected)?;
-        let key = rejected.visit_id.to_string();
-        self.guarded(|producer| async move {
-            let sent = producer
-                .send(FutureRecord::to(&self.topics.clickstream_bad).key(&key).payload(&payload), DELIVERY_TIMEOUT)
-                .await;
-            sent.map(|_| ()).map_err(|(error, _)| {
-                ProduceError::Broker(format!("broker did not acknowledge a rejected event: {error}"))
+    /// Records why inputs were refused, so nothing disappears silently: `(reason, input)` pairs, produced in one
+    /// go (one wait for the broker, not one per input). Nothing to record costs nothing.
+    pub async fn send_rejected(
+        &self,
+        visit_id: uuid::Uuid,
+        received_at: chrono::DateTime<chrono::Utc>,
+        rejected: &[(String, String)],
+    ) -> Result<(), ProduceError> {
+        if rejected.is_empty() {
+            return Ok(());
+        }
+        let payloads = rejected
+            .iter()
+            .map(|(reason, input)| {
+                let record = RejectedInput { schema_version: SCHEMA_VERSION, visit_id, received_at, reason, input };
+                serde_json::to_vec(&record)
             })
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = visit_id.to_string();
+        self.guarded(|producer| async move {
+            let deliveries = payloads.iter().map(|payload| {
+                producer.send(FutureRecord::to(&self.topics.clickstream_bad).key(&key).payload(payload), DELIVERY_TIMEOUT)
+            });
+            for result in join_all(deliveries).await {
+                if let Err((error, _)) = result {
+                    return Err(ProduceError::Broker(format!("broker did not acknowledge a rejected event: {error}")));
+                }
+            }
+            Ok(())
         })
         .await
     }

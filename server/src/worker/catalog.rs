@@ -1,7 +1,8 @@
 //! The notifications consumer: turns `catalog.v1` events into notifications for cart holders and admins.
 //!
 //! Offsets are stored only after the notifications commit; a replayed event adds nothing (one notification of
-//! a kind per user per event). An undecodable record is logged and skipped: it can never become decodable.
+//! a kind per user per event). A record that can never be stored (undecodable, or refused by the database) is
+//! set aside in `clickstream_rejects` with its reason, and the partition moves on; a transient failure is retried.
 
 use crate::{
     kafka::{at_least_once_consumer_config, lag_reporting_consumer},
@@ -9,9 +10,10 @@ use crate::{
 };
 use anyhow::Context;
 use app::notifications::CatalogEvent;
+use super::failure::{retry_transient, set_aside, Attempt, StorageHealth};
 use rdkafka::{
     consumer::Consumer,
-    message::Message,
+    message::{BorrowedMessage, Message},
 };
 use sqlx::PgPool;
 use std::time::Duration;
@@ -23,6 +25,7 @@ pub async fn run(
     member: Option<&str>,
     topic: &str,
     pool: PgPool,
+    health: StorageHealth,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let consumer = crate::kafka::GroupConsumer::new(
@@ -44,14 +47,8 @@ pub async fn run(
                 continue;
             }
         };
-        match message.payload().map(serde_json::from_slice::<CatalogEvent>) {
-            Some(Ok(event)) => {
-                if !record_with_retry(&pool, &event, &shutdown).await {
-                    break;
-                }
-            }
-            Some(Err(error)) => tracing::error!(%error, offset = message.offset(), "skipping an undecodable catalog event"),
-            None => tracing::error!(offset = message.offset(), "skipping an empty catalog event"),
+        if !handle(&pool, &health, &message, &shutdown).await {
+            break;
         }
         if let Err(error) = consumer.store_offset_from_message(&message) {
             tracing::warn!(%error, "could not store the catalog consumer offset");
@@ -61,23 +58,24 @@ pub async fn run(
     Ok(())
 }
 
-/// Stores an event's notifications, retrying database failures until done or stopping.
-async fn record_with_retry(pool: &PgPool, event: &CatalogEvent, shutdown: &Shutdown) -> bool {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match app::notifications::store::record(pool, event).await {
-            Ok(added) => {
-                tracing::info!(event_id = %event.event_id, product_id = event.product_id, notifications = added, "catalog event handled");
-                return true;
-            }
-            Err(error) => {
-                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "storing notifications failed");
-                tokio::select! {
-                    _ = shutdown.wait() => return false,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
+/// The consumer's name in metrics and readiness.
+const CATALOG: &str = "catalog";
+
+/// Records one event's notifications, or sets the record aside; false only when stopping first.
+async fn handle(pool: &PgPool, health: &StorageHealth, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
+    let event = match message.payload().map(serde_json::from_slice::<CatalogEvent>) {
+        Some(Ok(event)) => event,
+        Some(Err(error)) => {
+            return set_aside(pool, CATALOG, health, shutdown, message, &format!("undecodable catalog event: {error}")).await
         }
+        None => return set_aside(pool, CATALOG, health, shutdown, message, "empty payload").await,
+    };
+    match retry_transient(CATALOG, health, shutdown, || app::notifications::store::record(pool, &event)).await {
+        Attempt::Done(added) => {
+            tracing::info!(event_id = %event.event_id, product_id = event.product_id, notifications = added, "catalog event handled");
+            true
+        }
+        Attempt::Permanent(reason) => set_aside(pool, CATALOG, health, shutdown, message, &reason).await,
+        Attempt::Stopped => false,
     }
 }

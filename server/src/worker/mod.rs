@@ -2,16 +2,19 @@
 //! (`outbox`) and turns catalog events into notifications (`catalog`).
 //!
 //! Offsets are stored only after the database commit (at-least-once delivery); the insert ignores an event id
-//! it has seen, so a replay changes nothing (exactly-once effect).
+//! it has seen, so a replay changes nothing (exactly-once effect). A record that can never be stored is set
+//! aside in `clickstream_rejects` with its reason and the partition moves on ([`failure`]).
 
 pub mod catalog;
+pub mod failure;
 pub mod outbox;
 mod store;
 pub mod visits;
 
 use crate::{kafka::{at_least_once_consumer_config, lag_reporting_consumer, Topics}, shutdown::Shutdown};
 use anyhow::Context;
-use app::tracking::schema::ClickstreamRecord;
+use app::tracking::schema::{ClickstreamRecord, SCHEMA_VERSION};
+use failure::Attempt;
 use rdkafka::{
     consumer::Consumer,
     message::{BorrowedMessage, Message},
@@ -27,6 +30,9 @@ pub struct WorkerConfig {
     pub member: Option<String>,
     pub topics: Topics,
     pub closing: visits::ClosingRules,
+    /// The most events a visit may hold; the worker enforces it exactly.
+    pub visit_max_events: u32,
+    pub health: failure::StorageHealth,
 }
 
 /// How long a stopping consumer waits for the broker to take its last commit and its leaving the group.
@@ -61,7 +67,7 @@ pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyh
                 continue;
             }
         };
-        if !store_with_retry(&pool, &message, &shutdown).await {
+        if !store(&pool, &config, &message, &shutdown).await {
             break;
         }
         if let Err(error) = consumer.store_offset_from_message(&message) {
@@ -75,29 +81,35 @@ pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyh
     Ok(())
 }
 
-/// Stores one message, retrying database failures until it succeeds or the worker is stopping.
-async fn store_with_retry(pool: &PgPool, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let result = match decode(message) {
-            Ok(record) => store::insert_event(pool, &record).await,
-            Err(reason) => store::insert_reject(pool, message, &reason).await,
-        };
-        match result {
-            Ok(()) => return true,
-            Err(error) => {
-                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "storing a clickstream event failed");
-                tokio::select! {
-                    _ = shutdown.wait() => return false,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
+/// The consumer's name in metrics and readiness.
+const CLICKSTREAM: &str = "clickstream";
+
+/// Stores one message, or sets it aside when it can never be stored. Returns false only when the worker is
+/// stopping before the message was dealt with (its offset must not be stored).
+async fn store(pool: &PgPool, config: &WorkerConfig, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
+    let health = &config.health;
+    let record = match decode(message) {
+        Ok(record) => record,
+        Err(reason) => return failure::set_aside(pool, CLICKSTREAM, health, shutdown, message, &reason).await,
+    };
+    let cap = config.visit_max_events;
+    match failure::retry_transient(CLICKSTREAM, health, shutdown, || store::insert_event(pool, &record, cap)).await {
+        Attempt::Done(store::Stored::New | store::Stored::Duplicate) => true,
+        Attempt::Done(store::Stored::VisitFull) => {
+            let reason = format!("{}: the visit already holds {cap} events", crate::tracking::VISIT_FULL);
+            failure::set_aside(pool, CLICKSTREAM, health, shutdown, message, &reason).await
         }
+        Attempt::Permanent(reason) => failure::set_aside(pool, CLICKSTREAM, health, shutdown, message, &reason).await,
+        Attempt::Stopped => false,
     }
 }
 
 fn decode(message: &BorrowedMessage<'_>) -> Result<ClickstreamRecord, String> {
     let payload = message.payload().ok_or_else(|| "empty payload".to_string())?;
-    serde_json::from_slice(payload).map_err(|error| format!("undecodable record: {error}"))
+    let record: ClickstreamRecord =
+        serde_json::from_slice(payload).map_err(|error| format!("undecodable record: {error}"))?;
+    if record.schema_version != SCHEMA_VERSION {
+        return Err(format!("unsupported schema version {}", record.schema_version));
+    }
+    Ok(record)
 }

@@ -77,6 +77,8 @@ async fn with_the_broker_down_the_endpoint_answers_503_at_once_once_the_breaker_
     settings.broker_breaker_failures = 2;
     settings.broker_breaker_cooldown_secs = 4;
     let app = spawn_app_with(settings).await;
+    // A page load issues the visit the events belong to.
+    app.client.get(app.url("/")).send().await.unwrap();
     let batch = |n: usize| format!(r#"{{"v":1,"events":[{{"type":"page_view","path":"/breaker/{n}","id":"breaker-{n}"}}]}}"#);
     let send = |n: usize| app.client.post(app.url("/api/events")).body(batch(n)).send();
     assert_eq!(send(0).await.unwrap().status(), 202);

@@ -37,6 +37,8 @@ impl WorkerProcess {
             .env("CARTOGRAPH_KAFKA_CONSUMER_GROUP", &settings.kafka_consumer_group)
             // A static member: its replacement under the same name takes the partitions back at once.
             .env("CARTOGRAPH_KAFKA_GROUP_MEMBER", "worker-0")
+            // A running shop's worker holds the default metrics port.
+            .env("CARTOGRAPH_WORKER_METRICS_ADDR", "off")
             .env("CARTOGRAPH_LOG_FORMAT", "pretty")
             .env("RUST_LOG", "warn,cartograph=info")
             .stdin(Stdio::null())

@@ -138,6 +138,39 @@ pub fn set_cookie<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a
         .find(|value| value.starts_with(&format!("{name}=")))
 }
 
+/// The proof that the pipeline still works after something hostile: another browser loads a page, posts one
+/// ordinary event, and the event is **stored** by the worker within `limit`. Returns how long it took.
+pub async fn an_ordinary_event_is_stored_within(app: &TestApp, limit: Duration) -> Duration {
+    let browser = app.another_browser();
+    let home = browser.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK, "the home page renders");
+    let path = format!("/ordinary/{}", Uuid::new_v4().simple());
+    let batch = serde_json::json!({"v": 1, "events": [{"type": "page_view", "path": path, "referrer": null, "title": "Home", "id": "ordinary-1"}]});
+    let started = std::time::Instant::now();
+    let response = browser
+        .client
+        .post(app.url("/api/events"))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{}", response.text().await.unwrap_or_default());
+    let query = format!("SELECT count(*) FROM clickstream_events WHERE path = '{path}'");
+    let stored = app.wait_for_count_within(&query, 1, limit).await;
+    let elapsed = started.elapsed();
+    assert_eq!(stored, 1, "an ordinary event was not stored within {limit:?}: the pipeline is stuck");
+    println!("an ordinary event was stored {} ms after it was posted", elapsed.as_millis());
+    elapsed
+}
+
+/// The visit id a response's visit cookie carries (`{visit}.{owner}.{signature}`).
+pub fn visit_of(response: &reqwest::Response) -> Option<String> {
+    let value = set_cookie(response, "cg_visit")?.split(['=', ';']).nth(1)?;
+    value.split('.').next().map(str::to_owned)
+}
+
 // Sign-in against the dev OpenID provider, as a browser would do it.
 
 pub fn location(response: &reqwest::Response) -> Url {
@@ -202,6 +235,11 @@ impl TestApp {
     /// Calls a server function with form-encoded arguments, as a hydrated page or a plain form would.
     pub async fn call(&self, function: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client.post(self.url(&format!("/api/{function}"))).form(form).send().await.unwrap()
+    }
+
+    /// The same app through `client` (a browser with the cookies it was built with).
+    pub fn with_client(app: &TestApp, client: reqwest::Client) -> TestApp {
+        TestApp { address: app.address.clone(), pool: app.pool.clone(), settings: app.settings.clone(), client, stop: Shutdown::default() }
     }
 
     /// A fresh client (its own cookies: another browser) for the same app.

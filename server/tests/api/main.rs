@@ -12,6 +12,7 @@ mod faults;
 mod shop;
 mod catalog;
 mod helpers;
+mod hostile;
 mod journeys;
 mod observability;
 mod startup;

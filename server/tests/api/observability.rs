@@ -62,7 +62,7 @@ async fn the_worker_serves_consumer_lag_and_journey_renders_on_its_own_listener(
     let app = spawn_app_with(settings).await;
     app.spawn_worker();
     let home = app.client.get(app.url("/")).send().await.unwrap();
-    let visit = crate::helpers::set_cookie(&home, "cg_visit").unwrap().split(['=', ';']).nth(1).unwrap().to_string();
+    let visit = crate::helpers::visit_of(&home).unwrap();
     let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/","id":"w-1"}]}"#;
     assert_eq!(app.client.post(app.url("/api/events")).body(batch).send().await.unwrap().status(), 202);
     app.wait_for_count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND events = 1"), 1).await;

@@ -17,7 +17,7 @@ async fn a_page_view_reaches_the_workers_table_under_the_cookie_visit() {
     let app = spawn_app().await;
     app.spawn_worker();
     let home = app.client.get(app.url("/")).send().await.unwrap();
-    let visit = set_cookie(&home, "cg_visit").unwrap().split(['=', ';']).nth(1).unwrap().to_string();
+    let visit = crate::helpers::visit_of(&home).unwrap();
 
     let batch = serde_json::json!({
         "v": 1,
@@ -52,6 +52,7 @@ async fn a_page_view_reaches_the_workers_table_under_the_cookie_visit() {
 #[tokio::test]
 async fn a_malformed_batch_is_refused_with_its_reason() {
     let app = spawn_app().await;
+    visit_of(&app).await;
     let response = app.client.post(app.url("/api/events")).body("{not json").send().await.unwrap();
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -61,6 +62,7 @@ async fn a_malformed_batch_is_refused_with_its_reason() {
 #[tokio::test]
 async fn a_batch_over_64_kib_is_refused() {
     let app = spawn_app().await;
+    visit_of(&app).await;
     let response = app.client.post(app.url("/api/events")).body(vec![b' '; 65 * 1024]).send().await.unwrap();
     assert_eq!(response.status(), 413);
 }
@@ -80,7 +82,7 @@ const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 
 
 async fn visit_of(app: &crate::helpers::TestApp) -> String {
     let home = app.client.get(app.url("/")).send().await.unwrap();
-    set_cookie(&home, "cg_visit").unwrap().split(['=', ';']).nth(1).unwrap().to_string()
+    crate::helpers::visit_of(&home).unwrap()
 }
 
 async fn topic_records(app: &crate::helpers::TestApp, topic: &str) -> Vec<cartograph::kafka::StoredRecord> {
@@ -178,8 +180,9 @@ async fn a_flood_from_one_visit_is_rate_limited_with_retry_after() {
 }
 
 #[tokio::test]
-async fn no_byte_string_gets_a_server_error() {
+async fn no_byte_string_gets_a_server_error_and_the_pipeline_still_stores() {
     let app = spawn_app().await;
+    app.spawn_worker();
     visit_of(&app).await;
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     for round in 0..40 {
@@ -191,4 +194,5 @@ async fn no_byte_string_gets_a_server_error() {
         let response = app.client.post(app.url("/api/events")).body(body).send().await.unwrap();
         assert!(response.status().is_client_error() || response.status() == 202, "{}", response.status());
     }
+    crate::helpers::an_ordinary_event_is_stored_within(&app, std::time::Duration::from_secs(10)).await;
 }

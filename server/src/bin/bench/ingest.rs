@@ -72,6 +72,7 @@ async fn through_rdkafka(brokers: &str, topic: &str) -> anyhow::Result<Run> {
                         seq: i as u32,
                         user_agent: Some("bench".into()),
                         bot: true,
+                        origin: app::tracking::schema::EventOrigin::Client,
                         path: format!("/bench/{sender}/{n}/{i}"),
                         event: EventKind::PageView { referrer: Some("/".into()), title: Some("Bench".into()) },
                     })
