@@ -38,6 +38,16 @@ trap 'exit 130' INT TERM
 # True when something accepts TCP connections on host:port.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# A TCP port on 127.0.0.1 that nothing listens on now (from the dynamic range).
+free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 30000))
+    port_open 127.0.0.1 "$port" || { echo "$port"; return; }
+  done
+  die "no free port found on 127.0.0.1"
+}
+
 # wait_port HOST PORT SECONDS NAME LOGFILE: waits for a service, or dies naming it with its log's tail.
 wait_port() {
   local deadline=$((SECONDS + $3))

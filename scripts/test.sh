@@ -7,7 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LAYERS=${1:-all}
 [[ $# -eq 0 ]] || shift
 case $LAYERS in all | rust | e2e) ;; *) die "usage: scripts/test.sh [all|rust|e2e] [playwright arguments]" ;; esac
-E2E_PORT=${CARTOGRAPH_E2E_PORT:-3100}
+# A free port unless one is given: the tests must pass while scripts/run.sh (or another test run) is running.
+E2E_PORT=${CARTOGRAPH_E2E_PORT:-$(free_port)}
 started_at=$SECONDS
 
 ensure_rust_tools
@@ -51,6 +52,7 @@ port_open 127.0.0.1 "$E2E_PORT" && die "port $E2E_PORT is taken; set CARTOGRAPH_
 start_bg "the worker (e2e)" "$STATE_DIR/e2e-worker.log" "$BIN" worker
 start_bg "the web server (e2e)" "$STATE_DIR/e2e-web.log" "$BIN" serve
 wait_port 127.0.0.1 "$E2E_PORT" 60 "the web server" "$STATE_DIR/e2e-web.log"
+log "the e2e shop is at $CARTOGRAPH_PUBLIC_URL"
 (cd "$ROOT/end2end" && BASE_URL=$CARTOGRAPH_PUBLIC_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL CARTOGRAPH_BIN=$BIN \
   npx playwright test "$@")
 
