@@ -452,6 +452,32 @@ mod tests {
         assert!(error.contains("https://"), "{error}");
     }
 
+    fn production(extra: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut pairs = vec![
+            ("database_url", "postgres://db/cartograph"),
+            ("kafka_brokers", "kafka:9092"),
+            ("oidc_issuer_url", "https://id.example.com"),
+            ("oidc_client_id", "shop"),
+            ("oidc_client_secret", "s3cret"),
+            ("public_url", "https://shop.example.com"),
+        ];
+        pairs.extend_from_slice(extra);
+        with(&pairs)
+    }
+
+    #[test]
+    fn production_needs_its_own_visit_signing_key_of_32_bytes() {
+        let missing = production(&[]).unwrap_err().to_string();
+        assert!(missing.contains("CARTOGRAPH_VISIT_SIGNING_KEY"), "{missing}");
+        let short = production(&[("visit_signing_key", "too short")]).unwrap_err().to_string();
+        assert!(short.contains("at least 32 bytes"), "{short}");
+        let published = production(&[("visit_signing_key", dev_defaults::VISIT_SIGNING_KEY)]).unwrap_err().to_string();
+        assert!(published.contains("published dev key"), "{published}");
+        let key = "4f1c0a9e3b7d2f5a8c6e1b0d9f3a7c5e";
+        assert_eq!(production(&[("visit_signing_key", key)]).unwrap().visit_signing_key(), key.as_bytes());
+        assert_eq!(with(&[("mode", "dev")]).unwrap().visit_signing_key(), dev_defaults::VISIT_SIGNING_KEY.as_bytes());
+    }
+
     #[test]
     fn dev_fills_local_defaults_and_keeps_overrides() {
         let settings = with(&[("mode", "dev"), ("kafka_brokers", "127.0.0.1:19092")]).unwrap();

@@ -75,7 +75,7 @@ async fn read_topic(settings: &Settings) -> anyhow::Result<()> {
 
 fn redacted(settings: &Settings) -> serde_json::Value {
     let mut value = serde_json::to_value(settings).unwrap_or_default();
-    for key in ["database_url", "oidc_client_secret"] {
+    for key in ["database_url", "oidc_client_secret", "visit_signing_key"] {
         if let Some(field) = value.get_mut(key) {
             if let Some(text) = field.as_str() {
                 *field = serde_json::Value::String(if key == "database_url" {

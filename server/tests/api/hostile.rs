@@ -375,3 +375,35 @@ async fn the_catalog_consumer_and_the_outbox_relay_move_past_poison() {
     assert_eq!(app.wait_for_count(&set_aside, 1).await, 1);
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
 }
+
+/// Past its concurrency limit the endpoint answers 503 at once with `Retry-After` instead of queueing: here the
+/// only permit is held by a batch waiting for a broker that is gone.
+#[tokio::test]
+async fn the_endpoint_sheds_batches_past_its_concurrency_limit() {
+    let mut broker = crate::broker_outage::Broker::start_private("concurrency");
+    let mut settings = broker.test_settings().await;
+    settings.collect_max_concurrency = 1;
+    settings.broker_breaker_failures = 1_000;
+    let app = spawn_app_with(settings).await;
+    app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/before","id":"c0"}]}"#).await.status(), StatusCode::ACCEPTED);
+    broker.kill();
+    let (client, url) = (app.client.clone(), app.url("/api/events"));
+    let waiting = tokio::spawn(async move {
+        client.post(url).body(r#"{"v":1,"events":[{"type":"page_view","path":"/held","id":"c1"}]}"#).send().await.unwrap().status()
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let started = std::time::Instant::now();
+    let shed = post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/shed","id":"c2"}]}"#).await;
+    let answered_in = started.elapsed();
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let body: serde_json::Value = shed.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("in progress"), "{body}");
+    assert!(answered_in < Duration::from_secs(2), "shed at once, not queued: {answered_in:?}");
+    assert_eq!(waiting.await.unwrap(), StatusCode::SERVICE_UNAVAILABLE, "the held batch times out on the dead broker");
+
+    broker.restart();
+    app.spawn_worker();
+    an_ordinary_event_is_stored_within(&app, Duration::from_secs(30)).await;
+}
