@@ -26,6 +26,7 @@ pub mod names {
     pub const CONSUMER_LAG: &str = "cartograph_consumer_lag";
     pub const JOURNEY_PDFS: &str = "cartograph_journey_pdfs_rendered_total";
     pub const JOURNEY_RENDER: &str = "cartograph_journey_render_seconds";
+    pub const RETENTION_DELETED: &str = "cartograph_retention_deleted_total";
     /// Recorded by the app crate, which owns these names.
     pub const PAYMENTS: &str = app::orders::payment::PAYMENTS_METRIC;
     pub const BREAKER_STATE: &str = app::resilience::BREAKER_STATE_METRIC;
@@ -69,6 +70,7 @@ fn describe() {
     describe_gauge!(CONSUMER_LAG, "Messages behind the partition's end, by consumer group, topic and partition");
     describe_counter!(JOURNEY_PDFS, "Journey PDFs rendered");
     describe_histogram!(JOURNEY_RENDER, Unit::Seconds, "Time to render one journey PDF");
+    describe_counter!(RETENTION_DELETED, "Rows deleted by retention, by table");
     describe_counter!(PAYMENTS, "Charge attempts by outcome (approved, declined, failed, timeout, breaker_open)");
     describe_gauge!(BREAKER_STATE, "Circuit breaker state: 0 closed, 1 open, 2 half-open");
 }

@@ -180,6 +180,12 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
     kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
     let relay = worker::outbox::OutboxRelay::new(pool.clone(), settings.kafka_brokers(), topics.catalog.clone())?;
     let relaying = tokio::spawn(relay.run_until(Duration::from_millis(500), shutdown.clone()));
+    let retaining = tokio::spawn(worker::retention::run_until(
+        pool.clone(),
+        worker::retention::RetentionRules::from_settings(&settings),
+        Duration::from_secs(settings.retention_sweep_secs),
+        shutdown.clone(),
+    ));
     let notifying = tokio::spawn({
         let (brokers, topic, pool, shutdown) =
             (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), shutdown.clone());
@@ -201,6 +207,7 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
     let result = worker::run(config, pool.clone(), shutdown.clone()).await;
     shutdown.trigger();
     let _ = relaying.await;
+    let _ = retaining.await;
     match notifying.await {
         Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "the notifications consumer failed"),
         Err(error) => tracing::error!(%error, "the notifications consumer panicked"),

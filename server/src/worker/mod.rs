@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod outbox;
+pub mod retention;
 mod store;
 pub mod visits;
 

@@ -14,5 +14,6 @@ mod catalog;
 mod helpers;
 mod journeys;
 mod observability;
+mod retention;
 mod startup;
 mod tracking;
