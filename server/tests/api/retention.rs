@@ -202,3 +202,55 @@ async fn retention_runs_before_any_web_process_created_the_session_table() {
         .expect("no session table is not an error");
     assert_eq!(report, RetentionReport { clickstream_events: 1, ..Default::default() });
 }
+
+#[tokio::test]
+async fn the_bad_topic_is_created_with_a_retention_limit() {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    let app = spawn_app().await;
+    let topics = cartograph::kafka::Topics::new(&app.settings.kafka_topic_prefix);
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        cartograph::kafka::client_config(app.settings.kafka_brokers()).create().unwrap();
+    let described = admin
+        .describe_configs([&ResourceSpecifier::Topic(&topics.clickstream_bad)], &AdminOptions::new())
+        .await
+        .unwrap();
+    let resource = described.into_iter().next().unwrap().expect("the broker describes the bad topic");
+    let retention = resource.get("retention.ms").and_then(|entry| entry.value.clone());
+    assert_eq!(retention.as_deref(), Some(cartograph::kafka::BAD_TOPIC_RETENTION.as_millis().to_string().as_str()));
+}
+
+/// A figure, not a check: `cargo test -p server --test api retention::a_large_backlog -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn a_large_backlog_is_swept_in_worker_sized_batches() {
+    let pool = startup::prepare_database(&test_settings().await).await.expect("database ready");
+    tower_sessions_sqlx_store::PostgresStore::new(pool.clone()).migrate().await.unwrap();
+    for statement in [
+        "INSERT INTO clickstream_events (event_id, visit_id, event_type, path, received_at, seq, payload)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'page_view', '/p', now() - interval '100 days' + g * interval '1 second',
+                1, '{\"type\":\"page_view\",\"path\":\"/p\"}'
+         FROM generate_series(1, 200000) g",
+        "INSERT INTO clickstream_events (event_id, visit_id, event_type, path, received_at, seq, payload)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'page_view', '/p', now() - g * interval '1 second', 1, '{}'
+         FROM generate_series(1, 200000) g",
+        // A flood of anonymous sign-in sessions: half of them expired.
+        "INSERT INTO tower_sessions.session (id, data, expiry_date)
+         SELECT 's' || g, '\\x80', now() + CASE WHEN g % 2 = 0 THEN interval '-1 hour' ELSE interval '1 hour' END
+         FROM generate_series(1, 100000) g",
+        "ANALYZE",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    let rules = RetentionRules::from_settings(&cartograph::config::Settings::default());
+    let started = std::time::Instant::now();
+    let report = apply_once(&pool, &rules, cartograph::worker::retention::SWEEP_BATCH).await.unwrap();
+    let elapsed = started.elapsed();
+    println!(
+        "swept {} events and {} sessions in batches of {} in {elapsed:?} ({:.0} rows/s)",
+        report.clickstream_events,
+        report.sessions,
+        cartograph::worker::retention::SWEEP_BATCH,
+        report.total() as f64 / elapsed.as_secs_f64()
+    );
+    assert_eq!((report.clickstream_events, report.sessions), (200_000, 50_000));
+}
