@@ -177,7 +177,7 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
     assert_eq!(response.status(), 202);
     let stored = app.wait_for_count("SELECT count(*) FROM clickstream_events WHERE path = '/after-retention'", 1).await;
     assert_eq!(stored, 1, "an ordinary event is stored after retention ran");
-    let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    let metrics = cartograph::prometheus::install().render();
     assert!(metrics.contains(r#"cartograph_retention_deleted_total{table="clickstream_events"}"#), "{metrics}");
 }
 
