@@ -49,13 +49,21 @@ impl RetentionRules {
 /// Rows one sweep deleted, per table.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionReport {
+    /// Rows of `clickstream_events`.
     pub clickstream_events: u64,
+    /// Rows of `clickstream_rejects`.
     pub clickstream_rejects: u64,
+    /// Closed visits (`visits`).
     pub visits: u64,
+    /// Their journey PDFs (`journey_pdfs`).
     pub journey_pdfs: u64,
+    /// Their sign-in links (`visit_users`).
     pub visit_users: u64,
+    /// Anonymous carts (`orders`; their lines and status history cascade).
     pub anonymous_carts: u64,
+    /// Rows of `idempotency`.
     pub idempotency: u64,
+    /// Expired rows of `tower_sessions.session`.
     pub sessions: u64,
 }
 
