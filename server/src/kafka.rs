@@ -191,12 +191,23 @@ pub fn lag_reporting_consumer(
     config.set("statistics.interval.ms", STATISTICS_INTERVAL_MS).create_with_context(LagReporting::new(group))
 }
 
-/// Creates any missing topic; an existing topic is fine.
+/// How long the broker keeps the bad topic's records: the default `CARTOGRAPH_RETENTION_REJECTS_DAYS`.
+pub const BAD_TOPIC_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Creates any missing topic (the bad topic with [`BAD_TOPIC_RETENTION`]); an existing topic is fine.
 pub async fn ensure_topics(brokers: &str, topics: &Topics, partitions: i32, timeout: Duration) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         client_config(brokers).create().context("creating the Kafka admin client")?;
-    let new_topics: Vec<NewTopic> =
-        topics.all().iter().map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1))).collect();
+    let bad_retention_ms = BAD_TOPIC_RETENTION.as_millis().to_string();
+    let new_topics: Vec<NewTopic> = topics
+        .all()
+        .iter()
+        .map(|name| {
+            let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+            // Nothing consumes the bad topic: it is kept for inspection, then the broker drops it.
+            if *name == topics.clickstream_bad { topic.set("retention.ms", &bad_retention_ms) } else { topic }
+        })
+        .collect();
     let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
     let results = admin
         .create_topics(new_topics.iter(), &options)

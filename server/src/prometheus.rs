@@ -29,6 +29,7 @@ pub mod names {
     pub const STORAGE_RETRIES: &str = "cartograph_worker_storage_retries_total";
     pub const STORAGE_FAILING: &str = "cartograph_worker_storage_failing";
     pub const RECORDS_SET_ASIDE: &str = "cartograph_worker_records_set_aside_total";
+    pub const RETENTION_DELETED: &str = "cartograph_retention_deleted_total";
     /// Recorded by the app crate, which owns these names.
     pub const PAYMENTS: &str = app::orders::payment::PAYMENTS_METRIC;
     pub const BREAKER_STATE: &str = app::resilience::BREAKER_STATE_METRIC;
@@ -78,6 +79,7 @@ fn describe() {
     describe_counter!(STORAGE_RETRIES, "Worker writes that failed transiently and were retried, by consumer");
     describe_gauge!(STORAGE_FAILING, "1 while a consumer's writes keep failing transiently (the worker is then not ready)");
     describe_counter!(RECORDS_SET_ASIDE, "Records that can never be stored, set aside in clickstream_rejects, by consumer");
+    describe_counter!(RETENTION_DELETED, "Rows deleted by retention, by table");
     describe_counter!(PAYMENTS, "Charge attempts by outcome (approved, declined, failed, timeout, breaker_open)");
     describe_gauge!(BREAKER_STATE, "Circuit breaker state: 0 closed, 1 open, 2 half-open");
 }

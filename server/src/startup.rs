@@ -187,6 +187,12 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
             Ok(tokio::spawn(relay.run_until(Duration::from_millis(500), shutdown.clone())))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let retaining = tokio::spawn(worker::retention::run_until(
+        pool.clone(),
+        worker::retention::RetentionRules::from_settings(&settings),
+        Duration::from_secs(settings.retention_sweep_secs),
+        shutdown.clone(),
+    ));
     let notifying = tokio::spawn({
         let (brokers, topic, pool, health, shutdown) =
             (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), health.clone(), shutdown.clone());
@@ -212,6 +218,7 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
     for relay in relays {
         let _ = relay.await;
     }
+    let _ = retaining.await;
     match notifying.await {
         Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "the notifications consumer failed"),
         Err(error) => tracing::error!(%error, "the notifications consumer panicked"),

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod failure;
 pub mod outbox;
+pub mod retention;
 mod store;
 pub mod visits;
 

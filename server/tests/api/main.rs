@@ -15,5 +15,6 @@ mod helpers;
 mod hostile;
 mod journeys;
 mod observability;
+mod retention;
 mod startup;
 mod tracking;
