@@ -4,7 +4,7 @@
 //!
 //! The report is bounded in pages (`cartograph::journey::MAX_PAGES`): past about a thousand events the timeline is
 //! cut, so 5,000 events (a full visit at the default cap), 6,000 and 10,000 cost about the same, while the floor
-//! keeps growing. Those sizes also get a row for the render's peak memory, against the floor's.
+//! keeps growing. Those sizes also get a row for the render's peak heap (`memory`), against the floor's.
 
 use crate::report::{Better, Report, Row};
 use cartograph::journey::{render, JourneyEvent, VisitInfo};
@@ -91,27 +91,6 @@ fn median_time(mut work: impl FnMut() -> anyhow::Result<usize>) -> anyhow::Resul
     Ok((times[times.len() / 2], bytes))
 }
 
-/// A `/proc/self/status` figure in kB (`VmRSS`, `VmHWM`); `None` off Linux.
-fn status_kb(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// What `work` adds to the process's peak resident memory, in MiB: the peak is reset first (`clear_refs` 5),
-/// so the figure is the peak during `work` over the resident memory before it. NaN where that cannot be read.
-fn peak_memory(work: impl FnOnce() -> anyhow::Result<Vec<u8>>) -> anyhow::Result<(f64, Vec<u8>)> {
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let before = status_kb("VmRSS:");
-    let bytes = work()?;
-    let peak = status_kb("VmHWM:");
-    let grown = match (reset, before, peak) {
-        (true, Some(before), Some(peak)) => (peak - before).max(0.0) / 1024.0,
-        _ => f64::NAN,
-    };
-    Ok((grown, bytes))
-}
-
 /// The pages of a PDF the report wrote: its `/Type /Page` dictionaries (not `/Pages`).
 fn page_count(pdf: &[u8]) -> usize {
     let text = String::from_utf8_lossy(pdf);
@@ -147,14 +126,15 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
             Better::Lower,
         ));
         if count >= 5_000 {
-            let (report_peak, pdf) = peak_memory(|| render(&visit, &events, chrono::Utc::now()))?;
-            let (floor_peak, _) = peak_memory(|| Ok(plain_text_pdf(&events)))?;
+            let (pdf, report_peak) = crate::memory::peak_heap_mib(|| render(&visit, &events, chrono::Utc::now()));
+            let (_, floor_peak) = crate::memory::peak_heap_mib(|| plain_text_pdf(&events));
+            let pdf = pdf?;
             report.add(Row::new(
                 "journey PDF",
-                &format!("render peak MiB, {count} events"),
+                &format!("render peak heap MiB, {count} events"),
                 report_peak,
                 floor_peak,
-                "the same plain-lines PDF's peak",
+                "the plain-lines PDF's peak heap",
                 Better::Lower,
             ));
             sizes.push(format!("{count}: {} KiB, {} pages", bytes / 1024, page_count(&pdf)));
