@@ -128,6 +128,9 @@ pub async fn close_next_visit(pool: &PgPool, rules: ClosingRules) -> anyhow::Res
         };
         match render_and_store(pool, info).await {
             Ok(()) => Closing::Rendered,
+            // The database went away, not this visit's fault: leave it due (the transaction rolls back) and let
+            // the next sweep retry it.
+            Err(error) if is_transient(&error) => return Err(error.context("rendering a journey")),
             Err(error) => {
                 let error = format!("{error:#}");
                 tracing::warn!(visit = %visit.visit_id, %error, "journey not rendered; the visit is closed without it");
@@ -171,6 +174,19 @@ async fn render_and_store(pool: &PgPool, mut info: VisitInfo) -> anyhow::Result<
     Ok(())
 }
 
+/// Whether a failure is the database being unreachable for a moment (connection lost or refused, pool exhausted,
+/// server shutting down) rather than something about the visit. A statement timeout or a data error is about the
+/// visit: retrying it would wedge the closer on it, so it is marked instead.
+fn is_transient(error: &anyhow::Error) -> bool {
+    error.chain().filter_map(|cause| cause.downcast_ref::<sqlx::Error>()).any(|error| match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || ["57P01", "57P02", "57P03", "40001", "40P01"].contains(&&*code)),
+        _ => false,
+    })
+}
+
 /// Asks for a visit to be closed (at sign-out); the worker closes it once its last events are in.
 pub async fn request_close(pool: &PgPool, visit: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
@@ -181,4 +197,21 @@ pub async fn request_close(pool: &PgPool, visit: Uuid) -> Result<(), sqlx::Error
     .execute(pool)
     .await
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+    use anyhow::Context;
+
+    #[test]
+    fn only_an_unreachable_database_is_retried() {
+        let pool_gone: anyhow::Result<()> = Err(sqlx::Error::PoolTimedOut).context("loading the visit's events");
+        assert!(is_transient(&pool_gone.unwrap_err()));
+        let io = sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"));
+        assert!(is_transient(&anyhow::Error::new(io)));
+        let decode = sqlx::Error::Decode("not a bigint".into());
+        assert!(!is_transient(&anyhow::Error::new(decode).context("loading the visit's events")));
+        assert!(!is_transient(&anyhow::anyhow!("printpdf could not write the journey report")));
+    }
 }
