@@ -39,6 +39,7 @@ enum Download {
     TooSlow,
 }
 
+/// Serves a journey PDF: the stored one, or one rendered on demand; 404 for anyone but its owner or an admin.
 pub async fn download(State(state): State<AppState>, session: Session, Path(file): Path<String>) -> Response {
     let Some(visit) = file.strip_suffix(".pdf").and_then(|id| Uuid::parse_str(id).ok()) else {
         return StatusCode::NOT_FOUND.into_response();

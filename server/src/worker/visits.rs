@@ -50,7 +50,9 @@ pub enum Closing {
 /// One closed visit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClosedVisit {
+    /// The visit.
     pub visit_id: Uuid,
+    /// With or without its journey, or with the error that stopped it.
     pub closing: Closing,
 }
 
