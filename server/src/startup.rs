@@ -34,6 +34,8 @@ pub struct AppState {
     pub payments: Payments,
     pub commerce: CommerceSettings,
     pub collect_limits: Arc<CollectLimits>,
+    /// Journeys rendered on demand: one render at a time per visit, kept for a few seconds.
+    pub journey_renders: Arc<crate::journey::renders::OnDemandRenders>,
 }
 
 /// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
@@ -137,6 +139,7 @@ impl Application {
             payments: payments(&settings_ref),
             commerce: CommerceSettings { reservation: Duration::from_secs(settings_ref.reservation_minutes * 60) },
             collect_limits: Arc::new(CollectLimits::from_settings(&settings_ref)),
+            journey_renders: Arc::default(),
         };
         let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
         let router = crate::http::router(state, sessions);

@@ -22,6 +22,10 @@ pub struct VisitListItem {
     pub outcome: String,
     pub closed: bool,
     pub shopper: Option<String>,
+    /// Whether the shopper can download a journey PDF: the one stored when the visit closed, or one rendered on
+    /// demand while it is open. A visit with fewer than two events, or a bot's, has none (an admin may still ask).
+    #[serde(default)]
+    pub has_document: bool,
 }
 
 impl VisitListItem {

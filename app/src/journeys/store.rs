@@ -13,6 +13,7 @@ struct Row {
     paid: bool,
     closed: bool,
     shopper: Option<String>,
+    has_document: bool,
 }
 
 impl From<Row> for VisitListItem {
@@ -25,6 +26,7 @@ impl From<Row> for VisitListItem {
             outcome: outcome(row.paid, row.cart_adds).to_string(),
             closed: row.closed,
             shopper: row.shopper,
+            has_document: row.has_document,
         }
     }
 }
@@ -45,7 +47,12 @@ async fn list(pool: &PgPool, user: Option<Uuid>, outcome_filter: &str) -> Result
         r#"
         SELECT v.visit_id, v.started_at AS "started_at: chrono::DateTime<chrono::Utc>",
                extract(epoch FROM v.last_event_at - v.started_at)::bigint AS "duration_secs!",
-               v.page_views, v.cart_adds, v.paid, v.closed_at IS NOT NULL AS "closed!", u.name AS "shopper?"
+               v.page_views, v.cart_adds, v.paid, v.closed_at IS NOT NULL AS "closed!", u.name AS "shopper?",
+               -- An open visit is rendered on demand unless it is too small or a bot's (the journey routes' rule);
+               -- a closed one has the document the worker stored, if any.
+               CASE WHEN v.closed_at IS NULL THEN v.events >= 2 AND NOT v.bot
+                    ELSE EXISTS (SELECT 1 FROM journey_pdfs p WHERE p.visit_id = v.visit_id)
+               END AS "has_document!"
         FROM visits v
         LEFT JOIN visit_users vu ON vu.visit_id = v.visit_id
         LEFT JOIN users u ON u.id = COALESCE(v.user_id, vu.user_id)

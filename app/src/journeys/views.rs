@@ -28,7 +28,10 @@ fn visit_table(visits: Vec<VisitListItem>, show_shopper: bool) -> impl IntoView 
                             <td>{format_duration(visit.duration_secs)}</td>
                             <td>{visit.page_views}</td>
                             <td>{format!("{}{status}", visit.outcome)}</td>
-                            <td><a class="button small" href=href rel="external" download="">"Download PDF"</a></td>
+                            // Admins get any visit's journey rendered on demand; shoppers only those that have one.
+                            <td>{(show_shopper || visit.has_document).then(|| view! {
+                                <a class="button small" href=href rel="external" download="">"Download PDF"</a>
+                            })}</td>
                         </tr>
                     }
                 }).collect_view()}

@@ -1,11 +1,12 @@
 //! One visit's journey: the clickstream events of a visit turned into a summary ([`summarize`]) and a
 //! schematic A4 PDF report ([`render`]). Both are pure functions (`model`, `pdf`); `routes` and `store` connect
-//! them to HTTP and PostgreSQL.
+//! them to HTTP and PostgreSQL, and `renders` keeps downloads of open visits to one render at a time.
 
 mod draw;
 mod metrics;
 mod model;
 mod pdf;
+pub mod renders;
 pub mod routes;
 pub mod store;
 
@@ -15,7 +16,7 @@ use uuid::Uuid;
 pub use model::{
     clean_path, normalize_events, summarize, FunnelStage, JourneySummary, NodeVisits, Outcome, PageKind, PageNode, Step,
 };
-pub use pdf::render;
+pub use pdf::{render, MAX_PAGES};
 
 /// One clickstream event of a visit, as stored by the worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,4 +47,7 @@ pub struct VisitInfo {
     pub device: String,
     /// Whether the visit may still receive events.
     pub in_progress: bool,
+    /// Events of the visit past the most that are loaded for a report ([`store::MAX_LOADED_EVENTS`]): counted
+    /// as left out, not drawn or summarized.
+    pub events_not_loaded: u64,
 }

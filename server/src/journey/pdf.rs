@@ -1,5 +1,9 @@
 //! The journey report: an A4 PDF of vector shapes and the built-in Helvetica fonts. A cover with the visit's
-//! details, outcome, headline numbers and funnel; the path as a snake of page boxes; and the timeline of every event.
+//! details, outcome, headline numbers and funnel; the path as a snake of page boxes; and the timeline of the events.
+//!
+//! A document has at most [`MAX_PAGES`] pages whatever the visit: the summary on the cover counts every event, but
+//! the path stops after [`MAX_PATH_PAGES`] pages and the timeline after [`MAX_TIMELINE_PAGES`], and the report
+//! says how much it left out.
 
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -50,6 +54,66 @@ const COL_EVENT: (f32, f32) = (50.0, 92.0);
 const COL_PAGE: (f32, f32) = (142.0, 140.0);
 const COL_DETAIL: (f32, f32) = (282.0, CONTENT_W - 282.0);
 
+/// The most pages of path boxes a report draws (24 boxes a page).
+pub const MAX_PATH_PAGES: usize = 10;
+/// The most timeline pages a report draws (40 rows a page).
+pub const MAX_TIMELINE_PAGES: usize = 25;
+/// The most pages a report has: the cover, the path and the timeline at their bounds.
+pub const MAX_PAGES: usize = 1 + MAX_PATH_PAGES + MAX_TIMELINE_PAGES;
+
+/// Path boxes on one page.
+fn path_boxes_per_page() -> usize {
+    let rows = (((CONTENT_BOTTOM - 24.0 - PATH_TOP + ROW_GAP) / (BOX_H + ROW_GAP)).floor() as usize).max(1);
+    rows * COLUMNS
+}
+
+/// Timeline rows on one page.
+fn timeline_rows_per_page() -> usize {
+    (((CONTENT_BOTTOM - SECTION_TOP - TABLE_HEADER_H) / ROW_H).floor() as usize).max(1)
+}
+
+/// How much of a visit the report draws: the path's first steps and the timeline's first events, as many as the
+/// page bounds allow. When the timeline is cut, its last row says how many events it left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Excerpt {
+    /// Path steps drawn.
+    steps_shown: usize,
+    /// Path steps past the last page of boxes.
+    steps_left_out: usize,
+    /// Timeline rows drawn.
+    events_shown: usize,
+    /// Events of the visit not in the timeline: past its last page, or never loaded.
+    events_left_out: u64,
+    /// The visit's events in all, loaded or not (duplicates removed).
+    events_total: u64,
+}
+
+impl Excerpt {
+    fn of(summary: &JourneySummary, events_not_loaded: u64) -> Self {
+        let steps = summary.steps.len();
+        let steps_shown = steps.min(MAX_PATH_PAGES * path_boxes_per_page());
+        let loaded = summary.events.len();
+        let capacity = MAX_TIMELINE_PAGES * timeline_rows_per_page();
+        // The note about what was left out takes the last row, so a cut timeline shows one event less.
+        let cut = loaded > capacity || events_not_loaded > 0;
+        let events_shown = if cut { loaded.min(capacity - 1) } else { loaded };
+        let events_total = loaded as u64 + events_not_loaded;
+        Excerpt {
+            steps_shown,
+            steps_left_out: steps - steps_shown,
+            events_shown,
+            events_left_out: events_total - events_shown as u64,
+            events_total,
+        }
+    }
+
+    /// "… and 4,001 more events not shown", when the timeline was cut.
+    fn events_note(&self) -> Option<String> {
+        (self.events_left_out > 0)
+            .then(|| format!("\u{2026} and {} more events not shown", thousands(self.events_left_out)))
+    }
+}
+
 /// Renders the journey report of one visit as a PDF. `events` may be in any order and contain duplicates.
 /// Each rendered document is counted, with its render time, in `/metrics`.
 pub fn render(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
@@ -62,11 +126,12 @@ pub fn render(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime
 
 fn render_document(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
     let summary = summarize(events);
+    let excerpt = Excerpt::of(&summary, visit.events_not_loaded);
     let short = short_id(visit);
 
-    let mut pages = vec![cover(visit, &summary, generated_at)];
-    pages.extend(path_pages(&summary, &short));
-    pages.extend(timeline_pages(&summary, &short));
+    let mut pages = vec![cover(visit, &summary, &excerpt, generated_at)];
+    pages.extend(path_pages(&summary, &excerpt, &short));
+    pages.extend(timeline_pages(&summary, &excerpt, &short));
 
     let total = pages.len();
     let pdf_pages = pages
@@ -118,7 +183,7 @@ fn short_id(visit: &VisitInfo) -> String {
 // Cover
 // ---------------------------------------------------------------------------------------------------------------
 
-fn cover(visit: &VisitInfo, summary: &JourneySummary, generated_at: DateTime<Utc>) -> Canvas {
+fn cover(visit: &VisitInfo, summary: &JourneySummary, excerpt: &Excerpt, generated_at: DateTime<Utc>) -> Canvas {
     let mut c = Canvas::default();
     let right = PAGE_W - MARGIN;
 
@@ -157,14 +222,23 @@ fn cover(visit: &VisitInfo, summary: &JourneySummary, generated_at: DateTime<Utc
         (Some(_), true) => format!("{} (still open)", fmt_time(summary.ended_at)),
         _ => fmt_time(summary.ended_at),
     };
-    let details = [
+    let events = if visit.events_not_loaded > 0 {
+        let loaded = thousands(summary.events.len() as u64);
+        format!("{} (the summary counts the first {loaded})", thousands(excerpt.events_total))
+    } else {
+        format!("{} (duplicates removed)", summary.events.len())
+    };
+    let mut details = vec![
         ("Shopper", visit.shopper.clone().unwrap_or_else(|| "anonymous".to_string())),
         ("Device", visit.device.clone()),
         ("Started", fmt_time(summary.started_at)),
         ("Ended", ended),
         ("Duration", long_duration(summary.duration)),
-        ("Events", format!("{} (duplicates removed)", summary.events.len())),
+        ("Events", events),
     ];
+    if let Some(note) = excerpt.events_note() {
+        details.push(("Left out", note));
+    }
     let left_w = 262.0;
     section_label(&mut c, MARGIN, 226.0, "Visit details");
     for (i, (key, value)) in details.iter().enumerate() {
@@ -211,7 +285,7 @@ fn cover(visit: &VisitInfo, summary: &JourneySummary, generated_at: DateTime<Utc
     }
 
     funnel(&mut c, summary, 508.0);
-    path_strip(&mut c, summary, 706.0);
+    path_strip(&mut c, summary, excerpt, 706.0);
     c
 }
 
@@ -259,12 +333,16 @@ fn funnel(c: &mut Canvas, summary: &JourneySummary, top: f32) {
 }
 
 /// Entry page, exit page and step count in a tinted strip.
-fn path_strip(c: &mut Canvas, summary: &JourneySummary, top: f32) {
+fn path_strip(c: &mut Canvas, summary: &JourneySummary, excerpt: &Excerpt, top: f32) {
     c.rounded_rect(MARGIN, top, CONTENT_W, 46.0, 6.0, Paint::Fill(NAVY_TINT));
     let entry = summary.steps.first().map_or("\u{2013}".to_string(), |step| step.page.to_string());
     let exit = summary.steps.last().map_or("\u{2013}".to_string(), |step| step.page.to_string());
     let third = CONTENT_W / 3.0;
-    let items = [("ENTRY", entry), ("EXIT", exit), ("STEPS IN THE PATH", summary.steps.len().to_string())];
+    let steps = match excerpt.steps_left_out {
+        0 => summary.steps.len().to_string(),
+        _ => format!("{} (first {} drawn)", summary.steps.len(), excerpt.steps_shown),
+    };
+    let items = [("ENTRY", entry), ("EXIT", exit), ("STEPS IN THE PATH", steps)];
     for (i, (caption, value)) in items.iter().enumerate() {
         let x = MARGIN + 16.0 + i as f32 * third;
         c.text(x, top + 18.0, caption, Style::new(Font::Bold, 7.0, NAVY_MID), Align::Left);
@@ -276,10 +354,9 @@ fn path_strip(c: &mut Canvas, summary: &JourneySummary, top: f32) {
 // Path
 // ---------------------------------------------------------------------------------------------------------------
 
-/// The path as a snake of boxes (left to right, then right to left, …), as many pages as it takes.
-fn path_pages(summary: &JourneySummary, short: &str) -> Vec<Canvas> {
-    let rows_per_page = (((CONTENT_BOTTOM - 24.0 - PATH_TOP + ROW_GAP) / (BOX_H + ROW_GAP)).floor() as usize).max(1);
-    let per_page = rows_per_page * COLUMNS;
+/// The path as a snake of boxes (left to right, then right to left, …), up to [`MAX_PATH_PAGES`] pages.
+fn path_pages(summary: &JourneySummary, excerpt: &Excerpt, short: &str) -> Vec<Canvas> {
+    let per_page = path_boxes_per_page();
     let steps = &summary.steps;
     if steps.is_empty() {
         let mut c = Canvas::default();
@@ -288,7 +365,7 @@ fn path_pages(summary: &JourneySummary, short: &str) -> Vec<Canvas> {
     }
 
     let mut canvases = Vec::new();
-    for (page, chunk) in steps.chunks(per_page).enumerate() {
+    for (page, chunk) in steps[..excerpt.steps_shown].chunks(per_page).enumerate() {
         let first = page * per_page;
         let mut c = Canvas::default();
         let subtitle = format!(
@@ -319,6 +396,12 @@ fn path_pages(summary: &JourneySummary, short: &str) -> Vec<Canvas> {
             step_box(&mut c, step, index, x, y, is_entry, is_exit);
             if offset + 1 < chunk.len() {
                 connect(&mut c, offset);
+            } else if index + 1 == excerpt.steps_shown && !is_exit {
+                let note = format!(
+                    "\u{2026} and {} more steps not shown (the exit is on the cover)",
+                    thousands(excerpt.steps_left_out as u64)
+                );
+                c.text(x, y + BOX_H + 16.0, &note, Style::new(Font::Bold, 8.0, AMBER_DEEP), Align::Left);
             } else if !is_exit {
                 let mid = x + BOX_W / 2.0;
                 c.line(&[(mid, y + BOX_H + 3.0), (mid, y + BOX_H + 16.0)], NAVY_MID, 1.1, Some(&[2.5, 2.0]));
@@ -430,33 +513,45 @@ fn step_box(c: &mut Canvas, step: &Step, index: usize, x: f32, y: f32, is_entry:
 // Timeline
 // ---------------------------------------------------------------------------------------------------------------
 
-/// Every event in a table, column headers repeated on each page.
-fn timeline_pages(summary: &JourneySummary, short: &str) -> Vec<Canvas> {
-    let events = &summary.events;
+/// The events in a table, column headers repeated on each page, up to [`MAX_TIMELINE_PAGES`] pages; a cut table
+/// ends with a row saying how many events it left out.
+fn timeline_pages(summary: &JourneySummary, excerpt: &Excerpt, short: &str) -> Vec<Canvas> {
+    let events = &summary.events[..excerpt.events_shown];
     let Some(start) = summary.started_at else {
         let mut c = Canvas::default();
         section_heading(&mut c, "Timeline", "No events were recorded for this visit.", short);
         return vec![c];
     };
-    let rows_per_page = (((CONTENT_BOTTOM - SECTION_TOP - TABLE_HEADER_H) / ROW_H).floor() as usize).max(1);
+    let rows_per_page = timeline_rows_per_page();
+    let note = excerpt.events_note();
+    let rows = events.len() + usize::from(note.is_some());
     let mut canvases = Vec::new();
-    for (page, chunk) in events.chunks(rows_per_page).enumerate() {
+    for page in 0..rows.div_ceil(rows_per_page) {
         let mut c = Canvas::default();
         let first = page * rows_per_page;
-        let subtitle = format!(
-            "Events {}\u{2013}{} of {} \u{b7} times relative to the first event, {} UTC",
-            first + 1,
-            first + chunk.len(),
-            events.len(),
-            start.format("%Y-%m-%d %H:%M:%S")
-        );
+        let chunk = &events[first.min(events.len())..(first + rows_per_page).min(events.len())];
+        let subtitle = match chunk.len() {
+            0 => format!("{} events in all", excerpt.events_total),
+            shown => format!(
+                "Events {}\u{2013}{} of {} \u{b7} times relative to the first event, {} UTC",
+                first + 1,
+                first + shown,
+                excerpt.events_total,
+                start.format("%Y-%m-%d %H:%M:%S")
+            ),
+        };
         section_heading(&mut c, "Timeline", &subtitle, short);
         table_header(&mut c, SECTION_TOP);
         for (i, event) in chunk.iter().enumerate() {
             let y = SECTION_TOP + TABLE_HEADER_H + i as f32 * ROW_H;
             timeline_row(&mut c, event, start, y, (first + i) % 2 == 1);
         }
-        let bottom = SECTION_TOP + TABLE_HEADER_H + chunk.len() as f32 * ROW_H;
+        let mut bottom = SECTION_TOP + TABLE_HEADER_H + chunk.len() as f32 * ROW_H;
+        if let Some(note) = note.as_deref().filter(|_| first + chunk.len() == events.len()) {
+            c.rect(MARGIN, bottom, CONTENT_W, ROW_H, Paint::Fill(AMBER_TINT));
+            c.text(MARGIN + 6.0, bottom + 10.6, note, Style::new(Font::Bold, 8.0, AMBER_DEEP), Align::Left);
+            bottom += ROW_H;
+        }
         c.line(&[(MARGIN, bottom), (PAGE_W - MARGIN, bottom)], RULE, 0.7, None);
         canvases.push(c);
     }
@@ -567,6 +662,19 @@ fn short_duration(duration: TimeDelta) -> String {
     }
 }
 
+/// "4,001": a count with thousands separators.
+fn thousands(count: u64) -> String {
+    let digits = count.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 /// "+mm:ss", or "+h:mm:ss" from an hour on.
 fn relative_time(offset: TimeDelta) -> String {
     let secs = offset.num_seconds().max(0);
@@ -595,6 +703,7 @@ mod tests {
             shopper: Some("Ada Lovelace".to_string()),
             device: "Firefox on Linux".to_string(),
             in_progress,
+            events_not_loaded: 0,
         }
     }
 
@@ -800,6 +909,70 @@ mod tests {
             }
             std::fs::remove_file(&file).ok();
         }
+    }
+
+    #[test]
+    fn a_visit_past_the_bounds_renders_within_the_page_bound_and_says_what_was_left_out() {
+        let events = synthetic_visit(6_000);
+        let summary = summarize(&events);
+        let excerpt = Excerpt::of(&summary, 0);
+        assert_eq!(excerpt.events_shown, MAX_TIMELINE_PAGES * timeline_rows_per_page() - 1);
+        let left_out = 6_000 - excerpt.events_shown;
+        let started = Instant::now();
+        let bytes = render(&visit(false), &events, generated_at()).expect("render");
+        let elapsed = started.elapsed();
+        let file = write_temp("bounded", &bytes);
+        let pages = page_count(&file);
+        println!("render: 6000 events -> {pages} pages (bound {MAX_PAGES}), {} bytes in {elapsed:?}", bytes.len());
+        assert!(pages <= MAX_PAGES, "{pages} pages");
+        let check = run("qpdf", &["--check"], &file);
+        assert!(check.contains("No syntax or stream encoding errors found"), "{check}");
+
+        let note = format!("and {} more events not shown", thousands(left_out as u64));
+        let cover = run("pdftotext", &["-q", "-f", "1", "-l", "1"], &file);
+        assert!(cover.contains(&note), "{note:?} missing from the cover:\n{cover}");
+        // The cover's numbers count every event, not only those drawn.
+        assert!(cover.contains("6000 (duplicates removed)"), "{cover}");
+        assert_eq!(summary.pages, 2_000);
+        assert!(cover.contains("2000"), "{cover}");
+        let last = run("pdftotext", &["-q", "-f", &pages.to_string(), "-l", &pages.to_string()], &file);
+        assert!(last.contains(&note), "{note:?} missing where the timeline is cut:\n{last}");
+        assert!(last.contains(&format!("Events 961\u{2013}{} of 6000", excerpt.events_shown)), "{last}");
+
+        // Steps past the path's last page are counted, not drawn.
+        let wanderer: Vec<JourneyEvent> = (0..400)
+            .map(|i| event(i as u128 + 1, i * 5, "page_view", &format!("/product/item-{i}"), None))
+            .collect();
+        let bytes = render(&visit(false), &wanderer, generated_at()).expect("render");
+        let file = write_temp("bounded-path", &bytes);
+        let text = run("pdftotext", &["-q"], &file);
+        let drawn = MAX_PATH_PAGES * path_boxes_per_page();
+        assert!(text.contains(&format!("and {} more steps not shown", 400 - drawn)), "{text}");
+        assert!(text.contains(&format!("400 (first {drawn} drawn)")), "{text}");
+        assert!(page_count(&file) <= MAX_PAGES);
+        std::fs::remove_file(&file).ok();
+    }
+
+    #[test]
+    fn events_that_were_not_loaded_are_counted_as_left_out() {
+        let mut info = visit(false);
+        info.events_not_loaded = 2_000;
+        let bytes = render(&info, &sample_visit(), generated_at()).expect("render");
+        let file = write_temp("not-loaded", &bytes);
+        let text = run("pdftotext", &["-q"], &file);
+        // 30 events loaded (one row is the note, so all 30 fit), 2,000 more never loaded.
+        assert!(text.contains("and 2,000 more events not shown"), "{text}");
+        assert!(text.contains("2,030 (the summary counts the first 30)"), "{text}");
+        assert!(text.contains("Events 1\u{2013}30 of 2030"), "{text}");
+        std::fs::remove_file(&file).ok();
+    }
+
+    #[test]
+    fn counts_read_with_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(5_001), "5,001");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

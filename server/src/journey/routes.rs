@@ -1,7 +1,15 @@
 //! `GET /journeys/{visit}.pdf`: a journey document for its owner (or an admin). Anyone else gets a 404,
 //! never a 403 that would confirm the visit exists.
+//!
+//! A closed visit's document is the one the worker stored. An open visit is rendered on demand, at most once at a
+//! time per visit and kept for a few seconds ([`super::renders`]); a render that outlasts the request timeout is
+//! answered with a 503 and finishes in the background. A visit with fewer than two events, a bot's visit, and a
+//! closed visit whose document could not be rendered have no document for their owner; an admin gets one rendered
+//! on demand.
 
+use super::renders::Served;
 use super::store::{self, JourneyStore};
+use super::VisitInfo;
 use crate::startup::AppState;
 use app::auth::SessionUser;
 use axum::{
@@ -9,9 +17,29 @@ use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},
 };
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+/// A document to send, and where it came from.
+struct Document {
+    pdf: Arc<Vec<u8>>,
+    record: store::VisitRecord,
+    /// `None` for the worker's stored document.
+    on_demand: Option<(Served, Duration)>,
+}
+
+/// What a download finds.
+enum Download {
+    Found(Document),
+    NotFound,
+    /// The render did not finish within the request timeout.
+    TooSlow,
+}
+
+/// Serves a journey PDF: the stored one, or one rendered on demand; 404 for anyone but its owner or an admin.
 pub async fn download(State(state): State<AppState>, session: Session, Path(file): Path<String>) -> Response {
     let Some(visit) = file.strip_suffix(".pdf").and_then(|id| Uuid::parse_str(id).ok()) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -21,25 +49,12 @@ pub async fn download(State(state): State<AppState>, session: Session, Path(file
         return StatusCode::NOT_FOUND.into_response();
     };
     match document(&state, visit, &reader).await {
-        Ok(Some((pdf, record))) => {
-            let filename = format!(
-                "cartograph-journey-{}-{}.pdf",
-                record.started_at.format("%Y-%m-%d"),
-                &visit.to_string()[..8]
-            );
-            // A closed visit's document no longer changes; an open one is rendered fresh each time.
-            let cache = if record.closed { "private, max-age=3600" } else { "private, no-store" };
-            (
-                [
-                    (header::CONTENT_TYPE, "application/pdf".to_string()),
-                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-                    (header::CACHE_CONTROL, cache.to_string()),
-                ],
-                pdf,
-            )
-                .into_response()
+        Ok(Download::Found(document)) => pdf_response(visit, document),
+        Ok(Download::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Download::TooSlow) => {
+            tracing::warn!(%visit, "journey render outlasted the request timeout; it finishes in the background");
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")]).into_response()
         }
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), %visit, "journey download failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
@@ -47,22 +62,68 @@ pub async fn download(State(state): State<AppState>, session: Session, Path(file
     }
 }
 
-async fn document(
-    state: &AppState,
-    visit: Uuid,
-    reader: &SessionUser,
-) -> anyhow::Result<Option<(Vec<u8>, store::VisitRecord)>> {
-    let Some(record) = store::visit_for_reader(&state.pool, visit, reader.id, reader.is_admin).await? else {
-        return Ok(None);
+fn pdf_response(visit: Uuid, document: Document) -> Response {
+    let Document { pdf, record, on_demand } = document;
+    let filename =
+        format!("cartograph-journey-{}-{}.pdf", record.started_at.format("%Y-%m-%d"), &visit.to_string()[..8]);
+    // A stored document no longer changes; one rendered on demand is a snapshot of an open visit.
+    let (cache, timing) = match on_demand {
+        None => ("private, max-age=3600", "journey;desc=\"stored\"".to_string()),
+        Some((Served::Rendered, took)) => {
+            ("private, no-store", format!("journey;desc=\"rendered\";dur={:.1}", took.as_secs_f64() * 1000.0))
+        }
+        Some((Served::Cached, _)) => ("private, no-store", "journey;desc=\"cached\"".to_string()),
     };
-    let journeys = store::PgJourneyStore { pool: state.pool.clone() };
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (header::CACHE_CONTROL, cache.to_string()),
+            (header::HeaderName::from_static("server-timing"), timing),
+        ],
+        pdf.as_ref().clone(),
+    )
+        .into_response()
+}
+
+async fn document(state: &AppState, visit: Uuid, reader: &SessionUser) -> anyhow::Result<Download> {
+    let Some(record) = store::visit_for_reader(&state.pool, visit, reader.id, reader.is_admin).await? else {
+        return Ok(Download::NotFound);
+    };
+    if !record.gets_document && !reader.is_admin {
+        return Ok(Download::NotFound);
+    }
     if record.closed {
+        let journeys = store::PgJourneyStore { pool: state.pool.clone() };
         if let Some(pdf) = journeys.load(visit).await? {
-            return Ok(Some((pdf, record)));
+            return Ok(Download::Found(Document { pdf: Arc::new(pdf), record, on_demand: None }));
+        }
+        if !reader.is_admin {
+            return Ok(Download::NotFound);
         }
     }
-    let events = store::load_events(&state.pool, visit).await?;
-    let info = record.info.clone();
-    let pdf = tokio::task::spawn_blocking(move || super::render(&info, &events, chrono::Utc::now())).await??;
-    Ok(Some((pdf, record)))
+    let started = Instant::now();
+    let (pool, info) = (state.pool.clone(), record.info.clone());
+    let rendering = state.journey_renders.get_or_render(visit, move || render_now(pool, info));
+    match tokio::time::timeout(render_budget(state.settings.request_timeout_secs), rendering).await {
+        Ok(rendered) => {
+            let (pdf, served) = rendered?;
+            Ok(Download::Found(Document { pdf, record, on_demand: Some((served, started.elapsed())) }))
+        }
+        Err(_elapsed) => Ok(Download::TooSlow),
+    }
+}
+
+/// How long a download waits for a render: a little less than the request timeout, so that the answer is this
+/// handler's 503 with `Retry-After` rather than the timeout layer's.
+fn render_budget(request_timeout_secs: u64) -> Duration {
+    Duration::from_secs(request_timeout_secs).mul_f64(0.9)
+}
+
+/// Loads the visit's events and renders its journey on a blocking thread.
+async fn render_now(pool: PgPool, mut info: VisitInfo) -> anyhow::Result<Vec<u8>> {
+    let loaded = store::load_events(&pool, info.visit_id).await?;
+    info.events_not_loaded = loaded.not_loaded;
+    let pdf = tokio::task::spawn_blocking(move || super::render(&info, &loaded.events, chrono::Utc::now())).await??;
+    Ok(pdf)
 }

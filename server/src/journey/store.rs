@@ -38,9 +38,26 @@ impl JourneyStore for PgJourneyStore {
     }
 }
 
-/// A visit's stored events, oldest first, with a label for each (click text, query, product name…).
-pub async fn load_events(pool: &PgPool, visit: Uuid) -> Result<Vec<JourneyEvent>, sqlx::Error> {
-    sqlx::query_as!(
+/// The most events loaded for one report: twice the default cap on a visit's events
+/// (`Settings::visit_max_events`), so only a visit stored before the cap, or a raised cap, has more.
+pub const MAX_LOADED_EVENTS: i64 = 10_000;
+
+/// A visit's events as far as a report loads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitEvents {
+    /// The first [`MAX_LOADED_EVENTS`] events, oldest first.
+    pub events: Vec<JourneyEvent>,
+    /// Events past those: counted, not loaded.
+    pub not_loaded: u64,
+}
+
+/// A visit's stored events, oldest first and at most [`MAX_LOADED_EVENTS`], with a label for each (click text,
+/// query, product name…) and how many more there are.
+///
+/// `checkout_begin` and `payment_result` decide the outcome, so only the server's own copies count (recorded by the
+/// checkout and payment server functions with `"origin":"server"`); a copy posted from the browser is dropped.
+pub async fn load_events(pool: &PgPool, visit: Uuid) -> Result<VisitEvents, sqlx::Error> {
+    let events = sqlx::query_as!(
         JourneyEvent,
         r#"
         SELECT e.event_id, e.event_type, e.path, e.received_at AS "received_at: chrono::DateTime<chrono::Utc>", e.seq,
@@ -50,12 +67,31 @@ pub async fn load_events(pool: &PgPool, visit: Uuid) -> Result<Vec<JourneyEvent>
         LEFT JOIN products p ON e.event_type IN ('cart_add', 'cart_remove')
                             AND p.id = (e.payload->>'product_id')::bigint
         WHERE e.visit_id = $1
+          AND (e.event_type NOT IN ('checkout_begin', 'payment_result') OR e.payload->>'origin' = 'server')
         ORDER BY e.received_at, e.seq
+        LIMIT $2
         "#,
-        visit
+        visit,
+        MAX_LOADED_EVENTS
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    let not_loaded = if (events.len() as i64) < MAX_LOADED_EVENTS {
+        0
+    } else {
+        let total = sqlx::query_scalar!(
+            r#"
+            SELECT count(*) AS "count!" FROM clickstream_events e
+            WHERE e.visit_id = $1
+              AND (e.event_type NOT IN ('checkout_begin', 'payment_result') OR e.payload->>'origin' = 'server')
+            "#,
+            visit
+        )
+        .fetch_one(pool)
+        .await?;
+        u64::try_from(total - events.len() as i64).unwrap_or_default()
+    };
+    Ok(VisitEvents { events, not_loaded })
 }
 
 /// What the report needs about a visit, and whether it is closed.
@@ -63,6 +99,14 @@ pub struct VisitRecord {
     pub info: VisitInfo,
     pub closed: bool,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Whether the visit gets a journey PDF without an admin asking: two events or more, and not a bot.
+    pub gets_document: bool,
+}
+
+/// Whether a visit is worth a journey PDF: one with fewer than two events, or a bot's, is not (it would only cost
+/// a render and a stored document); an admin may still ask for one.
+pub fn gets_document(events: i32, bot: bool) -> bool {
+    events >= 2 && !bot
 }
 
 /// The visit, if `reader` may see it: its owner (by events or by sign-in link), or anyone when `admin`.
@@ -75,7 +119,7 @@ pub async fn visit_for_reader(
 ) -> Result<Option<VisitRecord>, sqlx::Error> {
     let row = sqlx::query!(
         r#"
-        SELECT v.visit_id, v.user_agent, v.closed_at IS NOT NULL AS "closed!",
+        SELECT v.visit_id, v.user_agent, v.closed_at IS NOT NULL AS "closed!", v.events, v.bot,
                v.started_at AS "started_at: chrono::DateTime<chrono::Utc>", u.name AS "shopper?"
         FROM visits v
         LEFT JOIN visit_users vu ON vu.visit_id = v.visit_id
@@ -94,9 +138,11 @@ pub async fn visit_for_reader(
             shopper: row.shopper,
             device: describe_device(row.user_agent.as_deref()),
             in_progress: !row.closed,
+            events_not_loaded: 0,
         },
         closed: row.closed,
         started_at: row.started_at,
+        gets_document: gets_document(row.events, row.bot),
     }))
 }
 

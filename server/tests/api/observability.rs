@@ -63,9 +63,10 @@ async fn the_worker_serves_consumer_lag_and_journey_renders_on_its_own_listener(
     app.spawn_worker();
     let home = app.client.get(app.url("/")).send().await.unwrap();
     let visit = crate::helpers::visit_of(&home).unwrap();
-    let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/","id":"w-1"}]}"#;
+    // Two events: a visit with fewer is closed without rendering a journey.
+    let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/","id":"w-1"},{"type":"page_view","path":"/cart","id":"w-2"}]}"#;
     assert_eq!(app.client.post(app.url("/api/events")).body(batch).send().await.unwrap().status(), 202);
-    app.wait_for_count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND events = 1"), 1).await;
+    app.wait_for_count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND events = 2"), 1).await;
     sqlx::query(&format!("UPDATE visits SET last_event_at = now() - interval '31 minutes' WHERE visit_id = '{visit}'"))
         .execute(&app.pool)
         .await

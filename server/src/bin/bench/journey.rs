@@ -1,6 +1,10 @@
 //! Journey PDF render time at 100, 1,000 and 10,000 events, next to printpdf's own floor: the same events as
 //! one plain line of text each, paginated and saved the same way (lopdf, compressed). The floor is what the
 //! library costs for that much text; the gap is the report's layout (summary, path schematic, timeline rows).
+//!
+//! The report is bounded in pages (`cartograph::journey::MAX_PAGES`): past about a thousand events the timeline is
+//! cut, so 5,000 events (a full visit at the default cap), 6,000 and 10,000 cost about the same, while the floor
+//! keeps growing. Those sizes also get a row for the render's peak heap (`memory`), against the floor's.
 
 use crate::report::{Better, Report, Row};
 use cartograph::journey::{render, JourneyEvent, VisitInfo};
@@ -87,6 +91,17 @@ fn median_time(mut work: impl FnMut() -> anyhow::Result<usize>) -> anyhow::Resul
     Ok((times[times.len() / 2], bytes))
 }
 
+/// The pages of a PDF the report wrote: its `/Type /Page` dictionaries (not `/Pages`).
+fn page_count(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.match_indices("/Type")
+        .filter(|(at, _)| {
+            let rest = text[at + 5..].trim_start();
+            rest.starts_with("/Page") && !rest.starts_with("/Pages")
+        })
+        .count()
+}
+
 /// Adds one row per size: render milliseconds against the plain-text floor.
 pub fn run(report: &mut Report) -> anyhow::Result<()> {
     let visit = VisitInfo {
@@ -94,9 +109,10 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
         shopper: Some("Bench Shopper".into()),
         device: "Firefox on Linux".into(),
         in_progress: false,
+        events_not_loaded: 0,
     };
     let mut sizes = Vec::new();
-    for count in [100, 1_000, 10_000] {
+    for count in [100, 1_000, 5_000, 6_000, 10_000] {
         eprintln!("journey: {count} events");
         let events = synthetic_events(count);
         let (rendered, bytes) = median_time(|| Ok(render(&visit, &events, chrono::Utc::now())?.len()))?;
@@ -109,7 +125,22 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
             "printpdf writing the events as plain lines",
             Better::Lower,
         ));
-        sizes.push(format!("{count}: {} KiB", bytes / 1024));
+        if count >= 5_000 {
+            let (pdf, report_peak) = crate::memory::peak_heap_mib(|| render(&visit, &events, chrono::Utc::now()));
+            let (_, floor_peak) = crate::memory::peak_heap_mib(|| plain_text_pdf(&events));
+            let pdf = pdf?;
+            report.add(Row::new(
+                "journey PDF",
+                &format!("render peak heap MiB, {count} events"),
+                report_peak,
+                floor_peak,
+                "the plain-lines PDF's peak heap",
+                Better::Lower,
+            ));
+            sizes.push(format!("{count}: {} KiB, {} pages", bytes / 1024, page_count(&pdf)));
+        } else {
+            sizes.push(format!("{count}: {} KiB", bytes / 1024));
+        }
     }
     report.note(format!(
         "journey PDF: median of repeated renders on one core (at least 3, up to half a second); the events cycle \

@@ -19,6 +19,7 @@ mod driver;
 mod functions;
 mod ingest;
 mod journey;
+mod memory;
 mod report;
 mod ssr;
 mod wasm;
