@@ -4,11 +4,11 @@
 //! never finishes its request head, or keeps an idle connection open, holds a socket, a task and its buffers
 //! for ever. Here every connection gets hyper's [`TokioTimer`] and:
 //!
-//! - a **header-read timeout**: the whole request head must arrive within it. hyper runs this timer from the
-//!   moment it waits for a request, so on HTTP/1 it also bounds the wait between two requests of a keep-alive
-//!   connection;
+//! - a **header-read timeout**: a request's whole head must arrive within it, timed from the connection's start
+//!   for the first request and from the first byte for a later one on the same connection;
 //! - an **idle timeout**: a connection with no request in progress and no bytes moving for this long is closed
-//!   (hyper has no idle timeout of its own);
+//!   (hyper has none of its own: its header timer would also run while a keep-alive connection waits for its
+//!   next request, see [`HeadTimer`]);
 //! - a **cap on open connections**: at the cap the server stops accepting; new connections wait in the
 //!   listen backlog until one closes.
 //!
@@ -84,7 +84,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    builder.header_read_timeout(limits.header_read_timeout).keep_alive(true);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let abandon = Shutdown::default();
@@ -96,7 +96,7 @@ pub async fn serve(
             accepted = accept_within_cap(&listener, &slots, &mut at_cap_logged) => accepted,
         };
         let Some((stream, peer, slot)) = accepted else { continue };
-        let connection = Connection { builder: builder.clone(), router: router.clone(), peer, idle: limits.idle_timeout };
+        let connection = Connection { builder: builder.clone(), router: router.clone(), peer, limits };
         let watcher = graceful.watcher();
         let abandon = abandon.clone();
         tokio::spawn(async move {
@@ -170,14 +170,15 @@ struct Connection {
     builder: http1::Builder,
     router: Router,
     peer: SocketAddr,
-    idle: Duration,
+    limits: ConnectionLimits,
 }
 
 impl Connection {
     /// Serves requests until the client leaves, a timeout closes the connection, or shutdown has drained it.
     async fn serve(self, stream: TcpStream, watcher: hyper_util::server::graceful::Watcher) {
-        let Self { builder, router, peer, idle } = self;
+        let Self { mut builder, router, peer, limits } = self;
         let activity = Arc::new(Activity::new());
+        builder.timer(HeadTimer { activity: Arc::clone(&activity), header_read: limits.header_read_timeout });
         let io = TokioIo::new(Tracked { inner: stream, activity: Arc::clone(&activity) });
         let service = {
             let activity = Arc::clone(&activity);
@@ -200,22 +201,40 @@ impl Connection {
                     tracing::debug!(%peer, %error, "connection ended with an error");
                 }
             }
-            () = activity.idle_for(idle) => tracing::debug!(%peer, "closed an idle connection"),
+            () = activity.idle_for(limits.idle_timeout) => tracing::debug!(%peer, "closed an idle connection"),
         }
     }
 }
 
-/// What a connection is doing: when bytes last moved, and whether a request is being answered.
+/// What a connection is doing: when bytes last moved, how many reads brought some, and its requests.
 struct Activity {
     opened: Instant,
     /// Milliseconds after `opened` of the last read or write that moved bytes.
     last_traffic_ms: AtomicU64,
+    reads: AtomicU64,
+    requests_started: AtomicU64,
     requests_in_progress: AtomicUsize,
 }
 
 impl Activity {
     fn new() -> Self {
-        Self { opened: Instant::now(), last_traffic_ms: AtomicU64::new(0), requests_in_progress: AtomicUsize::new(0) }
+        Self {
+            opened: Instant::now(),
+            last_traffic_ms: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            requests_started: AtomicU64::new(0),
+            requests_in_progress: AtomicUsize::new(0),
+        }
+    }
+
+    fn bytes_arrived(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// How many reads have brought bytes so far.
+    fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 
     fn touch(&self) {
@@ -230,6 +249,7 @@ impl Activity {
     /// Marks a request in progress until the returned guard is dropped (when the handler has answered;
     /// sending the body counts as traffic).
     fn request_started(self: &Arc<Self>) -> RequestInProgress {
+        self.requests_started.fetch_add(1, Ordering::Relaxed);
         self.requests_in_progress.fetch_add(1, Ordering::Relaxed);
         self.touch();
         RequestInProgress(Arc::clone(self))
@@ -252,6 +272,64 @@ impl Activity {
     }
 }
 
+/// hyper's header-read timer for one connection (hyper uses its timer for nothing else on an HTTP/1 server).
+///
+/// hyper starts the timer as soon as it waits for a request. For the first request that is right: a client that
+/// connects must send its head in time. For a later one it would close every keep-alive connection after the
+/// header-read timeout instead of the idle timeout, so there the timer starts with the first byte of the next
+/// request; until then the connection is idle and [`Activity::idle_for`] applies.
+struct HeadTimer {
+    activity: Arc<Activity>,
+    header_read: Duration,
+}
+
+impl hyper::rt::Timer for HeadTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        TokioTimer::new().sleep(duration)
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        if self.activity.requests_started.load(Ordering::Relaxed) == 0 {
+            return TokioTimer::new().sleep_until(deadline);
+        }
+        Box::pin(NextHeadDeadline {
+            activity: Arc::clone(&self.activity),
+            header_read: self.header_read,
+            reads_when_idle: self.activity.reads(),
+            deadline: None,
+        })
+    }
+}
+
+/// Resolves `header_read` after the first bytes that arrive once the connection is idle; never before.
+struct NextHeadDeadline {
+    activity: Arc<Activity>,
+    header_read: Duration,
+    reads_when_idle: u64,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Future for NextHeadDeadline {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.deadline.is_none() {
+            if self.activity.reads() == self.reads_when_idle {
+                // Nothing yet. hyper polls this after each read of the socket, so it looks again when bytes come.
+                return Poll::Pending;
+            }
+            let header_read = self.header_read;
+            self.deadline = Some(Box::pin(tokio::time::sleep(header_read)));
+        }
+        match self.deadline.as_mut() {
+            Some(deadline) => deadline.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl hyper::rt::Sleep for NextHeadDeadline {}
+
 /// A request being answered; see [`Activity::request_started`].
 struct RequestInProgress(Arc<Activity>);
 
@@ -273,7 +351,7 @@ impl AsyncRead for Tracked {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.bytes_arrived();
         }
         polled
     }

@@ -156,6 +156,32 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_keep_alive_connection_may_wait_past_the_header_read_timeout_but_a_later_head_is_still_timed() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let mut settings = test_settings().await;
+    settings.http_header_read_timeout_secs = 2;
+    settings.http_idle_timeout_secs = 6;
+    let app = spawn_app_with(settings).await;
+    let mut stream = TcpStream::connect(socket_address(&app)).await.expect("connect");
+    assert!(health_over(&mut stream).await.starts_with("HTTP/1.1 200"));
+
+    // Waiting for the next request is idle time (6 s here), not header-read time (2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(health_over(&mut stream).await.starts_with("HTTP/1.1 200"), "the keep-alive connection outlived 2 s");
+
+    // A next request that starts but never ends is closed 2 s after its first byte.
+    stream.write_all(HALF_SENT_HEAD).await.expect("send half a head");
+    let started = Instant::now();
+    let closed = closed_by(&mut stream, started + Duration::from_secs(5)).await;
+    let closed_after = started.elapsed();
+    println!("a half-sent second head on a keep-alive connection was closed after {closed_after:?} (header-read timeout 2 s)");
+    assert!(closed, "the half-sent second head is still open after {closed_after:?}");
+    assert!(closed_after >= Duration::from_millis(1500), "closed too early: {closed_after:?}");
+
+    an_ordinary_event_is_still_stored(&app).await;
+}
+
+#[tokio::test]
 async fn at_the_connection_cap_a_new_connection_waits_and_is_served_once_one_closes() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let mut settings = test_settings().await;
