@@ -3,6 +3,7 @@
 //! ordinary event is still stored.
 
 use crate::helpers::{spawn_app_with, test_settings, TestApp};
+use cartograph::{shutdown::Shutdown, startup::Application};
 use futures::future::join_all;
 use std::time::Duration;
 use tokio::{
@@ -293,4 +294,46 @@ async fn readyz_hit_500_times_at_once_keeps_threads_and_descriptors_flat() {
     assert!(descriptors_after <= descriptors_before + 40, "descriptors grew from {descriptors_before} to {descriptors_after}");
 
     an_ordinary_event_is_still_stored(&app).await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_progress_finish_and_refuses_new_connections() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let application = Application::build(test_settings().await).await.expect("the app starts");
+    let address = format!("127.0.0.1:{}", application.port());
+    let stop = Shutdown::default();
+    let server = tokio::spawn(application.run_until({
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    }));
+
+    // A request whose body is still arriving when shutdown starts.
+    let body = br#"{"v":1,"events":[{"type":"page_view","path":"/drain","referrer":null,"title":"x","id":"drain1"}]}"#;
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    let head = format!(
+        "POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\nUser-Agent: {FIREFOX}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("send the head");
+    stream.write_all(&body[..10]).await.expect("send the start of the body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.trigger();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = TcpStream::connect(&address).await.is_err();
+    stream.write_all(&body[10..]).await.expect("send the rest of the body");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed within 10 s")
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
+    println!(
+        "at shutdown: the request in progress was answered {:?}; a new connection was {}",
+        answer.lines().next().unwrap_or_default(),
+        if refused { "refused" } else { "accepted" }
+    );
+    assert!(answer.starts_with("HTTP/1.1 ") && !answer.starts_with("HTTP/1.1 5"), "{answer}");
+    assert!(refused, "the listener still accepted connections after shutdown");
+    assert!(matches!(stopped, Ok(Ok(Ok(())))), "the server stopped cleanly within 10 s: {stopped:?}");
 }
