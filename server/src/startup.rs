@@ -8,6 +8,7 @@ use crate::{
     auth::OidcClient,
     config::{Mode, Settings},
     db,
+    http::{health::Readiness, serve::ConnectionLimits},
     kafka::{self, Topics},
     seed,
     shutdown::Shutdown,
@@ -36,6 +37,8 @@ pub struct AppState {
     pub collect_limits: Arc<CollectLimits>,
     /// Journeys rendered on demand: one render at a time per visit, kept for a few seconds.
     pub journey_renders: Arc<crate::journey::renders::OnDemandRenders>,
+    /// `/readyz`'s last answer, shared by all callers.
+    pub readiness: Arc<Readiness>,
 }
 
 /// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
@@ -98,6 +101,7 @@ pub struct Application {
     producer: ClickstreamProducer,
     pool: PgPool,
     sweep_every: Duration,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -140,10 +144,12 @@ impl Application {
             commerce: CommerceSettings { reservation: Duration::from_secs(settings_ref.reservation_minutes * 60) },
             collect_limits: Arc::new(CollectLimits::from_settings(&settings_ref)),
             journey_renders: Arc::default(),
+            readiness: Arc::default(),
         };
         let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
+        let limits = ConnectionLimits::from_settings(&state.settings);
         let router = crate::http::router(state, sessions);
-        Ok(Self { listener, router, producer, pool, sweep_every })
+        Ok(Self { listener, router, producer, pool, sweep_every, limits })
     }
 
     /// The port the server listens on.
@@ -151,15 +157,12 @@ impl Application {
         self.listener.local_addr().map(|addr| addr.port()).unwrap_or_default()
     }
 
-    /// Serves until `shutdown` resolves, then drains requests and flushes the producer.
+    /// Serves until `shutdown` resolves, then drains requests (for a bounded time) and flushes the producer.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
         let background = Shutdown::default();
         let sweeper = tokio::spawn(sweep_reservations(self.pool.clone(), self.sweep_every, background.clone()));
-        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        let served = crate::http::serve::serve(self.listener, self.router, self.limits, shutdown).await.context("serving HTTP");
         background.trigger();
         let _ = sweeper.await;
         served?;

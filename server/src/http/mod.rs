@@ -2,9 +2,10 @@
 //! and metrics.
 
 mod bundle;
-mod health;
+pub mod health;
 mod images;
 mod origin;
+pub mod serve;
 
 use crate::{startup::AppState, tracking, visit};
 use app::{shell, App};

@@ -199,6 +199,19 @@ impl ClickstreamProducer {
         .await
     }
 
+    /// Asks the broker for the clickstream topic's metadata over the producer's own connections (no new
+    /// client, threads or sockets), waiting at most `timeout`; the error says why the broker did not answer.
+    pub async fn fetch_metadata(&self, timeout: Duration) -> anyhow::Result<()> {
+        let producer = self.current();
+        let topic = self.topics.clickstream.clone();
+        // librdkafka blocks the calling thread for the round trip.
+        tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(Some(topic.as_str()), timeout).map(|_| ()).context("no metadata from the broker")
+        })
+        .await
+        .context("the broker check panicked")?
+    }
+
     /// Waits for in-flight messages before the process exits.
     pub fn flush(&self, timeout: Duration) {
         if let Err(error) = self.current().flush(timeout) {

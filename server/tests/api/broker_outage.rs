@@ -128,7 +128,7 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503, "readiness reports the broker while it is down");
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(body["failing"][0]["component"], "broker", "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["broker"]), "only the component is named: {body}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     broker.restart();
     sender.await.unwrap();

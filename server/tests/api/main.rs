@@ -10,6 +10,7 @@ mod commerce;
 mod fake_provider;
 mod faults;
 mod shop;
+mod slow_clients;
 mod catalog;
 mod helpers;
 mod hostile;
