@@ -1,5 +1,7 @@
 import { defineConfig } from "@playwright/test";
 
+const SHOPPER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+
 // The app is started by scripts/test.sh; BASE_URL points at it.
 export default defineConfig({
   testDir: "./tests",
@@ -13,8 +15,8 @@ export default defineConfig({
     baseURL: process.env.BASE_URL ?? "http://127.0.0.1:3000",
     trace: "retain-on-failure",
     // A shopper's browser, not "HeadlessChrome": the shop flags headless user agents as bots, and a bot's visit
-    // gets no journey PDF.
-    userAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+    // gets no journey PDF. The flag below also covers beacons and contexts made with browser.newContext().
+    userAgent: SHOPPER_AGENT,
     launchOptions: {
       // Debian's Chromium: Playwright never downloads a browser here.
       executablePath: "/usr/bin/chromium",
@@ -27,6 +29,7 @@ export default defineConfig({
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        `--user-agent=${SHOPPER_AGENT}`,
       ],
     },
   },

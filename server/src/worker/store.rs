@@ -79,8 +79,9 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
             checkouts = visits.checkouts + EXCLUDED.checkouts,
             paid = visits.paid OR EXCLUDED.paid,
             user_agent = COALESCE(visits.user_agent, EXCLUDED.user_agent),
-            -- The server's own events carry no user agent: the browser's decide whether it is a bot.
-            bot = CASE WHEN EXCLUDED.user_agent IS NULL THEN visits.bot ELSE visits.bot OR EXCLUDED.bot END,
+            -- Like the device, the first user agent decides whether the visit is a bot's (the server's own events
+            -- carry none).
+            bot = CASE WHEN visits.user_agent IS NULL THEN EXCLUDED.bot ELSE visits.bot END,
             -- A late event reopens a closed visit; the sweeper closes it again and renders it anew.
             closed_at = NULL
         "#,
