@@ -28,9 +28,14 @@ use leptos_router::{
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     server_context::send_content_security_policy();
+    // Outside the hydrated body: the stylesheet draws the banner from this attribute on every page.
+    #[cfg(feature = "ssr")]
+    let test_payments = use_context::<server_context::TestPayments>().map(|_| "no money is taken");
+    #[cfg(not(feature = "ssr"))]
+    let test_payments: Option<&str> = None;
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-test-payments=test_payments>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />

@@ -86,6 +86,10 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     result
 }
 
+/// Payments go to the built-in test gateway (no money is taken): every page says so.
+#[derive(Debug, Clone, Copy)]
+pub struct TestPayments;
+
 /// The page content security policy, with `{nonce}` where the request's script nonce goes.
 #[derive(Debug, Clone)]
 pub struct ContentSecurityPolicy(pub String);

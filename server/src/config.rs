@@ -133,6 +133,12 @@ pub struct Settings {
     pub retention_idempotency_days: u32,
     /// How often the worker applies retention (in small batches).
     pub retention_sweep_secs: u64,
+    /// The payment gateway. Only `test` is built in (it takes no money); production refuses to start until it is
+    /// set on purpose, then warns at every start and shows a banner on every page.
+    pub payment_gateway: Option<String>,
+    /// The file the settings were read from, if any (not a setting: filled by [`Settings::load`]).
+    #[serde(skip)]
+    pub config_file: Option<String>,
 }
 
 fn serialize_secret_option<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -198,6 +204,8 @@ impl Default for Settings {
             retention_anonymous_carts_days: 30,
             retention_idempotency_days: 7,
             retention_sweep_secs: 3_600,
+            payment_gateway: None,
+            config_file: None,
         }
     }
 }
@@ -216,23 +224,48 @@ pub mod dev_defaults {
 /// The shortest visit-signing key accepted, in bytes.
 pub const MIN_VISIT_KEY_BYTES: usize = 32;
 
+/// The only payment gateway built in: it approves any valid test card and takes no money.
+pub const TEST_GATEWAY: &str = "test";
+
 /// Why the settings could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    #[error("production mode needs {0} (set CARTOGRAPH_MODE=dev for local defaults)")]
-    Missing(String),
+    /// Production found settings that are missing or unsafe: every problem, in one line.
+    #[error("production mode refuses to start: {}", .0.join("; "))]
+    Refused(Vec<String>),
 }
 
 impl Settings {
     /// Loads defaults, then `CARTOGRAPH_CONFIG` (or `cartograph.toml` when present), then the environment.
+    ///
+    /// A `cartograph.toml` that merely sits in the working directory never chooses the mode: one that sets
+    /// `mode` is refused unless `CARTOGRAPH_MODE` says the same, or the file is named in `CARTOGRAPH_CONFIG`.
     pub fn load() -> Result<Self, ConfigError> {
-        let file = std::env::var(format!("{ENV_PREFIX}CONFIG")).unwrap_or_else(|_| "cartograph.toml".into());
+        let named = std::env::var(format!("{ENV_PREFIX}CONFIG")).ok();
+        let file = named.clone().unwrap_or_else(|| "cartograph.toml".into());
+        let present = std::path::Path::new(&file).is_file();
+        if named.is_none() && present {
+            let from_file: Option<Mode> = Figment::from(Toml::file(&file)).extract_inner("mode").ok();
+            let from_env = std::env::var(format!("{ENV_PREFIX}MODE")).ok();
+            if let Some(mode) = from_file {
+                let env_agrees = from_env.is_some_and(|env| env.eq_ignore_ascii_case(mode.as_str()));
+                if !env_agrees {
+                    return Err(ConfigError::Invalid(format!(
+                        "./{file} sets mode = \"{}\", but a file found in the working directory never chooses the mode: \
+                         set CARTOGRAPH_MODE, or name the file in CARTOGRAPH_CONFIG",
+                        mode.as_str()
+                    )));
+                }
+            }
+        }
         let figment = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file(file))
+            .merge(Toml::file(&file))
             .merge(Env::prefixed(ENV_PREFIX).ignore(&["CONFIG"]));
-        Self::from_figment(figment)
+        let mut settings = Self::from_figment(figment)?;
+        settings.config_file = present.then_some(file);
+        Ok(settings)
     }
 
     /// Extracts and completes settings from any figment (tests build their own).
@@ -241,8 +274,14 @@ impl Settings {
         settings.complete()
     }
 
-    /// Fills dev defaults, or checks that production has everything it needs.
+    /// Fills dev defaults (and keeps dev on this machine), or checks that production has everything it needs and
+    /// nothing unsafe, listing every problem at once.
     pub fn complete(mut self) -> Result<Self, ConfigError> {
+        if self.oidc_admin_value.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "CARTOGRAPH_OIDC_ADMIN_VALUE is empty: it would match an empty group name".into(),
+            ));
+        }
         match self.mode {
             Mode::Dev => {
                 use dev_defaults::*;
@@ -252,29 +291,32 @@ impl Settings {
                 self.oidc_client_id.get_or_insert_with(|| OIDC_CLIENT_ID.into());
                 self.oidc_client_secret.get_or_insert_with(|| OIDC_CLIENT_SECRET.into());
                 self.visit_signing_key.get_or_insert_with(|| VISIT_SIGNING_KEY.into());
-            }
-            Mode::Production => {
-                let missing: Vec<&str> = [
-                    ("CARTOGRAPH_DATABASE_URL", self.database_url.is_none()),
-                    ("CARTOGRAPH_KAFKA_BROKERS", self.kafka_brokers.is_none()),
-                    ("CARTOGRAPH_OIDC_ISSUER_URL", self.oidc_issuer_url.is_none()),
-                    ("CARTOGRAPH_OIDC_CLIENT_ID", self.oidc_client_id.is_none()),
-                    ("CARTOGRAPH_OIDC_CLIENT_SECRET", self.oidc_client_secret.is_none()),
-                    ("CARTOGRAPH_VISIT_SIGNING_KEY", self.visit_signing_key.is_none()),
-                ]
-                .into_iter()
-                .filter_map(|(name, is_missing)| is_missing.then_some(name))
-                .collect();
-                if !missing.is_empty() {
-                    return Err(ConfigError::Missing(missing.join(", ")));
-                }
-                if !self.public_url.starts_with("https://") {
+                self.payment_gateway.get_or_insert_with(|| TEST_GATEWAY.into());
+                // Dev signs anyone in as admin through the dev provider: it never leaves this machine.
+                if !self.listen_addr.ip().is_loopback() {
                     return Err(ConfigError::Invalid(format!(
-                        "production needs an https:// CARTOGRAPH_PUBLIC_URL, got {}",
+                        "dev mode listens on loopback addresses only, not {} (use CARTOGRAPH_MODE=production)",
+                        self.listen_addr
+                    )));
+                }
+                if !is_loopback_url(&self.public_url) {
+                    return Err(ConfigError::Invalid(format!(
+                        "dev mode serves loopback URLs only, not CARTOGRAPH_PUBLIC_URL={}",
                         self.public_url
                     )));
                 }
             }
+            Mode::Production => {
+                let problems = self.production_problems();
+                if !problems.is_empty() {
+                    return Err(ConfigError::Refused(problems));
+                }
+            }
+        }
+        if let Some(gateway) = self.payment_gateway.as_deref().filter(|gateway| *gateway != TEST_GATEWAY) {
+            return Err(ConfigError::Invalid(format!(
+                "CARTOGRAPH_PAYMENT_GATEWAY={gateway} is not a gateway this build has (only `{TEST_GATEWAY}`)"
+            )));
         }
         if self.reservation_minutes == 0 || self.expiry_sweep_secs == 0 || self.payment_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -321,11 +363,6 @@ impl Settings {
                 "CARTOGRAPH_VISIT_SIGNING_KEY must be at least {MIN_VISIT_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)"
             )));
         }
-        if self.mode == Mode::Production
-            && self.visit_signing_key.as_ref().is_some_and(|key| key.expose_secret() == dev_defaults::VISIT_SIGNING_KEY)
-        {
-            return Err(ConfigError::Invalid("CARTOGRAPH_VISIT_SIGNING_KEY is the published dev key".into()));
-        }
         if self.visit_max_events == 0
             || self.http_header_read_timeout_secs == 0
             || self.http_idle_timeout_secs == 0
@@ -341,6 +378,52 @@ impl Settings {
         }
         self.public_url = self.public_url.trim_end_matches('/').to_string();
         Ok(self)
+    }
+
+    /// Everything production refuses: what is missing, and what is only safe on a developer's machine.
+    fn production_problems(&self) -> Vec<String> {
+        let mut problems: Vec<String> = [
+            ("CARTOGRAPH_DATABASE_URL", self.database_url.is_none()),
+            ("CARTOGRAPH_KAFKA_BROKERS", self.kafka_brokers.is_none()),
+            ("CARTOGRAPH_OIDC_ISSUER_URL", self.oidc_issuer_url.is_none()),
+            ("CARTOGRAPH_OIDC_CLIENT_ID", self.oidc_client_id.is_none()),
+            ("CARTOGRAPH_OIDC_CLIENT_SECRET", self.oidc_client_secret.is_none()),
+            ("CARTOGRAPH_VISIT_SIGNING_KEY", self.visit_signing_key.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, is_missing)| is_missing.then(|| format!("{name} is missing")))
+        .collect();
+        if !self.public_url.starts_with("https://") {
+            problems.push(format!("CARTOGRAPH_PUBLIC_URL must be https://, not {}", self.public_url));
+        }
+        if let Some(issuer) = &self.oidc_issuer_url {
+            if !issuer.starts_with("https://") {
+                problems.push(format!("CARTOGRAPH_OIDC_ISSUER_URL must be https://, not {issuer}"));
+            } else if is_loopback_url(issuer) {
+                problems.push(format!("CARTOGRAPH_OIDC_ISSUER_URL {issuer} is on this machine (a dev provider?)"));
+            }
+        }
+        if self.oidc_client_secret.as_ref().is_some_and(|secret| secret.expose_secret() == dev_defaults::OIDC_CLIENT_SECRET) {
+            problems.push("CARTOGRAPH_OIDC_CLIENT_SECRET is the published dev secret".into());
+        }
+        if self.visit_signing_key.as_ref().is_some_and(|key| key.expose_secret() == dev_defaults::VISIT_SIGNING_KEY) {
+            problems.push("CARTOGRAPH_VISIT_SIGNING_KEY is the published dev key".into());
+        }
+        if self.seed_demo_catalog {
+            problems.push("CARTOGRAPH_SEED_DEMO_CATALOG=true would fill the shop with demo products".into());
+        }
+        if self.payment_gateway.is_none() {
+            problems.push(format!(
+                "CARTOGRAPH_PAYMENT_GATEWAY is not set: the only gateway built in is `{TEST_GATEWAY}`, which takes no \
+                 money; set CARTOGRAPH_PAYMENT_GATEWAY={TEST_GATEWAY} on purpose to run with it"
+            ));
+        }
+        problems
+    }
+
+    /// Whether payments go to the built-in test gateway (no money is taken).
+    pub fn test_payments(&self) -> bool {
+        self.payment_gateway.as_deref() == Some(TEST_GATEWAY)
     }
 
     /// The database URL; always present after [`Settings::complete`].
@@ -396,6 +479,29 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.mode == Mode::Production
     }
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Dev => "dev",
+            Mode::Production => "production",
+        }
+    }
+}
+
+/// Whether a URL's host is this machine: `localhost`, a 127.0.0.0/8 address or `[::1]`.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn one_line(text: &str) -> String {
@@ -460,6 +566,7 @@ mod tests {
             ("oidc_client_id", "shop"),
             ("oidc_client_secret", "s3cret"),
             ("public_url", "https://shop.example.com"),
+            ("payment_gateway", "test"),
         ];
         pairs.extend_from_slice(extra);
         with(&pairs)
@@ -476,6 +583,71 @@ mod tests {
         let key = "4f1c0a9e3b7d2f5a8c6e1b0d9f3a7c5e";
         assert_eq!(production(&[("visit_signing_key", key)]).unwrap().visit_signing_key(), key.as_bytes());
         assert_eq!(with(&[("mode", "dev")]).unwrap().visit_signing_key(), dev_defaults::VISIT_SIGNING_KEY.as_bytes());
+    }
+
+    /// What the security review started: a production start with the dev stack's settings.
+    #[test]
+    fn production_refuses_every_unsafe_setting_in_one_line() {
+        let error = with(&[
+            ("public_url", "http://shop.example.com"),
+            ("database_url", "postgres://db/cartograph"),
+            ("kafka_brokers", "kafka:9092"),
+            ("oidc_issuer_url", "http://127.0.0.1:9400"),
+            ("oidc_client_id", "cartograph"),
+            ("oidc_client_secret", dev_defaults::OIDC_CLIENT_SECRET),
+            ("visit_signing_key", dev_defaults::VISIT_SIGNING_KEY),
+            ("seed_demo_catalog", "true"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.starts_with("production mode refuses to start: "), "{error}");
+        for problem in [
+            "CARTOGRAPH_PUBLIC_URL must be https://",
+            "CARTOGRAPH_OIDC_ISSUER_URL must be https://",
+            "CARTOGRAPH_OIDC_CLIENT_SECRET is the published dev secret",
+            "CARTOGRAPH_VISIT_SIGNING_KEY is the published dev key",
+            "CARTOGRAPH_SEED_DEMO_CATALOG=true",
+            "CARTOGRAPH_PAYMENT_GATEWAY is not set",
+        ] {
+            assert!(error.contains(problem), "{error}\nshould say {problem}");
+        }
+        assert!(!error.contains('\n'));
+        let loopback = production(&[("oidc_issuer_url", "https://localhost:9400")]).unwrap_err().to_string();
+        assert!(loopback.contains("is on this machine"), "{loopback}");
+    }
+
+    #[test]
+    fn the_test_gateway_runs_only_when_asked_for_and_other_gateways_do_not_exist() {
+        assert!(production(&[]).unwrap().test_payments(), "asked for on purpose");
+        assert!(with(&[("mode", "dev")]).unwrap().test_payments(), "dev's default");
+        let unknown = production(&[("payment_gateway", "stripe")]).unwrap_err().to_string();
+        assert!(unknown.contains("not a gateway this build has"), "{unknown}");
+    }
+
+    #[test]
+    fn an_empty_admin_value_is_refused_in_every_mode() {
+        let error = with(&[("mode", "dev"), ("oidc_admin_value", " ")]).unwrap_err().to_string();
+        assert!(error.contains("CARTOGRAPH_OIDC_ADMIN_VALUE is empty"), "{error}");
+        assert!(production(&[("oidc_admin_value", "")]).is_err());
+    }
+
+    #[test]
+    fn dev_mode_stays_on_this_machine() {
+        let error = with(&[("mode", "dev"), ("listen_addr", "0.0.0.0:3000")]).unwrap_err().to_string();
+        assert!(error.contains("loopback addresses only"), "{error}");
+        let error = with(&[("mode", "dev"), ("public_url", "http://shop.example.com")]).unwrap_err().to_string();
+        assert!(error.contains("loopback URLs only"), "{error}");
+        assert!(with(&[("mode", "dev"), ("listen_addr", "[::1]:3000"), ("public_url", "http://[::1]:3000")]).is_ok());
+    }
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        for url in ["http://127.0.0.1:9400", "http://localhost", "https://LOCALHOST:1/x", "http://[::1]:3000/", "http://127.9.9.9", "http://u:p@127.0.0.1/"] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in ["https://id.example.com", "https://10.0.0.1", "https://localhost.example.com", "not a url"] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 
     #[test]

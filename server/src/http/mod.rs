@@ -40,7 +40,11 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
     let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
     let lifetime = SessionLifetime(state.settings.session_lifetime());
+    let test_payments = state.settings.test_payments();
     let provide_server_context = move || {
+        if test_payments {
+            provide_context(app::server_context::TestPayments);
+        }
         provide_context(pool.clone());
         provide_context(payments.clone());
         provide_context(commerce);
