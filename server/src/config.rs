@@ -567,15 +567,20 @@ mod tests {
             ("oidc_client_secret", "s3cret"),
             ("public_url", "https://shop.example.com"),
             ("payment_gateway", "test"),
+            ("visit_signing_key", "4f1c0a9e3b7d2f5a8c6e1b0d9f3a7c5e"),
         ];
+        // A later pair for the same key wins.
         pairs.extend_from_slice(extra);
         with(&pairs)
     }
 
     #[test]
     fn production_needs_its_own_visit_signing_key_of_32_bytes() {
-        let missing = production(&[]).unwrap_err().to_string();
-        assert!(missing.contains("CARTOGRAPH_VISIT_SIGNING_KEY"), "{missing}");
+        let without = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(("public_url", "https://shop.example.com"))
+            .merge(("payment_gateway", "test"));
+        let missing = Settings::from_figment(without).unwrap_err().to_string();
+        assert!(missing.contains("CARTOGRAPH_VISIT_SIGNING_KEY is missing"), "{missing}");
         let short = production(&[("visit_signing_key", "too short")]).unwrap_err().to_string();
         assert!(short.contains("at least 32 bytes"), "{short}");
         let published = production(&[("visit_signing_key", dev_defaults::VISIT_SIGNING_KEY)]).unwrap_err().to_string();
@@ -588,18 +593,16 @@ mod tests {
     /// What the security review started: a production start with the dev stack's settings.
     #[test]
     fn production_refuses_every_unsafe_setting_in_one_line() {
-        let error = with(&[
-            ("public_url", "http://shop.example.com"),
-            ("database_url", "postgres://db/cartograph"),
-            ("kafka_brokers", "kafka:9092"),
-            ("oidc_issuer_url", "http://127.0.0.1:9400"),
-            ("oidc_client_id", "cartograph"),
-            ("oidc_client_secret", dev_defaults::OIDC_CLIENT_SECRET),
-            ("visit_signing_key", dev_defaults::VISIT_SIGNING_KEY),
-            ("seed_demo_catalog", "true"),
-        ])
-        .unwrap_err()
-        .to_string();
+        let dev_stack = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(("public_url", "http://shop.example.com"))
+            .merge(("database_url", "postgres://db/cartograph"))
+            .merge(("kafka_brokers", "kafka:9092"))
+            .merge(("oidc_issuer_url", "http://127.0.0.1:9400"))
+            .merge(("oidc_client_id", "cartograph"))
+            .merge(("oidc_client_secret", dev_defaults::OIDC_CLIENT_SECRET))
+            .merge(("visit_signing_key", dev_defaults::VISIT_SIGNING_KEY))
+            .merge(("seed_demo_catalog", true));
+        let error = Settings::from_figment(dev_stack).unwrap_err().to_string();
         assert!(error.starts_with("production mode refuses to start: "), "{error}");
         for problem in [
             "CARTOGRAPH_PUBLIC_URL must be https://",
