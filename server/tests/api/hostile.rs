@@ -6,17 +6,10 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use reqwest::StatusCode;
 use std::time::Duration;
 
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+use crate::tracking::FIREFOX;
 
 async fn post(app: &TestApp, body: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/events"))
-        .header("content-type", "text/plain;charset=UTF-8")
-        .header("user-agent", FIREFOX)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
+    crate::tracking::post_batch(app, body, FIREFOX).await
 }
 
 async fn count(app: &TestApp, query: &str) -> i64 {

@@ -67,7 +67,8 @@ async fn a_batch_over_64_kib_is_refused() {
     assert_eq!(response.status(), 413);
 }
 
-async fn post_batch(app: &crate::helpers::TestApp, body: &str, user_agent: &str) -> reqwest::Response {
+/// Posts a batch as the tracker does (`text/plain`, like `sendBeacon`) with the given user agent.
+pub(crate) async fn post_batch(app: &crate::helpers::TestApp, body: &str, user_agent: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/events"))
         .header("content-type", "text/plain;charset=UTF-8")
@@ -78,7 +79,7 @@ async fn post_batch(app: &crate::helpers::TestApp, body: &str, user_agent: &str)
         .unwrap()
 }
 
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+pub(crate) const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 
 async fn visit_of(app: &crate::helpers::TestApp) -> String {
     let home = app.client.get(app.url("/")).send().await.unwrap();
