@@ -19,9 +19,12 @@ async fn main() -> ExitCode {
         Ok(telemetry) => telemetry,
         Err(error) => return fail(&format!("{error:#}")),
     };
-    tracing::info!(mode = settings.mode.as_str(), config_file = settings.config_file.as_deref().unwrap_or("none"), "settings loaded");
-    if settings.test_payments() && matches!(command.as_str(), "serve" | "worker") {
-        tracing::warn!("payments go to the built-in test gateway: no money is taken (CARTOGRAPH_PAYMENT_GATEWAY=test)");
+    // The processes say how they were configured; the inspection commands print only what was asked for.
+    if matches!(command.as_str(), "serve" | "worker" | "migrate") {
+        tracing::info!(mode = settings.mode.as_str(), config_file = settings.config_file.as_deref().unwrap_or("none"), "settings loaded");
+        if settings.test_payments() {
+            tracing::warn!("payments go to the built-in test gateway: no money is taken (CARTOGRAPH_PAYMENT_GATEWAY=test)");
+        }
     }
     let result = match command.as_str() {
         "serve" => serve(settings).await,
