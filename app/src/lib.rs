@@ -49,6 +49,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Text made safe to write between HTML tags.
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// The application root: header, routes and the clickstream tracker.
 #[component]
 pub fn App() -> impl IntoView {
@@ -63,7 +68,10 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="cartograph" href="/pkg/cartograph.css" />
         <Title formatter=|title: String| {
-            if title.is_empty() { "Cartograph".to_string() } else { format!("{title} · Cartograph") }
+            let title = if title.is_empty() { "Cartograph".to_string() } else { format!("{title} · Cartograph") };
+            // leptos_meta 0.8 writes the server's <title> as is, so text from the catalog is escaped there; in the
+            // browser it sets `document.title`, which is text already.
+            if cfg!(feature = "ssr") { escape_text(&title) } else { title }
         } />
         <Meta name="description" content="Cartograph: a storefront that maps every shopper's journey." />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />

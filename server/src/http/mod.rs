@@ -2,6 +2,7 @@
 //! and metrics.
 
 mod bundle;
+mod headers;
 pub mod health;
 mod images;
 mod origin;
@@ -103,6 +104,10 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(state.settings.request_timeout_secs),
+        ))
+        .layer(middleware::from_fn_with_state(
+            headers::HeaderPolicy { hsts: state.settings.mode == crate::config::Mode::Production },
+            headers::security_headers,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::X_CONTENT_TYPE_OPTIONS,

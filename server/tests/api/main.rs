@@ -12,6 +12,7 @@ mod faults;
 mod shop;
 mod slow_clients;
 mod catalog;
+mod headers;
 mod helpers;
 mod hostile;
 mod journeys;

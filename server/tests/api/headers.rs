@@ -1,0 +1,61 @@
+//! Headers and surfaces: personal answers are never stored by a cache, every answer carries a
+//! `Permissions-Policy`, HTML outside the app gets a strict CSP, and catalog text cannot break out of markup.
+
+use crate::helpers::{sign_in, spawn_app};
+use reqwest::StatusCode;
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|value| value.to_str().ok())
+}
+
+#[tokio::test]
+async fn personal_answers_are_not_stored_and_every_answer_has_a_permissions_policy() {
+    let app = spawn_app().await;
+    let catalog = app.client.get(app.url("/products")).send().await.unwrap();
+    assert_eq!(catalog.status(), StatusCode::OK);
+    assert_ne!(header(&catalog, "cache-control"), Some("private, no-store"), "an anonymous catalog page may be cached");
+    assert!(header(&catalog, "permissions-policy").unwrap().contains("camera=()"));
+    for path in ["/cart", "/orders", "/account/journeys"] {
+        let page = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(header(&page, "cache-control"), Some("private, no-store"), "{path}");
+    }
+    let function = app.call("current_user", &[]).await;
+    assert_eq!(header(&function, "cache-control"), Some("private, no-store"));
+    sign_in(&app, "shopper", "/").await;
+    let signed_in = app.client.get(app.url("/products")).send().await.unwrap();
+    assert_eq!(header(&signed_in, "cache-control"), Some("private, no-store"), "the header names the shopper");
+}
+
+#[tokio::test]
+async fn sign_in_error_pages_carry_a_strict_content_security_policy() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/auth/callback?code=x&state=y")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    let policy = header(&page, "content-security-policy").unwrap();
+    assert!(policy.starts_with("default-src 'none'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(header(&page, "cache-control"), Some("private, no-store"));
+}
+
+/// The security review's L1: an admin-entered product name must render as text everywhere, the `<title>`
+/// included.
+#[tokio::test]
+async fn a_product_name_cannot_break_out_of_the_page_title() {
+    let app = spawn_app().await;
+    sign_in(&app, "admin", "/").await;
+    let name = r#"x</title><meta http-equiv="refresh" content="0">"#;
+    let form = [
+        ("form[id]", "0"),
+        ("form[name]", name),
+        ("form[slug]", "title-probe"),
+        ("form[description]", "Made for the test."),
+        ("form[category_slug]", "trail-camp"),
+        ("form[price]", "1.00"),
+        ("form[stock]", "1"),
+        ("form[stock_was]", "0"),
+    ];
+    assert_eq!(app.call("admin/save_product", &form).await.status(), StatusCode::OK);
+    let page = app.client.get(app.url("/product/title-probe")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(r#"<meta http-equiv="refresh""#), "the name broke out of the markup");
+    let title = page.split("<title>").nth(1).and_then(|rest| rest.split("</title>").next()).unwrap_or_default();
+    assert!(title.contains("x&lt;/title&gt;"), "the title shows the name as text: {title}");
+}
