@@ -65,6 +65,14 @@ pub async fn signed_in_user(
     Ok(None)
 }
 
+/// The user with the admin role as the database has it now, not as it was at sign-in: a demotion (or a deleted
+/// account) takes effect at the next request.
+pub async fn with_current_role(pool: &PgPool, mut user: SessionUser) -> Result<SessionUser, AppError> {
+    let is_admin = sqlx::query_scalar!("SELECT is_admin FROM users WHERE id = $1", user.id).fetch_optional(pool).await?;
+    user.is_admin = is_admin.unwrap_or(false);
+    Ok(user)
+}
+
 /// The signed-in user, or `Unauthorized`.
 pub async fn require_user() -> Result<SessionUser, AppError> {
     session_user().await?.ok_or(AppError::Unauthorized)

@@ -126,9 +126,11 @@ pub struct ManagedOrder {
     pub detail: OrderDetail,
 }
 
+/// The signed-in admin, by the role the database holds now; anyone else gets `Forbidden`.
 #[cfg(feature = "ssr")]
-async fn require_admin() -> Result<crate::auth::SessionUser, AppError> {
+pub(crate) async fn require_admin() -> Result<crate::auth::SessionUser, AppError> {
     let user = crate::server_context::require_user().await?;
+    let user = crate::server_context::with_current_role(&crate::server_context::pool()?, user).await?;
     if user.is_admin {
         Ok(user)
     } else {

@@ -74,10 +74,7 @@ pub async fn my_journeys() -> Result<Vec<VisitListItem>, AppError> {
 pub async fn admin_visits(outcome: String) -> Result<Vec<VisitListItem>, AppError> {
     crate::server_context::with_status(
         async {
-            let user = crate::server_context::require_user().await?;
-            if !user.is_admin {
-                return Err(AppError::Forbidden);
-            }
+            crate::admin::require_admin().await?;
             if !matches!(outcome.as_str(), "" | "bought" | "abandoned cart" | "browsed") {
                 return Err(AppError::Invalid("Unknown outcome filter.".into()));
             }

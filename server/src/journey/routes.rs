@@ -48,6 +48,11 @@ pub async fn download(State(state): State<AppState>, session: Session, Path(file
     let Some(reader) = signed_in.ok().flatten() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // Admin rights as the database has them now: a demoted admin reads only their own journeys.
+    let reader = match app::server_context::with_current_role(&state.pool, reader).await {
+        Ok(reader) => reader,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
     match document(&state, visit, &reader).await {
         Ok(Download::Found(document)) => pdf_response(visit, document),
         Ok(Download::NotFound) => StatusCode::NOT_FOUND.into_response(),

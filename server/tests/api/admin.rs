@@ -333,3 +333,19 @@ async fn outbox_events_go_out_after_an_outage_longer_than_the_delivery_timeout()
     let published = app.wait_for_count("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL", 1).await;
     assert_eq!(published, 1, "the event goes out once the broker is back, without a worker restart");
 }
+
+/// The security review's L2: the admin role is read from the database at each request, so a demotion takes
+/// effect at once, in a session that began as an admin's.
+#[tokio::test]
+async fn a_demoted_admin_loses_admin_rights_at_once() {
+    let app = spawn_app().await;
+    sign_in(&app, "admin", "/").await;
+    let orders = [("status", ""), ("page", "1")];
+    assert_eq!(app.call("admin/orders", &orders).await.status(), StatusCode::OK);
+    sqlx::query("UPDATE users SET is_admin = false WHERE name = 'Ada Admin'").execute(&app.pool).await.unwrap();
+    assert_eq!(app.call("admin/orders", &orders).await.status(), StatusCode::FORBIDDEN, "the session still says admin");
+    assert_eq!(app.call("admin_visits", &[("outcome", "")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(upload(&app, 1, png(), "p.png").await.status(), StatusCode::FORBIDDEN);
+    sqlx::query("UPDATE users SET is_admin = true WHERE name = 'Ada Admin'").execute(&app.pool).await.unwrap();
+    assert_eq!(app.call("admin/orders", &orders).await.status(), StatusCode::OK, "promoted again, at once");
+}
