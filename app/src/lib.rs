@@ -49,9 +49,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Text made safe to write between HTML tags.
-fn escape_text(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// Text made safe to write into HTML or XML, between tags or in a quoted attribute.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The application root: header, routes and the clickstream tracker.
@@ -71,7 +71,7 @@ pub fn App() -> impl IntoView {
             let title = if title.is_empty() { "Cartograph".to_string() } else { format!("{title} · Cartograph") };
             // leptos_meta 0.8 writes the server's <title> as is, so text from the catalog is escaped there; in the
             // browser it sets `document.title`, which is text already.
-            if cfg!(feature = "ssr") { escape_text(&title) } else { title }
+            if cfg!(feature = "ssr") { escape_html(&title) } else { title }
         } />
         <Meta name="description" content="Cartograph: a storefront that maps every shopper's journey." />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />

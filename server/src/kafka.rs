@@ -222,20 +222,6 @@ pub async fn ensure_topics(brokers: &str, topics: &Topics, partitions: i32, time
     Ok(())
 }
 
-/// Asks the broker for its metadata; an error names the broker list.
-pub async fn ping(brokers: &str, timeout: Duration) -> anyhow::Result<()> {
-    let brokers = brokers.to_string();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = client_config(&brokers).create().context("creating a Kafka client")?;
-        consumer
-            .fetch_metadata(None, timeout)
-            .map(|_| ())
-            .map_err(|e| anyhow::anyhow!("Kafka broker unreachable at {brokers}: {e}"))
-    })
-    .await
-    .context("the broker check panicked")?
-}
-
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {

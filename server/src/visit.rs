@@ -107,14 +107,7 @@ impl VisitCookies {
 
     /// The verified visit in a request's `Cookie` headers, if any.
     pub fn from_headers(&self, headers: &http::HeaderMap) -> Option<SignedVisit> {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .filter(|(name, _)| *name == self.name())
-            .find_map(|(_, value)| self.verify(value))
+        cookies(headers).filter(|(name, _)| *name == self.name()).find_map(|(_, value)| self.verify(value))
     }
 
     fn set_cookie(&self, response: &mut Response, signed: SignedVisit) {
@@ -128,6 +121,16 @@ impl VisitCookies {
             response.headers_mut().append(SET_COOKIE, value);
         }
     }
+}
+
+/// Every `name=value` pair in a request's `Cookie` headers.
+pub fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
 }
 
 /// The signed-in user's id in a session (without ending it); an error when the session store cannot be read.

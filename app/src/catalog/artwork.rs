@@ -26,15 +26,12 @@ pub fn product_svg(name: &str, category_slug: &str) -> String {
         "stationery" => r##"<rect x="70" y="45" width="80" height="105" rx="6" fill="#fff" opacity=".9"/><path d="M85 70 H135 M85 88 H135 M85 106 H120" stroke="#000" stroke-opacity=".2" stroke-width="5"/>"##,
         _ => r##"<path d="M75 55 L95 45 Q110 58 125 45 L145 55 L160 80 L142 88 V150 H78 V88 L60 80 Z" fill="#fff" opacity=".9"/>"##,
     };
-    let label = xml_escape(name);
+    let label = crate::escape_html(name);
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 240 180" role="img" aria-label="{label}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl({hue},55%,62%)"/><stop offset="1" stop-color="hsl({accent},60%,42%)"/></linearGradient></defs><rect width="240" height="180" fill="url(#g)"/><g transform="translate(10,0)">{motif}</g><text x="12" y="170" font-family="system-ui,sans-serif" font-size="12" fill="#fff" opacity=".85">{label}</text></svg>"##
     )
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 #[cfg(test)]
 mod tests {

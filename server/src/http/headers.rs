@@ -37,12 +37,7 @@ fn is_personal(path: &str, has_session: bool, is_html: bool) -> bool {
 
 pub async fn security_headers(State(policy): State<HeaderPolicy>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    let has_session = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|cookies| cookies.split(';').any(|pair| pair.trim().trim_start_matches("__Host-").starts_with("cg_session=")));
+    let has_session = crate::visit::cookies(request.headers()).any(|(name, _)| name.trim_start_matches("__Host-") == "cg_session");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let is_html = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));

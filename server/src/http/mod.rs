@@ -160,12 +160,8 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Cartograph</title>\
          <link rel=\"stylesheet\" href=\"/pkg/cartograph.css\"></head><body><main class=\"error-page\">\
          <h1>{title}</h1><p>{message}</p><p><a href=\"/\">Back to the shop</a></p></main></body></html>",
-        title = escape_html(title),
-        message = escape_html(message),
+        title = app::escape_html(title),
+        message = app::escape_html(message),
     );
     (status, Html(body)).into_response()
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -179,6 +179,10 @@ async fn render_and_store(pool: &PgPool, mut info: VisitInfo) -> anyhow::Result<
 /// Whether a failure is the database being unreachable for a moment (connection lost or refused, pool exhausted,
 /// server shutting down) rather than something about the visit. A statement timeout or a data error is about the
 /// visit: retrying it would wedge the closer on it, so it is marked instead.
+///
+/// Narrower on purpose than the consumers' [`super::failure::classify`]: a consumer must never lose an event,
+/// so it retries whatever is not plainly the record's fault; a closer that marks a visit loses only a PDF an
+/// admin can still render on demand, so it retries only what is plainly the database's.
 fn is_transient(error: &anyhow::Error) -> bool {
     error.chain().filter_map(|cause| cause.downcast_ref::<sqlx::Error>()).any(|error| match error {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,

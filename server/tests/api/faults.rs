@@ -3,7 +3,7 @@
 //! the database is away, and the app recovers by itself when it returns.
 
 use crate::commerce::{add, product};
-use crate::helpers::{spawn_app_with, test_settings, TestApp};
+use crate::helpers::{spawn_app_with, test_settings};
 use cartograph::config::Settings;
 use reqwest::StatusCode;
 use sqlx::{Connection, PgConnection};
@@ -63,9 +63,6 @@ impl Drop for WorkerProcess {
     }
 }
 
-async fn count(app: &TestApp, query: &str) -> i64 {
-    sqlx::query_scalar(query).fetch_one(&app.pool).await.unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
@@ -94,10 +91,10 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
     let mut first = WorkerProcess::start(&app.settings, &log);
     let deadline = Instant::now() + Duration::from_secs(60);
     let stored_at_kill = loop {
-        let stored = count(&app, "SELECT count(*) FROM clickstream_events").await;
+        let stored = app.count("SELECT count(*) FROM clickstream_events").await;
         if stored > 0 {
             first.kill_hard();
-            break count(&app, "SELECT count(*) FROM clickstream_events").await;
+            break app.count("SELECT count(*) FROM clickstream_events").await;
         }
         assert!(Instant::now() < deadline, "the worker stored nothing in 60 s; log: {}", log.display());
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -117,7 +114,7 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
     let expected: std::collections::HashSet<String> = accepted.into_iter().collect();
     assert_eq!(stored_ids, expected, "exactly the accepted events");
     // A redelivered event must not be counted twice in its visit's summary.
-    let summarised = count(&app, "SELECT coalesce(sum(events), 0)::bigint FROM visits").await;
+    let summarised = app.count("SELECT coalesce(sum(events), 0)::bigint FROM visits").await;
     assert_eq!(summarised, total, "each event counted once in the visit summaries");
     println!("worker kill -9: {stored_at_kill} of {total} events stored at the kill; all {total} after the restart");
 }

@@ -110,6 +110,11 @@ impl TestApp {
         });
     }
 
+    /// The value of `query`, a count.
+    pub async fn count(&self, query: &str) -> i64 {
+        sqlx::query_scalar(query).fetch_one(&self.pool).await.expect("count query")
+    }
+
     /// Polls `query` (a count) until it reaches `expected` or 30 s pass; returns the last count.
     pub async fn wait_for_count(&self, query: &str, expected: i64) -> i64 {
         self.wait_for_count_within(query, expected, Duration::from_secs(30)).await
@@ -119,7 +124,7 @@ impl TestApp {
     pub async fn wait_for_count_within(&self, query: &str, expected: i64, limit: Duration) -> i64 {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let count: i64 = sqlx::query_scalar(query).fetch_one(&self.pool).await.expect("count query");
+            let count = self.count(query).await;
             if count >= expected || tokio::time::Instant::now() > deadline {
                 return count;
             }

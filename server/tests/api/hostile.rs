@@ -12,9 +12,6 @@ async fn post(app: &TestApp, body: &str) -> reqwest::Response {
     crate::tracking::post_batch(app, body, FIREFOX).await
 }
 
-async fn count(app: &TestApp, query: &str) -> i64 {
-    sqlx::query_scalar(query).fetch_one(&app.pool).await.unwrap()
-}
 
 /// An app with a worker that is already storing (one event in and out), so what follows measures the pipeline,
 /// not the first group join.
@@ -42,7 +39,7 @@ async fn the_nul_event_is_refused_naming_the_field_and_the_next_event_is_stored_
     let bad = format!("{}clickstream.bad.v1", app.settings.kafka_topic_prefix);
     let records = cartograph::kafka::read_topic(app.settings.kafka_brokers(), &bad, Duration::from_secs(15)).await.unwrap();
     assert!(records.iter().any(|r| r.payload.contains("U+0000")), "the refused event is in the bad topic with its reason");
-    assert_eq!(count(&app, "SELECT count(*) FROM clickstream_events WHERE path LIKE '/a%b'").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM clickstream_events WHERE path LIKE '/a%b'").await, 0);
 }
 
 /// Records no endpoint would produce — a NUL PostgreSQL refuses, bytes that are not JSON, a schema the worker
@@ -130,7 +127,7 @@ async fn a_transient_storage_failure_is_retried_reported_and_loses_nothing() {
     assert_eq!(unready["failing"], serde_json::json!(["clickstream"]));
     let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"cartograph_worker_storage_retries_total{consumer="clickstream"}"#), "{metrics}");
-    assert_eq!(count(&app, "SELECT count(*) FROM clickstream_rejects").await, 0, "nothing was set aside");
+    assert_eq!(app.count("SELECT count(*) FROM clickstream_rejects").await, 0, "nothing was set aside");
 
     sqlx::query("ALTER TABLE clickstream_events_away RENAME TO clickstream_events").execute(&app.pool).await.unwrap();
     let query = "SELECT count(*) FROM clickstream_events WHERE path = '/during-the-outage'";
@@ -143,7 +140,7 @@ async fn a_transient_storage_failure_is_retried_reported_and_loses_nothing() {
 #[tokio::test]
 async fn a_thousand_batches_without_a_visit_cookie_create_no_visit_and_store_nothing() {
     let app = app_with_a_storing_worker().await;
-    let visits_before = count(&app, "SELECT count(*) FROM visits").await;
+    let visits_before = app.count("SELECT count(*) FROM visits").await;
     let cookieless = reqwest::Client::new();
     let body = r#"{"v":1,"events":[{"type":"page_view","path":"/","referrer":null,"title":"x"}]}"#;
     let mut statuses = std::collections::BTreeMap::new();
@@ -156,8 +153,8 @@ async fn a_thousand_batches_without_a_visit_cookie_create_no_visit_and_store_not
     println!("1,000 cookie-less batches answered in {} ms: {statuses:?}", started.elapsed().as_millis());
     assert_eq!(statuses, [(400, 1_000)].into_iter().collect());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(count(&app, "SELECT count(*) FROM visits").await, visits_before, "no visit was created");
-    assert_eq!(count(&app, "SELECT count(*) FROM clickstream_events WHERE path = '/'").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM visits").await, visits_before, "no visit was created");
+    assert_eq!(app.count("SELECT count(*) FROM clickstream_events WHERE path = '/'").await, 0);
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
 }
 
@@ -186,8 +183,8 @@ async fn a_forged_visit_cookie_is_refused_and_a_page_load_replaces_it() {
         assert_ne!(issued, chosen.to_string(), "the client never chooses its visit");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(count(&app, &format!("SELECT count(*) FROM visits WHERE visit_id = '{chosen}'")).await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM clickstream_events WHERE path = '/forged'").await, 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{chosen}'")).await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM clickstream_events WHERE path = '/forged'").await, 0);
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
 }
 
@@ -256,9 +253,9 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     let query = format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'");
     assert_eq!(app.wait_for_count_within(&query, 5_000, Duration::from_secs(120)).await, 5_000);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(count(&app, &query).await, 5_000, "never more than the cap");
+    assert_eq!(app.count(&query).await, 5_000, "never more than the cap");
     println!("6,000 events for one visit: 5,000 stored in {} ms", started.elapsed().as_millis());
-    let summary = count(&app, &format!("SELECT events::bigint FROM visits WHERE visit_id = '{visit}'")).await;
+    let summary = app.count(&format!("SELECT events::bigint FROM visits WHERE visit_id = '{visit}'")).await;
     assert_eq!(summary, 5_000);
 
     // Once the worker has the visit full, the endpoint says so and takes nothing more.
@@ -318,8 +315,8 @@ async fn purchases_are_recorded_by_the_server_and_cannot_be_claimed_by_the_brows
     );
     assert_eq!(app.wait_for_count(&query, 2).await, 2, "checkout and one payment, recorded by the server");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(count(&app, &query).await, 2, "the replayed payment is stored once");
-    let paid = count(&app, &format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND paid AND checkouts = 1")).await;
+    assert_eq!(app.count(&query).await, 2, "the replayed payment is stored once");
+    let paid = app.count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND paid AND checkouts = 1")).await;
     assert_eq!(paid, 1, "the visit's summary shows the real purchase");
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
 }
