@@ -25,6 +25,9 @@ pub enum AppError {
     /// request can be retried later as it is.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many attempts of this kind for now (failed payments, say); the message says when to try again.
+    #[error("{0}")]
+    Throttled(String),
 }
 
 impl AppError {
@@ -47,6 +50,7 @@ impl AppError {
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }

@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/orders") view=admin::AdminOrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders/:id") view=admin::AdminOrderPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/visits") view=journeys::AdminVisitsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view=admin::AdminUsersPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -36,21 +36,35 @@ pub async fn visit_id() -> Result<Uuid, AppError> {
     Ok(id)
 }
 
-/// How long a signed-in session may last, however active it is (the server provides it).
+/// The server's session rules (it provides them to server functions).
 #[derive(Debug, Clone, Copy)]
-pub struct SessionLifetime(pub std::time::Duration);
+pub struct SessionRules {
+    /// How long a signed-in session may last, however active it is.
+    pub lifetime: std::time::Duration,
+    /// How often an active session is saved again, which slides its idle expiry: at most this often.
+    pub touch_every: std::time::Duration,
+}
 
-/// The signed-in user of this request, if any. A session past its absolute lifetime is ended here.
+impl Default for SessionRules {
+    fn default() -> Self {
+        Self { lifetime: std::time::Duration::from_secs(12 * 3600), touch_every: std::time::Duration::from_secs(60) }
+    }
+}
+
+/// When the session was last saved for activity (Unix seconds).
+const TOUCHED_KEY: &str = "cartograph.touched";
+
+/// The signed-in user of this request, as [`current_user`] has them.
 pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
     let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|error| {
         tracing::error!(%error, "no session layer in front of server functions");
         AppError::Internal
     })?;
-    let lifetime = use_context::<SessionLifetime>().map(|l| l.0).unwrap_or(std::time::Duration::from_secs(12 * 3600));
-    signed_in_user(&session, lifetime).await
+    current_user(&session, use_context::<SessionRules>().unwrap_or_default(), &pool()?).await
 }
 
-/// The session's user, unless the session outlived `lifetime`, in which case it is flushed.
+/// The session's user, unless the session outlived `lifetime`, in which case it is flushed. Reads the session
+/// only: for what needs no more than the user's id (the visit's owner).
 pub async fn signed_in_user(
     session: &tower_sessions::Session,
     lifetime: std::time::Duration,
@@ -65,12 +79,42 @@ pub async fn signed_in_user(
     Ok(None)
 }
 
-/// The user with the admin role as the database has it now, not as it was at sign-in: a demotion (or a deleted
-/// account) takes effect at the next request.
-pub async fn with_current_role(pool: &PgPool, mut user: SessionUser) -> Result<SessionUser, AppError> {
-    let is_admin = sqlx::query_scalar!("SELECT is_admin FROM users WHERE id = $1", user.id).fetch_optional(pool).await?;
-    user.is_admin = is_admin.unwrap_or(false);
-    Ok(user)
+/// The session's user as the database has them now. The session ends here when it outlived its lifetime, when
+/// the account is gone, or when an admin ended the user's sessions after this sign-in. The admin role is the
+/// database's (a demotion takes effect at the next request), and an active session is saved again at most every
+/// `touch_every`, so its idle expiry slides.
+pub async fn current_user(
+    session: &tower_sessions::Session,
+    rules: SessionRules,
+    pool: &PgPool,
+) -> Result<Option<SessionUser>, AppError> {
+    let Some(mut user) = signed_in_user(session, rules.lifetime).await? else { return Ok(None) };
+    let account = sqlx::query!(
+        r#"SELECT is_admin, ceil(extract(epoch FROM sessions_valid_after))::bigint AS valid_from FROM users WHERE id = $1"#,
+        user.id
+    )
+    .fetch_optional(pool)
+    .await?;
+    match account {
+        Some(account) if account.valid_from.is_none_or(|from| user.signed_in_at >= from) => user.is_admin = account.is_admin,
+        _ => {
+            tracing::info!(user_id = %user.id, "the user's sessions were ended (or the account is gone); signing out");
+            session.flush().await?;
+            return Ok(None);
+        }
+    }
+    let now = chrono::Utc::now().timestamp();
+    let touched: Option<i64> = session.get(TOUCHED_KEY).await?;
+    if touched.is_none_or(|at| now.saturating_sub(at) >= rules.touch_every.as_secs() as i64) {
+        session.insert(TOUCHED_KEY, now).await?;
+    }
+    Ok(Some(user))
+}
+
+/// Ends every session of `user`: each is refused (and flushed) at its next request.
+pub async fn end_sessions(pool: &PgPool, user: Uuid) -> Result<bool, AppError> {
+    let ended = sqlx::query!("UPDATE users SET sessions_valid_after = now() WHERE id = $1", user).execute(pool).await?;
+    Ok(ended.rows_affected() == 1)
 }
 
 /// The signed-in user, or `Unauthorized`.

@@ -87,14 +87,29 @@ pub struct Settings {
     pub broker_breaker_failures: u32,
     /// …and how long the endpoint then answers 503 at once.
     pub broker_breaker_cooldown_secs: u64,
+    /// Failed payment attempts (declines, cards the gateway cannot process) allowed per user and per card within
+    /// the window before payments are refused for the rest of it (an outage of the gateway counts for nobody).
+    pub payment_failures_per_user: u32,
+    pub payment_failures_per_card: u32,
+    pub payment_failure_window_minutes: u64,
+    /// A charge or refund still in flight this long after it began (a crash, a cancelled request, a timeout) is
+    /// settled by the worker, which asks the gateway what became of it; at least the payment timeout.
+    pub payment_settle_after_secs: u64,
+    /// How often the worker looks for such payments.
+    pub payment_settle_sweep_secs: u64,
+    /// The most orders one shopper may have awaiting payment at once…
+    pub max_unpaid_orders: u32,
+    /// …and the most units of one product those orders may hold.
+    pub max_reserved_per_product: u32,
     /// The built-in test gateway's latency, and its delay for the slow test card.
     pub test_gateway_latency_ms: u64,
     pub test_gateway_slow_ms: u64,
     /// Producer endpoint limits, in batches per second (bursts of ten times that are allowed).
     pub collect_rate_per_visit: f64,
     pub collect_rate_per_ip: f64,
-    /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
-    pub behind_proxy: bool,
+    /// The proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed; the client
+    /// is the rightmost address none of them vouches for. Empty: the connection's peer is the client.
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     /// A visit with no event for this long is closed and its journey rendered.
     pub visit_idle_minutes: u64,
     /// How often the worker looks for visits to close.
@@ -108,6 +123,8 @@ pub struct Settings {
     pub session_idle_minutes: u64,
     /// …and this long after sign-in, however active.
     pub session_absolute_minutes: u64,
+    /// An active session is saved again (sliding its idle expiry) at most this often.
+    pub session_touch_secs: u64,
     /// The key that signs visit ids (HMAC-SHA256), at least 32 bytes; production refuses to start without one.
     #[serde(serialize_with = "serialize_secret_option")]
     pub visit_signing_key: Option<SecretString>,
@@ -181,17 +198,25 @@ impl Default for Settings {
             payment_breaker_cooldown_secs: 30,
             broker_breaker_failures: 3,
             broker_breaker_cooldown_secs: 15,
+            payment_failures_per_user: 5,
+            payment_failures_per_card: 5,
+            payment_failure_window_minutes: 15,
+            payment_settle_after_secs: 60,
+            payment_settle_sweep_secs: 15,
+            max_unpaid_orders: 3,
+            max_reserved_per_product: 10,
             test_gateway_latency_ms: 150,
             test_gateway_slow_ms: 2_500,
             collect_rate_per_visit: 5.0,
             collect_rate_per_ip: 50.0,
-            behind_proxy: false,
+            trusted_proxies: Default::default(),
             visit_idle_minutes: 30,
             visit_sweep_secs: 15,
             otlp_endpoint: None,
             worker_metrics_addr: "127.0.0.1:9465".into(),
             session_idle_minutes: 120,
             session_absolute_minutes: 12 * 60,
+            session_touch_secs: 60,
             visit_signing_key: None,
             visit_max_events: 5_000,
             http_header_read_timeout_secs: 10,
@@ -441,6 +466,14 @@ impl Settings {
         std::time::Duration::from_secs(self.session_absolute_minutes * 60)
     }
 
+    /// The session rules server functions follow.
+    pub fn session_rules(&self) -> app::server_context::SessionRules {
+        app::server_context::SessionRules {
+            lifetime: self.session_lifetime(),
+            touch_every: std::time::Duration::from_secs(self.session_touch_secs),
+        }
+    }
+
     /// Where the worker serves `/metrics`, unless disabled.
     pub fn worker_metrics_addr(&self) -> Option<SocketAddr> {
         if self.worker_metrics_disabled() {
@@ -459,6 +492,15 @@ impl Settings {
         BreakerSettings {
             failure_threshold: self.payment_breaker_failures,
             cool_down: std::time::Duration::from_secs(self.payment_breaker_cooldown_secs),
+        }
+    }
+
+    /// The failed-payment throttle.
+    pub fn payment_attempt_limits(&self) -> app::orders::gateway::AttemptLimits {
+        app::orders::gateway::AttemptLimits {
+            per_user: self.payment_failures_per_user,
+            per_card: self.payment_failures_per_card,
+            window: std::time::Duration::from_secs(self.payment_failure_window_minutes * 60),
         }
     }
 

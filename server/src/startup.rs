@@ -42,15 +42,41 @@ pub struct AppState {
 }
 
 /// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
-pub fn payments(settings: &Settings) -> Payments {
-    Payments::new(
-        Arc::new(TestGateway::new(
-            Duration::from_millis(settings.test_gateway_latency_ms),
-            Duration::from_millis(settings.test_gateway_slow_ms),
-        )),
-        Duration::from_secs(settings.payment_timeout_secs),
-        settings.payment_breaker(),
-    )
+pub fn payments(settings: &Settings, pool: &PgPool) -> Payments {
+    let gateway = TestGateway::new(
+        pool.clone(),
+        Duration::from_millis(settings.test_gateway_latency_ms),
+        Duration::from_millis(settings.test_gateway_slow_ms),
+    );
+    let timeout = Duration::from_secs(settings.payment_timeout_secs);
+    let mut payments = Payments::new(Arc::new(gateway), timeout, settings.payment_breaker(), settings.visit_signing_key());
+    payments.limits = settings.payment_attempt_limits();
+    payments.settle_after = Duration::from_secs(settings.payment_settle_after_secs).max(timeout + Duration::from_secs(1));
+    payments
+}
+
+/// The commerce rules from settings.
+pub fn commerce(settings: &Settings) -> CommerceSettings {
+    CommerceSettings {
+        reservation: Duration::from_secs(settings.reservation_minutes * 60),
+        max_unpaid_orders: settings.max_unpaid_orders,
+        max_reserved_per_product: settings.max_reserved_per_product,
+    }
+}
+
+/// Settles payments left in flight every `every` until `shutdown` (worker); safe with several copies.
+pub async fn settle_payments(pool: PgPool, payments: Payments, every: Duration, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match app::orders::payment::settle_in_flight(&pool, &payments, 20).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(payments = count, "settled payments left in flight"),
+            Err(error) => tracing::warn!(%error, "settling payments in flight failed; retrying later"),
+        }
+    }
 }
 
 /// Expires lapsed reservations every `every` until `shutdown`; safe with several server copies.
@@ -140,8 +166,8 @@ impl Application {
             settings: Arc::new(settings),
             producer: producer.clone(),
             oidc: Arc::new(oidc),
-            payments: payments(&settings_ref),
-            commerce: CommerceSettings { reservation: Duration::from_secs(settings_ref.reservation_minutes * 60) },
+            payments: payments(&settings_ref, &pool),
+            commerce: commerce(&settings_ref),
             collect_limits: Arc::new(CollectLimits::from_settings(&settings_ref)),
             journey_renders: Arc::default(),
             readiness: Arc::default(),
@@ -199,6 +225,12 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
         Duration::from_secs(settings.retention_sweep_secs),
         shutdown.clone(),
     ));
+    let settling = tokio::spawn(settle_payments(
+        pool.clone(),
+        payments(&settings, &pool),
+        Duration::from_secs(settings.payment_settle_sweep_secs),
+        shutdown.clone(),
+    ));
     let notifying = tokio::spawn({
         let (brokers, topic, pool, health, shutdown) =
             (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), health.clone(), shutdown.clone());
@@ -225,6 +257,7 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
         let _ = relay.await;
     }
     let _ = retaining.await;
+    let _ = settling.await;
     match notifying.await {
         Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "the notifications consumer failed"),
         Err(error) => tracing::error!(%error, "the notifications consumer panicked"),

@@ -6,7 +6,7 @@
 pub mod store;
 mod views;
 
-pub use views::{AdminOrderPage, AdminOrdersPage, AdminProductPage, AdminProductsPage};
+pub use views::{AdminOrderPage, AdminOrdersPage, AdminProductPage, AdminProductsPage, AdminUsersPage};
 
 use crate::{
     error::AppError,
@@ -118,6 +118,18 @@ pub struct AdminOrderRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// An account in the admin list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedUser {
+    pub id: Uuid,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub last_login_at: DateTime<Utc>,
+    /// When an admin last ended all of this user's sessions.
+    pub sessions_ended_at: Option<DateTime<Utc>>,
+}
+
 /// One order with who placed it, for the admin order page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedOrder {
@@ -130,7 +142,6 @@ pub struct ManagedOrder {
 #[cfg(feature = "ssr")]
 pub(crate) async fn require_admin() -> Result<crate::auth::SessionUser, AppError> {
     let user = crate::server_context::require_user().await?;
-    let user = crate::server_context::with_current_role(&crate::server_context::pool()?, user).await?;
     if user.is_admin {
         Ok(user)
     } else {
@@ -293,6 +304,36 @@ pub async fn admin_cancel_order(order_id: Uuid) -> Result<OrderStatus, AppError>
             let payments = use_context::<crate::orders::payment::Payments>().ok_or(AppError::Internal)?;
             let note = format!("cancelled by {}", admin.name);
             crate::orders::payment::cancel(&pool, &payments, None, order_id, &note).await
+        }
+        .await,
+    )
+}
+
+/// Accounts whose name or email contains `query`, most recently signed in first (at most 100).
+#[server(endpoint = "admin/users")]
+pub async fn admin_users(query: String) -> Result<Vec<ManagedUser>, AppError> {
+    crate::server_context::with_status(
+        async {
+            require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            Ok(store::list_users(&pool, query.trim()).await?)
+        }
+        .await,
+    )
+}
+
+/// Ends every session of a user, on every device: each is signed out at its next request.
+#[server(endpoint = "admin/end_sessions")]
+pub async fn end_user_sessions(user_id: Uuid) -> Result<(), AppError> {
+    crate::server_context::with_status(
+        async {
+            let admin = require_admin().await?;
+            let pool = crate::server_context::pool()?;
+            if !crate::server_context::end_sessions(&pool, user_id).await? {
+                return Err(AppError::NotFound);
+            }
+            tracing::info!(admin = %admin.id, user = %user_id, "an admin ended every session of a user");
+            Ok(())
         }
         .await,
     )

@@ -301,6 +301,24 @@ pub async fn list_orders(pool: &PgPool, status: Option<OrderStatus>, page: i64) 
         .collect()
 }
 
+/// Accounts whose name or email contains `query`, most recently signed in first.
+pub async fn list_users(pool: &PgPool, query: &str) -> Result<Vec<super::ManagedUser>, sqlx::Error> {
+    sqlx::query_as!(
+        super::ManagedUser,
+        r#"
+        SELECT id, name, email, is_admin, last_login_at AS "last_login_at: chrono::DateTime<chrono::Utc>",
+               sessions_valid_after AS "sessions_ended_at: chrono::DateTime<chrono::Utc>"
+        FROM users
+        WHERE $1 = '' OR strpos(lower(name), lower($1)) > 0 OR strpos(lower(COALESCE(email, '')), lower($1)) > 0
+        ORDER BY last_login_at DESC
+        LIMIT 100
+        "#,
+        query
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Any order with who placed it.
 pub async fn order(pool: &PgPool, id: Uuid) -> Result<Option<ManagedOrder>, sqlx::Error> {
     let Some(detail) = orders::detail(pool, None, id).await? else { return Ok(None) };

@@ -1,8 +1,8 @@
 //! The back-office pages. They render what the server functions allow: a shopper gets "not allowed" and a 403.
 
 use super::{
-    admin_order, admin_orders, admin_product, admin_products, AdminCancelOrder, ManagedOrder, ManagedProduct, DeleteProduct,
-    FulfilOrder, ResetProductImage, SaveProduct, SetProductArchived, ORDERS_PAGE_SIZE,
+    admin_order, admin_orders, admin_product, admin_products, admin_users, AdminCancelOrder, DeleteProduct, EndUserSessions,
+    FulfilOrder, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived, ORDERS_PAGE_SIZE,
 };
 use crate::{
     auth::SignInPrompt,
@@ -25,6 +25,7 @@ fn AdminNav() -> impl IntoView {
             <A href="/admin/products">"Products"</A>
             <A href="/admin/orders">"Orders"</A>
             <A href="/admin/visits">"Visits"</A>
+            <A href="/admin/users">"Users"</A>
         </nav>
     }
 }
@@ -367,5 +368,57 @@ fn AdminOrderView(order: ManagedOrder, fulfil: ServerAction<FulfilOrder>, cancel
             </div>
             {crate::orders::views::order_record(&summary.currency, summary.total_cents, detail.lines, detail.address, detail.history, detail.payments, |line| format!("/admin/products/{}", line.product_id))}
         </article>
+    }
+}
+
+/// Accounts, searchable; an admin can end every session of one (a lost phone, a demoted colleague).
+#[component]
+pub fn AdminUsersPage() -> impl IntoView {
+    let query = use_query_map();
+    let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let end_sessions = ServerAction::<EndUserSessions>::new();
+    let users = Resource::new(move || (search.get(), end_sessions.version().get()), |(q, _)| admin_users(q));
+    view! {
+        <Title text="Users · Admin" />
+        <AdminNav />
+        <h1>"Users"</h1>
+        <Form method="GET" action="/admin/users">
+            <input type="search" name="q" placeholder="Name or email" value=move || search.get() />
+            <button type="submit">"Search"</button>
+        </Form>
+        {move || end_sessions.value().get().map(|result| match result {
+            Ok(()) => view! { <p class="ok" role="status">"Signed out everywhere: each of their sessions ends at its next request."</p> }.into_any(),
+            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+        })}
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match users.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No users match."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="admin-table" data-testid="admin-users">
+                            <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Last sign-in"</th><th>"Sessions"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|user| view! {
+                                    <tr data-user-id=user.id.to_string()>
+                                        <td>{user.name}</td>
+                                        <td>{user.email.unwrap_or_default()}</td>
+                                        <td>{if user.is_admin { "admin" } else { "shopper" }}</td>
+                                        <td>{user.last_login_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                                        <td>
+                                            {user.sessions_ended_at.map(|at| view! { <span class="hint">{format!("ended {} ", at.format("%Y-%m-%d %H:%M"))}</span> })}
+                                            <ActionForm action=end_sessions attr:class="inline-form">
+                                                <input type="hidden" name="user_id" value=user.id.to_string() />
+                                                <button type="submit" class="secondary">"End all sessions"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => refusal(error, "/admin/users"),
+                }
+            })}
+        </Transition>
     }
 }

@@ -1,5 +1,7 @@
 //! Orders: checkout (reserve stock), payment (idempotent), history, cancellation with refund.
 
+#[cfg(feature = "ssr")]
+pub mod gateway;
 mod input;
 #[cfg(feature = "ssr")]
 pub mod payment;
@@ -77,6 +79,8 @@ pub struct OrderDetail {
 pub enum PaymentOutcome {
     Succeeded,
     Declined,
+    /// The gateway did not answer in time; the worker settles the charge (once) when the gateway can tell.
+    Pending,
 }
 
 /// The answer to a payment attempt; replayed as is for a repeated idempotency key.
@@ -104,7 +108,7 @@ pub async fn begin_checkout(
             let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country)?;
             let pool = crate::server_context::pool()?;
             let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
-            let order_id = store::checkout(&pool, user.id, &address, settings.reservation).await?;
+            let order_id = store::checkout(&pool, user.id, &address, &settings).await?;
             let visit = crate::server_context::visit_id().await?;
             let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
             let event = crate::tracking::server_events::record(visit, user.id, kind, "/checkout".into(), &order_id.to_string());
@@ -136,6 +140,7 @@ pub async fn pay_order(
             let outcome = match receipt.outcome {
                 PaymentOutcome::Succeeded => "succeeded",
                 PaymentOutcome::Declined => "declined",
+                PaymentOutcome::Pending => return Ok(receipt),
             };
             let visit = crate::server_context::visit_id().await?;
             let kind = crate::tracking::EventKind::PaymentResult { order_id, outcome: outcome.into() };

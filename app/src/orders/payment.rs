@@ -1,178 +1,59 @@
-//! Payments: a gateway trait, the built-in test gateway, and the idempotent pay and cancel flows.
+//! Paying and refunding without double charges.
+//!
+//! No gateway call happens inside a database transaction. A charge is first committed as a `charging` row (a
+//! refund as `refunding`), then the gateway is called with a stable idempotency key, then the answer is recorded
+//! in a second transaction. Whatever a crash, a cancelled request or a timeout leaves in flight, the worker
+//! settles with [`settle_in_flight`], by asking the gateway what became of that key: a reload can never charge
+//! twice, and a refund is sent once however often it is retried.
 
-use super::{store, CardDetails, OrderStatus, PaymentOutcome, PaymentReceipt};
-use crate::{
-    error::AppError,
-    resilience::{BreakerSettings, CircuitBreaker},
+pub use super::gateway::{
+    test_cards, AttemptLimits, ChargeOutcome, ChargeRequest, GatewayError, GatewayFuture, PaymentGateway, Payments,
+    RefundRequest, TestGateway, PAYMENTS_METRIC,
 };
+use super::{store, CardDetails, OrderStatus, PaymentOutcome, PaymentReceipt};
+use crate::error::AppError;
 use sqlx::PgPool;
-use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 use uuid::Uuid;
-
-/// What a gateway call returns.
-pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, GatewayError>> + Send + 'a>>;
-
-/// A charge request. The idempotency key lets the gateway recognise a retry of the same charge.
-#[derive(Debug, Clone)]
-pub struct ChargeRequest {
-    pub idempotency_key: String,
-    pub amount_cents: i64,
-    pub currency: String,
-    pub card: CardDetails,
-}
-
-/// The gateway's answer to a charge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChargeOutcome {
-    Approved { reference: String },
-    Declined { reason: String },
-}
-
-/// The gateway could not give an answer; the card was not charged (or the charge is safe to retry).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum GatewayError {
-    #[error("the payment gateway reported an error: {0}")]
-    Failed(String),
-    #[error("the payment gateway did not answer in time")]
-    Timeout,
-    /// The circuit breaker refused the call: the gateway was not asked.
-    #[error("the payment gateway is failing; calls are paused for {} s", .0.as_secs().max(1))]
-    BreakerOpen(Duration),
-}
-
-/// A card payment provider.
-pub trait PaymentGateway: Send + Sync + 'static {
-    fn charge(&self, request: ChargeRequest) -> GatewayFuture<'_, ChargeOutcome>;
-    /// Refunds a charge in full; returns the refund's reference.
-    fn refund(&self, charge_reference: String, amount_cents: i64) -> GatewayFuture<'_, String>;
-}
-
-/// The counter of charge attempts by outcome (exported by the server's `/metrics`).
-pub const PAYMENTS_METRIC: &str = "cartograph_payments_total";
-
-/// Test cards understood by [`TestGateway`]; any other valid card number is approved.
-pub mod test_cards {
-    pub const SUCCEEDS: &str = "4242424242424242";
-    pub const DECLINED: &str = "4000000000000002";
-    pub const INSUFFICIENT_FUNDS: &str = "4000000000009995";
-    pub const GATEWAY_ERROR: &str = "4000000000000119";
-    /// Approved, after the gateway's slow-answer delay.
-    pub const SLOW: &str = "4000000000000077";
-    /// Never answers within any sensible timeout.
-    pub const HANGS: &str = "4000000000000259";
-}
-
-/// A built-in gateway that behaves like a real one: latency, declines, errors, slow answers, idempotent retries.
-pub struct TestGateway {
-    latency: Duration,
-    slow: Duration,
-    charges: std::sync::Mutex<HashMap<String, ChargeOutcome>>,
-}
-
-impl TestGateway {
-    pub fn new(latency: Duration, slow: Duration) -> Self {
-        Self { latency, slow, charges: Default::default() }
-    }
-}
-
-impl PaymentGateway for TestGateway {
-    fn charge(&self, request: ChargeRequest) -> GatewayFuture<'_, ChargeOutcome> {
-        Box::pin(async move {
-            tokio::time::sleep(self.latency).await;
-            if let Some(previous) = self.charges.lock().map_err(|_| GatewayError::Failed("poisoned".into()))?.get(&request.idempotency_key) {
-                return Ok(previous.clone());
-            }
-            let outcome = match request.card.number.as_str() {
-                test_cards::DECLINED => ChargeOutcome::Declined { reason: "Your card was declined.".into() },
-                test_cards::INSUFFICIENT_FUNDS => ChargeOutcome::Declined { reason: "Insufficient funds.".into() },
-                test_cards::GATEWAY_ERROR => return Err(GatewayError::Failed("processing error".into())),
-                test_cards::HANGS => {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return Err(GatewayError::Timeout);
-                }
-                number => {
-                    if number == test_cards::SLOW {
-                        tokio::time::sleep(self.slow).await;
-                    }
-                    ChargeOutcome::Approved { reference: format!("ch_{}", Uuid::new_v4().simple()) }
-                }
-            };
-            self.charges
-                .lock()
-                .map_err(|_| GatewayError::Failed("poisoned".into()))?
-                .insert(request.idempotency_key, outcome.clone());
-            Ok(outcome)
-        })
-    }
-
-    fn refund(&self, charge_reference: String, _amount_cents: i64) -> GatewayFuture<'_, String> {
-        Box::pin(async move {
-            tokio::time::sleep(self.latency).await;
-            Ok(format!("re_{}", charge_reference.trim_start_matches("ch_")))
-        })
-    }
-}
-
-/// The gateway with the timeout every call gets, behind a circuit breaker: once the gateway keeps failing,
-/// shoppers are told at once instead of each waiting for the timeout.
-#[derive(Clone)]
-pub struct Payments {
-    pub gateway: Arc<dyn PaymentGateway>,
-    pub timeout: Duration,
-    pub breaker: Arc<CircuitBreaker>,
-}
-
-impl Payments {
-    /// The gateway behind a fresh (closed) breaker named `payments`.
-    pub fn new(gateway: Arc<dyn PaymentGateway>, timeout: Duration, breaker: BreakerSettings) -> Self {
-        Self { gateway, timeout, breaker: Arc::new(CircuitBreaker::new("payments", breaker)) }
-    }
-
-    /// One charge. Errors and timeouts count against the breaker; a decline is a healthy answer and does not.
-    async fn charge(&self, request: ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
-        let result = match self.breaker.try_acquire() {
-            Err(open) => Err(GatewayError::BreakerOpen(open.retry_after)),
-            Ok(permit) => {
-                let result = self.call(self.gateway.charge(request)).await;
-                permit.record(result.is_err());
-                result
-            }
-        };
-        metrics::counter!(PAYMENTS_METRIC, "outcome" => charge_outcome_label(&result)).increment(1);
-        result
-    }
-
-    async fn refund(&self, reference: String, amount_cents: i64) -> Result<String, GatewayError> {
-        let permit = self.breaker.try_acquire().map_err(|open| GatewayError::BreakerOpen(open.retry_after))?;
-        let result = self.call(self.gateway.refund(reference, amount_cents)).await;
-        permit.record(result.is_err());
-        result
-    }
-
-    async fn call<T>(&self, call: GatewayFuture<'_, T>) -> Result<T, GatewayError> {
-        tokio::time::timeout(self.timeout, call).await.unwrap_or(Err(GatewayError::Timeout))
-    }
-}
-
-/// The `outcome` label of `cartograph_payments_total`.
-fn charge_outcome_label(result: &Result<ChargeOutcome, GatewayError>) -> &'static str {
-    match result {
-        Ok(ChargeOutcome::Approved { .. }) => "approved",
-        Ok(ChargeOutcome::Declined { .. }) => "declined",
-        Err(GatewayError::Failed(_)) => "failed",
-        Err(GatewayError::Timeout) => "timeout",
-        Err(GatewayError::BreakerOpen(_)) => "breaker_open",
-    }
-}
 
 /// What a shopper reads while the payment gateway's circuit breaker is open.
 pub const PAYMENTS_PAUSED: &str = "Payments are temporarily unavailable; your order is kept — try again in a minute.";
+const OUT_OF_DATE: &str = "This payment form is out of date; reload the page.";
+const IN_PROGRESS: &str = "A payment for this order is being processed; reload the page in a moment.";
+const NOT_TAKEN: &str = "The payment service is not answering; you were not charged. Please try again.";
+const REFUND_FAILED: &str = "The payment service could not refund right now; the order is unchanged. Try again.";
 
-/// Pays an order awaiting payment, at most once per (user, idempotency key).
-///
-/// The idempotency row is inserted first: a concurrent request with the same key waits on it and then replays
-/// the saved receipt. The order row stays locked while the gateway answers, so two different keys cannot
-/// both charge, and the unique index on successful payments backs that up.
+/// A charge committed as `charging`: about to be sent, or in flight.
+struct Intent {
+    payment: Uuid,
+    order: Uuid,
+    user: Uuid,
+    key: String,
+    gateway_key: String,
+    amount_cents: i64,
+    card_last4: String,
+}
+
+/// What became of a charge.
+enum Settlement {
+    Approved { reference: String },
+    Declined { reason: String },
+    /// The gateway refused to process the card: nothing was charged.
+    Rejected { reason: String },
+    /// The gateway never took the charge: nothing was charged, and the same key may try again.
+    NotTaken { reason: String },
+}
+
+impl From<ChargeOutcome> for Settlement {
+    fn from(outcome: ChargeOutcome) -> Self {
+        match outcome {
+            ChargeOutcome::Approved { reference } => Settlement::Approved { reference },
+            ChargeOutcome::Declined { reason } => Settlement::Declined { reason },
+        }
+    }
+}
+
+/// Pays an order awaiting payment, at most once per (user, idempotency key), and at most one charge at a time
+/// per order.
 pub async fn pay(
     pool: &PgPool,
     payments: &Payments,
@@ -183,8 +64,55 @@ pub async fn pay(
 ) -> Result<PaymentReceipt, AppError> {
     let key = idempotency_key.trim();
     if !(8..=128).contains(&key.len()) || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(AppError::Invalid("This payment form is out of date; reload the page.".into()));
+        return Err(AppError::Invalid(OUT_OF_DATE.into()));
     }
+    // The breaker is asked before anything is written: while it is open the same attempt can simply be retried.
+    let permit = payments.permit().map_err(|error| {
+        tracing::info!(%order, %error, "payment refused: the gateway's breaker is open");
+        AppError::Unavailable(PAYMENTS_PAUSED.into())
+    })?;
+    let (intent, currency) = match begin_charge(pool, payments, user, order, &card, key).await? {
+        Begun::Replay(receipt) => return Ok(receipt),
+        Begun::Charge(intent, currency) => (intent, currency),
+    };
+    let request = ChargeRequest {
+        idempotency_key: intent.gateway_key.clone(),
+        amount_cents: intent.amount_cents,
+        currency,
+        card,
+    };
+    let settlement = match payments.charge(permit, request).await {
+        Ok(outcome) => Settlement::from(outcome),
+        Err(GatewayError::Rejected(reason)) => Settlement::Rejected { reason },
+        Err(GatewayError::Timeout) => {
+            // The charge may have been taken: it stays `charging` until the gateway can tell.
+            tracing::warn!(%order, "the payment gateway did not answer in time; the worker will settle the charge");
+            return Ok(pending_receipt(&intent));
+        }
+        Err(error @ (GatewayError::Unavailable(_) | GatewayError::BreakerOpen(_))) => {
+            tracing::warn!(%error, %order, "payment gateway failure");
+            Settlement::NotTaken { reason: error.to_string() }
+        }
+    };
+    settle_charge(pool, &intent, settlement).await?.ok_or_else(|| AppError::Invalid(NOT_TAKEN.into()))
+}
+
+enum Begun {
+    /// The key was used before: its answer.
+    Replay(PaymentReceipt),
+    /// A new charge, committed as `charging`, in this currency.
+    Charge(Intent, String),
+}
+
+/// The first transaction: the idempotency key, the order's checks, the throttle, and the `charging` row.
+async fn begin_charge(
+    pool: &PgPool,
+    payments: &Payments,
+    user: Uuid,
+    order: Uuid,
+    card: &CardDetails,
+    key: &str,
+) -> Result<Begun, AppError> {
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query!(
         "INSERT INTO idempotency (user_id, idempotency_key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -201,12 +129,13 @@ pub async fn pay(
             user,
             key
         )
-        .fetch_one(pool)
-        .await?;
+        .fetch_optional(pool)
+        .await?
+        .flatten();
         return match saved.map(serde_json::from_value::<PaymentReceipt>) {
-            Some(Ok(receipt)) if receipt.order_id == order => Ok(receipt),
-            Some(Ok(_)) => Err(AppError::Invalid("This payment form is out of date; reload the page.".into())),
-            _ => Err(AppError::Invalid("This payment is still being processed; reload the page in a moment.".into())),
+            Some(Ok(receipt)) if receipt.order_id == order => Ok(Begun::Replay(receipt)),
+            Some(Ok(_)) => Err(AppError::Invalid(OUT_OF_DATE.into())),
+            _ => Err(AppError::Invalid(IN_PROGRESS.into())),
         };
     }
 
@@ -228,93 +157,166 @@ pub async fn pay(
     if row.lapsed {
         return Err(AppError::Invalid("The reservation for this order ran out; please order again.".into()));
     }
+    if in_flight(&mut tx, order).await? {
+        return Err(AppError::Invalid(IN_PROGRESS.into()));
+    }
 
-    let last4 = card.last4().to_string();
-    let request = ChargeRequest {
-        idempotency_key: format!("{user}:{key}"),
-        amount_cents: row.total_cents,
-        currency: row.currency,
-        card,
-    };
-    let (outcome, reference, reason, message) = match payments.charge(request).await {
-        Ok(ChargeOutcome::Approved { reference }) => {
-            (PaymentOutcome::Succeeded, Some(reference), None, "Payment received. Thank you!".to_string())
-        }
-        Ok(ChargeOutcome::Declined { reason }) => {
-            let message = format!("{reason} Your order is still reserved; try another card.");
-            (PaymentOutcome::Declined, None, Some(reason), message)
-        }
-        Err(GatewayError::BreakerOpen(retry_after)) => {
-            // The gateway was not asked: forget the key so the same attempt can be retried once it is back.
-            tx.rollback().await?;
-            tracing::info!(%order, retry_after_secs = retry_after.as_secs(), "payment refused: the gateway's breaker is open");
-            return Err(AppError::Unavailable(PAYMENTS_PAUSED.into()));
-        }
-        Err(error) => {
-            // Nothing was charged: forget the key so the same attempt can be retried, and keep a record.
-            tx.rollback().await?;
-            tracing::warn!(%error, %order, "payment gateway failure");
-            record_failure(pool, order, user, key, row.total_cents, &last4, &error.to_string()).await;
-            return Err(AppError::Invalid(
-                "The payment service is not answering; you were not charged. Please try again.".into(),
-            ));
-        }
-    };
-    let outcome_name = match outcome {
-        PaymentOutcome::Succeeded => "succeeded",
-        PaymentOutcome::Declined => "declined",
-    };
-    sqlx::query!(
-        r#"INSERT INTO payments (id, order_id, user_id, idempotency_key, outcome, amount_cents, card_last4, gateway_reference, reason)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
-        Uuid::new_v4(),
+    let fingerprint = payments.fingerprint(card);
+    let limits = payments.limits;
+    let failures = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE user_id = $1) AS "by_user!", count(*) FILTER (WHERE card_fingerprint = $2) AS "by_card!"
+           FROM payments
+           WHERE outcome IN ('declined', 'rejected') AND created_at > now() - make_interval(secs => $3)
+             AND (user_id = $1 OR card_fingerprint = $2)"#,
+        user,
+        fingerprint,
+        limits.window.as_secs_f64()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if failures.by_user >= i64::from(limits.per_user) || failures.by_card >= i64::from(limits.per_card) {
+        metrics::counter!(PAYMENTS_METRIC, "outcome" => "throttled").increment(1);
+        tracing::warn!(%user, %order, by_user = failures.by_user, by_card = failures.by_card, "payment refused: too many failed attempts");
+        return Err(AppError::Throttled(format!(
+            "Too many failed payment attempts. Please wait {} minutes before trying again.",
+            limits.window.as_secs().div_ceil(60)
+        )));
+    }
+
+    let intent = Intent {
+        payment: Uuid::new_v4(),
         order,
         user,
-        key,
-        outcome_name,
-        row.total_cents,
-        last4,
-        reference,
-        reason,
+        key: key.to_string(),
+        gateway_key: format!("{user}:{key}"),
+        amount_cents: row.total_cents,
+        card_last4: card.last4().to_string(),
+    };
+    // A reservation cannot lapse under a charge in flight (the expiry sweep also skips such orders).
+    sqlx::query!(
+        "UPDATE orders SET reserved_until = GREATEST(reserved_until, now() + make_interval(secs => $2)) WHERE id = $1",
+        order,
+        payments.settle_after.as_secs_f64()
     )
     .execute(&mut *tx)
     .await?;
-    if outcome == PaymentOutcome::Succeeded {
-        store::transition(&mut tx, order, OrderStatus::Paid, &format!("paid with card ending {last4}")).await?;
-    }
-    let receipt = PaymentReceipt { order_id: order, outcome, message, card_last4: last4 };
     sqlx::query!(
-        "UPDATE idempotency SET response = $3 WHERE user_id = $1 AND idempotency_key = $2",
+        r#"INSERT INTO payments (id, order_id, user_id, idempotency_key, outcome, amount_cents, card_last4, gateway_key, card_fingerprint)
+           VALUES ($1, $2, $3, $4, 'charging', $5, $6, $7, $8)"#,
+        intent.payment,
+        order,
         user,
         key,
-        serde_json::to_value(&receipt).map_err(|_| AppError::Internal)?
+        intent.amount_cents,
+        intent.card_last4,
+        intent.gateway_key,
+        fingerprint
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(Begun::Charge(intent, row.currency))
+}
+
+/// Whether a charge or refund of this order is in flight.
+async fn in_flight(conn: &mut sqlx::PgConnection, order: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payments WHERE order_id = $1 AND outcome IN ('charging', 'refunding')) AS "in_flight!""#,
+        order
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The second transaction: records what became of the charge, marks the order paid, and saves the answer for
+/// the idempotency key (or frees the key when nothing was charged). `None` when nothing was charged. If the
+/// charge was settled meanwhile (the worker got there first), that settlement stands and is answered.
+async fn settle_charge(pool: &PgPool, intent: &Intent, settlement: Settlement) -> Result<Option<PaymentReceipt>, sqlx::Error> {
+    let (outcome, reference, reason) = match &settlement {
+        Settlement::Approved { reference } => ("succeeded", Some(reference.as_str()), None),
+        Settlement::Declined { reason } => ("declined", None, Some(reason.as_str())),
+        Settlement::Rejected { reason } => ("rejected", None, Some(reason.as_str())),
+        Settlement::NotTaken { reason } => ("failed", None, Some(reason.as_str())),
+    };
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query!(
+        r#"UPDATE payments SET outcome = $2, gateway_reference = $3, reason = $4, settled_at = now()
+           WHERE id = $1 AND outcome = 'charging'"#,
+        intent.payment,
+        outcome,
+        reference,
+        reason
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        tx.rollback().await?;
+        return settled_receipt(pool, intent).await;
+    }
+    let receipt = match &settlement {
+        Settlement::Approved { .. } => {
+            let note = format!("paid with card ending {}", intent.card_last4);
+            store::transition(&mut tx, intent.order, OrderStatus::Paid, &note).await?;
+            Some(receipt(intent, PaymentOutcome::Succeeded, "Payment received. Thank you!".into()))
+        }
+        Settlement::Declined { reason } => {
+            let message = format!("{reason} Your order is still reserved; try another card.");
+            Some(receipt(intent, PaymentOutcome::Declined, message))
+        }
+        Settlement::Rejected { .. } => {
+            let message = "The payment service could not process this card; you were not charged. Your order is still \
+                           reserved; try another card.";
+            Some(receipt(intent, PaymentOutcome::Declined, message.into()))
+        }
+        Settlement::NotTaken { .. } => None,
+    };
+    match &receipt {
+        Some(receipt) => {
+            let response = serde_json::to_value(receipt).map_err(|error| sqlx::Error::Encode(error.into()))?;
+            sqlx::query!(
+                "UPDATE idempotency SET response = $3 WHERE user_id = $1 AND idempotency_key = $2",
+                intent.user,
+                intent.key,
+                response
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {
+            sqlx::query!("DELETE FROM idempotency WHERE user_id = $1 AND idempotency_key = $2", intent.user, intent.key)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
     Ok(receipt)
 }
 
-async fn record_failure(pool: &PgPool, order: Uuid, user: Uuid, key: &str, amount: i64, last4: &str, reason: &str) {
-    let result = sqlx::query!(
-        r#"INSERT INTO payments (id, order_id, user_id, idempotency_key, outcome, amount_cents, card_last4, reason)
-           VALUES ($1, $2, $3, $4, 'failed', $5, $6, $7)"#,
-        Uuid::new_v4(),
-        order,
-        user,
-        key,
-        amount,
-        last4,
-        reason
+/// The answer saved for a charge someone else settled.
+async fn settled_receipt(pool: &PgPool, intent: &Intent) -> Result<Option<PaymentReceipt>, sqlx::Error> {
+    let saved = sqlx::query_scalar!(
+        "SELECT response FROM idempotency WHERE user_id = $1 AND idempotency_key = $2",
+        intent.user,
+        intent.key
     )
-    .execute(pool)
-    .await;
-    if let Err(error) = result {
-        tracing::error!(%error, "could not record a failed payment");
-    }
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    Ok(saved.and_then(|saved| serde_json::from_value(saved).ok()))
 }
 
-/// Cancels an order: an unpaid one releases its stock; a paid one is refunded first.
+fn receipt(intent: &Intent, outcome: PaymentOutcome, message: String) -> PaymentReceipt {
+    PaymentReceipt { order_id: intent.order, outcome, message, card_last4: intent.card_last4.clone() }
+}
+
+fn pending_receipt(intent: &Intent) -> PaymentReceipt {
+    let message = "The payment service did not answer in time. We are confirming the payment with it: this page \
+                   shows the result within a minute, and you will not be charged twice.";
+    receipt(intent, PaymentOutcome::Pending, message.into())
+}
+
+/// Cancels an order: an unpaid one releases its stock; a paid one is refunded first (once, whatever happens).
 /// `user` limits it to that shopper's orders (`None` for an admin).
 pub async fn cancel(
     pool: &PgPool,
@@ -324,115 +326,157 @@ pub async fn cancel(
     note: &str,
 ) -> Result<OrderStatus, AppError> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query!(
-        "SELECT status, user_id FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE",
-        order
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .filter(|row| user.is_none() || row.user_id == user)
-    .ok_or(AppError::NotFound)?;
+    let row = sqlx::query!("SELECT status, user_id FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE", order)
+        .fetch_optional(&mut *tx)
+        .await?
+        .filter(|row| user.is_none() || row.user_id == user)
+        .ok_or(AppError::NotFound)?;
     let status = OrderStatus::parse(&row.status).ok_or(AppError::Internal)?;
     if !status.cancellable() {
         return Err(AppError::Invalid(format!("This order is {}; it can no longer be cancelled.", status.label().to_lowercase())));
     }
-    if status == OrderStatus::Paid {
-        let charge = sqlx::query!(
-            r#"SELECT gateway_reference AS "reference!", amount_cents, user_id, card_last4
-               FROM payments WHERE order_id = $1 AND outcome = 'succeeded'"#,
-            order
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let refund = payments.refund(charge.reference, charge.amount_cents).await.map_err(|error| {
-            tracing::warn!(%error, %order, "refund failed");
-            let message = "The payment service could not refund right now; the order is unchanged. Try again.";
-            match error {
-                GatewayError::BreakerOpen(_) => AppError::Unavailable(message.into()),
-                _ => AppError::Invalid(message.into()),
-            }
-        })?;
-        sqlx::query!(
-            r#"INSERT INTO payments (id, order_id, user_id, idempotency_key, outcome, amount_cents, card_last4, gateway_reference)
-               VALUES ($1, $2, $3, $4, 'refunded', $5, $6, $7)"#,
-            Uuid::new_v4(),
-            order,
-            charge.user_id,
-            format!("refund-{order}"),
-            charge.amount_cents,
-            charge.card_last4,
-            refund,
-        )
-        .execute(&mut *tx)
-        .await?;
+    if in_flight(&mut tx, order).await? {
+        return Err(AppError::Invalid(IN_PROGRESS.into()));
     }
-    store::release_stock(&mut tx, order).await?;
-    let note = if status == OrderStatus::Paid { format!("{note}; refunded") } else { note.to_string() };
-    store::transition(&mut tx, order, OrderStatus::Cancelled, &note).await?;
+    if status != OrderStatus::Paid {
+        store::release_stock(&mut tx, order).await?;
+        store::transition(&mut tx, order, OrderStatus::Cancelled, note).await?;
+        tx.commit().await?;
+        return Ok(OrderStatus::Cancelled);
+    }
+
+    let permit = payments.permit().map_err(|_| AppError::Unavailable(REFUND_FAILED.into()))?;
+    let charge = sqlx::query!(
+        r#"SELECT gateway_reference AS "reference!", amount_cents, user_id, card_last4
+           FROM payments WHERE order_id = $1 AND outcome = 'succeeded'"#,
+        order
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    // One refund per order, under one key the gateway sees on every retry.
+    let key = format!("refund-{order}");
+    let refund = Uuid::new_v4();
+    sqlx::query!(
+        r#"INSERT INTO payments (id, order_id, user_id, idempotency_key, outcome, amount_cents, card_last4, gateway_key, reason)
+           VALUES ($1, $2, $3, $4, 'refunding', $5, $6, $4, $7)"#,
+        refund,
+        order,
+        charge.user_id,
+        key,
+        charge.amount_cents,
+        charge.card_last4,
+        note,
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(OrderStatus::Cancelled)
+
+    let request = RefundRequest { idempotency_key: key, charge_reference: charge.reference, amount_cents: charge.amount_cents };
+    match payments.refund(permit, request).await {
+        Ok(reference) => {
+            finish_refund(pool, refund, order, &reference, note).await?;
+            Ok(OrderStatus::Cancelled)
+        }
+        Err(GatewayError::Timeout) => {
+            tracing::warn!(%order, "the payment gateway did not confirm a refund in time; the worker will settle it");
+            Err(AppError::Invalid(
+                "The payment service did not confirm the refund in time. We are confirming it with them: this order \
+                 shows the refund within a minute, and it is refunded once."
+                    .into(),
+            ))
+        }
+        Err(error) => {
+            tracing::warn!(%error, %order, "refund failed");
+            sqlx::query!("DELETE FROM payments WHERE id = $1 AND outcome = 'refunding'", refund).execute(pool).await?;
+            match error {
+                GatewayError::Rejected(_) => Err(AppError::Invalid(REFUND_FAILED.into())),
+                _ => Err(AppError::Unavailable(REFUND_FAILED.into())),
+            }
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn card(number: &str) -> CardDetails {
-        CardDetails::parse(number, "12/40", "123", (2026, 11)).unwrap()
+/// Records a refund the gateway confirmed and cancels its order; false if it was recorded already.
+async fn finish_refund(pool: &PgPool, refund: Uuid, order: Uuid, reference: &str, note: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query!(
+        "UPDATE payments SET outcome = 'refunded', gateway_reference = $2, settled_at = now() WHERE id = $1 AND outcome = 'refunding'",
+        refund,
+        reference
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(false);
     }
+    store::release_stock(&mut tx, order).await?;
+    store::transition(&mut tx, order, OrderStatus::Cancelled, &format!("{note}; refunded")).await?;
+    tx.commit().await?;
+    Ok(true)
+}
 
-    fn request(number: &str, key: &str) -> ChargeRequest {
-        ChargeRequest { idempotency_key: key.into(), amount_cents: 1000, currency: "EUR".into(), card: card(number) }
-    }
-
-    #[tokio::test]
-    async fn test_cards_behave_as_documented() {
-        let gateway = TestGateway::new(Duration::ZERO, Duration::from_millis(10));
-        assert!(matches!(gateway.charge(request(test_cards::SUCCEEDS, "a")).await, Ok(ChargeOutcome::Approved { .. })));
-        assert!(matches!(gateway.charge(request(test_cards::DECLINED, "b")).await, Ok(ChargeOutcome::Declined { .. })));
-        assert!(matches!(gateway.charge(request(test_cards::GATEWAY_ERROR, "c")).await, Err(GatewayError::Failed(_))));
-        assert!(matches!(gateway.charge(request(test_cards::SLOW, "d")).await, Ok(ChargeOutcome::Approved { .. })));
-    }
-
-    #[tokio::test]
-    async fn the_gateway_answers_a_retry_with_the_first_outcome() {
-        let gateway = TestGateway::new(Duration::ZERO, Duration::ZERO);
-        let first = gateway.charge(request(test_cards::SUCCEEDS, "same")).await.unwrap();
-        let second = gateway.charge(request(test_cards::SUCCEEDS, "same")).await.unwrap();
-        assert_eq!(first, second);
-    }
-
-    fn payments(failure_threshold: u32, timeout: Duration) -> Payments {
-        let breaker = BreakerSettings { failure_threshold, cool_down: Duration::from_secs(60) };
-        Payments::new(Arc::new(TestGateway::new(Duration::ZERO, Duration::ZERO)), timeout, breaker)
-    }
-
-    #[tokio::test]
-    async fn a_hanging_gateway_times_out() {
-        let payments = payments(5, Duration::from_millis(50));
-        let outcome = payments.charge(request(test_cards::HANGS, "h")).await;
-        assert!(matches!(outcome, Err(GatewayError::Timeout)));
-    }
-
-    #[tokio::test]
-    async fn errors_and_timeouts_open_the_breaker_and_then_nothing_reaches_the_gateway() {
-        let payments = payments(2, Duration::from_millis(50));
-        assert!(matches!(payments.charge(request(test_cards::GATEWAY_ERROR, "e1")).await, Err(GatewayError::Failed(_))));
-        assert!(matches!(payments.charge(request(test_cards::HANGS, "e2")).await, Err(GatewayError::Timeout)));
-        let refused = payments.charge(request(test_cards::SUCCEEDS, "e3")).await;
-        assert!(matches!(refused, Err(GatewayError::BreakerOpen(_))), "{refused:?}");
-        assert!(matches!(payments.refund("ch_1".into(), 100).await, Err(GatewayError::BreakerOpen(_))));
-    }
-
-    #[tokio::test]
-    async fn declines_are_healthy_answers_and_do_not_open_the_breaker() {
-        let payments = payments(2, Duration::from_millis(50));
-        for key in ["d1", "d2", "d3"] {
-            assert!(matches!(payments.charge(request(test_cards::DECLINED, key)).await, Ok(ChargeOutcome::Declined { .. })));
+/// Settles up to `batch` charges and refunds in flight for longer than `payments.settle_after` (a crash, a
+/// cancelled request, a timeout), asking the gateway what became of each key. A charge the gateway never took is
+/// marked `failed` (nothing was charged); a refund is sent again under its key (the gateway refunds once).
+/// What the gateway cannot answer now waits for the next sweep. Returns how many were settled.
+pub async fn settle_in_flight(pool: &PgPool, payments: &Payments, batch: i64) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT id, order_id, user_id, idempotency_key, gateway_key AS "gateway_key!", outcome, amount_cents,
+                  card_last4 AS "card_last4!", reason
+           FROM payments
+           WHERE outcome IN ('charging', 'refunding') AND created_at < now() - make_interval(secs => $1)
+             AND gateway_key IS NOT NULL
+           ORDER BY created_at
+           LIMIT $2"#,
+        payments.settle_after.as_secs_f64(),
+        batch
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut settled = 0;
+    for row in rows {
+        let order = row.order_id;
+        if row.outcome == "charging" {
+            let settlement = match payments.find_charge(row.gateway_key.clone()).await {
+                Ok(Some(outcome)) => Settlement::from(outcome),
+                Ok(None) => Settlement::NotTaken { reason: "the gateway never took the charge; nothing was charged".into() },
+                Err(error) => {
+                    tracing::warn!(%error, %order, "could not settle a charge in flight; retrying later");
+                    continue;
+                }
+            };
+            let intent = Intent {
+                payment: row.id,
+                order,
+                user: row.user_id,
+                key: row.idempotency_key,
+                gateway_key: row.gateway_key,
+                amount_cents: row.amount_cents,
+                card_last4: row.card_last4,
+            };
+            settle_charge(pool, &intent, settlement).await?;
+        } else {
+            let Ok(permit) = payments.permit() else { continue };
+            let charge_reference = sqlx::query_scalar!(
+                r#"SELECT gateway_reference AS "reference!" FROM payments WHERE order_id = $1 AND outcome = 'succeeded'"#,
+                order
+            )
+            .fetch_one(pool)
+            .await?;
+            let request = RefundRequest { idempotency_key: row.gateway_key, charge_reference, amount_cents: row.amount_cents };
+            match payments.refund(permit, request).await {
+                Ok(reference) => {
+                    finish_refund(pool, row.id, order, &reference, row.reason.as_deref().unwrap_or("cancelled")).await?;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %order, "could not settle a refund in flight; retrying later");
+                    continue;
+                }
+            }
         }
-        assert!(matches!(payments.charge(request(test_cards::GATEWAY_ERROR, "d4")).await, Err(GatewayError::Failed(_))));
-        assert!(matches!(payments.charge(request(test_cards::INSUFFICIENT_FUNDS, "d5")).await, Ok(ChargeOutcome::Declined { .. })));
-        assert!(matches!(payments.charge(request(test_cards::GATEWAY_ERROR, "d6")).await, Err(GatewayError::Failed(_))));
-        assert_eq!(payments.breaker.state(), crate::resilience::BreakerState::Closed, "a decline resets the failure count");
+        tracing::info!(%order, kind = %row.outcome, "settled a payment left in flight");
+        settled += 1;
     }
+    Ok(settled)
 }

@@ -11,37 +11,58 @@ use uuid::Uuid;
 pub struct CommerceSettings {
     /// How long stock stays reserved for an unpaid order.
     pub reservation: Duration,
+    /// The most orders one shopper may have awaiting payment at once…
+    pub max_unpaid_orders: u32,
+    /// …and the most units of one product those orders may reserve: no account can take a product off sale.
+    pub max_reserved_per_product: u32,
 }
 
 impl Default for CommerceSettings {
     fn default() -> Self {
-        Self { reservation: Duration::from_secs(15 * 60) }
+        Self { reservation: Duration::from_secs(15 * 60), max_unpaid_orders: 3, max_reserved_per_product: 10 }
     }
 }
 
 /// Turns the user's cart into an order awaiting payment, reserving every line's stock in one transaction.
 ///
 /// Each line takes its units with a conditional `UPDATE … WHERE stock >= quantity`, in product-id order (so
-/// concurrent checkouts cannot deadlock): when any line cannot be served, nothing is reserved.
+/// concurrent checkouts cannot deadlock): when any line cannot be served, nothing is reserved. A shopper's
+/// unpaid orders and the units they hold of each product are capped (checkouts of one user queue on the user's
+/// row, so the caps hold under concurrency).
 pub async fn checkout(
     pool: &PgPool,
     user: Uuid,
     address: &ShippingAddress,
-    reservation: Duration,
+    settings: &CommerceSettings,
 ) -> Result<Uuid, AppError> {
     let mut tx = pool.begin().await?;
+    sqlx::query!("SELECT id FROM users WHERE id = $1 FOR UPDATE", user).fetch_one(&mut *tx).await?;
     let cart = sqlx::query_scalar!("SELECT id FROM orders WHERE user_id = $1 AND status = 'cart' FOR UPDATE", user)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| AppError::Invalid("Your cart is empty.".into()))?;
+    let unpaid = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "unpaid!" FROM orders WHERE user_id = $1 AND status = 'pending_payment'"#,
+        user
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if unpaid >= i64::from(settings.max_unpaid_orders) {
+        return Err(AppError::Invalid(format!(
+            "You have {unpaid} orders awaiting payment; pay or cancel one of them before placing another."
+        )));
+    }
     let lines = sqlx::query!(
         r#"
-        SELECT l.product_id, l.quantity, p.name, p.price_cents, p.currency, p.archived_at IS NOT NULL AS "archived!"
+        SELECT l.product_id, l.quantity, p.name, p.price_cents, p.currency, p.archived_at IS NOT NULL AS "archived!",
+               (SELECT COALESCE(sum(held.quantity), 0) FROM order_lines held JOIN orders o ON o.id = held.order_id
+                WHERE o.user_id = $2 AND o.status = 'pending_payment' AND held.product_id = l.product_id) AS "held!"
         FROM order_lines l JOIN products p ON p.id = l.product_id
         WHERE l.order_id = $1
         ORDER BY l.product_id
         "#,
-        cart
+        cart,
+        user
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -56,6 +77,14 @@ pub async fn checkout(
         }
         if line.currency != currency {
             return Err(AppError::Invalid("Your cart mixes currencies.".into()));
+        }
+        if line.held + i64::from(line.quantity) > i64::from(settings.max_reserved_per_product) {
+            let room = (i64::from(settings.max_reserved_per_product) - line.held).max(0);
+            return Err(AppError::Invalid(format!(
+                "You can reserve at most {} of {} at a time, and your unpaid orders hold {}: lower the quantity to {room} \
+                 or less, or pay for those orders first.",
+                settings.max_reserved_per_product, line.name, line.held
+            )));
         }
         let reserved = sqlx::query_scalar!(
             "UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2 RETURNING stock",
@@ -97,7 +126,7 @@ pub async fn checkout(
         address.city,
         address.postcode,
         address.country,
-        reservation.as_secs_f64(),
+        settings.reservation.as_secs_f64(),
     )
     .execute(&mut *tx)
     .await?;
@@ -135,13 +164,15 @@ pub async fn transition(
 
 /// Expires unpaid orders whose reservation ran out and releases their stock; returns how many.
 ///
-/// `FOR UPDATE SKIP LOCKED` lets several server copies sweep at once, and skips an order being paid right now.
+/// `FOR UPDATE SKIP LOCKED` lets several server copies sweep at once, and skips an order being paid right now;
+/// an order with a charge in flight keeps its stock until the charge is settled.
 pub async fn expire_reservations(pool: &PgPool, batch: i64) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let expired = sqlx::query_scalar!(
         r#"
-        SELECT id FROM orders
+        SELECT id FROM orders o
         WHERE status = 'pending_payment' AND reserved_until < now()
+          AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.outcome = 'charging')
         ORDER BY reserved_until
         LIMIT $1
         FOR UPDATE SKIP LOCKED

@@ -157,7 +157,7 @@ fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerActi
                             {move || if pay.pending().get() { "Paying…" } else { "Pay now" }}
                         </button>
                     </ActionForm>
-                    <p class="hint">"Test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0000 0000 0119 fails at the gateway, 4000 0000 0000 0077 answers slowly. Any future expiry and any CVC."</p>
+                    <p class="hint">"Test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0000 0000 0119 cannot be processed, 4000 0000 0000 0077 answers slowly. Any future expiry and any CVC."</p>
                 </section>
             })}
             {order_record(&summary.currency, summary.total_cents, order.lines, order.address, order.history, order.payments, |line| format!("/product/{}", line.slug))}
@@ -261,11 +261,22 @@ pub(crate) fn order_record(
                 <h2>"Payments"</h2>
                 <ul>
                     {payments.into_iter().map(|p| view! {
-                        <li>{format!("{} · {} · {} · card ending {}{}", p.at.format("%Y-%m-%d %H:%M:%S"), p.outcome, price(p.amount_cents),
+                        <li>{format!("{} · {} · {} · card ending {}{}", p.at.format("%Y-%m-%d %H:%M:%S"), payment_label(&p.outcome), price(p.amount_cents),
                             p.card_last4.unwrap_or_default(), p.reason.map(|r| format!(" · {r}")).unwrap_or_default())}</li>
                     }).collect_view()}
                 </ul>
             </section>
         })}
+    }
+}
+
+/// How a payment's outcome reads in an order's record.
+fn payment_label(outcome: &str) -> &str {
+    match outcome {
+        "charging" => "being confirmed",
+        "rejected" => "not processed",
+        "failed" => "failed (not charged)",
+        "refunding" => "refund being confirmed",
+        other => other,
     }
 }

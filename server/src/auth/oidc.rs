@@ -4,16 +4,26 @@ use crate::config::Settings;
 use anyhow::{anyhow, Context};
 use base64::Engine;
 use openidconnect::{
-    core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken},
+    core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreJsonWebKeySet},
     AccessToken, AccessTokenHash, AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
     EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
     SubjectIdentifier, TokenResponse, UserInfoClaims, UserInfoError,
 };
+use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::{future::Future, str::FromStr, time::Duration};
+use std::{
+    future::Future,
+    str::FromStr,
+    sync::RwLock,
+    time::{Duration, Instant},
+};
+
+/// The provider's signing keys are fetched again when a token names a key we do not have (a rotation), but not
+/// more often than this: a stream of tokens with made-up key ids cannot make us hammer the provider.
+pub const KEY_REFRESH_BACKOFF: Duration = Duration::from_secs(30);
 
 type ConfiguredClient =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -23,7 +33,10 @@ pub struct OidcClient {
     http: openidconnect::reqwest::Client,
     /// The limit for each call to the provider.
     timeout: Duration,
-    metadata: ProviderMetadataWithLogout,
+    /// The discovery document with the signing keys (refreshed on an unknown `kid`).
+    metadata: RwLock<ProviderMetadataWithLogout>,
+    /// When the keys were last fetched again, if ever.
+    keys_refreshed: tokio::sync::Mutex<Option<Instant>>,
     client_id: ClientId,
     client_secret: ClientSecret,
     redirect_url: RedirectUrl,
@@ -75,7 +88,8 @@ impl OidcClient {
         Ok(Self {
             http,
             timeout: call_timeout,
-            metadata,
+            metadata: RwLock::new(metadata),
+            keys_refreshed: tokio::sync::Mutex::new(None),
             client_id: ClientId::new(settings.oidc_client_id.clone().unwrap_or_default()),
             client_secret: ClientSecret::new(
                 settings.oidc_client_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default(),
@@ -88,9 +102,32 @@ impl OidcClient {
         })
     }
 
+    fn metadata(&self) -> ProviderMetadataWithLogout {
+        self.metadata.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
     fn client(&self) -> ConfiguredClient {
-        CoreClient::from_provider_metadata(self.metadata.clone(), self.client_id.clone(), Some(self.client_secret.clone()))
+        CoreClient::from_provider_metadata(self.metadata(), self.client_id.clone(), Some(self.client_secret.clone()))
             .set_redirect_uri(self.redirect_url.clone())
+    }
+
+    /// Fetches the provider's signing keys again, unless that happened within [`KEY_REFRESH_BACKOFF`]; true when
+    /// the keys were fetched. Concurrent callers wait for one fetch.
+    async fn refresh_keys(&self) -> Result<bool, LoginError> {
+        let mut last = self.keys_refreshed.lock().await;
+        if last.is_some_and(|at| at.elapsed() < KEY_REFRESH_BACKOFF) {
+            return Ok(false);
+        }
+        *last = Some(Instant::now());
+        let uri = self.metadata().jwks_uri().clone();
+        let keys = self
+            .within_timeout(CoreJsonWebKeySet::fetch_async(&uri, &self.http))
+            .await?
+            .map_err(|e| LoginError::Rejected(format!("fetching the provider's signing keys failed: {}", error_chain(&e))))?;
+        tracing::info!(keys = keys.keys().len(), "fetched the OpenID provider's signing keys again (a token named an unknown key)");
+        let mut metadata = self.metadata.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *metadata = metadata.clone().set_jwks(keys);
+        Ok(true)
     }
 
     /// Builds the provider URL to send the shopper to, and what to remember until they come back.
@@ -133,8 +170,19 @@ impl OidcClient {
         })?;
         let rejected = |e: &dyn std::fmt::Display| LoginError::Rejected(format!("ID token rejected: {e}"));
         let id_token = token.id_token().ok_or_else(|| rejected(&"the provider returned no ID token"))?;
-        let verifier = client.id_token_verifier();
-        let claims = id_token.claims(&verifier, &Nonce::new(pending.nonce.clone())).map_err(|e| rejected(&e))?;
+        let nonce = Nonce::new(pending.nonce.clone());
+        let refreshed_client;
+        let mut verifier = client.id_token_verifier();
+        let mut verified = id_token.claims(&verifier, &nonce);
+        if matches!(verified, Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))) {
+            // The provider may have rotated its keys since we fetched them.
+            if self.refresh_keys().await? {
+                refreshed_client = self.client();
+                verifier = refreshed_client.id_token_verifier();
+                verified = id_token.claims(&verifier, &nonce);
+            }
+        }
+        let claims = verified.map_err(|e| rejected(&e))?;
         if let Some(expected) = claims.access_token_hash() {
             let algorithm = id_token.signing_alg().map_err(|e| rejected(&e))?;
             let key = id_token.signing_key(&verifier).map_err(|e| rejected(&e))?;
@@ -212,7 +260,7 @@ impl OidcClient {
 
     /// Where to send the shopper to end the provider's session too (RP-initiated logout), if it supports that.
     pub fn logout_url(&self, id_token: Option<&str>) -> Option<String> {
-        let endpoint = self.metadata.additional_metadata().end_session_endpoint.clone()?;
+        let endpoint = self.metadata().additional_metadata().end_session_endpoint.clone()?;
         let mut request = LogoutRequest::from(endpoint).set_client_id(self.client_id.clone());
         if let Ok(url) = PostLogoutRedirectUrl::new(self.post_logout_url.clone()) {
             request = request.set_post_logout_redirect_uri(url);
@@ -250,12 +298,14 @@ fn jwt_payload(verified_jwt: &str) -> Option<Map<String, Value>> {
 }
 
 /// Reads the admin claim, which may be a list (`"groups": ["cartograph-admin"]`), a space-separated string, or a
-/// boolean (`"admin": true`). `None` when the claim is absent.
+/// boolean (`"admin": true`, with the admin value `true`). `None` when the claim is absent.
 fn admin_claim(claims: &Map<String, Value>, claim: &str, admin_value: &str) -> Option<bool> {
     Some(match claims.get(claim)? {
         Value::Array(values) => values.iter().any(|v| v.as_str() == Some(admin_value)),
         Value::String(value) => value.split_whitespace().any(|v| v == admin_value),
-        Value::Bool(flag) => *flag,
+        // A flag grants the role only when the operator configured the value `true`: a provider that happens to
+        // send `"groups": true` does not make everyone an admin.
+        Value::Bool(flag) => *flag && admin_value == "true",
         _ => false,
     })
 }
@@ -298,7 +348,8 @@ mod tests {
     fn admin_is_read_from_a_group_list_a_string_or_a_flag() {
         assert_eq!(admin(r#"{"groups":["staff","cartograph-admin"]}"#, "groups", "cartograph-admin"), Some(true));
         assert_eq!(admin(r#"{"roles":"reader cartograph-admin"}"#, "roles", "cartograph-admin"), Some(true));
-        assert_eq!(admin(r#"{"admin":true}"#, "admin", "ignored"), Some(true));
+        assert_eq!(admin(r#"{"admin":true}"#, "admin", "true"), Some(true));
+        assert_eq!(admin(r#"{"admin":true}"#, "admin", "cartograph-admin"), Some(false), "a flag only when asked for");
     }
 
     #[test]

@@ -58,10 +58,7 @@ pub async fn upload_product_image(
     Path(id): Path<i64>,
     multipart: Multipart,
 ) -> Response {
-    let signed_in = match app::server_context::signed_in_user(&session, state.settings.session_lifetime()).await {
-        Ok(Some(user)) => app::server_context::with_current_role(&state.pool, user).await.map(Some),
-        other => other,
-    };
+    let signed_in = app::server_context::current_user(&session, state.settings.session_rules(), &state.pool).await;
     let admin = match signed_in {
         Ok(Some(user)) if user.is_admin => user,
         Ok(Some(_)) => return (StatusCode::FORBIDDEN, "Admins only.").into_response(),

@@ -2,6 +2,7 @@
 //! and metrics.
 
 mod bundle;
+pub mod client_ip;
 mod headers;
 pub mod health;
 mod images;
@@ -29,7 +30,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
-use app::server_context::{ContentSecurityPolicy, SessionLifetime};
+use app::server_context::ContentSecurityPolicy;
 use tower_sessions_sqlx_store::PostgresStore;
 
 /// The largest clickstream batch the producer endpoint reads.
@@ -40,7 +41,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let leptos_routes = generate_route_list(App);
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
     let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
-    let lifetime = SessionLifetime(state.settings.session_lifetime());
+    let session_rules = state.settings.session_rules();
     let test_payments = state.settings.test_payments();
     let provide_server_context = move || {
         if test_payments {
@@ -50,7 +51,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         provide_context(payments.clone());
         provide_context(commerce);
         provide_context(policy.clone());
-        provide_context(lifetime);
+        provide_context(session_rules);
     };
     let secure = state.settings.secure_cookies();
     let visit_cookies =

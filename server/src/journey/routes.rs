@@ -44,13 +44,10 @@ pub async fn download(State(state): State<AppState>, session: Session, Path(file
     let Some(visit) = file.strip_suffix(".pdf").and_then(|id| Uuid::parse_str(id).ok()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let signed_in = app::server_context::signed_in_user(&session, state.settings.session_lifetime()).await;
-    let Some(reader) = signed_in.ok().flatten() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     // Admin rights as the database has them now: a demoted admin reads only their own journeys.
-    let reader = match app::server_context::with_current_role(&state.pool, reader).await {
-        Ok(reader) => reader,
+    let reader = match app::server_context::current_user(&session, state.settings.session_rules(), &state.pool).await {
+        Ok(Some(reader)) => reader,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     match document(&state, visit, &reader).await {

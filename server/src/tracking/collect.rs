@@ -2,7 +2,7 @@
 
 use super::producer::ProduceError;
 use super::rate_limit::{Rate, RateLimiter};
-use crate::{prometheus::names, startup::AppState, visit::VisitId};
+use crate::{http::client_ip, prometheus::names, startup::AppState, visit::VisitId};
 use app::{
     tracking::schema::{event_id, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION},
 };
@@ -111,14 +111,6 @@ impl CollectLimits {
 /// The reason given for events past a visit's cap.
 pub const VISIT_FULL: &str = "visit_full";
 
-/// The client's address: the connection's peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
-fn client_ip(headers: &HeaderMap, peer: SocketAddr, behind_proxy: bool) -> IpAddr {
-    behind_proxy
-        .then(|| headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok())
-        .flatten()
-        .unwrap_or(peer.ip())
-}
-
 /// User agents of crawlers, scripts and headless browsers; their events are kept but flagged.
 pub fn is_bot(user_agent: Option<&str>) -> bool {
     let Some(ua) = user_agent else { return true };
@@ -139,7 +131,7 @@ pub async fn collect(
 ) -> Response {
     let received_at = Utc::now();
     let now = Instant::now();
-    let ip = client_ip(&headers, peer, state.settings.behind_proxy);
+    let ip = client_ip::rate_key(client_ip::client_ip(&headers, peer.ip(), &state.settings.trusted_proxies));
     let limits = &state.collect_limits;
     if let Err(wait) = limits.per_visit.check(&visit.0, now).and_then(|()| limits.per_ip.check(&ip, now)) {
         count_batch("rate_limited");

@@ -106,3 +106,29 @@ async fn a_provider_that_does_not_answer_in_time_gets_a_friendly_page() {
     assert!(page.contains("did not answer in time"), "{page}");
     assert_eq!(current_user(&app).await, serde_json::Value::Null);
 }
+
+#[tokio::test]
+async fn after_the_provider_rotates_its_key_sign_in_works_at_once_and_made_up_key_ids_do_not_hammer_it() {
+    let provider = FakeProvider::start().await;
+    let app = app_signing_in_at(&provider).await;
+    let fetched_at_start = provider.jwks_fetches();
+    provider.rotate_key();
+    let response = sign_in(&app).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a token signed with the new key is accepted at once");
+    assert_eq!(current_user(&app).await["name"], "Tess Token");
+    assert_eq!(provider.jwks_fetches(), fetched_at_start + 1, "the keys were fetched once more, on the unknown kid");
+
+    // Tokens naming key ids nobody published are refused, and within the back-off they fetch nothing.
+    provider.forge(Forgery::UnknownKey);
+    let stranger = app.another_browser();
+    for _ in 0..3 {
+        assert_eq!(sign_in(&stranger).await.status(), StatusCode::BAD_GATEWAY);
+    }
+    assert_eq!(provider.jwks_fetches(), fetched_at_start + 1, "no fetch per forged token");
+    assert_eq!(current_user(&stranger).await, serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_token_with_an_unknown_key_id_is_refused_after_one_refetch() {
+    assert_refused(Forgery::UnknownKey).await;
+}

@@ -2,10 +2,9 @@
 
 use crate::{
     broker_outage::Broker,
-    commerce::{order_status, pay, pending_order, product, stock, SUCCEEDS},
+    commerce::{gateway_outage, order_status, pay, pending_order, product, stock, SUCCEEDS},
     helpers::{spawn_app_with, test_settings, TestApp},
 };
-use app::orders::payment::test_cards;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -32,15 +31,17 @@ async fn a_failing_gateway_opens_the_breaker_and_the_order_stays_payable_until_i
     let (product_id, _, _) = product(&app, "wool-beanie").await;
     let reserved_stock = stock(&app, product_id).await;
 
-    // Two gateway errors and one timeout: three consecutive failures.
-    for (card, key) in [(test_cards::GATEWAY_ERROR, "error-one"), (test_cards::GATEWAY_ERROR, "error-two"), (test_cards::HANGS, "hangs-one")] {
-        let failed = pay(&app, &order, card, key).await;
-        assert_eq!(failed.status(), 422, "{card}");
+    // The gateway fails (an outage no shopper can cause): three consecutive failures.
+    gateway_outage(&app, "errors").await;
+    for key in ["error-one", "error-two", "error-three"] {
+        let failed = pay(&app, &order, SUCCEEDS, key).await;
+        assert_eq!(failed.status(), 422, "{key}");
     }
 
-    // Open: refused at once, even for a card that would hang until the payment timeout.
+    // Open: refused at once, even though the gateway now hangs until the payment timeout.
+    gateway_outage(&app, "hangs").await;
     let started = Instant::now();
-    let refused = pay(&app, &order, test_cards::HANGS, "while-open").await;
+    let refused = pay(&app, &order, SUCCEEDS, "while-open").await;
     let elapsed = started.elapsed();
     assert_eq!(refused.status(), 503);
     let message = refused.text().await.unwrap();
@@ -60,7 +61,8 @@ async fn a_failing_gateway_opens_the_breaker_and_the_order_stays_payable_until_i
         .unwrap();
     assert_eq!(attempts, 3, "only the three calls that reached the gateway are recorded");
 
-    // After the cool-down the trial payment goes through, with the key the breaker refused earlier.
+    // After the cool-down (and the outage) the trial payment goes through, with the key the breaker refused earlier.
+    gateway_outage(&app, "none").await;
     tokio::time::sleep(Duration::from_millis(2_200)).await;
     let paid = pay(&app, &order, SUCCEEDS, "good-card-early").await;
     assert_eq!(paid.status(), 200);

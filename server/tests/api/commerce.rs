@@ -99,7 +99,8 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
     let results = join_all(buyers.iter().map(|buyer| {
         let pool = app.pool.clone();
         let buyer = *buyer;
-        async move { order_store::checkout(&pool, buyer, &address(), Duration::from_secs(600)).await }
+        let rules = order_store::CommerceSettings { reservation: Duration::from_secs(600), ..Default::default() };
+        async move { order_store::checkout(&pool, buyer, &address(), &rules).await }
     }))
     .await;
     let won: Vec<(Uuid, Uuid)> =
@@ -121,7 +122,7 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
 }
 
 fn startup_payments(app: &TestApp) -> payment::Payments {
-    cartograph::startup::payments(&app.settings)
+    cartograph::startup::payments(&app.settings, &app.pool)
 }
 
 #[tokio::test]
@@ -168,15 +169,35 @@ async fn a_declined_card_leaves_the_order_payable_and_says_why() {
 }
 
 #[tokio::test]
-async fn a_gateway_error_is_retryable_and_charges_nothing() {
+async fn a_card_the_gateway_cannot_process_charges_nothing_and_the_order_stays_payable() {
     let app = spawn_app().await;
     let order = pending_order(&app, "wool-beanie", 1).await;
-    let failed = pay(&app, &order, "4000 0000 0000 0119", "flaky-attempt").await;
+    let refused: Value = pay(&app, &order, "4000 0000 0000 0119", "unprocessable-card").await.json().await.unwrap();
+    assert_eq!(refused["outcome"], "declined");
+    assert!(refused["message"].as_str().unwrap().contains("not charged"), "{refused}");
+    assert_eq!(order_status(&app, &order).await, "pending_payment");
+    let paid: Value = pay(&app, &order, SUCCEEDS, "another-card").await.json().await.unwrap();
+    assert_eq!(paid["outcome"], "succeeded");
+}
+
+/// Switches the built-in gateway's outage (`none`, `errors`, `hangs`), as an operator would with SQL.
+pub(crate) async fn gateway_outage(app: &TestApp, mode: &str) {
+    sqlx::query("UPDATE test_gateway_outage SET mode = $1").bind(mode).execute(&app.pool).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_outage_of_the_gateway_charges_nothing_and_the_same_attempt_can_be_retried() {
+    let app = spawn_app().await;
+    let order = pending_order(&app, "wool-beanie", 1).await;
+    gateway_outage(&app, "errors").await;
+    let failed = pay(&app, &order, SUCCEEDS, "during-an-outage").await;
     assert_eq!(failed.status(), 422);
     assert!(failed.text().await.unwrap().contains("not charged"));
     assert_eq!(order_status(&app, &order).await, "pending_payment");
-    let retried: Value = pay(&app, &order, SUCCEEDS, "flaky-attempt").await.json().await.unwrap();
-    assert_eq!(retried["outcome"], "succeeded", "the key was not used up by the failure");
+    gateway_outage(&app, "none").await;
+    let retried: Value = pay(&app, &order, SUCCEEDS, "during-an-outage").await.json().await.unwrap();
+    assert_eq!(retried["outcome"], "succeeded", "the key was not used up by the outage");
+    assert_eq!(app.count("SELECT count(*) FROM test_gateway_charges").await, 1);
 }
 
 #[tokio::test]

@@ -39,6 +39,8 @@ pub enum Forgery {
     WrongNonce,
     /// The ID token is signed by a key that is not in the provider's JWKS (same key id).
     AttackerKey,
+    /// The ID token names a key id the provider never published.
+    UnknownKey,
     /// The ID token was issued to another client.
     OtherAudience,
     /// The ID token expired a minute ago.
@@ -67,6 +69,12 @@ struct Inner {
     grants: Mutex<Grants>,
     provider_key: CoreRsaPrivateSigningKey,
     attacker_key: CoreRsaPrivateSigningKey,
+    /// After a rotation: the provider signs with this key (its own id) and publishes it beside the old one.
+    rotated_key: CoreRsaPrivateSigningKey,
+    rotated: std::sync::atomic::AtomicBool,
+    unknown_key: CoreRsaPrivateSigningKey,
+    /// How often the JWKS was fetched.
+    jwks_fetches: std::sync::atomic::AtomicUsize,
 }
 
 /// A running fake provider; it stops when dropped.
@@ -93,6 +101,12 @@ impl FakeProvider {
             grants: Mutex::default(),
             provider_key: CoreRsaPrivateSigningKey::from_pem(PROVIDER_KEY, key_id()).expect("provider key"),
             attacker_key: CoreRsaPrivateSigningKey::from_pem(ATTACKER_KEY, key_id()).expect("attacker key"),
+            rotated_key: CoreRsaPrivateSigningKey::from_pem(ATTACKER_KEY, Some(JsonWebKeyId::new("rotated-key".into())))
+                .expect("rotated key"),
+            rotated: Default::default(),
+            unknown_key: CoreRsaPrivateSigningKey::from_pem(ATTACKER_KEY, Some(JsonWebKeyId::new("made-up-key".into())))
+                .expect("unknown key"),
+            jwks_fetches: Default::default(),
         });
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -105,6 +119,16 @@ impl FakeProvider {
             axum::serve(listener, router).await.expect("the fake provider runs");
         });
         Self { issuer, inner, server }
+    }
+
+    /// Rotates the signing key, as providers do: new tokens carry a new key id, and the JWKS lists both keys.
+    pub fn rotate_key(&self) {
+        self.inner.rotated.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many times the JWKS was fetched.
+    pub fn jwks_fetches(&self) -> usize {
+        self.inner.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Makes the provider misbehave from now on.
@@ -129,6 +153,10 @@ async fn discovery(State(provider): State<Arc<Inner>>) -> Json<serde_json::Value
 }
 
 async fn jwks(State(provider): State<Arc<Inner>>) -> Json<serde_json::Value> {
+    provider.jwks_fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if provider.rotated.load(std::sync::atomic::Ordering::SeqCst) {
+        return Json(json!({ "keys": [provider.provider_key.as_verification_key(), provider.rotated_key.as_verification_key()] }));
+    }
     Json(json!({ "keys": [provider.provider_key.as_verification_key()] }))
 }
 
@@ -217,6 +245,8 @@ async fn token(State(provider): State<Arc<Inner>>, Form(form): Form<TokenForm>) 
     })));
     let key = match forgery {
         Forgery::AttackerKey => &provider.attacker_key,
+        Forgery::UnknownKey => &provider.unknown_key,
+        _ if provider.rotated.load(std::sync::atomic::Ordering::SeqCst) => &provider.rotated_key,
         _ => &provider.provider_key,
     };
     let hashed = match forgery {

@@ -17,6 +17,8 @@ mod helpers;
 mod hostile;
 mod journeys;
 mod observability;
+mod payments;
+mod sessions;
 mod retention;
 mod startup;
 mod tracking;
