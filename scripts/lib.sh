@@ -11,6 +11,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE_DIR/target}
 STATE_DIR=$CACHE_DIR/state
 SITE_DIR=$CARGO_TARGET_DIR/site
 TANSU_VERSION=0.6.0
+CARGO_DENY_VERSION=0.20.2
 WASM_BINDGEN_VERSION=0.2.130
 mkdir -p "$STATE_DIR"
 
@@ -18,6 +19,7 @@ STARTED_PIDS=()
 PRIVATE_PG_DATA=""
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 cleanup() {
@@ -108,6 +110,13 @@ ensure_tansu() {
     # The default build has no storage engine; libsql gives the durable sqlite:// store.
     log "installing tansu $TANSU_VERSION with its SQLite store (about 40 CPU-minutes, once)"
     cargo install tansu --version "$TANSU_VERSION" --locked --features libsql --force
+  fi
+}
+
+ensure_cargo_deny() {
+  if [[ $(cargo-deny --version 2>/dev/null) != "cargo-deny $CARGO_DENY_VERSION" ]]; then
+    log "installing cargo-deny $CARGO_DENY_VERSION (about 7 minutes on 2 cores, once)"
+    cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --force
   fi
 }
 

@@ -11,6 +11,23 @@ case $LAYERS in all | rust | e2e) ;; *) die "usage: scripts/test.sh [all|rust|e2
 E2E_PORT=${CARTOGRAPH_E2E_PORT:-$(free_port)}
 started_at=$SECONDS
 
+# Supply chain first (deny.toml), before the long builds. Licences, bans and sources are read from Cargo.lock
+# alone. Advisories need the RustSec database, a git repository fetched at each run: when it cannot be reached
+# the run says so and goes on; when it can, any advisory not accepted in deny.toml fails the run. Run by hand
+# without --hide-inclusion-graph, cargo deny also shows which crates pull each finding in.
+ensure_cargo_deny
+log "supply chain: cargo deny check bans licenses sources"
+(cd "$ROOT" && cargo fetch --quiet && cargo deny --offline --locked check --hide-inclusion-graph -s bans licenses sources) ||
+  die "cargo deny refused a dependency (above); deny.toml says what is allowed and why"
+ADVISORY_DB=https://github.com/RustSec/advisory-db
+if GIT_TERMINAL_PROMPT=0 timeout 30 git ls-remote --exit-code "$ADVISORY_DB" refs/heads/main >/dev/null 2>&1; then
+  log "supply chain: cargo deny check advisories (RustSec database fetched now)"
+  (cd "$ROOT" && cargo deny --locked check advisories) ||
+    die "cargo deny check advisories failed (above): upgrade the crate, or accept the advisory in deny.toml with the reason"
+else
+  warn "supply chain: advisories NOT checked: the RustSec database ($ADVISORY_DB) cannot be reached from this machine"
+fi
+
 ensure_rust_tools
 ensure_postgres
 ensure_broker --scratch

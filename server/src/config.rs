@@ -43,11 +43,16 @@ pub struct Settings {
     pub log_format: LogFormat,
     #[serde(serialize_with = "serialize_secret_option")]
     pub database_url: Option<SecretString>,
+    /// A PEM file with the CA that signed the database server's certificate (for `sslmode=verify-full` with a
+    /// private CA); the public web roots are trusted either way.
+    pub database_ca_file: Option<String>,
     pub database_max_connections: u32,
     /// How long a request waits for a database connection before it is answered 503 (the database is down
     /// or every connection is busy): short, so an outage fails fast instead of piling requests up.
     pub database_acquire_timeout_ms: u64,
     pub kafka_brokers: Option<String>,
+    /// librdkafka properties for every Kafka client (TLS, SASL…): `CARTOGRAPH_KAFKA__SECURITY_PROTOCOL=SASL_SSL`.
+    pub kafka: crate::kafka::KafkaProperties,
     /// Prepended to every topic name (isolates tests and tenants on a shared cluster).
     pub kafka_topic_prefix: String,
     pub kafka_partitions: i32,
@@ -119,6 +124,9 @@ pub struct Settings {
     pub otlp_endpoint: Option<String>,
     /// Where the worker serves `/metrics` (it has no other listener); `off` (or empty) disables it.
     pub worker_metrics_addr: String,
+    /// Where the web process serves `/metrics` and the detailed `/readyz` (components, breakers), apart from
+    /// the shop's own listener; `off` (or empty) disables it. Keep it off the public network.
+    pub internal_addr: String,
     /// A session ends after this long without a request…
     pub session_idle_minutes: u64,
     /// …and this long after sign-in, however active.
@@ -174,9 +182,11 @@ impl Default for Settings {
             site_root: "target/site".into(),
             log_format: LogFormat::Pretty,
             database_url: None,
+            database_ca_file: None,
             database_max_connections: 10,
             database_acquire_timeout_ms: 2000,
             kafka_brokers: None,
+            kafka: Default::default(),
             kafka_topic_prefix: String::new(),
             kafka_partitions: 3,
             kafka_consumer_group: "cartograph-worker".into(),
@@ -214,6 +224,7 @@ impl Default for Settings {
             visit_sweep_secs: 15,
             otlp_endpoint: None,
             worker_metrics_addr: "127.0.0.1:9465".into(),
+            internal_addr: "127.0.0.1:9464".into(),
             session_idle_minutes: 120,
             session_absolute_minutes: 12 * 60,
             session_touch_secs: 60,
@@ -244,6 +255,39 @@ pub mod dev_defaults {
     pub const OIDC_CLIENT_SECRET: &str = "cartograph-dev-secret";
     /// Signs dev visit ids; known to everyone, so production refuses it.
     pub const VISIT_SIGNING_KEY: &str = "cartograph-dev-visit-signing-key-not-secret";
+}
+
+/// Why a production database URL is unsafe, if it is: a server off this machine reached without
+/// `sslmode=verify-full` (a plaintext or unverified connection).
+fn unencrypted_database(url: &str) -> Option<String> {
+    use sqlx::postgres::{PgConnectOptions, PgSslMode};
+    let options: PgConnectOptions = match url.parse() {
+        Ok(options) => options,
+        Err(error) => return Some(format!("CARTOGRAPH_DATABASE_URL is not a PostgreSQL URL: {error}")),
+    };
+    let host = options.get_host();
+    let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    let local = options.get_socket().is_some() || host.starts_with('/') || is_loopback_url(&format!("postgres://{bracketed}/"));
+    (!local && !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull)).then(|| {
+        format!(
+            "CARTOGRAPH_DATABASE_URL reaches {host} without sslmode=verify-full: add it (and CARTOGRAPH_DATABASE_CA_FILE \
+             for a private CA), so the connection is encrypted and the server proven"
+        )
+    })
+}
+
+/// Whether a listener setting says `off` (or nothing).
+fn switched_off(value: &str) -> bool {
+    let value = value.trim();
+    value.is_empty() || value.eq_ignore_ascii_case("off")
+}
+
+/// A listener setting's address, unless it is switched off.
+fn listener_addr(value: &str) -> Option<SocketAddr> {
+    if switched_off(value) {
+        return None;
+    }
+    value.trim().parse().ok()
 }
 
 /// The shortest visit-signing key accepted, in bytes.
@@ -287,7 +331,8 @@ impl Settings {
         }
         let figment = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed(ENV_PREFIX).ignore(&["CONFIG"]));
+            // `__` nests: CARTOGRAPH_KAFKA__SASL_MECHANISM is `sasl.mechanism` in the `kafka` properties.
+            .merge(Env::prefixed(ENV_PREFIX).ignore(&["CONFIG"]).split("__"));
         let mut settings = Self::from_figment(figment)?;
         settings.config_file = present.then_some(file);
         Ok(settings)
@@ -368,17 +413,26 @@ impl Settings {
                 return Err(ConfigError::Invalid(format!("CARTOGRAPH_OTLP_ENDPOINT must be an http(s):// URL, got {url}")));
             }
         }
-        if !self.worker_metrics_disabled() && self.worker_metrics_addr.parse::<SocketAddr>().is_err() {
-            return Err(ConfigError::Invalid(format!(
-                "CARTOGRAPH_WORKER_METRICS_ADDR must be host:port or off, got {}",
-                self.worker_metrics_addr
-            )));
+        for (name, value) in [("CARTOGRAPH_WORKER_METRICS_ADDR", &self.worker_metrics_addr), ("CARTOGRAPH_INTERNAL_ADDR", &self.internal_addr)] {
+            if !switched_off(value) && value.trim().parse::<SocketAddr>().is_err() {
+                return Err(ConfigError::Invalid(format!("{name} must be host:port or off, got {value}")));
+            }
         }
         if self.session_idle_minutes == 0 {
             return Err(ConfigError::Invalid("CARTOGRAPH_SESSION_IDLE_MINUTES must be positive".into()));
         }
         if !(self.collect_rate_per_visit > 0.0 && self.collect_rate_per_ip > 0.0) {
             return Err(ConfigError::Invalid("the CARTOGRAPH_COLLECT_RATE_* limits must be positive".into()));
+        }
+        if let [first, ..] = self.kafka.refused()[..] {
+            return Err(ConfigError::Invalid(format!(
+                "the Kafka property {first} cannot be passed through (CARTOGRAPH_KAFKA__*): Cartograph sets it itself"
+            )));
+        }
+        if let Some(file) = &self.database_ca_file {
+            if !std::path::Path::new(file).is_file() {
+                return Err(ConfigError::Invalid(format!("CARTOGRAPH_DATABASE_CA_FILE {file} is not a file")));
+            }
         }
         if self.kafka_partitions < 1 {
             return Err(ConfigError::Invalid("CARTOGRAPH_KAFKA_PARTITIONS must be at least 1".into()));
@@ -434,6 +488,11 @@ impl Settings {
         if self.visit_signing_key.as_ref().is_some_and(|key| key.expose_secret() == dev_defaults::VISIT_SIGNING_KEY) {
             problems.push("CARTOGRAPH_VISIT_SIGNING_KEY is the published dev key".into());
         }
+        if let Some(url) = &self.database_url {
+            if let Some(problem) = unencrypted_database(url.expose_secret()) {
+                problems.push(problem);
+            }
+        }
         if self.seed_demo_catalog {
             problems.push("CARTOGRAPH_SEED_DEMO_CATALOG=true would fill the shop with demo products".into());
         }
@@ -456,6 +515,18 @@ impl Settings {
         self.database_url.as_ref().map(|s| s.expose_secret()).unwrap_or_default()
     }
 
+    /// Whether a broker off this machine is reached without TLS (production warns at every start).
+    pub fn kafka_crosses_the_network_in_plaintext(&self) -> bool {
+        let protocol = self.kafka.iter().find(|(name, _)| *name == "security.protocol").map(|(_, value)| value.to_ascii_lowercase());
+        let plaintext = matches!(protocol.as_deref(), None | Some("plaintext") | Some("sasl_plaintext"));
+        plaintext && self.kafka_brokers().split(',').any(|broker| !is_loopback_url(&format!("kafka://{}", broker.trim())))
+    }
+
+    /// The brokers with the operator's client properties.
+    pub fn kafka_connection(&self) -> crate::kafka::Connection {
+        crate::kafka::Connection::new(self.kafka_brokers(), self.kafka.clone())
+    }
+
     /// The broker list; always present after [`Settings::complete`].
     pub fn kafka_brokers(&self) -> &str {
         self.kafka_brokers.as_deref().unwrap_or_default()
@@ -476,15 +547,12 @@ impl Settings {
 
     /// Where the worker serves `/metrics`, unless disabled.
     pub fn worker_metrics_addr(&self) -> Option<SocketAddr> {
-        if self.worker_metrics_disabled() {
-            return None;
-        }
-        self.worker_metrics_addr.parse().ok()
+        listener_addr(&self.worker_metrics_addr)
     }
 
-    fn worker_metrics_disabled(&self) -> bool {
-        let addr = self.worker_metrics_addr.trim();
-        addr.is_empty() || addr.eq_ignore_ascii_case("off")
+    /// Where the web process serves `/metrics` and the detailed `/readyz`, unless disabled.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        listener_addr(&self.internal_addr)
     }
 
     /// The payment gateway's circuit breaker.

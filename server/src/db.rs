@@ -2,21 +2,33 @@
 
 use crate::config::redact_url;
 use anyhow::Context;
-use sqlx::{postgres::PgPoolOptions, PgPool};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool,
+};
 use std::time::Duration;
 
 /// Connects, failing within `timeout` with an error that names the database. Afterwards, a query waits at most
 /// `acquire_timeout` for a connection (sqlx keeps retrying a database that is down until then).
+///
+/// The URL's `sslmode` is honoured (`verify-full` checks the server's certificate and name); `ca_file` adds a
+/// private CA to the trusted roots.
 pub async fn connect(
     url: &str,
+    ca_file: Option<&str>,
     max_connections: u32,
     timeout: Duration,
     acquire_timeout: Duration,
 ) -> anyhow::Result<PgPool> {
+    let mut options: PgConnectOptions =
+        url.parse().map_err(|error| anyhow::anyhow!("invalid database URL {}: {error}", redact_url(url)))?;
+    if let Some(ca_file) = ca_file {
+        options = options.ssl_root_cert(ca_file);
+    }
     let connecting = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
-        .connect(url);
+        .connect_with(options);
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok(pool)) => Ok(pool),
         Ok(Err(error)) => Err(anyhow::anyhow!("database unreachable at {}: {error}", redact_url(url))),

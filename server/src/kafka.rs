@@ -8,7 +8,86 @@ use rdkafka::{
     consumer::{BaseConsumer, CommitMode, Consumer},
     types::RDKafkaErrorCode,
 };
-use std::time::Duration;
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
+
+/// librdkafka properties the operator passes through (TLS, SASL, timeouts…): `CARTOGRAPH_KAFKA__SECURITY_PROTOCOL`
+/// or `[kafka] "security.protocol"` in the file; underscores in a name read as dots. Values of secrets
+/// (passwords, keys) never appear in `check-config`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KafkaProperties(BTreeMap<String, String>);
+
+/// librdkafka property names that contain an underscore.
+const UNDERSCORED: [&str; 2] = ["log_level", "enable_sasl_queue"];
+
+/// Properties Cartograph sets itself: overriding them would break delivery or the consumer groups.
+const OWN_PROPERTIES: [&str; 5] =
+    ["bootstrap.servers", "group.id", "group.instance.id", "enable.auto.commit", "enable.auto.offset.store"];
+
+impl KafkaProperties {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    /// Sets one property; underscores read as dots (environment names cannot hold dots), except in the few
+    /// names librdkafka spells with one.
+    pub fn insert(&mut self, name: &str, value: &str) {
+        let name = name.trim().to_ascii_lowercase();
+        let name = if UNDERSCORED.contains(&name.as_str()) { name } else { name.replace('_', ".") };
+        self.0.insert(name, value.to_string());
+    }
+
+    /// The properties Cartograph does not allow to be passed through, by name.
+    pub fn refused(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).filter(|name| OWN_PROPERTIES.contains(name)).collect()
+    }
+
+    fn is_secret(name: &str) -> bool {
+        ["password", "secret", "key.pem", "ssl.key", "keystore", "jaas", "sasl.oauthbearer.config"].iter().any(|part| name.contains(part))
+    }
+}
+
+impl Serialize for KafkaProperties {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, value)| (name, if Self::is_secret(name) { "[redacted]" } else { value.as_str() })))
+    }
+}
+
+impl<'de> Deserialize<'de> for KafkaProperties {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Values arrive as strings from a file, but as numbers or booleans from the environment.
+        let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        let mut properties = Self::default();
+        for (name, value) in raw {
+            let value = match value {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+                other => return Err(serde::de::Error::custom(format!("kafka property {name} must be a single value, got {other}"))),
+            };
+            properties.insert(&name, &value);
+        }
+        Ok(properties)
+    }
+}
+
+/// How to reach the cluster: its brokers and the operator's client properties.
+#[derive(Clone, Debug, Default)]
+pub struct Connection {
+    pub brokers: String,
+    pub properties: Arc<KafkaProperties>,
+}
+
+impl Connection {
+    pub fn new(brokers: &str, properties: KafkaProperties) -> Self {
+        Self { brokers: brokers.to_string(), properties: Arc::new(properties) }
+    }
+}
+
+impl fmt::Display for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.brokers)
+    }
+}
 
 /// The topic names, with the configured prefix applied.
 #[derive(Debug, Clone)]
@@ -32,13 +111,16 @@ impl Topics {
     }
 }
 
-/// Settings every client shares.
-pub fn client_config(brokers: &str) -> ClientConfig {
+/// Settings every client shares, then the operator's properties.
+pub fn client_config(kafka: &Connection) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
-        .set("bootstrap.servers", brokers)
+        .set("bootstrap.servers", &kafka.brokers)
         .set("socket.timeout.ms", "10000")
         .set("log_level", "3");
+    for (name, value) in kafka.properties.iter() {
+        config.set(name, value);
+    }
     config
 }
 
@@ -48,8 +130,8 @@ pub fn client_config(brokers: &str) -> ClientConfig {
 /// With a `member` name the consumer is a static group member (`group.instance.id`): restarted under the
 /// same name after a crash, it takes its partitions back at once instead of waiting for the broker to notice
 /// that the dead member is gone.
-pub fn at_least_once_consumer_config(brokers: &str, group: &str, member: Option<&str>) -> ClientConfig {
-    let mut config = client_config(brokers);
+pub fn at_least_once_consumer_config(kafka: &Connection, group: &str, member: Option<&str>) -> ClientConfig {
+    let mut config = client_config(kafka);
     if let Some(member) = member {
         config.set("group.instance.id", member);
     }
@@ -195,7 +277,7 @@ pub fn lag_reporting_consumer(
 pub const BAD_TOPIC_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Creates any missing topic (the bad topic with [`BAD_TOPIC_RETENTION`]); an existing topic is fine.
-pub async fn ensure_topics(brokers: &str, topics: &Topics, partitions: i32, timeout: Duration) -> anyhow::Result<()> {
+pub async fn ensure_topics(brokers: &Connection, topics: &Topics, partitions: i32, timeout: Duration) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         client_config(brokers).create().context("creating the Kafka admin client")?;
     let bad_retention_ms = BAD_TOPIC_RETENTION.as_millis().to_string();
@@ -233,9 +315,9 @@ pub struct StoredRecord {
 
 /// Reads every record of a topic, from the beginning to the current end of each partition, without joining
 /// a consumer group (for inspection and tests).
-pub async fn read_topic(brokers: &str, topic: &str, timeout: Duration) -> anyhow::Result<Vec<StoredRecord>> {
+pub async fn read_topic(brokers: &Connection, topic: &str, timeout: Duration) -> anyhow::Result<Vec<StoredRecord>> {
     use rdkafka::{message::Message, Offset, TopicPartitionList};
-    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    let (brokers, topic) = (brokers.clone(), topic.to_string());
     tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = client_config(&brokers)
             .set("group.id", "cartograph-inspect")

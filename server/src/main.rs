@@ -25,6 +25,12 @@ async fn main() -> ExitCode {
         if settings.test_payments() {
             tracing::warn!("payments go to the built-in test gateway: no money is taken (CARTOGRAPH_PAYMENT_GATEWAY=test)");
         }
+        if settings.kafka_crosses_the_network_in_plaintext() {
+            tracing::warn!(
+                brokers = settings.kafka_brokers(),
+                "Kafka traffic leaves this machine unencrypted and unauthenticated: set CARTOGRAPH_KAFKA__SECURITY_PROTOCOL=SASL_SSL (and the SASL settings)"
+            );
+        }
     }
     let result = match command.as_str() {
         "serve" => serve(settings).await,
@@ -70,7 +76,7 @@ async fn read_topic(settings: &Settings) -> anyhow::Result<()> {
     let topic = args.next().ok_or_else(|| anyhow::anyhow!("{USAGE}"))?;
     let key = args.next();
     let topic = format!("{}{topic}", settings.kafka_topic_prefix);
-    let records = cartograph::kafka::read_topic(settings.kafka_brokers(), &topic, std::time::Duration::from_secs(10)).await?;
+    let records = cartograph::kafka::read_topic(&settings.kafka_connection(), &topic, std::time::Duration::from_secs(10)).await?;
     for record in records.iter().filter(|r| key.is_none() || r.key == key) {
         let payload: serde_json::Value =
             serde_json::from_str(&record.payload).unwrap_or(serde_json::Value::String(record.payload.clone()));

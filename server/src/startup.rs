@@ -109,7 +109,7 @@ impl FromRef<AppState> for LeptosOptions {
 pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
     let timeout = Duration::from_secs(settings.startup_timeout_secs);
     let acquire = Duration::from_millis(settings.database_acquire_timeout_ms);
-    let pool = db::connect(settings.database_url(), settings.database_max_connections, timeout, acquire).await?;
+    let pool = db::connect(settings.database_url(), settings.database_ca_file.as_deref(), settings.database_max_connections, timeout, acquire).await?;
     db::migrate(&pool).await?;
     if settings.seed_demo_catalog {
         let added = seed::seed_demo_catalog(&pool).await.context("seeding the demo catalog")?;
@@ -124,6 +124,8 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `/metrics` and the detailed `/readyz`, unless switched off.
+    internal: Option<(TcpListener, Router)>,
     producer: ClickstreamProducer,
     pool: PgPool,
     sweep_every: Duration,
@@ -138,6 +140,14 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen_addr))?;
+        let internal_listener = match settings.internal_addr() {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for /metrics and /readyz on {addr} (CARTOGRAPH_INTERNAL_ADDR)"))?,
+            ),
+            None => None,
+        };
         let local_addr = listener.local_addr()?;
         if settings.listen_addr.port() == 0 {
             // Tests bind a random port: the public URL follows it.
@@ -146,8 +156,8 @@ impl Application {
 
         let pool = prepare_database(&settings).await?;
         let topics = Topics::new(&settings.kafka_topic_prefix);
-        kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
-        let producer = ClickstreamProducer::new(settings.kafka_brokers(), topics, settings.broker_breaker())?;
+        kafka::ensure_topics(&settings.kafka_connection(), &topics, settings.kafka_partitions, timeout).await?;
+        let producer = ClickstreamProducer::new(&settings.kafka_connection(), topics, settings.broker_breaker())?;
         let oidc = OidcClient::discover(&settings, timeout).await?;
         let sessions = PostgresStore::new(pool.clone());
         sessions.migrate().await.context("creating the session table")?;
@@ -174,8 +184,9 @@ impl Application {
         };
         let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
         let limits = ConnectionLimits::from_settings(&state.settings);
+        let internal = internal_listener.map(|listener| (listener, crate::http::internal_router(state.clone())));
         let router = crate::http::router(state, sessions);
-        Ok(Self { listener, router, producer, pool, sweep_every, limits })
+        Ok(Self { listener, router, internal, producer, pool, sweep_every, limits })
     }
 
     /// The port the server listens on.
@@ -183,14 +194,34 @@ impl Application {
         self.listener.local_addr().map(|addr| addr.port()).unwrap_or_default()
     }
 
+    /// The port of the internal listener (`/metrics`, the detailed `/readyz`), if it is on.
+    pub fn internal_port(&self) -> Option<u16> {
+        self.internal.as_ref().and_then(|(listener, _)| listener.local_addr().ok()).map(|addr| addr.port())
+    }
+
     /// Serves until `shutdown` resolves, then drains requests (for a bounded time) and flushes the producer.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
         let background = Shutdown::default();
         let sweeper = tokio::spawn(sweep_reservations(self.pool.clone(), self.sweep_every, background.clone()));
+        let internal = self.internal.map(|(listener, router)| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "internal listener: /metrics, /readyz with details");
+            }
+            let stop = background.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.wait().await }).await;
+                if let Err(error) = served {
+                    tracing::warn!(%error, "the internal listener stopped");
+                }
+            })
+        });
         let served = crate::http::serve::serve(self.listener, self.router, self.limits, shutdown).await.context("serving HTTP");
         background.trigger();
         let _ = sweeper.await;
+        if let Some(internal) = internal {
+            let _ = internal.await;
+        }
         served?;
         let producer = self.producer;
         tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await.ok();
@@ -210,12 +241,12 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
     };
     let pool = prepare_database(&settings).await?;
     let topics = Topics::new(&settings.kafka_topic_prefix);
-    kafka::ensure_topics(settings.kafka_brokers(), &topics, settings.kafka_partitions, timeout).await?;
+    kafka::ensure_topics(&settings.kafka_connection(), &topics, settings.kafka_partitions, timeout).await?;
     use worker::outbox::{Outbox, OutboxRelay};
     let relays = [(Outbox::Catalog, &topics.catalog), (Outbox::Clickstream, &topics.clickstream)]
         .into_iter()
         .map(|(outbox, topic)| {
-            let relay = OutboxRelay::new(pool.clone(), settings.kafka_brokers(), outbox, topic.clone())?;
+            let relay = OutboxRelay::new(pool.clone(), &settings.kafka_connection(), outbox, topic.clone())?;
             Ok(tokio::spawn(relay.run_until(Duration::from_millis(500), shutdown.clone())))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -233,13 +264,13 @@ pub async fn run_worker(settings: Settings, shutdown: Shutdown) -> anyhow::Resul
     ));
     let notifying = tokio::spawn({
         let (brokers, topic, pool, health, shutdown) =
-            (settings.kafka_brokers().to_string(), topics.catalog.clone(), pool.clone(), health.clone(), shutdown.clone());
+            (settings.kafka_connection(), topics.catalog.clone(), pool.clone(), health.clone(), shutdown.clone());
         let group = format!("{}.notifications", settings.kafka_consumer_group);
         let member = settings.kafka_group_member.as_ref().map(|member| format!("{member}.notifications"));
         async move { worker::catalog::run(&brokers, &group, member.as_deref(), &topic, pool, health, shutdown).await }
     });
     let config = worker::WorkerConfig {
-        brokers: settings.kafka_brokers().to_string(),
+        kafka: settings.kafka_connection(),
         group_id: settings.kafka_consumer_group.clone(),
         member: settings.kafka_group_member.clone(),
         topics,

@@ -1,5 +1,6 @@
-//! `/healthz` (the process answers), `/readyz` (its database and broker answer; it also shows the breakers)
-//! and `/metrics` (Prometheus).
+//! `/healthz` (the process answers), `/readyz` (its database and broker answer) and `/metrics` (Prometheus).
+//! The shop's listener answers `/readyz` with the verdict alone; the internal listener adds the failing
+//! components and the breakers, and serves `/metrics`.
 
 use crate::{startup::AppState, tracking::ClickstreamProducer};
 use axum::{extract::State, http::StatusCode, Json};
@@ -20,9 +21,19 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `/readyz`: 200 when the database and the broker answer, else 503 naming the failing components (the
-/// reasons go to the log, not to the caller). The breakers' states are shown either way.
+/// The public `/readyz`: 200 when the database and the broker answer, else 503; which component failed is the
+/// internal listener's to tell.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.readiness.failing(&state.pool, &state.producer).await.is_empty() {
+        (StatusCode::OK, Json(json!({ "status": "ready" })))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
+    }
+}
+
+/// The internal `/readyz`: the same verdict, naming the failing components (the reasons go to the log), and
+/// the breakers' states either way.
+pub async fn ready_in_detail(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let failing = state.readiness.failing(&state.pool, &state.producer).await;
     // Informational: an open breaker sheds load from a failing dependency; it does not make this copy unready.
     let breakers = json!({

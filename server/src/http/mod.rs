@@ -37,6 +37,17 @@ use tower_sessions_sqlx_store::PostgresStore;
 pub const MAX_EVENT_BATCH_BYTES: usize = 64 * 1024;
 
 /// Builds the whole web application.
+/// The internal listener's routes: `/metrics`, the detailed `/readyz`, `/healthz`. No cookies, no rate limits,
+/// no cross-site checks: it is for the cluster's scrapers and probes, never for shoppers.
+pub fn internal_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::scrape))
+        .route("/readyz", get(health::ready_in_detail))
+        .route("/healthz", get(health::live))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(state.settings.request_timeout_secs)))
+        .with_state(state)
+}
+
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let leptos_routes = generate_route_list(App);
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
@@ -95,10 +106,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(origin::SiteOrigin::of(&state.settings.public_url), origin::same_origin_writes));
 
-    // `/metrics` sits outside the visit, session and cross-site layers: a scraper gets no cookie, and is never
-    // refused or rate-limited.
     Router::new()
-        .route("/metrics", get(health::scrape))
         .merge(site)
         .route_layer(middleware::from_fn(crate::prometheus::remember_route))
         .layer(CompressionLayer::new())

@@ -62,7 +62,7 @@ pub struct RejectedInput<'a> {
 }
 
 impl ClickstreamProducer {
-    pub fn new(brokers: &str, topics: Topics, breaker: BreakerSettings) -> anyhow::Result<Self> {
+    pub fn new(brokers: &crate::kafka::Connection, topics: Topics, breaker: BreakerSettings) -> anyhow::Result<Self> {
         let mut config = client_config(brokers);
         config
             .set("enable.idempotence", "true")

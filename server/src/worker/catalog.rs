@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// Consumes `topic` in `group` until `shutdown`, then commits and leaves the group.
 pub async fn run(
-    brokers: &str,
+    brokers: &crate::kafka::Connection,
     group: &str,
     member: Option<&str>,
     topic: &str,

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 /// What the worker needs to run.
 pub struct WorkerConfig {
-    pub brokers: String,
+    pub kafka: crate::kafka::Connection,
     pub group_id: String,
     /// The static member name (`group.instance.id`), if any.
     pub member: Option<String>,
@@ -43,7 +43,7 @@ pub(crate) const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
     let consumer = crate::kafka::GroupConsumer::new(
         lag_reporting_consumer(
-            at_least_once_consumer_config(&config.brokers, &config.group_id, config.member.as_deref())
+            at_least_once_consumer_config(&config.kafka, &config.group_id, config.member.as_deref())
                 .set("partition.assignment.strategy", "cooperative-sticky"),
             &config.group_id,
         )

@@ -128,7 +128,7 @@ pub struct OutboxRelay {
 }
 
 impl OutboxRelay {
-    pub fn new(pool: PgPool, brokers: &str, outbox: Outbox, topic: String) -> anyhow::Result<Self> {
+    pub fn new(pool: PgPool, brokers: &crate::kafka::Connection, outbox: Outbox, topic: String) -> anyhow::Result<Self> {
         let mut config = client_config(brokers);
         config
             .set("enable.idempotence", "true")

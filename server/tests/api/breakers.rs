@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 async fn readiness(app: &TestApp) -> Value {
-    app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap()
+    app.client.get(app.internal_url("/readyz")).send().await.unwrap().json().await.unwrap()
 }
 
 /// `/readyz` reports the breaker as tripped: open, or half-open if the check itself outlasted the cool-down

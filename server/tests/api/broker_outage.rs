@@ -125,7 +125,7 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     broker.kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.client.get(app.internal_url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503, "readiness reports the broker while it is down");
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["failing"], serde_json::json!(["broker"]), "only the component is named: {body}");
@@ -141,7 +141,7 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     assert!(!accepted.is_empty() && batches > 10, "{} accepted events of {batches} batches", accepted.len());
 
     let topic = format!("{}clickstream.v1", app.settings.kafka_topic_prefix);
-    let records = cartograph::kafka::read_topic(app.settings.kafka_brokers(), &topic, Duration::from_secs(20)).await.unwrap();
+    let records = cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, Duration::from_secs(20)).await.unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for record in &records {
         let value: serde_json::Value = serde_json::from_str(&record.payload).unwrap();

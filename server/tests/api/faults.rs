@@ -120,14 +120,51 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
 }
 
 /// A PostgreSQL cluster of this test's own, so it can be stopped and started under the app.
-struct PrivatePostgres {
+pub(crate) struct PrivatePostgres {
     bin: PathBuf,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     port: u16,
+    /// Extra server options (`-c name=value …`).
+    options: String,
 }
 
 impl PrivatePostgres {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
+        let postgres = Self::init();
+        postgres.start_server();
+        postgres
+    }
+
+    /// A cluster that accepts only TLS connections, with a certificate for `127.0.0.1` and `localhost` signed by
+    /// a CA made here; returns it and the CA's certificate file.
+    pub(crate) fn start_with_tls() -> (Self, PathBuf) {
+        let mut postgres = Self::init();
+        let tls = postgres.dir.join("tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(&tls).args(args));
+        openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Cartograph test CA"]);
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+        std::fs::write(tls.join("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"]);
+        if running_as_root() {
+            run(Command::new("chown").args(["-R", "postgres"]).arg(&tls));
+        }
+        run(Command::new("chmod").arg("600").arg(tls.join("server.key")));
+        // TLS or nothing: a plaintext connection is turned away by the server itself.
+        std::fs::write(
+            postgres.dir.join("data/pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        postgres.options = format!(
+            "-c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+            tls.display()
+        );
+        postgres.start_server();
+        (postgres, tls.join("ca.crt"))
+    }
+
+    fn init() -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .into_iter()
@@ -138,12 +175,11 @@ impl PrivatePostgres {
             .expect("PostgreSQL's server binaries under /usr/lib/postgresql (Debian's postgresql package)");
         let dir = std::env::temp_dir().join(format!("cartograph-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let postgres = Self { bin, dir, port: crate::broker_outage::free_port() };
+        let postgres = Self { bin, dir, port: crate::broker_outage::free_port(), options: String::new() };
         if running_as_root() {
             run(Command::new("chown").args(["-R", "postgres"]).arg(&postgres.dir));
         }
         postgres.as_postgres("initdb", &["-D", &postgres.data(), "-U", "postgres", "-A", "trust", "-N"]);
-        postgres.start_server();
         postgres
     }
 
@@ -151,12 +187,12 @@ impl PrivatePostgres {
         self.dir.join("data").display().to_string()
     }
 
-    fn url(&self, database: &str) -> String {
+    pub(crate) fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
     fn start_server(&self) {
-        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off", self.port, self.dir.display());
+        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off {}", self.port, self.dir.display(), self.options);
         let log = self.dir.join("postgres.log").display().to_string();
         self.as_postgres("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &options, "-w", "start"]);
     }

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 pub struct TestApp {
     pub address: String,
+    /// The internal listener (`/metrics`, the detailed `/readyz`).
+    pub internal: String,
     pub pool: PgPool,
     pub settings: Settings,
     /// A client with its own cookie jar that does not follow redirects.
@@ -57,6 +59,7 @@ pub async fn test_settings() -> Settings {
         .merge(("seed_demo_catalog", true))
         // Workers of parallel tests must not compete for the default metrics port.
         .merge(("worker_metrics_addr", "off"))
+        .merge(("internal_addr", "127.0.0.1:0"))
         .merge(("log_format", "pretty"));
     Settings::from_figment(figment).expect("valid test settings")
 }
@@ -79,7 +82,12 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     init_logs();
     let application = startup::Application::build(settings.clone()).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", application.port());
-    let pool = PgPool::connect(settings.database_url()).await.expect("connect to the test database");
+    let internal = format!("http://127.0.0.1:{}", application.internal_port().expect("the internal listener is on"));
+    let mut options: sqlx::postgres::PgConnectOptions = settings.database_url().parse().expect("a database URL");
+    if let Some(ca) = &settings.database_ca_file {
+        options = options.ssl_root_cert(ca);
+    }
+    let pool = PgPool::connect_with(options).await.expect("connect to the test database");
     let stop = Shutdown::default();
     let stopped = stop.clone();
     tokio::spawn(application.run_until(async move { stopped.wait().await }));
@@ -91,12 +99,17 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         .expect("HTTP client");
     let mut settings = settings;
     settings.public_url = address.clone();
-    TestApp { address, pool, settings, client, stop }
+    TestApp { address, internal, pool, settings, client, stop }
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// A URL on the internal listener.
+    pub fn internal_url(&self, path: &str) -> String {
+        format!("{}{path}", self.internal)
     }
 
     /// Starts a worker in this process for this test's topics and database; it stops with the app.
@@ -244,13 +257,16 @@ impl TestApp {
 
     /// The same app through `client` (a browser with the cookies it was built with).
     pub fn with_client(app: &TestApp, client: reqwest::Client) -> TestApp {
-        TestApp { address: app.address.clone(), pool: app.pool.clone(), settings: app.settings.clone(), client, stop: Shutdown::default() }
+        let mut app = app.another_browser();
+        app.client = client;
+        app
     }
 
     /// A fresh client (its own cookies: another browser) for the same app.
     pub fn another_browser(&self) -> TestApp {
         TestApp {
             address: self.address.clone(),
+            internal: self.internal.clone(),
             pool: self.pool.clone(),
             settings: self.settings.clone(),
             client: reqwest::Client::builder()

@@ -37,7 +37,7 @@ async fn the_nul_event_is_refused_naming_the_field_and_the_next_event_is_stored_
     let elapsed = an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
     assert!(elapsed <= Duration::from_secs(5));
     let bad = format!("{}clickstream.bad.v1", app.settings.kafka_topic_prefix);
-    let records = cartograph::kafka::read_topic(app.settings.kafka_brokers(), &bad, Duration::from_secs(15)).await.unwrap();
+    let records = cartograph::kafka::read_topic(&app.settings.kafka_connection(), &bad, Duration::from_secs(15)).await.unwrap();
     assert!(records.iter().any(|r| r.payload.contains("U+0000")), "the refused event is in the bad topic with its reason");
     assert_eq!(app.count("SELECT count(*) FROM clickstream_events WHERE path LIKE '/a%b'").await, 0);
 }
@@ -267,7 +267,7 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     assert_eq!(body["rejected"], serde_json::json!(["visit_full"]));
     // What the endpoint let through before the worker caught up is set aside by the worker, never stored.
     let bad = format!("{}clickstream.bad.v1", app.settings.kafka_topic_prefix);
-    let diverted = cartograph::kafka::read_topic(app.settings.kafka_brokers(), &bad, Duration::from_secs(15))
+    let diverted = cartograph::kafka::read_topic(&app.settings.kafka_connection(), &bad, Duration::from_secs(15))
         .await
         .unwrap()
         .iter()

@@ -7,6 +7,7 @@ mod breakers;
 mod broker_outage;
 mod bundle;
 mod commerce;
+mod database_tls;
 mod fake_provider;
 mod faults;
 mod shop;

@@ -31,11 +31,11 @@ async fn metrics_count_requests_by_matched_route_events_and_payments() {
     // A scraper: no cookies, scraping more often than any page would be allowed to post events.
     let scraper = reqwest::Client::new();
     for _ in 0..3 {
-        let response = scraper.get(app.url("/metrics")).send().await.unwrap();
+        let response = scraper.get(app.internal_url("/metrics")).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert!(response.headers().get(reqwest::header::SET_COOKIE).is_none(), "no visit or session cookie");
     }
-    let response = scraper.get(app.url("/metrics")).send().await.unwrap();
+    let response = scraper.get(app.internal_url("/metrics")).send().await.unwrap();
     assert!(response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
     let text = response.text().await.unwrap();
 

@@ -14,7 +14,7 @@ const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
 const SLOW: &str = "4000 0000 0000 0077";
 
 async fn readiness(app: &TestApp) -> Value {
-    app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap()
+    app.client.get(app.internal_url("/readyz")).send().await.unwrap().json().await.unwrap()
 }
 
 async fn payments_of(app: &TestApp, order: &str, outcome: &str) -> i64 {

@@ -209,7 +209,7 @@ async fn the_bad_topic_is_created_with_a_retention_limit() {
     let app = spawn_app().await;
     let topics = cartograph::kafka::Topics::new(&app.settings.kafka_topic_prefix);
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
-        cartograph::kafka::client_config(app.settings.kafka_brokers()).create().unwrap();
+        cartograph::kafka::client_config(&app.settings.kafka_connection()).create().unwrap();
     let described = admin
         .describe_configs([&ResourceSpecifier::Topic(&topics.clickstream_bad)], &AdminOptions::new())
         .await

@@ -17,7 +17,24 @@ async fn readyz_is_ready_when_database_and_broker_answer() {
     let response = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["status"], "ready");
+    assert_eq!(body, serde_json::json!({ "status": "ready" }), "the shop's listener tells the verdict, nothing more");
+}
+
+#[tokio::test]
+async fn metrics_and_readiness_details_are_served_only_on_the_internal_listener() {
+    let app = spawn_app().await;
+    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404, "no metrics on the shop's listener");
+    assert!(!public.text().await.unwrap().contains("cartograph_"), "nor any series in the not-found page");
+    let internal = reqwest::get(app.internal_url("/metrics")).await.unwrap();
+    assert_eq!(internal.status(), 200);
+    assert!(internal.text().await.unwrap().contains("cartograph_"));
+    let details: serde_json::Value = reqwest::get(app.internal_url("/readyz")).await.unwrap().json().await.unwrap();
+    assert_eq!(details["status"], "ready");
+    assert_eq!(details["breakers"]["payments"], "closed", "{details}");
+    assert_eq!(reqwest::get(app.internal_url("/healthz")).await.unwrap().status(), 200);
+    // The shop itself still works beside it.
+    assert_eq!(app.client.get(app.url("/")).send().await.unwrap().status(), 200);
 }
 
 async fn start_error(change: impl FnOnce(&mut cartograph::config::Settings)) -> String {
@@ -48,15 +65,97 @@ async fn an_unreachable_openid_provider_is_named_at_start() {
     assert!(error.starts_with("OpenID provider unreachable at http://127.0.0.1:1"), "{error}");
 }
 
-/// `cartograph serve` in `dir` with only the given settings (nothing inherited); its exit status and stderr.
-fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (bool, String) {
+/// `cartograph <command>` in `dir` with only the given settings (nothing inherited); its exit status, stdout
+/// and stderr.
+fn run_with(command_name: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> (bool, String, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cartograph"));
-    command.arg("serve").current_dir(dir);
+    command.arg(command_name).current_dir(dir);
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("CARTOGRAPH_")) {
         command.env_remove(name);
     }
     let out = command.envs(env.iter().copied()).output().expect("run cartograph");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `cartograph serve` in `dir` with only the given settings; its exit status and stderr.
+fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (bool, String) {
+    let (started, _, stderr) = run_with("serve", dir, env);
+    (started, stderr)
+}
+
+/// A production configuration that passes every check (its services need not exist: check-config connects to none).
+const PRODUCTION: [(&str, &str); 9] = [
+    ("CARTOGRAPH_MODE", "production"),
+    ("CARTOGRAPH_PUBLIC_URL", "https://shop.example.com"),
+    ("CARTOGRAPH_DATABASE_URL", "postgres://shop@db.example.com:5432/cartograph?sslmode=verify-full"),
+    ("CARTOGRAPH_KAFKA_BROKERS", "kafka.example.com:9093"),
+    ("CARTOGRAPH_OIDC_ISSUER_URL", "https://id.example.com"),
+    ("CARTOGRAPH_OIDC_CLIENT_ID", "cartograph"),
+    ("CARTOGRAPH_OIDC_CLIENT_SECRET", "a-real-secret"),
+    ("CARTOGRAPH_VISIT_SIGNING_KEY", "4f1c0a9e3b7d2f5a8c6e1b0d9f3a7c5e"),
+    ("CARTOGRAPH_PAYMENT_GATEWAY", "test"),
+];
+
+fn production_with(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut env: Vec<_> = PRODUCTION.iter().copied().filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name)).collect();
+    env.extend_from_slice(changes);
+    env
+}
+
+#[test]
+fn production_refuses_a_database_off_this_machine_without_verified_tls() {
+    let dir = std::env::temp_dir();
+    let (ok, _, _) = run_with("check-config", &dir, &PRODUCTION);
+    assert!(ok, "the baseline passes");
+    for url in ["postgres://shop@db.example.com/cartograph", "postgres://shop@db.example.com/cartograph?sslmode=require"] {
+        let (ok, _, stderr) = run_with("check-config", &dir, &production_with(&[("CARTOGRAPH_DATABASE_URL", url)]));
+        assert!(!ok, "{url}");
+        assert!(stderr.contains("reaches db.example.com without sslmode=verify-full"), "{stderr}");
+    }
+    let local = production_with(&[("CARTOGRAPH_DATABASE_URL", "postgres://shop@127.0.0.1:5432/cartograph")]);
+    assert!(run_with("check-config", &dir, &local).0, "a database on this machine needs no TLS");
+}
+
+#[test]
+fn kafka_properties_pass_through_the_environment_and_secrets_stay_out_of_check_config() {
+    let dir = std::env::temp_dir();
+    let env = production_with(&[
+        ("CARTOGRAPH_KAFKA__SECURITY_PROTOCOL", "SASL_SSL"),
+        ("CARTOGRAPH_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512"),
+        ("CARTOGRAPH_KAFKA__SASL_USERNAME", "shop"),
+        ("CARTOGRAPH_KAFKA__SASL_PASSWORD", "hunter2-kafka"),
+        ("CARTOGRAPH_KAFKA__SOCKET_KEEPALIVE_ENABLE", "true"),
+    ]);
+    let (ok, stdout, stderr) = run_with("check-config", &dir, &env);
+    assert!(ok, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("check-config prints JSON");
+    let kafka = &printed["kafka"];
+    assert_eq!(kafka["security.protocol"], "SASL_SSL", "{printed}");
+    assert_eq!(kafka["sasl.mechanism"], "SCRAM-SHA-512");
+    assert_eq!(kafka["socket.keepalive.enable"], "true");
+    assert_eq!(kafka["sasl.password"], "[redacted]");
+    assert!(!stdout.contains("hunter2-kafka"), "the password never appears: {stdout}");
+
+    let (ok, _, stderr) = run_with("check-config", &dir, &production_with(&[("CARTOGRAPH_KAFKA__GROUP_ID", "mine")]));
+    assert!(!ok);
+    assert!(stderr.contains("group.id cannot be passed through"), "{stderr}");
+}
+
+/// The properties are applied to the real librdkafka client: TLS with SASL SCRAM (built in) against the plaintext
+/// test broker fails the handshake, and a property librdkafka does not know is named.
+#[tokio::test]
+async fn kafka_properties_reach_the_client() {
+    let error = start_error(|s| {
+        s.kafka.insert("security.protocol", "SASL_SSL");
+        s.kafka.insert("sasl.mechanism", "SCRAM-SHA-256");
+        s.kafka.insert("sasl.username", "shop");
+        s.kafka.insert("sasl.password", "secret");
+    })
+    .await;
+    assert!(error.starts_with("Kafka broker unreachable at"), "the TLS handshake with a plaintext broker fails: {error}");
+    assert!(!error.contains("not available at build time") && !error.contains("Unsupported value"), "{error}");
+    let error = start_error(|s| s.kafka.insert("no.such.property", "1")).await;
+    assert!(error.contains("no.such.property"), "{error}");
 }
 
 /// The security review's M7 command: a production start with the dev stack's settings lists every problem in one

@@ -88,7 +88,7 @@ async fn visit_of(app: &crate::helpers::TestApp) -> String {
 
 async fn topic_records(app: &crate::helpers::TestApp, topic: &str) -> Vec<cartograph::kafka::StoredRecord> {
     let topic = format!("{}{topic}", app.settings.kafka_topic_prefix);
-    cartograph::kafka::read_topic(app.settings.kafka_brokers(), &topic, std::time::Duration::from_secs(15)).await.unwrap()
+    cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, std::time::Duration::from_secs(15)).await.unwrap()
 }
 
 #[tokio::test]

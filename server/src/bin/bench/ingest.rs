@@ -48,7 +48,7 @@ async fn through_endpoint(base: &str) -> anyhow::Result<Run> {
     .await
 }
 
-async fn through_rdkafka(brokers: &str, topic: &str) -> anyhow::Result<Run> {
+async fn through_rdkafka(brokers: &kafka::Connection, topic: &str) -> anyhow::Result<Run> {
     let producer: FutureProducer = kafka::client_config(brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -92,7 +92,7 @@ async fn through_rdkafka(brokers: &str, topic: &str) -> anyhow::Result<Run> {
 }
 
 /// Adds the ingest rows: events/s, p50 and p99 per batch, each against the raw producer.
-pub async fn run(base: &str, brokers: &str, topic: &str, report: &mut Report) -> anyhow::Result<()> {
+pub async fn run(base: &str, brokers: &kafka::Connection, topic: &str, report: &mut Report) -> anyhow::Result<()> {
     eprintln!("ingest: producer endpoint, then raw rdkafka ({} s each)", SHAPE.window.as_secs());
     let mut endpoint = through_endpoint(base).await?;
     let mut raw = through_rdkafka(brokers, topic).await?;

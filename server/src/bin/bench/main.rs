@@ -103,7 +103,7 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
     let result = async {
         if wants("ingest") {
             let topic = format!("{}clickstream.v1", settings.kafka_topic_prefix);
-            ingest::run(&base, settings.kafka_brokers(), &topic, report).await.context("ingest")?;
+            ingest::run(&base, &settings.kafka_connection(), &topic, report).await.context("ingest")?;
         }
         if wants("ssr") {
             let slug: String =
