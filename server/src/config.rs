@@ -266,7 +266,7 @@ fn unencrypted_database(url: &str) -> Option<String> {
         Err(error) => return Some(format!("CARTOGRAPH_DATABASE_URL is not a PostgreSQL URL: {error}")),
     };
     let host = options.get_host();
-    let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    let bracketed = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
     let local = options.get_socket().is_some() || host.starts_with('/') || is_loopback_url(&format!("postgres://{bracketed}/"));
     (!local && !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull)).then(|| {
         format!(
@@ -668,9 +668,43 @@ mod tests {
         assert!(error.contains("https://"), "{error}");
     }
 
+    #[test]
+    fn a_remote_database_needs_verified_tls_in_production_and_a_local_one_does_not() {
+        assert!(unencrypted_database("postgres://db.example.com/shop").is_some());
+        assert!(unencrypted_database("postgres://db.example.com/shop?sslmode=require").is_some());
+        assert!(unencrypted_database("postgres://db.example.com/shop?sslmode=verify-ca").is_some());
+        assert!(unencrypted_database("postgres://db.example.com/shop?sslmode=verify-full").is_none());
+        for local in ["postgres://127.0.0.1/shop", "postgres://localhost:5432/shop", "postgres://[::1]/shop", "postgres:///shop?host=/run/postgresql"] {
+            assert!(unencrypted_database(local).is_none(), "{local}");
+        }
+    }
+
+    #[test]
+    fn kafka_properties_read_underscores_as_dots_and_refuse_what_cartograph_sets() {
+        use figment::providers::{Format, Toml};
+        let figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(("mode", "dev"))
+            .merge(Toml::string("[kafka]\nsecurity_protocol = \"SASL_SSL\"\n\"sasl.mechanism\" = \"PLAIN\"\nsocket_timeout_ms = 5000\nlog_level = 6\n"));
+        let settings = Settings::from_figment(figment).unwrap();
+        let properties: Vec<(&str, &str)> = settings.kafka.iter().collect();
+        assert_eq!(
+            properties,
+            [("log_level", "6"), ("sasl.mechanism", "PLAIN"), ("security.protocol", "SASL_SSL"), ("socket.timeout.ms", "5000")]
+        );
+        let config = crate::kafka::client_config(&settings.kafka_connection());
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"), "the properties reach the client config");
+        assert_eq!(config.get("log_level"), Some("6"));
+        let refused = Settings::from_figment(
+            Figment::from(Serialized::defaults(Settings::default())).merge(("mode", "dev")).merge(Toml::string("[kafka]\nenable_auto_commit = true\n")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("enable.auto.commit cannot be passed through"), "{refused}");
+    }
+
     fn production(extra: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut pairs = vec![
-            ("database_url", "postgres://db/cartograph"),
+            ("database_url", "postgres://db/cartograph?sslmode=verify-full"),
             ("kafka_brokers", "kafka:9092"),
             ("oidc_issuer_url", "https://id.example.com"),
             ("oidc_client_id", "shop"),
@@ -705,7 +739,7 @@ mod tests {
     fn production_refuses_every_unsafe_setting_in_one_line() {
         let dev_stack = Figment::from(Serialized::defaults(Settings::default()))
             .merge(("public_url", "http://shop.example.com"))
-            .merge(("database_url", "postgres://db/cartograph"))
+            .merge(("database_url", "postgres://db/cartograph?sslmode=verify-full"))
             .merge(("kafka_brokers", "kafka:9092"))
             .merge(("oidc_issuer_url", "http://127.0.0.1:9400"))
             .merge(("oidc_client_id", "cartograph"))

@@ -124,19 +124,7 @@ async fn begin_charge(
     .rows_affected();
     if inserted == 0 {
         tx.rollback().await?;
-        let saved = sqlx::query_scalar!(
-            "SELECT response FROM idempotency WHERE user_id = $1 AND idempotency_key = $2",
-            user,
-            key
-        )
-        .fetch_optional(pool)
-        .await?
-        .flatten();
-        return match saved.map(serde_json::from_value::<PaymentReceipt>) {
-            Some(Ok(receipt)) if receipt.order_id == order => Ok(Begun::Replay(receipt)),
-            Some(Ok(_)) => Err(AppError::Invalid(OUT_OF_DATE.into())),
-            _ => Err(AppError::Invalid(IN_PROGRESS.into())),
-        };
+        return replay(pool, payments, user, order, key).await.map(Begun::Replay);
     }
 
     let Some(row) = sqlx::query!(
@@ -216,6 +204,33 @@ async fn begin_charge(
     .await?;
     tx.commit().await?;
     Ok(Begun::Charge(intent, row.currency))
+}
+
+/// The answer saved for a key used before. While that attempt's charge is still in flight (a double submit), it
+/// is waited for, up to the payment timeout, so both submits get the same receipt.
+async fn replay(pool: &PgPool, payments: &Payments, user: Uuid, order: Uuid, key: &str) -> Result<PaymentReceipt, AppError> {
+    let deadline = tokio::time::Instant::now() + payments.timeout;
+    loop {
+        let saved = sqlx::query_scalar!(
+            "SELECT response FROM idempotency WHERE user_id = $1 AND idempotency_key = $2",
+            user,
+            key
+        )
+        .fetch_optional(pool)
+        .await?;
+        match saved {
+            // The attempt charged nothing and freed its key meanwhile.
+            None => return Err(AppError::Invalid(NOT_TAKEN.into())),
+            Some(Some(saved)) => {
+                return match serde_json::from_value::<PaymentReceipt>(saved) {
+                    Ok(receipt) if receipt.order_id == order => Ok(receipt),
+                    _ => Err(AppError::Invalid(OUT_OF_DATE.into())),
+                };
+            }
+            Some(None) if tokio::time::Instant::now() < deadline => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Some(None) => return Err(AppError::Invalid(IN_PROGRESS.into())),
+        }
+    }
 }
 
 /// Whether a charge or refund of this order is in flight.

@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use std::time::Duration;
 use uuid::Uuid;
 
-async fn user_id(app: &TestApp, subject: &str) -> Uuid {
-    sqlx::query_scalar("SELECT id FROM users WHERE subject = $1").bind(subject).fetch_one(&app.pool).await.unwrap()
+async fn user_id(app: &TestApp, email: &str) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(&app.pool).await.unwrap()
 }
 
 #[tokio::test]
@@ -16,8 +16,8 @@ async fn an_admin_ends_every_session_of_a_user_and_each_device_is_signed_out_at_
     let phone = app.another_browser();
     sign_in(&app, "shopper", "/").await;
     sign_in(&phone, "shopper", "/").await;
-    assert_eq!(current_user(&phone).await["name"], "shopper");
-    let shopper = user_id(&app, "shopper").await;
+    assert_eq!(current_user(&phone).await["name"], "Sam Shopper");
+    let shopper = user_id(&app, "shopper@cartograph.test").await;
 
     // A shopper cannot end anyone's sessions.
     let refused = phone.call("admin/end_sessions", &[("user_id", &shopper.to_string())]).await;
@@ -37,12 +37,12 @@ async fn an_admin_ends_every_session_of_a_user_and_each_device_is_signed_out_at_
     assert_eq!(current_user(&app).await, serde_json::Value::Null, "the laptop is signed out");
     assert_eq!(current_user(&phone).await, serde_json::Value::Null, "and the phone");
     assert_eq!(phone.call("my_orders", &[]).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(current_user(&admin).await["name"], "admin", "nobody else is affected");
+    assert_eq!(current_user(&admin).await["name"], "Ada Admin", "nobody else is affected");
 
     // Signing in again works as ever (after the second the sessions were ended in).
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     sign_in(&phone, "shopper", "/").await;
-    assert_eq!(current_user(&phone).await["name"], "shopper");
+    assert_eq!(current_user(&phone).await["name"], "Sam Shopper");
     assert_eq!(phone.call("my_orders", &[]).await.status(), StatusCode::OK);
 }
 
@@ -65,7 +65,7 @@ async fn an_active_session_slides_its_idle_expiry_saving_at_most_once_per_interv
 
     // Requests within the interval do not write the session again.
     for _ in 0..3 {
-        assert_eq!(current_user(&app).await["name"], "shopper");
+        assert_eq!(current_user(&app).await["name"], "Sam Shopper");
     }
     assert_eq!(signed_in_expiry(&app).await, first, "no save within the interval");
 
