@@ -618,18 +618,31 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The database URL with any password replaced, fit for logs and error messages.
+/// The database URL with any password replaced (in the credentials and in a `password=` parameter), fit for
+/// logs and error messages.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = match (base.find("://"), base.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => match base[scheme_end + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &base[..scheme_end + 3], user, &base[at..]),
+            None => base.to_string(),
+        },
+        _ => base.to_string(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        redacted = format!("{redacted}?{}", pairs.join("&"));
     }
+    redacted
 }
 
 #[cfg(test)]
@@ -840,6 +853,15 @@ mod tests {
         assert_eq!(on.otlp_endpoint.as_deref(), Some("http://collector:4318"));
         let error = with(&[("mode", "dev"), ("otlp_endpoint", "collector:4318")]).unwrap_err().to_string();
         assert!(error.contains("CARTOGRAPH_OTLP_ENDPOINT"), "{error}");
+    }
+
+    #[test]
+    fn passwords_in_the_query_are_redacted_too() {
+        assert_eq!(
+            redact_url("postgres://db/x?sslmode=verify-full&password=hunter2&user=shop"),
+            "postgres://db/x?sslmode=verify-full&password=***&user=shop"
+        );
+        assert_eq!(redact_url("postgres://db/x?sslmode=require"), "postgres://db/x?sslmode=require");
     }
 
     #[test]

@@ -118,6 +118,21 @@ pub struct AdminOrderRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// Why an image upload was refused: the code travels in the redirect (`?image_error=too-large`), and the page
+/// shows only the message a known code maps to, so a crafted link cannot put words in the back office.
+pub const IMAGE_ERRORS: [(&str, &str); 5] = [
+    ("cut-short", "The upload was cut short or too large."),
+    ("too-large", "That image is larger than 1 MiB."),
+    ("missing", "Choose an image file first."),
+    ("type", "Only PNG, JPEG and WebP images are accepted."),
+    ("not-saved", "The image could not be saved; please try again."),
+];
+
+/// The message of an image-upload error code; `None` for a code the server never sends.
+pub fn image_error_message(code: &str) -> Option<&'static str> {
+    IMAGE_ERRORS.iter().find(|(known, _)| *known == code).map(|(_, message)| *message)
+}
+
 /// An account in the admin list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedUser {

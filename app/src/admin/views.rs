@@ -139,8 +139,9 @@ pub fn AdminProductPage() -> impl IntoView {
     let query = use_query_map();
     let notice = move || {
         let q = query.read();
-        if let Some(error) = q.get("image_error") {
-            return Some(view! { <p class="error" role="alert">{error}</p> }.into_any());
+        if let Some(code) = q.get("image_error") {
+            let message = super::image_error_message(&code).unwrap_or("The image was not saved.");
+            return Some(view! { <p class="error" role="alert">{message}</p> }.into_any());
         }
         let saved = q.get("saved").is_some() || matches!(save.value().get(), Some(Ok(_)));
         saved.then(|| view! { <p class="ok" role="status" data-testid="saved">"Saved. Shoppers with it in their cart are told about price drops and restocks."</p> }.into_any())

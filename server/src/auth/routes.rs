@@ -56,7 +56,8 @@ async fn callback(
     // The pending login is single-use: a replayed callback finds nothing.
     let pending: Option<PendingLogin> = session.remove(PENDING_LOGIN_KEY).await.ok().flatten();
     if let Some(error) = query.error {
-        tracing::info!(%error, description = ?query.error_description, "the provider refused the sign-in");
+        // Debug-quoted: the provider's text cannot forge log lines.
+        tracing::info!(?error, description = ?query.error_description, "the provider refused the sign-in");
         let message = match error.as_str() {
             "access_denied" => "You cancelled the sign-in, or the provider denied it.",
             _ => "The sign-in provider could not complete the sign-in.",
@@ -124,6 +125,11 @@ async fn logout(State(state): State<AppState>, session: Session, Extension(visit
     let id_token: Option<String> = session.get(ID_TOKEN_KEY).await.ok().flatten();
     if let Err(error) = session.flush().await {
         tracing::error!(%error, "could not end the session");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-out did not complete",
+            "You are still signed in: the shop could not end your session just now. Please try again in a moment.",
+        );
     }
     // Signing out ends the visit: its journey is closed and rendered.
     if let Err(error) = crate::worker::visits::request_close(&state.pool, visit.0).await {

@@ -68,7 +68,7 @@ pub async fn upload_product_image(
     let back = |error: Option<&str>| {
         let target = match error {
             None => format!("/admin/products/{id}?saved=1"),
-            Some(message) => format!("/admin/products/{id}?image_error={}", app::auth::encode_query_value(message)),
+            Some(code) => format!("/admin/products/{id}?image_error={code}"),
         };
         Redirect::to(&target).into_response()
     };
@@ -79,29 +79,30 @@ pub async fn upload_product_image(
     match app::admin::store::set_image(&state.pool, admin.id, id, Some(image)).await {
         Ok(()) => back(None),
         Err(app::error::AppError::NotFound) => StatusCode::NOT_FOUND.into_response(),
-        Err(_) => back(Some("The image could not be saved; please try again.")),
+        Err(_) => back(Some("not-saved")),
     }
 }
 
+/// The upload's image, or the code of why it was refused (`app::admin::IMAGE_ERRORS`).
 async fn read_image(mut multipart: Multipart) -> Result<UploadedImage, &'static str> {
-    while let Some(mut field) = multipart.next_field().await.map_err(|_| "The upload was cut short or too large.")? {
+    while let Some(mut field) = multipart.next_field().await.map_err(|_| "cut-short")? {
         if field.name() != Some("image") {
             continue;
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|_| "The upload was cut short or too large.")? {
+        while let Some(chunk) = field.chunk().await.map_err(|_| "cut-short")? {
             if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
-                return Err("That image is larger than 1 MiB.");
+                return Err("too-large");
             }
             bytes.extend_from_slice(&chunk);
         }
         if bytes.is_empty() {
-            return Err("Choose an image file first.");
+            return Err("missing");
         }
-        let content_type = sniff_image_type(&bytes).ok_or("Only PNG, JPEG and WebP images are accepted.")?;
+        let content_type = sniff_image_type(&bytes).ok_or("type")?;
         return Ok(UploadedImage { bytes, content_type });
     }
-    Err("Choose an image file first.")
+    Err("missing")
 }
 
 pub async fn favicon() -> Response {

@@ -133,6 +133,12 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         }))
         .layer(middleware::from_fn(crate::prometheus::record_http))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // A client's own `x-request-id` is dropped before the layer above assigns one: the id in the logs and in
+        // the answer is always the server's.
+        .layer(middleware::map_request(|mut request: axum::extract::Request| async move {
+            request.headers_mut().remove("x-request-id");
+            request
+        }))
         .with_state(state)
 }
 

@@ -59,3 +59,28 @@ async fn a_product_name_cannot_break_out_of_the_page_title() {
     let title = page.split("<title>").nth(1).and_then(|rest| rest.split("</title>").next()).unwrap_or_default();
     assert!(title.contains("x&lt;/title&gt;"), "the title shows the name as text: {title}");
 }
+
+#[tokio::test]
+async fn a_client_cannot_choose_its_request_id() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/healthz")).header("x-request-id", "attacker-chosen-id").send().await.unwrap();
+    let id = header(&response, "x-request-id").expect("a request id").to_string();
+    assert_ne!(id, "attacker-chosen-id");
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "the server's own id: {id}");
+}
+
+#[tokio::test]
+async fn the_back_office_shows_only_the_upload_errors_the_server_sends() {
+    let app = spawn_app().await;
+    sign_in(&app, "admin", "/").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM products ORDER BY id LIMIT 1").fetch_one(&app.pool).await.unwrap();
+    let page = |query: String| {
+        let app = &app;
+        async move { app.client.get(app.url(&format!("/admin/products/{id}?{query}"))).send().await.unwrap().text().await.unwrap() }
+    };
+    let known = page("image_error=too-large".into()).await;
+    assert!(known.contains("That image is larger than 1 MiB."), "a known code shows its message");
+    let crafted = page("image_error=Your+account+is+locked%2C+call+%2B1+555+0100".into()).await;
+    assert!(!crafted.contains("Your account is locked"), "crafted text never reaches the page");
+    assert!(crafted.contains("The image was not saved."));
+}

@@ -197,3 +197,39 @@ async fn no_byte_string_gets_a_server_error_and_the_pipeline_still_stores() {
     }
     crate::helpers::an_ordinary_event_is_stored_within(&app, std::time::Duration::from_secs(10)).await;
 }
+
+/// The review's M2: behind a proxy that appends to `X-Forwarded-For`, the leftmost entries are the client's own
+/// claims. Only the rightmost address no trusted proxy vouches for is the client, and IPv6 counts per /64.
+#[tokio::test]
+async fn behind_a_trusted_proxy_a_spoofed_forwarded_entry_buys_no_new_rate_limit_bucket() {
+    let mut settings = crate::helpers::test_settings().await;
+    // One batch per address, then one every ten seconds.
+    settings.collect_rate_per_ip = 0.1;
+    settings.trusted_proxies = "127.0.0.1".parse().unwrap();
+    let app = crate::helpers::spawn_app_with(settings).await;
+    app.spawn_worker();
+    visit_of(&app).await;
+    let post_as = |forwarded: &'static str| {
+        let app = &app;
+        async move {
+            let batch = format!(r#"{{"v":1,"events":[{{"type":"page_view","path":"/from/{}","id":"{}"}}]}}"#, forwarded.len(), uuid::Uuid::new_v4());
+            let response = app
+                .client
+                .post(app.url("/api/events"))
+                .header("content-type", "text/plain;charset=UTF-8")
+                .header("user-agent", FIREFOX)
+                .header("x-forwarded-for", forwarded)
+                .body(batch)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    assert_eq!(post_as("203.0.113.7").await, 202);
+    assert_eq!(post_as("198.51.100.99, 203.0.113.7").await, 429, "a made-up left entry is the same client");
+    assert_eq!(post_as("2001:db8:1:2::1").await, 202);
+    assert_eq!(post_as("2001:db8:1:2:ffff::9").await, 429, "the same /64 is the same client");
+    assert_eq!(post_as("203.0.113.8").await, 202, "another client has its own bucket");
+    crate::helpers::an_ordinary_event_is_stored_within(&app, std::time::Duration::from_secs(10)).await;
+}
