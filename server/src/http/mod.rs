@@ -104,7 +104,13 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         // Inside the session layer: the visit follows who is signed in.
         .layer(middleware::from_fn_with_state(visit_cookies, visit::track_visit))
         .layer(session_layer)
-        .layer(middleware::from_fn_with_state(origin::SiteOrigin::of(&state.settings.public_url), origin::same_origin_writes));
+        .layer(middleware::from_fn_with_state(
+            origin::WritePolicy {
+                site: origin::SiteOrigin::of(&state.settings.public_url),
+                same_host_too: state.settings.mode == crate::config::Mode::Dev,
+            },
+            origin::same_origin_writes,
+        ));
 
     Router::new()
         .merge(site)

@@ -84,3 +84,13 @@ async fn the_back_office_shows_only_the_upload_errors_the_server_sends() {
     assert!(!crafted.contains("Your account is locked"), "crafted text never reaches the page");
     assert!(crafted.contains("The image was not saved."));
 }
+
+#[tokio::test]
+async fn an_unreadable_origin_fails_closed_and_a_good_one_still_passes() {
+    let app = spawn_app().await;
+    let origin = reqwest::header::HeaderValue::from_bytes(b"https://\xe9vil.example").unwrap();
+    let refused = app.client.post(app.url("/api/cart_add")).header("origin", origin).form(&[("product_id", "1"), ("quantity", "1")]).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let accepted = app.client.post(app.url("/api/cart_add")).header("origin", app.address.as_str()).form(&[("product_id", "1"), ("quantity", "1")]).send().await.unwrap();
+    assert_eq!(accepted.status(), StatusCode::OK, "the shop's own origin writes as ever");
+}
