@@ -8,7 +8,8 @@ use crate::{
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-async fn readiness(app: &TestApp) -> Value {
+/// The internal listener's detailed readiness.
+pub(crate) async fn readiness(app: &TestApp) -> Value {
     app.client.get(app.internal_url("/readyz")).send().await.unwrap().json().await.unwrap()
 }
 

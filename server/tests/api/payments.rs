@@ -3,9 +3,11 @@
 //! payment (or refund) going through.
 
 use crate::{
+    breakers::readiness,
     commerce::{add, checkout, gateway_outage, order_status, pay, pending_order, product, stock, SUCCEEDS},
     helpers::{sign_in, spawn_app, spawn_app_with, test_settings, TestApp},
 };
+use cartograph::config::Settings;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -13,12 +15,30 @@ const DECLINED: &str = "4000 0000 0000 0002";
 const PROCESSING_ERROR: &str = "4000 0000 0000 0119";
 const SLOW: &str = "4000 0000 0000 0077";
 
-async fn readiness(app: &TestApp) -> Value {
-    app.client.get(app.internal_url("/readyz")).send().await.unwrap().json().await.unwrap()
+fn payments_query(order: &str, outcome: &str) -> String {
+    format!("SELECT count(*) FROM payments WHERE order_id = '{order}'::uuid AND outcome = '{outcome}'")
 }
 
 async fn payments_of(app: &TestApp, order: &str, outcome: &str) -> i64 {
-    app.count(&format!("SELECT count(*) FROM payments WHERE order_id = '{order}'::uuid AND outcome = '{outcome}'")).await
+    app.count(&payments_query(order, outcome)).await
+}
+
+/// Waits (up to 30 s) until the order has a payment with this outcome; returns how many it has.
+async fn settled_as(app: &TestApp, order: &str, outcome: &str) -> i64 {
+    app.wait_for_count(&payments_query(order, outcome), 1).await
+}
+
+/// An app whose worker settles payments left in flight quickly: the gateway answers at once (the slow card
+/// aside), a call times out after `timeout_secs`, and a payment still in flight `settle_after_secs` after it
+/// began is settled at the next one-second sweep.
+async fn app_settling_quickly(timeout_secs: u64, settle_after_secs: u64, change: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings().await;
+    settings.test_gateway_latency_ms = 0;
+    settings.payment_timeout_secs = timeout_secs;
+    settings.payment_settle_after_secs = settle_after_secs;
+    settings.payment_settle_sweep_secs = 1;
+    change(&mut settings);
+    spawn_app_with(settings).await
 }
 
 #[tokio::test]
@@ -99,16 +119,13 @@ async fn one_account_cannot_hoard_stock_with_unpaid_orders() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_the_gateway_charged_is_settled_by_the_worker_and_a_reload_never_charges_twice() {
-    let mut settings = test_settings().await;
     // The request is cut off (as by a crash or the request timeout) after the gateway took the charge but
     // before its slow answer arrived.
-    settings.request_timeout_secs = 1;
-    settings.test_gateway_latency_ms = 0;
-    settings.test_gateway_slow_ms = 3_000;
-    settings.payment_timeout_secs = 5;
-    settings.payment_settle_after_secs = 6;
-    settings.payment_settle_sweep_secs = 1;
-    let app = spawn_app_with(settings).await;
+    let app = app_settling_quickly(5, 6, |settings| {
+        settings.request_timeout_secs = 1;
+        settings.test_gateway_slow_ms = 3_000;
+    })
+    .await;
     let order = pending_order(&app, "wool-beanie", 1).await;
 
     let cut_off = pay(&app, &order, SLOW, "the-first-attempt").await;
@@ -123,10 +140,7 @@ async fn a_crash_after_the_gateway_charged_is_settled_by_the_worker_and_a_reload
 
     // The worker asks the gateway what became of the charge, and records it.
     app.spawn_worker();
-    let settled = app
-        .wait_for_count(&format!("SELECT count(*) FROM payments WHERE order_id = '{order}'::uuid AND outcome = 'succeeded'"), 1)
-        .await;
-    assert_eq!(settled, 1, "the worker settled the charge");
+    assert_eq!(settled_as(&app, &order, "succeeded").await, 1, "the worker settled the charge");
     assert_eq!(order_status(&app, &order).await, "paid");
     assert_eq!(payments_of(&app, &order, "charging").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM test_gateway_charges").await, 1, "charged exactly once");
@@ -138,13 +152,7 @@ async fn a_crash_after_the_gateway_charged_is_settled_by_the_worker_and_a_reload
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_charge_the_gateway_never_answered_is_pending_then_settled_as_not_charged_and_the_order_stays_payable() {
-    let mut settings = test_settings().await;
-    settings.test_gateway_latency_ms = 0;
-    settings.payment_timeout_secs = 1;
-    settings.payment_settle_after_secs = 2;
-    settings.payment_settle_sweep_secs = 1;
-    settings.reservation_minutes = 1;
-    let app = spawn_app_with(settings).await;
+    let app = app_settling_quickly(1, 2, |settings| settings.reservation_minutes = 1).await;
     let (beanie, _, _) = product(&app, "wool-beanie").await;
     let order = pending_order(&app, "wool-beanie", 1).await;
     let reserved = stock(&app, beanie).await;
@@ -168,10 +176,7 @@ async fn a_charge_the_gateway_never_answered_is_pending_then_settled_as_not_char
     // The gateway is back; the worker finds it never took the charge.
     gateway_outage(&app, "none").await;
     app.spawn_worker();
-    assert_eq!(
-        app.wait_for_count(&format!("SELECT count(*) FROM payments WHERE order_id = '{order}'::uuid AND outcome = 'failed'"), 1).await,
-        1
-    );
+    assert_eq!(settled_as(&app, &order, "failed").await, 1, "settled as not charged");
     assert_eq!(app.count("SELECT count(*) FROM test_gateway_charges").await, 0, "nothing was charged");
     let paid: Value = pay(&app, &order, SUCCEEDS, "into-the-void").await.json().await.unwrap();
     assert_eq!(paid["outcome"], "succeeded", "the same attempt can be made again");
@@ -180,12 +185,7 @@ async fn a_charge_the_gateway_never_answered_is_pending_then_settled_as_not_char
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_without_an_answer_is_settled_by_the_worker_and_refunded_once() {
-    let mut settings = test_settings().await;
-    settings.test_gateway_latency_ms = 0;
-    settings.payment_timeout_secs = 1;
-    settings.payment_settle_after_secs = 2;
-    settings.payment_settle_sweep_secs = 1;
-    let app = spawn_app_with(settings).await;
+    let app = app_settling_quickly(1, 2, |_| {}).await;
     let (towels, _, before) = product(&app, "linen-tea-towels").await;
     let order = pending_order(&app, "linen-tea-towels", 2).await;
     assert_eq!(pay(&app, &order, SUCCEEDS, "pay-then-refund").await.status(), 200);
@@ -200,10 +200,7 @@ async fn a_refund_without_an_answer_is_settled_by_the_worker_and_refunded_once()
 
     gateway_outage(&app, "none").await;
     app.spawn_worker();
-    assert_eq!(
-        app.wait_for_count(&format!("SELECT count(*) FROM payments WHERE order_id = '{order}'::uuid AND outcome = 'refunded'"), 1).await,
-        1
-    );
+    assert_eq!(settled_as(&app, &order, "refunded").await, 1, "the refund was settled");
     assert_eq!(order_status(&app, &order).await, "cancelled");
     assert_eq!(stock(&app, towels).await, before, "the stock is back on sale");
     assert_eq!(app.count("SELECT count(*) FROM test_gateway_refunds").await, 1, "refunded once");
