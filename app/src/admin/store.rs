@@ -269,9 +269,10 @@ pub async fn set_image(pool: &PgPool, actor: Uuid, id: i64, image: Option<Upload
 
 /// Orders that left the cart, newest first, `ORDERS_PAGE_SIZE` a page.
 pub async fn list_orders(pool: &PgPool, status: Option<OrderStatus>, page: i64) -> Result<Vec<AdminOrderRow>, sqlx::Error> {
-    let rows = sqlx::query!(
+    sqlx::query_as!(
+        AdminOrderRow,
         r#"
-        SELECT o.id, o.status, o.total_cents AS "total_cents!", o.currency, o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+        SELECT o.id, o.status AS "status: OrderStatus", o.total_cents AS "total_cents!", o.currency, o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                COALESCE(u.name, 'deleted user') AS "shopper!",
                (SELECT COALESCE(sum(quantity), 0) FROM order_lines WHERE order_id = o.id) AS "item_count!"
         FROM orders o LEFT JOIN users u ON u.id = o.user_id
@@ -284,21 +285,7 @@ pub async fn list_orders(pool: &PgPool, status: Option<OrderStatus>, page: i64) 
         (page - 1) * ORDERS_PAGE_SIZE
     )
     .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(AdminOrderRow {
-                id: row.id,
-                status: OrderStatus::parse(&row.status)
-                    .ok_or_else(|| sqlx::Error::Decode(format!("unknown order status {}", row.status).into()))?,
-                shopper: row.shopper,
-                total_cents: row.total_cents,
-                currency: row.currency,
-                item_count: row.item_count,
-                created_at: row.created_at,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Accounts whose name or email contains `query`, most recently signed in first.
@@ -338,10 +325,9 @@ pub async fn order(pool: &PgPool, id: Uuid) -> Result<Option<ManagedOrder>, sqlx
 /// Marks a paid order shipped; any other state is refused with its name.
 pub async fn fulfil(pool: &PgPool, id: Uuid, note: &str) -> Result<OrderStatus, AppError> {
     let mut tx = pool.begin().await?;
-    let status = sqlx::query_scalar!("SELECT status FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE", id)
+    let status = sqlx::query_scalar!(r#"SELECT status AS "status: OrderStatus" FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE"#, id)
         .fetch_optional(&mut *tx)
         .await?
-        .and_then(|raw| OrderStatus::parse(&raw))
         .ok_or(AppError::NotFound)?;
     if !status.can_become(OrderStatus::Fulfilled) {
         return Err(AppError::Invalid(format!("This order is {}; only paid orders can be shipped.", status.label().to_lowercase())));

@@ -19,7 +19,7 @@ pub struct VisitListItem {
     pub started_at: DateTime<Utc>,
     pub duration_secs: i64,
     pub page_views: i32,
-    pub outcome: String,
+    pub outcome: VisitOutcome,
     pub closed: bool,
     pub shopper: Option<String>,
     /// Whether the shopper can download a journey PDF: the one stored when the visit closed, or one rendered on
@@ -35,14 +35,43 @@ impl VisitListItem {
     }
 }
 
-/// "bought", "abandoned cart" or "browsed", from a visit's summary.
-pub fn outcome(paid: bool, cart_adds: i32) -> &'static str {
-    if paid {
-        "bought"
-    } else if cart_adds > 0 {
-        "abandoned cart"
-    } else {
-        "browsed"
+/// How a visit ended: the one vocabulary of the visit lists, their filter, the journey PDF and its summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VisitOutcome {
+    /// A payment succeeded.
+    #[serde(rename = "bought")]
+    Bought,
+    /// Something was added to the cart, but no payment succeeded.
+    #[serde(rename = "abandoned cart")]
+    AbandonedCart,
+    /// Neither.
+    #[serde(rename = "browsed")]
+    Browsed,
+}
+
+impl VisitOutcome {
+    pub const ALL: [VisitOutcome; 3] = [VisitOutcome::Bought, VisitOutcome::AbandonedCart, VisitOutcome::Browsed];
+
+    /// From what the visit did.
+    pub fn of(paid: bool, added_to_cart: bool) -> Self {
+        match (paid, added_to_cart) {
+            (true, _) => VisitOutcome::Bought,
+            (false, true) => VisitOutcome::AbandonedCart,
+            (false, false) => VisitOutcome::Browsed,
+        }
+    }
+
+    /// "bought", "abandoned cart" or "browsed" (also the filter's value).
+    pub fn label(self) -> &'static str {
+        match self {
+            VisitOutcome::Bought => "bought",
+            VisitOutcome::AbandonedCart => "abandoned cart",
+            VisitOutcome::Browsed => "browsed",
+        }
+    }
+
+    pub fn parse(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|outcome| outcome.label() == label)
     }
 }
 
@@ -75,11 +104,12 @@ pub async fn admin_visits(outcome: String) -> Result<Vec<VisitListItem>, AppErro
     crate::server_context::with_status(
         async {
             crate::admin::require_admin().await?;
-            if !matches!(outcome.as_str(), "" | "bought" | "abandoned cart" | "browsed") {
-                return Err(AppError::Invalid("Unknown outcome filter.".into()));
-            }
+            let outcome = match outcome.as_str() {
+                "" => None,
+                label => Some(VisitOutcome::parse(label).ok_or_else(|| AppError::Invalid("Unknown outcome filter.".into()))?),
+            };
             let pool = crate::server_context::pool()?;
-            Ok(store::all(&pool, &outcome).await?)
+            Ok(store::all(&pool, outcome).await?)
         }
         .await,
     )
@@ -91,9 +121,13 @@ mod tests {
 
     #[test]
     fn outcomes_follow_the_funnel() {
-        assert_eq!(outcome(true, 0), "bought");
-        assert_eq!(outcome(false, 2), "abandoned cart");
-        assert_eq!(outcome(false, 0), "browsed");
+        assert_eq!(VisitOutcome::of(true, false), VisitOutcome::Bought);
+        assert_eq!(VisitOutcome::of(false, true), VisitOutcome::AbandonedCart);
+        assert_eq!(VisitOutcome::of(false, false).label(), "browsed");
+        for outcome in VisitOutcome::ALL {
+            assert_eq!(VisitOutcome::parse(outcome.label()), Some(outcome));
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.label(), "JSON says the label");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Visit lists.
 
-use super::{outcome, VisitListItem};
+use super::{VisitListItem, VisitOutcome};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ impl From<Row> for VisitListItem {
             started_at: row.started_at,
             duration_secs: row.duration_secs,
             page_views: row.page_views,
-            outcome: outcome(row.paid, row.cart_adds).to_string(),
+            outcome: VisitOutcome::of(row.paid, row.cart_adds > 0),
             closed: row.closed,
             shopper: row.shopper,
             has_document: row.has_document,
@@ -33,15 +33,22 @@ impl From<Row> for VisitListItem {
 
 /// A user's visits: those their events name, and anonymous ones linked at sign-in.
 pub async fn for_user(pool: &PgPool, user: Uuid) -> Result<Vec<VisitListItem>, sqlx::Error> {
-    list(pool, Some(user), "").await
+    list(pool, Some(user), None).await
 }
 
 /// Every visit, newest first, optionally filtered by outcome.
-pub async fn all(pool: &PgPool, outcome_filter: &str) -> Result<Vec<VisitListItem>, sqlx::Error> {
-    list(pool, None, outcome_filter).await
+pub async fn all(pool: &PgPool, outcome: Option<VisitOutcome>) -> Result<Vec<VisitListItem>, sqlx::Error> {
+    list(pool, None, outcome).await
 }
 
-async fn list(pool: &PgPool, user: Option<Uuid>, outcome_filter: &str) -> Result<Vec<VisitListItem>, sqlx::Error> {
+async fn list(pool: &PgPool, user: Option<Uuid>, outcome: Option<VisitOutcome>) -> Result<Vec<VisitListItem>, sqlx::Error> {
+    // The filter as the two facts an outcome is made of (`VisitOutcome::of`): paid, and added to the cart.
+    let (paid, added_to_cart) = match outcome {
+        None => (None, None),
+        Some(VisitOutcome::Bought) => (Some(true), None),
+        Some(VisitOutcome::AbandonedCart) => (Some(false), Some(true)),
+        Some(VisitOutcome::Browsed) => (Some(false), Some(false)),
+    };
     let rows = sqlx::query_as!(
         Row,
         r#"
@@ -57,15 +64,14 @@ async fn list(pool: &PgPool, user: Option<Uuid>, outcome_filter: &str) -> Result
         LEFT JOIN visit_users vu ON vu.visit_id = v.visit_id
         LEFT JOIN users u ON u.id = COALESCE(v.user_id, vu.user_id)
         WHERE ($1::uuid IS NULL OR v.user_id = $1 OR vu.user_id = $1)
-          AND ($2 = ''
-               OR ($2 = 'bought' AND v.paid)
-               OR ($2 = 'abandoned cart' AND NOT v.paid AND v.cart_adds > 0)
-               OR ($2 = 'browsed' AND NOT v.paid AND v.cart_adds = 0))
+          AND ($2::bool IS NULL OR v.paid = $2)
+          AND ($3::bool IS NULL OR (v.cart_adds > 0) = $3)
         ORDER BY v.started_at DESC
         LIMIT 500
         "#,
         user,
-        outcome_filter
+        paid,
+        added_to_cart
     )
     .fetch_all(pool)
     .await?;

@@ -27,7 +27,7 @@ fn visit_table(visits: Vec<VisitListItem>, show_shopper: bool) -> impl IntoView 
                             <td>{visit.started_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
                             <td>{format_duration(visit.duration_secs)}</td>
                             <td>{visit.page_views}</td>
-                            <td>{format!("{}{status}", visit.outcome)}</td>
+                            <td>{format!("{}{status}", visit.outcome.label())}</td>
                             // Admins get any visit's journey rendered on demand; shoppers only those that have one.
                             <td>{(show_shopper || visit.has_document).then(|| view! {
                                 <a class="button small" href=href rel="external" download="">"Download PDF"</a>
@@ -73,7 +73,7 @@ pub fn AdminVisitsPage() -> impl IntoView {
         <Form method="GET" action="/admin/visits">
             <label class="inline-label">"Outcome "
                 <select name="outcome">
-                    {["", "bought", "abandoned cart", "browsed"].into_iter().map(|value| view! {
+                    {std::iter::once("").chain(super::VisitOutcome::ALL.map(super::VisitOutcome::label)).map(|value| view! {
                         <option value=value selected=move || outcome.get() == value>{if value.is_empty() { "All" } else { value }}</option>
                     }).collect_view()}
                 </select>

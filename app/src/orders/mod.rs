@@ -50,10 +50,44 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
+/// Where a payment row stands (the `payments.outcome` column, the same words in JSON and SQL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
+pub enum PaymentState {
+    /// Committed before the gateway was called; settled after its answer, or by the worker.
+    Charging,
+    Succeeded,
+    Declined,
+    /// The gateway could not process the card: nothing was charged.
+    Rejected,
+    /// The gateway failed (or never took the charge): nothing was charged.
+    Failed,
+    /// A refund sent (or about to be); settled like a charge.
+    Refunding,
+    Refunded,
+}
+
+impl PaymentState {
+    /// How the state reads in an order's record.
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentState::Charging => "being confirmed",
+            PaymentState::Succeeded => "succeeded",
+            PaymentState::Declined => "declined",
+            PaymentState::Rejected => "not processed",
+            PaymentState::Failed => "failed (not charged)",
+            PaymentState::Refunding => "refund being confirmed",
+            PaymentState::Refunded => "refunded",
+        }
+    }
+}
+
 /// A payment attempt as the shopper sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {
-    pub outcome: String,
+    pub outcome: PaymentState,
     pub amount_cents: i64,
     pub card_last4: Option<String>,
     pub reason: Option<String>,

@@ -10,7 +10,7 @@ pub use super::gateway::{
     test_cards, AttemptLimits, ChargeOutcome, ChargeRequest, GatewayError, GatewayFuture, PaymentGateway, Payments,
     RefundRequest, TestGateway, PAYMENTS_METRIC,
 };
-use super::{store, CardDetails, OrderStatus, PaymentOutcome, PaymentReceipt};
+use super::{store, CardDetails, OrderStatus, PaymentOutcome, PaymentReceipt, PaymentState};
 use crate::error::AppError;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -128,7 +128,7 @@ async fn begin_charge(
     }
 
     let Some(row) = sqlx::query!(
-        r#"SELECT status, total_cents AS "total_cents!", currency, reserved_until < now() AS "lapsed!"
+        r#"SELECT status AS "status: OrderStatus", total_cents AS "total_cents!", currency, reserved_until < now() AS "lapsed!"
            FROM orders WHERE id = $1 AND user_id = $2 AND status <> 'cart' FOR UPDATE"#,
         order,
         user
@@ -138,7 +138,7 @@ async fn begin_charge(
     else {
         return Err(AppError::NotFound);
     };
-    let status = OrderStatus::parse(&row.status).ok_or(AppError::Internal)?;
+    let status = row.status;
     if status != OrderStatus::PendingPayment {
         return Err(AppError::Invalid(format!("This order is {}; it cannot be paid.", status.label().to_lowercase())));
     }
@@ -248,17 +248,17 @@ async fn in_flight(conn: &mut sqlx::PgConnection, order: Uuid) -> Result<bool, s
 /// charge was settled meanwhile (the worker got there first), that settlement stands and is answered.
 async fn settle_charge(pool: &PgPool, intent: &Intent, settlement: Settlement) -> Result<Option<PaymentReceipt>, sqlx::Error> {
     let (outcome, reference, reason) = match &settlement {
-        Settlement::Approved { reference } => ("succeeded", Some(reference.as_str()), None),
-        Settlement::Declined { reason } => ("declined", None, Some(reason.as_str())),
-        Settlement::Rejected { reason } => ("rejected", None, Some(reason.as_str())),
-        Settlement::NotTaken { reason } => ("failed", None, Some(reason.as_str())),
+        Settlement::Approved { reference } => (PaymentState::Succeeded, Some(reference.as_str()), None),
+        Settlement::Declined { reason } => (PaymentState::Declined, None, Some(reason.as_str())),
+        Settlement::Rejected { reason } => (PaymentState::Rejected, None, Some(reason.as_str())),
+        Settlement::NotTaken { reason } => (PaymentState::Failed, None, Some(reason.as_str())),
     };
     let mut tx = pool.begin().await?;
     let updated = sqlx::query!(
         r#"UPDATE payments SET outcome = $2, gateway_reference = $3, reason = $4, settled_at = now()
            WHERE id = $1 AND outcome = 'charging'"#,
         intent.payment,
-        outcome,
+        outcome as _,
         reference,
         reason
     )
@@ -341,12 +341,12 @@ pub async fn cancel(
     note: &str,
 ) -> Result<OrderStatus, AppError> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query!("SELECT status, user_id FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE", order)
+    let row = sqlx::query!(r#"SELECT status AS "status: OrderStatus", user_id FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE"#, order)
         .fetch_optional(&mut *tx)
         .await?
         .filter(|row| user.is_none() || row.user_id == user)
         .ok_or(AppError::NotFound)?;
-    let status = OrderStatus::parse(&row.status).ok_or(AppError::Internal)?;
+    let status = row.status;
     if !status.cancellable() {
         return Err(AppError::Invalid(format!("This order is {}; it can no longer be cancelled.", status.label().to_lowercase())));
     }
@@ -437,7 +437,7 @@ async fn finish_refund(pool: &PgPool, refund: Uuid, order: Uuid, reference: &str
 /// What the gateway cannot answer now waits for the next sweep. Returns how many were settled.
 pub async fn settle_in_flight(pool: &PgPool, payments: &Payments, batch: i64) -> Result<u64, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"SELECT id, order_id, user_id, idempotency_key, gateway_key AS "gateway_key!", outcome, amount_cents,
+        r#"SELECT id, order_id, user_id, idempotency_key, gateway_key AS "gateway_key!", outcome AS "outcome: PaymentState", amount_cents,
                   card_last4 AS "card_last4!", reason
            FROM payments
            WHERE outcome IN ('charging', 'refunding') AND created_at < now() - make_interval(secs => $1)
@@ -452,7 +452,7 @@ pub async fn settle_in_flight(pool: &PgPool, payments: &Payments, batch: i64) ->
     let mut settled = 0;
     for row in rows {
         let order = row.order_id;
-        if row.outcome == "charging" {
+        if row.outcome == PaymentState::Charging {
             let settlement = match payments.find_charge(row.gateway_key.clone()).await {
                 Ok(Some(outcome)) => Settlement::from(outcome),
                 Ok(None) => Settlement::NotTaken { reason: "the gateway never took the charge; nothing was charged".into() },
@@ -490,7 +490,7 @@ pub async fn settle_in_flight(pool: &PgPool, payments: &Payments, batch: i64) ->
                 }
             }
         }
-        tracing::info!(%order, kind = %row.outcome, "settled a payment left in flight");
+        tracing::info!(%order, kind = row.outcome.label(), "settled a payment left in flight");
         settled += 1;
     }
     Ok(settled)

@@ -2,9 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where an order stands.
+/// Where an order stands. The same words in JSON, in Rust and in the `orders.status` column: the database
+/// reads and writes it directly (`status AS "status: OrderStatus"`), so an unknown word is a decode error
+/// there, never a silent 404.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
 pub enum OrderStatus {
     /// Being filled; the shopper's open order.
     Cart,

@@ -1,6 +1,6 @@
 //! Order queries: checkout with atomic stock reservation, expiry, history.
 
-use super::{OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, ShippingAddress, StatusChange};
+use super::{OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, ShippingAddress, StatusChange};
 use crate::error::AppError;
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
@@ -158,7 +158,7 @@ pub async fn transition(
 ) -> Result<(), sqlx::Error> {
     // The trigger records the note in the order's history.
     sqlx::query!("SELECT set_config('cartograph.transition_note', $1, true)", note).fetch_one(&mut *conn).await?;
-    sqlx::query!("UPDATE orders SET status = $2 WHERE id = $1", order, to.as_str()).execute(&mut *conn).await?;
+    sqlx::query!("UPDATE orders SET status = $2 WHERE id = $1", order, to as _).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -189,15 +189,13 @@ pub async fn expire_reservations(pool: &PgPool, batch: i64) -> Result<u64, sqlx:
     Ok(expired.len() as u64)
 }
 
-fn status(raw: &str) -> Result<OrderStatus, sqlx::Error> {
-    OrderStatus::parse(raw).ok_or_else(|| sqlx::Error::Decode(format!("unknown order status {raw}").into()))
-}
-
 /// The user's orders that left the cart, newest first.
 pub async fn list_for_user(pool: &PgPool, user: Uuid) -> Result<Vec<OrderSummary>, sqlx::Error> {
-    let rows = sqlx::query!(
+    sqlx::query_as!(
+        OrderSummary,
         r#"
-        SELECT o.id, o.status, o.total_cents AS "total_cents!", o.currency, o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+        SELECT o.id, o.status AS "status: OrderStatus", o.total_cents AS "total_cents!", o.currency,
+               o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                (SELECT COALESCE(sum(quantity), 0) FROM order_lines WHERE order_id = o.id) AS "item_count!"
         FROM orders o
         WHERE o.user_id = $1 AND o.status <> 'cart'
@@ -207,26 +205,14 @@ pub async fn list_for_user(pool: &PgPool, user: Uuid) -> Result<Vec<OrderSummary
         user
     )
     .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(OrderSummary {
-                id: row.id,
-                status: status(&row.status)?,
-                total_cents: row.total_cents,
-                currency: row.currency,
-                item_count: row.item_count,
-                created_at: row.created_at,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// One order with lines, address, history and payments; with `user`, `None` for anyone else's (`None`: any order).
 pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Option<OrderDetail>, sqlx::Error> {
     let Some(row) = sqlx::query!(
         r#"
-        SELECT id, status, total_cents, currency, created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+        SELECT id, status AS "status: OrderStatus", total_cents, currency, created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                reserved_until AS "reserved_until: chrono::DateTime<chrono::Utc>",
                shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_postcode, shipping_country
         FROM orders WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND status <> 'cart'
@@ -250,26 +236,18 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     )
     .fetch_all(pool)
     .await?;
-    let history = sqlx::query!(
-        r#"SELECT from_status, to_status, note, at AS "at: chrono::DateTime<chrono::Utc>"
+    let history = sqlx::query_as!(
+        StatusChange,
+        r#"SELECT from_status AS "from: OrderStatus", to_status AS "to: OrderStatus", NULLIF(note, '') AS note,
+                  at AS "at: chrono::DateTime<chrono::Utc>"
            FROM order_status_history WHERE order_id = $1 ORDER BY id"#,
         order
     )
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|h| {
-        Ok(StatusChange {
-            from: h.from_status.as_deref().map(status).transpose()?,
-            to: status(&h.to_status)?,
-            note: h.note.filter(|n| !n.is_empty()),
-            at: h.at,
-        })
-    })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    .await?;
     let payments = sqlx::query_as!(
         PaymentRecord,
-        r#"SELECT outcome, amount_cents, card_last4, reason, created_at AS "at: chrono::DateTime<chrono::Utc>"
+        r#"SELECT outcome AS "outcome: PaymentState", amount_cents, card_last4, reason, created_at AS "at: chrono::DateTime<chrono::Utc>"
            FROM payments WHERE order_id = $1 ORDER BY created_at"#,
         order
     )
@@ -285,7 +263,7 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     Ok(Some(OrderDetail {
         summary: OrderSummary {
             id: row.id,
-            status: status(&row.status)?,
+            status: row.status,
             total_cents: row.total_cents.unwrap_or_default(),
             currency: row.currency,
             item_count,

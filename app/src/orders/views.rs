@@ -261,7 +261,7 @@ pub(crate) fn order_record(
                 <h2>"Payments"</h2>
                 <ul>
                     {payments.into_iter().map(|p| view! {
-                        <li>{format!("{} · {} · {} · card ending {}{}", p.at.format("%Y-%m-%d %H:%M:%S"), payment_label(&p.outcome), price(p.amount_cents),
+                        <li>{format!("{} · {} · {} · card ending {}{}", p.at.format("%Y-%m-%d %H:%M:%S"), p.outcome.label(), price(p.amount_cents),
                             p.card_last4.unwrap_or_default(), p.reason.map(|r| format!(" · {r}")).unwrap_or_default())}</li>
                     }).collect_view()}
                 </ul>
@@ -270,13 +270,3 @@ pub(crate) fn order_record(
     }
 }
 
-/// How a payment's outcome reads in an order's record.
-fn payment_label(outcome: &str) -> &str {
-    match outcome {
-        "charging" => "being confirmed",
-        "rejected" => "not processed",
-        "failed" => "failed (not charged)",
-        "refunding" => "refund being confirmed",
-        other => other,
-    }
-}

@@ -41,21 +41,77 @@ pub enum EventKind {
     Error { message: String },
 }
 
+/// The kinds of event, without their details: the `type` field, the `clickstream_events.event_type` column and
+/// what the worker and the journey report count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    PageView,
+    ProductView,
+    CartAdd,
+    CartRemove,
+    Search,
+    CheckoutBegin,
+    PaymentResult,
+    Click,
+    PageLeave,
+    Error,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 10] = [
+        EventType::PageView,
+        EventType::ProductView,
+        EventType::CartAdd,
+        EventType::CartRemove,
+        EventType::Search,
+        EventType::CheckoutBegin,
+        EventType::PaymentResult,
+        EventType::Click,
+        EventType::PageLeave,
+        EventType::Error,
+    ];
+
+    /// The name as it appears in the `type` field (and the database).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::PageView => "page_view",
+            EventType::ProductView => "product_view",
+            EventType::CartAdd => "cart_add",
+            EventType::CartRemove => "cart_remove",
+            EventType::Search => "search",
+            EventType::CheckoutBegin => "checkout_begin",
+            EventType::PaymentResult => "payment_result",
+            EventType::Click => "click",
+            EventType::PageLeave => "page_leave",
+            EventType::Error => "error",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
 impl EventKind {
+    /// Which kind of event this is.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventKind::PageView { .. } => EventType::PageView,
+            EventKind::ProductView { .. } => EventType::ProductView,
+            EventKind::CartAdd { .. } => EventType::CartAdd,
+            EventKind::CartRemove { .. } => EventType::CartRemove,
+            EventKind::Search { .. } => EventType::Search,
+            EventKind::CheckoutBegin { .. } => EventType::CheckoutBegin,
+            EventKind::PaymentResult { .. } => EventType::PaymentResult,
+            EventKind::Click { .. } => EventType::Click,
+            EventKind::PageLeave { .. } => EventType::PageLeave,
+            EventKind::Error { .. } => EventType::Error,
+        }
+    }
+
     /// The name of the kind as it appears in the `type` field.
     pub fn name(&self) -> &'static str {
-        match self {
-            EventKind::PageView { .. } => "page_view",
-            EventKind::ProductView { .. } => "product_view",
-            EventKind::CartAdd { .. } => "cart_add",
-            EventKind::CartRemove { .. } => "cart_remove",
-            EventKind::Search { .. } => "search",
-            EventKind::CheckoutBegin { .. } => "checkout_begin",
-            EventKind::PaymentResult { .. } => "payment_result",
-            EventKind::Click { .. } => "click",
-            EventKind::PageLeave { .. } => "page_leave",
-            EventKind::Error { .. } => "error",
-        }
+        self.event_type().as_str()
     }
 
     /// Every string the event carries, with its field name.
@@ -249,6 +305,7 @@ mod tests {
         ] {
             let event: ClientEvent = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(event.kind.name(), name);
+            assert_eq!(EventType::parse(name), Some(event.kind.event_type()), "serde's tag and the type agree");
             assert!(event.validate().is_ok());
         }
     }

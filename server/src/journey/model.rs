@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::JourneyEvent;
+use app::tracking::schema::EventType;
 
 /// The longest subtitle kept for a page that is none of the known kinds.
 const OTHER_SUBTITLE_CHARS: usize = 40;
@@ -118,27 +119,8 @@ impl FunnelStage {
     }
 }
 
-/// How the visit ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// A payment succeeded.
-    Bought,
-    /// Something was added to the cart, but no payment succeeded.
-    AbandonedCart,
-    /// Neither.
-    Browsed,
-}
-
-impl Outcome {
-    /// "bought", "abandoned cart" or "browsed".
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Bought => "bought",
-            Outcome::AbandonedCart => "abandoned cart",
-            Outcome::Browsed => "browsed",
-        }
-    }
-}
+/// How the visit ended: the app's vocabulary, shared with the visit lists.
+pub use app::journeys::VisitOutcome as Outcome;
 
 /// Everything the report shows about a visit, computed from its events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,8 +209,8 @@ pub fn summarize(events: &[JourneyEvent]) -> JourneySummary {
     let mut paid = false;
 
     for event in &events {
-        match event.event_type.as_str() {
-            "page_view" => {
+        match EventType::parse(&event.event_type) {
+            Some(EventType::PageView) => {
                 pages += 1;
                 let page = clean_path(&event.path);
                 reach(if page.kind == PageKind::Product { FunnelStage::Product } else { FunnelStage::Browse });
@@ -239,16 +221,16 @@ pub fn summarize(events: &[JourneyEvent]) -> JourneySummary {
                     _ => steps.push(Step { page, entered_at: event.received_at, dwell: TimeDelta::zero(), repeats: 1 }),
                 }
             }
-            "click" => clicks += 1,
-            "search" => searches += 1,
-            "product_view" => reach(FunnelStage::Product),
-            "cart_add" => {
+            Some(EventType::Click) => clicks += 1,
+            Some(EventType::Search) => searches += 1,
+            Some(EventType::ProductView) => reach(FunnelStage::Product),
+            Some(EventType::CartAdd) => {
                 cart_adds += 1;
                 cart_touched = true;
                 reach(FunnelStage::Cart);
             }
-            "checkout_begin" => reach(FunnelStage::Checkout),
-            "payment_result" if event.label.as_deref() == Some("succeeded") => {
+            Some(EventType::CheckoutBegin) => reach(FunnelStage::Checkout),
+            Some(EventType::PaymentResult) if event.label.as_deref() == Some("succeeded") => {
                 paid = true;
                 reach(FunnelStage::Paid);
             }
@@ -266,13 +248,7 @@ pub fn summarize(events: &[JourneyEvent]) -> JourneySummary {
     node_visits.sort_by_key(|(_, (count, order))| (std::cmp::Reverse(*count), *order));
     let node_visits = node_visits.into_iter().map(|(page, (visits, _))| NodeVisits { page, visits }).collect();
 
-    let outcome = if paid {
-        Outcome::Bought
-    } else if cart_touched {
-        Outcome::AbandonedCart
-    } else {
-        Outcome::Browsed
-    };
+    let outcome = Outcome::of(paid, cart_touched);
 
     JourneySummary {
         events,

@@ -1,6 +1,6 @@
 //! The worker's writes.
 
-use app::tracking::schema::{ClickstreamRecord, EventKind, EventOrigin};
+use app::tracking::schema::{ClickstreamRecord, EventKind, EventOrigin, EventType};
 use sqlx::PgPool;
 
 /// What became of an event.
@@ -59,9 +59,9 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
     if inserted == 0 {
         return Ok(Stored::Duplicate);
     }
-    let kind = record.event.name();
-    let count = |name: &str| i32::from(kind == name);
-    let checkout = i32::from(from_server && kind == "checkout_begin");
+    let kind = record.event.event_type();
+    let count = |of: EventType| i32::from(kind == of);
+    let checkout = i32::from(from_server && kind == EventType::CheckoutBegin);
     let paid = from_server && matches!(&record.event, EventKind::PaymentResult { outcome, .. } if outcome == "succeeded");
     sqlx::query!(
         r#"
@@ -88,9 +88,9 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
         record.visit_id,
         record.user_id,
         record.received_at as _,
-        count("page_view"),
-        count("click"),
-        count("cart_add"),
+        count(EventType::PageView),
+        count(EventType::Click),
+        count(EventType::CartAdd),
         checkout,
         paid,
         record.user_agent,
