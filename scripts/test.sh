@@ -29,6 +29,12 @@ else
 fi
 
 ensure_rust_tools
+# Habits (rustfmt.toml, [workspace.lints]): formatted, and clippy-clean on the server and on the WASM build.
+log "formatting and lints: cargo fmt --check; cargo clippy -D warnings (server, frontend for wasm32)"
+(cd "$ROOT" && cargo fmt --all --check) || die "cargo fmt would change the files above: run cargo fmt --all"
+(cd "$ROOT" && cargo clippy --quiet -p app -p server --all-targets -- -D warnings &&
+  cargo clippy --quiet -p frontend --target wasm32-unknown-unknown -- -D warnings) ||
+  die "clippy found problems (above)"
 ensure_postgres
 ensure_broker --scratch
 ensure_oidc

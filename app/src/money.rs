@@ -23,7 +23,11 @@ pub fn format_price(minor_units: i64, currency: &str) -> String {
 pub fn parse_price(raw: &str) -> Option<i64> {
     let cleaned: String = raw.trim().trim_start_matches(['€', '$', '£']).chars().filter(|c| *c != ',').collect();
     let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
-    if whole.is_empty() || whole.len() > 9 || fraction.len() > 2 || !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 9
+        || fraction.len() > 2
+        || !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let cents: i64 = format!("{fraction:0<2}").parse().ok()?;

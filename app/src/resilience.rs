@@ -104,7 +104,12 @@ impl CircuitBreaker {
             name,
             settings,
             clock,
-            inner: Mutex::new(Inner { state: BreakerState::Closed, consecutive_failures: 0, opened_at: None, trial_in_flight: false }),
+            inner: Mutex::new(Inner {
+                state: BreakerState::Closed,
+                consecutive_failures: 0,
+                opened_at: None,
+                trial_in_flight: false,
+            }),
         };
         breaker.publish(BreakerState::Closed);
         breaker
@@ -365,7 +370,11 @@ mod tests {
         fail(&breaker);
         clock.advance(Duration::from_secs(5));
         slow_failure.failed();
-        assert_eq!(breaker.try_acquire().err().unwrap().retry_after, Duration::from_secs(5), "the cool-down is not restarted");
+        assert_eq!(
+            breaker.try_acquire().err().unwrap().retry_after,
+            Duration::from_secs(5),
+            "the cool-down is not restarted"
+        );
         slow_success.succeeded();
         assert_eq!(breaker.state(), BreakerState::Open, "only the trial call may close it");
     }

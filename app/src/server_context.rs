@@ -96,7 +96,9 @@ pub async fn current_user(
     .fetch_optional(pool)
     .await?;
     match account {
-        Some(account) if account.valid_from.is_none_or(|from| user.signed_in_at >= from) => user.is_admin = account.is_admin,
+        Some(account) if account.valid_from.is_none_or(|from| user.signed_in_at >= from) => {
+            user.is_admin = account.is_admin
+        }
         _ => {
             tracing::info!(user_id = %user.id, "the user's sessions were ended (or the account is gone); signing out");
             session.flush().await?;

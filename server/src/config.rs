@@ -267,7 +267,8 @@ fn unencrypted_database(url: &str) -> Option<String> {
     };
     let host = options.get_host();
     let bracketed = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
-    let local = options.get_socket().is_some() || host.starts_with('/') || is_loopback_url(&format!("postgres://{bracketed}/"));
+    let local =
+        options.get_socket().is_some() || host.starts_with('/') || is_loopback_url(&format!("postgres://{bracketed}/"));
     (!local && !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull)).then(|| {
         format!(
             "CARTOGRAPH_DATABASE_URL reaches {host} without sslmode=verify-full: add it (and CARTOGRAPH_DATABASE_CA_FILE \
@@ -410,10 +411,15 @@ impl Settings {
         self.otlp_endpoint = self.otlp_endpoint.take().map(|url| url.trim().to_string()).filter(|url| !url.is_empty());
         if let Some(url) = &self.otlp_endpoint {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!("CARTOGRAPH_OTLP_ENDPOINT must be an http(s):// URL, got {url}")));
+                return Err(ConfigError::Invalid(format!(
+                    "CARTOGRAPH_OTLP_ENDPOINT must be an http(s):// URL, got {url}"
+                )));
             }
         }
-        for (name, value) in [("CARTOGRAPH_WORKER_METRICS_ADDR", &self.worker_metrics_addr), ("CARTOGRAPH_INTERNAL_ADDR", &self.internal_addr)] {
+        for (name, value) in [
+            ("CARTOGRAPH_WORKER_METRICS_ADDR", &self.worker_metrics_addr),
+            ("CARTOGRAPH_INTERNAL_ADDR", &self.internal_addr),
+        ] {
             if !switched_off(value) && value.trim().parse::<SocketAddr>().is_err() {
                 return Err(ConfigError::Invalid(format!("{name} must be host:port or off, got {value}")));
             }
@@ -470,7 +476,8 @@ impl Settings {
             ("CARTOGRAPH_VISIT_SIGNING_KEY", self.visit_signing_key.is_none()),
         ]
         .into_iter()
-        .filter_map(|(name, is_missing)| is_missing.then(|| format!("{name} is missing")))
+        .filter(|(_, is_missing)| *is_missing)
+        .map(|(name, _)| format!("{name} is missing"))
         .collect();
         if !self.public_url.starts_with("https://") {
             problems.push(format!("CARTOGRAPH_PUBLIC_URL must be https://, not {}", self.public_url));
@@ -482,7 +489,11 @@ impl Settings {
                 problems.push(format!("CARTOGRAPH_OIDC_ISSUER_URL {issuer} is on this machine (a dev provider?)"));
             }
         }
-        if self.oidc_client_secret.as_ref().is_some_and(|secret| secret.expose_secret() == dev_defaults::OIDC_CLIENT_SECRET) {
+        if self
+            .oidc_client_secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose_secret() == dev_defaults::OIDC_CLIENT_SECRET)
+        {
             problems.push("CARTOGRAPH_OIDC_CLIENT_SECRET is the published dev secret".into());
         }
         if self.visit_signing_key.as_ref().is_some_and(|key| key.expose_secret() == dev_defaults::VISIT_SIGNING_KEY) {
@@ -517,9 +528,14 @@ impl Settings {
 
     /// Whether a broker off this machine is reached without TLS (production warns at every start).
     pub fn kafka_crosses_the_network_in_plaintext(&self) -> bool {
-        let protocol = self.kafka.iter().find(|(name, _)| *name == "security.protocol").map(|(_, value)| value.to_ascii_lowercase());
+        let protocol = self
+            .kafka
+            .iter()
+            .find(|(name, _)| *name == "security.protocol")
+            .map(|(_, value)| value.to_ascii_lowercase());
         let plaintext = matches!(protocol.as_deref(), None | Some("plaintext") | Some("sasl_plaintext"));
-        plaintext && self.kafka_brokers().split(',').any(|broker| !is_loopback_url(&format!("kafka://{}", broker.trim())))
+        plaintext
+            && self.kafka_brokers().split(',').any(|broker| !is_loopback_url(&format!("kafka://{}", broker.trim())))
     }
 
     /// The brokers with the operator's client properties.
@@ -687,7 +703,12 @@ mod tests {
         assert!(unencrypted_database("postgres://db.example.com/shop?sslmode=require").is_some());
         assert!(unencrypted_database("postgres://db.example.com/shop?sslmode=verify-ca").is_some());
         assert!(unencrypted_database("postgres://db.example.com/shop?sslmode=verify-full").is_none());
-        for local in ["postgres://127.0.0.1/shop", "postgres://localhost:5432/shop", "postgres://[::1]/shop", "postgres:///shop?host=/run/postgresql"] {
+        for local in [
+            "postgres://127.0.0.1/shop",
+            "postgres://localhost:5432/shop",
+            "postgres://[::1]/shop",
+            "postgres:///shop?host=/run/postgresql",
+        ] {
             assert!(unencrypted_database(local).is_none(), "{local}");
         }
     }
@@ -702,13 +723,20 @@ mod tests {
         let properties: Vec<(&str, &str)> = settings.kafka.iter().collect();
         assert_eq!(
             properties,
-            [("log_level", "6"), ("sasl.mechanism", "PLAIN"), ("security.protocol", "SASL_SSL"), ("socket.timeout.ms", "5000")]
+            [
+                ("log_level", "6"),
+                ("sasl.mechanism", "PLAIN"),
+                ("security.protocol", "SASL_SSL"),
+                ("socket.timeout.ms", "5000")
+            ]
         );
         let config = crate::kafka::client_config(&settings.kafka_connection());
         assert_eq!(config.get("security.protocol"), Some("SASL_SSL"), "the properties reach the client config");
         assert_eq!(config.get("log_level"), Some("6"));
         let refused = Settings::from_figment(
-            Figment::from(Serialized::defaults(Settings::default())).merge(("mode", "dev")).merge(Toml::string("[kafka]\nenable_auto_commit = true\n")),
+            Figment::from(Serialized::defaults(Settings::default()))
+                .merge(("mode", "dev"))
+                .merge(Toml::string("[kafka]\nenable_auto_commit = true\n")),
         )
         .unwrap_err()
         .to_string();
@@ -802,7 +830,14 @@ mod tests {
 
     #[test]
     fn loopback_urls_are_recognised() {
-        for url in ["http://127.0.0.1:9400", "http://localhost", "https://LOCALHOST:1/x", "http://[::1]:3000/", "http://127.9.9.9", "http://u:p@127.0.0.1/"] {
+        for url in [
+            "http://127.0.0.1:9400",
+            "http://localhost",
+            "https://LOCALHOST:1/x",
+            "http://[::1]:3000/",
+            "http://127.9.9.9",
+            "http://u:p@127.0.0.1/",
+        ] {
             assert!(is_loopback_url(url), "{url}");
         }
         for url in ["https://id.example.com", "https://10.0.0.1", "https://localhost.example.com", "not a url"] {
@@ -831,7 +866,9 @@ mod tests {
         let settings = with(&[("mode", "dev")]).unwrap();
         assert_eq!(settings.payment_breaker().failure_threshold, 5);
         assert_eq!(settings.broker_breaker().cool_down, std::time::Duration::from_secs(15));
-        let zero = Figment::from(Serialized::defaults(Settings::default())).merge(("mode", "dev")).merge(("payment_breaker_failures", 0));
+        let zero = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(("mode", "dev"))
+            .merge(("payment_breaker_failures", 0));
         let error = Settings::from_figment(zero).unwrap_err().to_string();
         assert!(error.contains("CARTOGRAPH_PAYMENT_BREAKER_"), "{error}");
     }

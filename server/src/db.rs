@@ -25,18 +25,14 @@ pub async fn connect(
     if let Some(ca_file) = ca_file {
         options = options.ssl_root_cert(ca_file);
     }
-    let connecting = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(acquire_timeout)
-        .connect_with(options);
+    let connecting =
+        PgPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire_timeout).connect_with(options);
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok(pool)) => Ok(pool),
         Ok(Err(error)) => Err(anyhow::anyhow!("database unreachable at {}: {error}", redact_url(url))),
-        Err(_) => Err(anyhow::anyhow!(
-            "database unreachable at {}: no answer within {}s",
-            redact_url(url),
-            timeout.as_secs()
-        )),
+        Err(_) => {
+            Err(anyhow::anyhow!("database unreachable at {}: no answer within {}s", redact_url(url), timeout.as_secs()))
+        }
     }
 }
 

@@ -43,13 +43,19 @@ impl KafkaProperties {
     }
 
     fn is_secret(name: &str) -> bool {
-        ["password", "secret", "key.pem", "ssl.key", "keystore", "jaas", "sasl.oauthbearer.config"].iter().any(|part| name.contains(part))
+        ["password", "secret", "key.pem", "ssl.key", "keystore", "jaas", "sasl.oauthbearer.config"]
+            .iter()
+            .any(|part| name.contains(part))
     }
 }
 
 impl Serialize for KafkaProperties {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(name, value)| (name, if Self::is_secret(name) { "[redacted]" } else { value.as_str() })))
+        s.collect_map(
+            self.0
+                .iter()
+                .map(|(name, value)| (name, if Self::is_secret(name) { "[redacted]" } else { value.as_str() })),
+        )
     }
 }
 
@@ -62,7 +68,11 @@ impl<'de> Deserialize<'de> for KafkaProperties {
             let value = match value {
                 serde_json::Value::String(text) => text,
                 serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
-                other => return Err(serde::de::Error::custom(format!("kafka property {name} must be a single value, got {other}"))),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "kafka property {name} must be a single value, got {other}"
+                    )))
+                }
             };
             properties.insert(&name, &value);
         }
@@ -114,10 +124,7 @@ impl Topics {
 /// Settings every client shares, then the operator's properties.
 pub fn client_config(kafka: &Connection) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &kafka.brokers)
-        .set("socket.timeout.ms", "10000")
-        .set("log_level", "3");
+    config.set("bootstrap.servers", &kafka.brokers).set("socket.timeout.ms", "10000").set("log_level", "3");
     for (name, value) in kafka.properties.iter() {
         config.set(name, value);
     }
@@ -277,7 +284,12 @@ pub fn lag_reporting_consumer(
 pub const BAD_TOPIC_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Creates any missing topic (the bad topic with [`BAD_TOPIC_RETENTION`]); an existing topic is fine.
-pub async fn ensure_topics(brokers: &Connection, topics: &Topics, partitions: i32, timeout: Duration) -> anyhow::Result<()> {
+pub async fn ensure_topics(
+    brokers: &Connection,
+    topics: &Topics,
+    partitions: i32,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         client_config(brokers).create().context("creating the Kafka admin client")?;
     let bad_retention_ms = BAD_TOPIC_RETENTION.as_millis().to_string();
@@ -287,7 +299,11 @@ pub async fn ensure_topics(brokers: &Connection, topics: &Topics, partitions: i3
         .map(|name| {
             let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
             // Nothing consumes the bad topic: it is kept for inspection, then the broker drops it.
-            if *name == topics.clickstream_bad { topic.set("retention.ms", &bad_retention_ms) } else { topic }
+            if *name == topics.clickstream_bad {
+                topic.set("retention.ms", &bad_retention_ms)
+            } else {
+                topic
+            }
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
@@ -378,9 +394,22 @@ mod tests {
 
     #[test]
     fn lag_comes_from_librdkafka_or_from_the_log_start_before_any_commit() {
-        assert_eq!(partition_lag(&json!({"consumer_lag": 7, "fetch_state": "active", "hi_offset": 9, "lo_offset": 0})), Some(7));
-        assert_eq!(partition_lag(&json!({"consumer_lag": -1, "fetch_state": "active", "hi_offset": 5, "lo_offset": 2})), Some(3));
-        assert_eq!(partition_lag(&json!({"consumer_lag": -1, "fetch_state": "none", "hi_offset": 5, "lo_offset": 0})), None, "owned elsewhere");
-        assert_eq!(partition_lag(&json!({"consumer_lag": -1, "fetch_state": "active", "hi_offset": -1, "lo_offset": -1})), None);
+        assert_eq!(
+            partition_lag(&json!({"consumer_lag": 7, "fetch_state": "active", "hi_offset": 9, "lo_offset": 0})),
+            Some(7)
+        );
+        assert_eq!(
+            partition_lag(&json!({"consumer_lag": -1, "fetch_state": "active", "hi_offset": 5, "lo_offset": 2})),
+            Some(3)
+        );
+        assert_eq!(
+            partition_lag(&json!({"consumer_lag": -1, "fetch_state": "none", "hi_offset": 5, "lo_offset": 0})),
+            None,
+            "owned elsewhere"
+        );
+        assert_eq!(
+            partition_lag(&json!({"consumer_lag": -1, "fetch_state": "active", "hi_offset": -1, "lo_offset": -1})),
+            None
+        );
     }
 }

@@ -21,9 +21,15 @@ async fn main() -> ExitCode {
     };
     // The processes say how they were configured; the inspection commands print only what was asked for.
     if matches!(command.as_str(), "serve" | "worker" | "migrate") {
-        tracing::info!(mode = settings.mode.as_str(), config_file = settings.config_file.as_deref().unwrap_or("none"), "settings loaded");
+        tracing::info!(
+            mode = settings.mode.as_str(),
+            config_file = settings.config_file.as_deref().unwrap_or("none"),
+            "settings loaded"
+        );
         if settings.test_payments() {
-            tracing::warn!("payments go to the built-in test gateway: no money is taken (CARTOGRAPH_PAYMENT_GATEWAY=test)");
+            tracing::warn!(
+                "payments go to the built-in test gateway: no money is taken (CARTOGRAPH_PAYMENT_GATEWAY=test)"
+            );
         }
         if settings.kafka_crosses_the_network_in_plaintext() {
             tracing::warn!(
@@ -76,7 +82,8 @@ async fn read_topic(settings: &Settings) -> anyhow::Result<()> {
     let topic = args.next().ok_or_else(|| anyhow::anyhow!("{USAGE}"))?;
     let key = args.next();
     let topic = format!("{}{topic}", settings.kafka_topic_prefix);
-    let records = cartograph::kafka::read_topic(&settings.kafka_connection(), &topic, std::time::Duration::from_secs(10)).await?;
+    let records =
+        cartograph::kafka::read_topic(&settings.kafka_connection(), &topic, std::time::Duration::from_secs(10)).await?;
     for record in records.iter().filter(|r| key.is_none() || r.key == key) {
         let payload: serde_json::Value =
             serde_json::from_str(&record.payload).unwrap_or(serde_json::Value::String(record.payload.clone()));

@@ -49,7 +49,9 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(names::HTTP_REQUEST_DURATION.into()), LATENCY_BUCKETS)
-                .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(names::JOURNEY_RENDER.into()), RENDER_BUCKETS))
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(Matcher::Full(names::JOURNEY_RENDER.into()), RENDER_BUCKETS)
+                })
                 .expect("bucket lists are non-empty constants")
                 .build_recorder();
             let handle = recorder.handle();
@@ -67,7 +69,10 @@ fn describe() {
     use names::*;
     describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request latency by matched route and status class");
     describe_counter!(EVENTS_ACCEPTED, "Clickstream events acknowledged by the broker");
-    describe_counter!(EVENTS_REJECTED, "Clickstream inputs sent to the bad topic, by reason (malformed, invalid, visit_full, batch_refused)");
+    describe_counter!(
+        EVENTS_REJECTED,
+        "Clickstream inputs sent to the bad topic, by reason (malformed, invalid, visit_full, batch_refused)"
+    );
     describe_counter!(
         BATCHES,
         "Clickstream batches by how the endpoint answered (accepted, visit_full, refused, no_visit, rate_limited, overloaded, unavailable)"
@@ -77,8 +82,14 @@ fn describe() {
     describe_counter!(JOURNEY_PDFS, "Journey PDFs rendered");
     describe_histogram!(JOURNEY_RENDER, Unit::Seconds, "Time to render one journey PDF");
     describe_counter!(STORAGE_RETRIES, "Worker writes that failed transiently and were retried, by consumer");
-    describe_gauge!(STORAGE_FAILING, "1 while a consumer's writes keep failing transiently (the worker is then not ready)");
-    describe_counter!(RECORDS_SET_ASIDE, "Records that can never be stored, set aside in clickstream_rejects, by consumer");
+    describe_gauge!(
+        STORAGE_FAILING,
+        "1 while a consumer's writes keep failing transiently (the worker is then not ready)"
+    );
+    describe_counter!(
+        RECORDS_SET_ASIDE,
+        "Records that can never be stored, set aside in clickstream_rejects, by consumer"
+    );
     describe_counter!(RETENTION_DELETED, "Rows deleted by retention, by table");
     describe_counter!(PAYMENTS, "Charge attempts by outcome (approved, declined, failed, timeout, breaker_open)");
     describe_gauge!(BREAKER_STATE, "Circuit breaker state: 0 closed, 1 open, 2 half-open");
@@ -111,7 +122,8 @@ pub async fn remember_route(request: Request, next: Next) -> Response {
 pub async fn record_http(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
-    let route = response.extensions().get::<RouteLabel>().map(|route| route.0.clone()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        response.extensions().get::<RouteLabel>().map(|route| route.0.clone()).unwrap_or_else(|| "unmatched".into());
     let status = format!("{}xx", response.status().as_u16() / 100);
     metrics::histogram!(names::HTTP_REQUEST_DURATION, "route" => route, "status" => status)
         .record(started.elapsed().as_secs_f64());
@@ -166,6 +178,9 @@ mod tests {
         let text = handle.render();
         assert!(text.contains(r#"cartograph_payments_total{outcome="unit_test"} 2"#), "{text}");
         assert!(text.contains("# HELP cartograph_payments_total"), "{text}");
-        assert!(text.contains(r#"cartograph_journey_render_seconds_bucket{le="0.025"}"#), "histograms have buckets: {text}");
+        assert!(
+            text.contains(r#"cartograph_journey_render_seconds_bucket{le="0.025"}"#),
+            "histograms have buckets: {text}"
+        );
     }
 }

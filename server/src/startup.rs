@@ -1,9 +1,5 @@
 //! Building the web application and the worker from settings, failing fast with a named component.
 
-use app::orders::{
-    payment::{Payments, TestGateway},
-    store::CommerceSettings,
-};
 use crate::{
     auth::OidcClient,
     config::{Mode, Settings},
@@ -16,6 +12,10 @@ use crate::{
     worker,
 };
 use anyhow::Context;
+use app::orders::{
+    payment::{Payments, TestGateway},
+    store::CommerceSettings,
+};
 use axum::{extract::FromRef, Router};
 use leptos::prelude::LeptosOptions;
 use leptos_config::Env;
@@ -49,9 +49,11 @@ pub fn payments(settings: &Settings, pool: &PgPool) -> Payments {
         Duration::from_millis(settings.test_gateway_slow_ms),
     );
     let timeout = Duration::from_secs(settings.payment_timeout_secs);
-    let mut payments = Payments::new(Arc::new(gateway), timeout, settings.payment_breaker(), settings.visit_signing_key());
+    let mut payments =
+        Payments::new(Arc::new(gateway), timeout, settings.payment_breaker(), settings.visit_signing_key());
     payments.limits = settings.payment_attempt_limits();
-    payments.settle_after = Duration::from_secs(settings.payment_settle_after_secs).max(timeout + Duration::from_secs(1));
+    payments.settle_after =
+        Duration::from_secs(settings.payment_settle_after_secs).max(timeout + Duration::from_secs(1));
     payments
 }
 
@@ -109,7 +111,14 @@ impl FromRef<AppState> for LeptosOptions {
 pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
     let timeout = Duration::from_secs(settings.startup_timeout_secs);
     let acquire = Duration::from_millis(settings.database_acquire_timeout_ms);
-    let pool = db::connect(settings.database_url(), settings.database_ca_file.as_deref(), settings.database_max_connections, timeout, acquire).await?;
+    let pool = db::connect(
+        settings.database_url(),
+        settings.database_ca_file.as_deref(),
+        settings.database_max_connections,
+        timeout,
+        acquire,
+    )
+    .await?;
     db::migrate(&pool).await?;
     if settings.seed_demo_catalog {
         let added = seed::seed_demo_catalog(&pool).await.context("seeding the demo catalog")?;
@@ -141,11 +150,9 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen_addr))?;
         let internal_listener = match settings.internal_addr() {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen for /metrics and /readyz on {addr} (CARTOGRAPH_INTERNAL_ADDR)"))?,
-            ),
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen for /metrics and /readyz on {addr} (CARTOGRAPH_INTERNAL_ADDR)")
+            })?),
             None => None,
         };
         let local_addr = listener.local_addr()?;
@@ -210,13 +217,15 @@ impl Application {
             }
             let stop = background.clone();
             tokio::spawn(async move {
-                let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.wait().await }).await;
+                let served =
+                    axum::serve(listener, router).with_graceful_shutdown(async move { stop.wait().await }).await;
                 if let Err(error) = served {
                     tracing::warn!(%error, "the internal listener stopped");
                 }
             })
         });
-        let served = crate::http::serve::serve(self.listener, self.router, self.limits, shutdown).await.context("serving HTTP");
+        let served =
+            crate::http::serve::serve(self.listener, self.router, self.limits, shutdown).await.context("serving HTTP");
         background.trigger();
         let _ = sweeper.await;
         if let Some(internal) = internal {

@@ -80,7 +80,8 @@ mod tests {
         let app = Router::new().route(
             "/v1/traces",
             post(move |headers: HeaderMap, body: Bytes| {
-                let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let content_type =
+                    headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
                 let _ = received.send((content_type, body));
                 async {}
             }),

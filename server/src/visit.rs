@@ -13,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use hmac::{Mac, Hmac};
+use hmac::{Hmac, Mac};
 use http::{
     header::{COOKIE, SET_COOKIE},
     Method, StatusCode,
@@ -254,7 +254,10 @@ mod tests {
         let mut response = Response::new(axum::body::Body::empty());
         production.set_cookie(&mut response, SignedVisit { visit: Uuid::new_v4(), owner: None });
         let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
-        assert!(cookie.starts_with("__Host-cg_visit=") && cookie.contains("; Secure") && cookie.contains("Path=/"), "{cookie}");
+        assert!(
+            cookie.starts_with("__Host-cg_visit=") && cookie.contains("; Secure") && cookie.contains("Path=/"),
+            "{cookie}"
+        );
         assert!(!cookie.contains("Domain"), "{cookie}");
     }
 }

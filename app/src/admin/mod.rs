@@ -78,7 +78,10 @@ impl ProductDraft {
         } else {
             form.slug.trim().to_string()
         };
-        if slug.is_empty() || slug.len() > 96 || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        if slug.is_empty()
+            || slug.len() > 96
+            || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
             problems.push("a URL slug of lowercase letters, digits and dashes");
         }
         let description = form.description.trim().to_string();
@@ -381,8 +384,16 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named_at_once() {
-        let bad = ProductForm { name: " ".into(), price: "free".into(), stock: "-1".into(), slug: "Bad Slug".into(), ..form() };
-        let AppError::Invalid(message) = ProductDraft::parse(&bad).unwrap_err() else { panic!("not a validation error") };
+        let bad = ProductForm {
+            name: " ".into(),
+            price: "free".into(),
+            stock: "-1".into(),
+            slug: "Bad Slug".into(),
+            ..form()
+        };
+        let AppError::Invalid(message) = ProductDraft::parse(&bad).unwrap_err() else {
+            panic!("not a validation error")
+        };
         for expected in ["a name", "URL slug", "a price", "a stock"] {
             assert!(message.contains(expected), "{message}");
         }

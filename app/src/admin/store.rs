@@ -1,6 +1,6 @@
 //! Back-office queries. Every product change writes its catalog event to the outbox in the same transaction.
 
-use super::{ManagedOrder, AdminOrderRow, ManagedProduct, ProductDraft, ORDERS_PAGE_SIZE};
+use super::{AdminOrderRow, ManagedOrder, ManagedProduct, ProductDraft, ORDERS_PAGE_SIZE};
 use crate::{
     catalog::artwork::product_svg,
     error::AppError,
@@ -17,7 +17,11 @@ pub struct UploadedImage {
 }
 
 /// Products by name or slug, newest first; `archived` picks active or archived ones (`None`: both).
-pub async fn list_products(pool: &PgPool, query: &str, archived: Option<bool>) -> Result<Vec<ManagedProduct>, sqlx::Error> {
+pub async fn list_products(
+    pool: &PgPool,
+    query: &str,
+    archived: Option<bool>,
+) -> Result<Vec<ManagedProduct>, sqlx::Error> {
     let pattern = format!("%{}%", query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     sqlx::query_as!(
         ManagedProduct,
@@ -224,7 +228,10 @@ pub async fn delete_product(pool: &PgPool, actor: Uuid, id: i64) -> Result<(), A
     .fetch_one(&mut *tx)
     .await?;
     if ordered {
-        return Err(AppError::Invalid(format!("{} has been ordered, so its history must stay: archive it instead.", before.name)));
+        return Err(AppError::Invalid(format!(
+            "{} has been ordered, so its history must stay: archive it instead.",
+            before.name
+        )));
     }
     let cart_holders = sqlx::query_scalar!(
         r#"
@@ -268,7 +275,11 @@ pub async fn set_image(pool: &PgPool, actor: Uuid, id: i64, image: Option<Upload
 }
 
 /// Orders that left the cart, newest first, `ORDERS_PAGE_SIZE` a page.
-pub async fn list_orders(pool: &PgPool, status: Option<OrderStatus>, page: i64) -> Result<Vec<AdminOrderRow>, sqlx::Error> {
+pub async fn list_orders(
+    pool: &PgPool,
+    status: Option<OrderStatus>,
+    page: i64,
+) -> Result<Vec<AdminOrderRow>, sqlx::Error> {
     sqlx::query_as!(
         AdminOrderRow,
         r#"
@@ -309,12 +320,10 @@ pub async fn list_users(pool: &PgPool, query: &str) -> Result<Vec<super::Managed
 /// Any order with who placed it.
 pub async fn order(pool: &PgPool, id: Uuid) -> Result<Option<ManagedOrder>, sqlx::Error> {
     let Some(detail) = orders::detail(pool, None, id).await? else { return Ok(None) };
-    let shopper = sqlx::query!(
-        "SELECT u.name, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1",
-        id
-    )
-    .fetch_optional(pool)
-    .await?;
+    let shopper =
+        sqlx::query!("SELECT u.name, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1", id)
+            .fetch_optional(pool)
+            .await?;
     Ok(Some(ManagedOrder {
         shopper: shopper.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "deleted user".into()),
         shopper_email: shopper.and_then(|s| s.email),
@@ -325,12 +334,18 @@ pub async fn order(pool: &PgPool, id: Uuid) -> Result<Option<ManagedOrder>, sqlx
 /// Marks a paid order shipped; any other state is refused with its name.
 pub async fn fulfil(pool: &PgPool, id: Uuid, note: &str) -> Result<OrderStatus, AppError> {
     let mut tx = pool.begin().await?;
-    let status = sqlx::query_scalar!(r#"SELECT status AS "status: OrderStatus" FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE"#, id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let status = sqlx::query_scalar!(
+        r#"SELECT status AS "status: OrderStatus" FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
     if !status.can_become(OrderStatus::Fulfilled) {
-        return Err(AppError::Invalid(format!("This order is {}; only paid orders can be shipped.", status.label().to_lowercase())));
+        return Err(AppError::Invalid(format!(
+            "This order is {}; only paid orders can be shipped.",
+            status.label().to_lowercase()
+        )));
     }
     orders::transition(&mut tx, id, OrderStatus::Fulfilled, note).await?;
     tx.commit().await?;

@@ -1,15 +1,11 @@
 //! The back-office pages. They render what the server functions allow: a shopper gets "not allowed" and a 403.
 
 use super::{
-    admin_order, admin_orders, admin_product, admin_products, admin_users, AdminCancelOrder, DeleteProduct, EndUserSessions,
-    FulfilOrder, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived, ORDERS_PAGE_SIZE,
+    admin_order, admin_orders, admin_product, admin_products, admin_users, AdminCancelOrder, DeleteProduct,
+    EndUserSessions, FulfilOrder, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived,
+    ORDERS_PAGE_SIZE,
 };
-use crate::{
-    auth::SignInPrompt,
-    error::AppError,
-    money::format_price,
-    orders::OrderStatus,
-};
+use crate::{auth::SignInPrompt, error::AppError, money::format_price, orders::OrderStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -33,7 +29,9 @@ fn AdminNav() -> impl IntoView {
 /// What an admin page shows instead of its content when the server said no.
 fn refusal(error: AppError, return_to: &'static str) -> AnyView {
     match error {
-        AppError::Unauthorized => view! { <SignInPrompt return_to=return_to purpose="to open the back office." /> }.into_any(),
+        AppError::Unauthorized => {
+            view! { <SignInPrompt return_to=return_to purpose="to open the back office." /> }.into_any()
+        }
         AppError::Forbidden => view! {
             <section class="not-found" data-testid="forbidden">
                 <h1>"Admins only"</h1>
@@ -59,19 +57,21 @@ pub fn AdminProductsPage() -> impl IntoView {
     });
     let products = Resource::new(move || filters.get(), |(q, show)| admin_products(q, show));
     // Shown with the list only: a refused visitor sees no back-office controls at all.
-    let toolbar = move || view! {
-        <div class="admin-toolbar">
-            <Form method="GET" action="/admin/products">
-                <input type="search" name="q" placeholder="Name or slug" maxlength="100" value=move || filters.get().0 />
-                <select name="show" aria-label="Which products">
-                    {[("active", "Active"), ("archived", "Archived"), ("all", "All")].into_iter().map(|(value, label)| view! {
-                        <option value=value selected=move || filters.get().1 == value>{label}</option>
-                    }).collect_view()}
-                </select>
-                <button type="submit">"Filter"</button>
-            </Form>
-            <A href="/admin/products/new" attr:class="button">"New product"</A>
-        </div>
+    let toolbar = move || {
+        view! {
+            <div class="admin-toolbar">
+                <Form method="GET" action="/admin/products">
+                    <input type="search" name="q" placeholder="Name or slug" maxlength="100" value=move || filters.get().0 />
+                    <select name="show" aria-label="Which products">
+                        {[("active", "Active"), ("archived", "Archived"), ("all", "All")].into_iter().map(|(value, label)| view! {
+                            <option value=value selected=move || filters.get().1 == value>{label}</option>
+                        }).collect_view()}
+                    </select>
+                    <button type="submit">"Filter"</button>
+                </Form>
+                <A href="/admin/products/new" attr:class="button">"New product"</A>
+            </div>
+        }
     };
     view! {
         <Title text="Products · Admin" />
@@ -201,11 +201,15 @@ fn ProductActions(
     let id = product.id;
     let image = format!("/images/products/{}?v={}", product.slug, product.updated_at.timestamp());
     let errors = move || {
-        [archive.value().get().and_then(Result::err), delete.value().get().and_then(Result::err), reset_image.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })
-            .collect_view()
+        [
+            archive.value().get().and_then(Result::err),
+            delete.value().get().and_then(Result::err),
+            reset_image.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })
+        .collect_view()
     };
     view! {
         <section class="admin-image">
@@ -239,8 +243,13 @@ fn ProductActions(
     }
 }
 
-const ORDER_STATES: [OrderStatus; 5] =
-    [OrderStatus::PendingPayment, OrderStatus::Paid, OrderStatus::Fulfilled, OrderStatus::Cancelled, OrderStatus::Expired];
+const ORDER_STATES: [OrderStatus; 5] = [
+    OrderStatus::PendingPayment,
+    OrderStatus::Paid,
+    OrderStatus::Fulfilled,
+    OrderStatus::Cancelled,
+    OrderStatus::Expired,
+];
 
 /// Every placed order, filtered by state, a page at a time.
 #[component]
@@ -332,7 +341,11 @@ pub fn AdminOrderPage() -> impl IntoView {
 }
 
 #[component]
-fn AdminOrderView(order: ManagedOrder, fulfil: ServerAction<FulfilOrder>, cancel: ServerAction<AdminCancelOrder>) -> impl IntoView {
+fn AdminOrderView(
+    order: ManagedOrder,
+    fulfil: ServerAction<FulfilOrder>,
+    cancel: ServerAction<AdminCancelOrder>,
+) -> impl IntoView {
     let detail = order.detail;
     let summary = detail.summary.clone();
     let id = summary.id;

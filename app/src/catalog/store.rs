@@ -37,11 +37,7 @@ pub async fn home_shelves(pool: &PgPool, per_category: i64) -> Result<Vec<Catego
         };
         match shelves.last_mut() {
             Some(shelf) if shelf.slug == row.category_slug => shelf.products.push(card),
-            _ => shelves.push(CategoryShelf {
-                slug: row.category_slug,
-                name: row.category_name,
-                products: vec![card],
-            }),
+            _ => shelves.push(CategoryShelf { slug: row.category_slug, name: row.category_name, products: vec![card] }),
         }
     }
     Ok(shelves)

@@ -214,7 +214,9 @@ pub fn ProductPage() -> impl IntoView {
     });
     #[cfg(feature = "hydrate")]
     {
-        if let Ok(handle) = set_interval_with_handle(move || refresh.update(|v| *v += 1), std::time::Duration::from_secs(15)) {
+        if let Ok(handle) =
+            set_interval_with_handle(move || refresh.update(|v| *v += 1), std::time::Duration::from_secs(15))
+        {
             on_cleanup(move || handle.clear());
         }
     }

@@ -106,7 +106,9 @@ pub async fn admin_visits(outcome: String) -> Result<Vec<VisitListItem>, AppErro
             crate::admin::require_admin().await?;
             let outcome = match outcome.as_str() {
                 "" => None,
-                label => Some(VisitOutcome::parse(label).ok_or_else(|| AppError::Invalid("Unknown outcome filter.".into()))?),
+                label => Some(
+                    VisitOutcome::parse(label).ok_or_else(|| AppError::Invalid("Unknown outcome filter.".into()))?,
+                ),
             };
             let pool = crate::server_context::pool()?;
             Ok(store::all(&pool, outcome).await?)

@@ -41,7 +41,11 @@ pub async fn all(pool: &PgPool, outcome: Option<VisitOutcome>) -> Result<Vec<Vis
     list(pool, None, outcome).await
 }
 
-async fn list(pool: &PgPool, user: Option<Uuid>, outcome: Option<VisitOutcome>) -> Result<Vec<VisitListItem>, sqlx::Error> {
+async fn list(
+    pool: &PgPool,
+    user: Option<Uuid>,
+    outcome: Option<VisitOutcome>,
+) -> Result<Vec<VisitListItem>, sqlx::Error> {
     // The filter as the two facts an outcome is made of (`VisitOutcome::of`): paid, and added to the cart.
     let (paid, added_to_cart) = match outcome {
         None => (None, None),

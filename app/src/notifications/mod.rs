@@ -81,9 +81,10 @@ impl NoticeKind {
 pub fn shopper_notice(event: &CatalogEvent) -> Option<(NoticeKind, String)> {
     let name = |state: &ProductState| state.name.clone();
     match (&event.before, &event.after) {
-        (Some(before), None) => {
-            Some((NoticeKind::Unavailable, format!("{} is no longer available and was removed from your cart.", name(before))))
-        }
+        (Some(before), None) => Some((
+            NoticeKind::Unavailable,
+            format!("{} is no longer available and was removed from your cart.", name(before)),
+        )),
         (Some(before), Some(after)) if after.archived && !before.archived => Some((
             NoticeKind::Unavailable,
             format!("{} is no longer available; it cannot be bought from your cart.", name(after)),

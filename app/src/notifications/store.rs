@@ -19,9 +19,12 @@ pub async fn inbox(pool: &PgPool, user: Uuid, limit: i64) -> Result<Inbox, sqlx:
 }
 
 async fn unread_count(pool: &PgPool, user: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM notifications WHERE user_id = $1 AND read_at IS NULL"#, user)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM notifications WHERE user_id = $1 AND read_at IS NULL"#,
+        user
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// Marks one of the user's notifications read (all of them with `None`); returns the unread count left.

@@ -130,4 +130,3 @@ pub fn NotificationsPage() -> impl IntoView {
         </Transition>
     }
 }
-

@@ -119,10 +119,11 @@ impl TestGateway {
     }
 
     async fn recorded_charge(&self, key: &str) -> Result<Option<ChargeOutcome>, GatewayError> {
-        let row = sqlx::query!("SELECT outcome, reference, reason FROM test_gateway_charges WHERE idempotency_key = $1", key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let row =
+            sqlx::query!("SELECT outcome, reference, reason FROM test_gateway_charges WHERE idempotency_key = $1", key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
         Ok(row.map(|row| match (row.outcome.as_str(), row.reference) {
             ("approved", Some(reference)) => ChargeOutcome::Approved { reference },
             _ => ChargeOutcome::Declined { reason: row.reason.unwrap_or_default() },
@@ -168,7 +169,10 @@ impl PaymentGateway for TestGateway {
             .rows_affected();
             if inserted == 0 {
                 // A concurrent retry with the same key was first: its outcome is the outcome.
-                return self.recorded_charge(&request.idempotency_key).await?.ok_or_else(|| unavailable(sqlx::Error::RowNotFound));
+                return self
+                    .recorded_charge(&request.idempotency_key)
+                    .await?
+                    .ok_or_else(|| unavailable(sqlx::Error::RowNotFound));
             }
             if request.card.number == test_cards::SLOW {
                 tokio::time::sleep(self.slow).await;
@@ -343,7 +347,8 @@ mod tests {
 
     #[tokio::test]
     async fn outages_and_timeouts_open_the_breaker_and_then_nothing_reaches_the_gateway() {
-        let (payments, gateway) = payments(vec![Err(GatewayError::Unavailable("503".into())), Err(GatewayError::Timeout)]);
+        let (payments, gateway) =
+            payments(vec![Err(GatewayError::Unavailable("503".into())), Err(GatewayError::Timeout)]);
         assert_eq!(charge(&payments).await, Err(GatewayError::Unavailable("503".into())));
         assert_eq!(charge(&payments).await, Err(GatewayError::Timeout));
         assert!(matches!(charge(&payments).await, Err(GatewayError::BreakerOpen(_))));

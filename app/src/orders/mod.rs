@@ -145,7 +145,8 @@ pub async fn begin_checkout(
             let order_id = store::checkout(&pool, user.id, &address, &settings).await?;
             let visit = crate::server_context::visit_id().await?;
             let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
-            let event = crate::tracking::server_events::record(visit, user.id, kind, "/checkout".into(), &order_id.to_string());
+            let event =
+                crate::tracking::server_events::record(visit, user.id, kind, "/checkout".into(), &order_id.to_string());
             crate::tracking::server_events::emit(&pool, &event).await;
             Ok(order_id)
         }

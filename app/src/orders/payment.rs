@@ -35,12 +35,20 @@ struct Intent {
 
 /// What became of a charge.
 enum Settlement {
-    Approved { reference: String },
-    Declined { reason: String },
+    Approved {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
     /// The gateway refused to process the card: nothing was charged.
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
     /// The gateway never took the charge: nothing was charged, and the same key may try again.
-    NotTaken { reason: String },
+    NotTaken {
+        reason: String,
+    },
 }
 
 impl From<ChargeOutcome> for Settlement {
@@ -208,7 +216,13 @@ async fn begin_charge(
 
 /// The answer saved for a key used before. While that attempt's charge is still in flight (a double submit), it
 /// is waited for, up to the payment timeout, so both submits get the same receipt.
-async fn replay(pool: &PgPool, payments: &Payments, user: Uuid, order: Uuid, key: &str) -> Result<PaymentReceipt, AppError> {
+async fn replay(
+    pool: &PgPool,
+    payments: &Payments,
+    user: Uuid,
+    order: Uuid,
+    key: &str,
+) -> Result<PaymentReceipt, AppError> {
     let deadline = tokio::time::Instant::now() + payments.timeout;
     loop {
         let saved = sqlx::query_scalar!(
@@ -227,7 +241,9 @@ async fn replay(pool: &PgPool, payments: &Payments, user: Uuid, order: Uuid, key
                     _ => Err(AppError::Invalid(OUT_OF_DATE.into())),
                 };
             }
-            Some(None) if tokio::time::Instant::now() < deadline => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Some(None) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
             Some(None) => return Err(AppError::Invalid(IN_PROGRESS.into())),
         }
     }
@@ -246,7 +262,11 @@ async fn in_flight(conn: &mut sqlx::PgConnection, order: Uuid) -> Result<bool, s
 /// The second transaction: records what became of the charge, marks the order paid, and saves the answer for
 /// the idempotency key (or frees the key when nothing was charged). `None` when nothing was charged. If the
 /// charge was settled meanwhile (the worker got there first), that settlement stands and is answered.
-async fn settle_charge(pool: &PgPool, intent: &Intent, settlement: Settlement) -> Result<Option<PaymentReceipt>, sqlx::Error> {
+async fn settle_charge(
+    pool: &PgPool,
+    intent: &Intent,
+    settlement: Settlement,
+) -> Result<Option<PaymentReceipt>, sqlx::Error> {
     let (outcome, reference, reason) = match &settlement {
         Settlement::Approved { reference } => (PaymentState::Succeeded, Some(reference.as_str()), None),
         Settlement::Declined { reason } => (PaymentState::Declined, None, Some(reason.as_str())),
@@ -299,9 +319,13 @@ async fn settle_charge(pool: &PgPool, intent: &Intent, settlement: Settlement) -
             .await?;
         }
         None => {
-            sqlx::query!("DELETE FROM idempotency WHERE user_id = $1 AND idempotency_key = $2", intent.user, intent.key)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "DELETE FROM idempotency WHERE user_id = $1 AND idempotency_key = $2",
+                intent.user,
+                intent.key
+            )
+            .execute(&mut *tx)
+            .await?;
         }
     }
     tx.commit().await?;
@@ -341,14 +365,20 @@ pub async fn cancel(
     note: &str,
 ) -> Result<OrderStatus, AppError> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query!(r#"SELECT status AS "status: OrderStatus", user_id FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE"#, order)
-        .fetch_optional(&mut *tx)
-        .await?
-        .filter(|row| user.is_none() || row.user_id == user)
-        .ok_or(AppError::NotFound)?;
+    let row = sqlx::query!(
+        r#"SELECT status AS "status: OrderStatus", user_id FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE"#,
+        order
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .filter(|row| user.is_none() || row.user_id == user)
+    .ok_or(AppError::NotFound)?;
     let status = row.status;
     if !status.cancellable() {
-        return Err(AppError::Invalid(format!("This order is {}; it can no longer be cancelled.", status.label().to_lowercase())));
+        return Err(AppError::Invalid(format!(
+            "This order is {}; it can no longer be cancelled.",
+            status.label().to_lowercase()
+        )));
     }
     if in_flight(&mut tx, order).await? {
         return Err(AppError::Invalid(IN_PROGRESS.into()));
@@ -386,7 +416,8 @@ pub async fn cancel(
     .await?;
     tx.commit().await?;
 
-    let request = RefundRequest { idempotency_key: key, charge_reference: charge.reference, amount_cents: charge.amount_cents };
+    let request =
+        RefundRequest { idempotency_key: key, charge_reference: charge.reference, amount_cents: charge.amount_cents };
     match payments.refund(permit, request).await {
         Ok(reference) => {
             finish_refund(pool, refund, order, &reference, note).await?;
@@ -412,7 +443,13 @@ pub async fn cancel(
 }
 
 /// Records a refund the gateway confirmed and cancels its order; false if it was recorded already.
-async fn finish_refund(pool: &PgPool, refund: Uuid, order: Uuid, reference: &str, note: &str) -> Result<bool, sqlx::Error> {
+async fn finish_refund(
+    pool: &PgPool,
+    refund: Uuid,
+    order: Uuid,
+    reference: &str,
+    note: &str,
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query!(
         "UPDATE payments SET outcome = 'refunded', gateway_reference = $2, settled_at = now() WHERE id = $1 AND outcome = 'refunding'",
@@ -455,7 +492,9 @@ pub async fn settle_in_flight(pool: &PgPool, payments: &Payments, batch: i64) ->
         if row.outcome == PaymentState::Charging {
             let settlement = match payments.find_charge(row.gateway_key.clone()).await {
                 Ok(Some(outcome)) => Settlement::from(outcome),
-                Ok(None) => Settlement::NotTaken { reason: "the gateway never took the charge; nothing was charged".into() },
+                Ok(None) => {
+                    Settlement::NotTaken { reason: "the gateway never took the charge; nothing was charged".into() }
+                }
                 Err(error) => {
                     tracing::warn!(%error, %order, "could not settle a charge in flight; retrying later");
                     continue;
@@ -479,10 +518,12 @@ pub async fn settle_in_flight(pool: &PgPool, payments: &Payments, batch: i64) ->
             )
             .fetch_one(pool)
             .await?;
-            let request = RefundRequest { idempotency_key: row.gateway_key, charge_reference, amount_cents: row.amount_cents };
+            let request =
+                RefundRequest { idempotency_key: row.gateway_key, charge_reference, amount_cents: row.amount_cents };
             match payments.refund(permit, request).await {
                 Ok(reference) => {
-                    finish_refund(pool, row.id, order, &reference, row.reason.as_deref().unwrap_or("cancelled")).await?;
+                    finish_refund(pool, row.id, order, &reference, row.reason.as_deref().unwrap_or("cancelled"))
+                        .await?;
                 }
                 Err(error) => {
                     tracing::warn!(%error, %order, "could not settle a refund in flight; retrying later");

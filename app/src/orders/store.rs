@@ -1,6 +1,8 @@
 //! Order queries: checkout with atomic stock reservation, expiry, history.
 
-use super::{OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, ShippingAddress, StatusChange};
+use super::{
+    OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, ShippingAddress, StatusChange,
+};
 use crate::error::AppError;
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
@@ -150,12 +152,7 @@ pub async fn release_stock(conn: &mut PgConnection, order: Uuid) -> Result<(), s
 }
 
 /// Moves an order to `to`; the database refuses an illegal transition.
-pub async fn transition(
-    conn: &mut PgConnection,
-    order: Uuid,
-    to: OrderStatus,
-    note: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn transition(conn: &mut PgConnection, order: Uuid, to: OrderStatus, note: &str) -> Result<(), sqlx::Error> {
     // The trigger records the note in the order's history.
     sqlx::query!("SELECT set_config('cartograph.transition_note', $1, true)", note).fetch_one(&mut *conn).await?;
     sqlx::query!("UPDATE orders SET status = $2 WHERE id = $1", order, to as _).execute(&mut *conn).await?;
@@ -254,12 +251,13 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     .fetch_all(pool)
     .await?;
     let item_count = lines.iter().map(|l| i64::from(l.quantity)).sum();
-    let address = match (row.shipping_name, row.shipping_line1, row.shipping_city, row.shipping_postcode, row.shipping_country) {
-        (Some(name), Some(line1), Some(city), Some(postcode), Some(country)) => {
-            Some(ShippingAddress { name, line1, line2: row.shipping_line2, city, postcode, country })
-        }
-        _ => None,
-    };
+    let address =
+        match (row.shipping_name, row.shipping_line1, row.shipping_city, row.shipping_postcode, row.shipping_country) {
+            (Some(name), Some(line1), Some(city), Some(postcode), Some(country)) => {
+                Some(ShippingAddress { name, line1, line2: row.shipping_line2, city, postcode, country })
+            }
+            _ => None,
+        };
     Ok(Some(OrderDetail {
         summary: OrderSummary {
             id: row.id,

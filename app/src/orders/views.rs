@@ -82,12 +82,15 @@ pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let order_id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
     let version = RwSignal::new(0u32);
-    let detail = Resource::new(move || (order_id(), version.get()), |(id, _)| async move {
-        match id {
-            Some(id) => get_order(id).await,
-            None => Err(crate::error::AppError::NotFound),
-        }
-    });
+    let detail = Resource::new(
+        move || (order_id(), version.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_order(id).await,
+                None => Err(crate::error::AppError::NotFound),
+            }
+        },
+    );
     let pay = ServerAction::<PayOrder>::new();
     let cancel = ServerAction::<CancelOrder>::new();
     Effect::new(move |_| {
@@ -269,4 +272,3 @@ pub(crate) fn order_record(
         })}
     }
 }
-

@@ -18,7 +18,11 @@ pub const COLLECT_PATH: &str = "/api/events";
 /// A page as the clickstream names it: path plus query (the router's `search` has no `?`).
 pub fn page_path(pathname: &str, search: &str) -> String {
     let search = search.trim_start_matches('?');
-    if search.is_empty() { pathname.to_string() } else { format!("{pathname}?{search}") }
+    if search.is_empty() {
+        pathname.to_string()
+    } else {
+        format!("{pathname}?{search}")
+    }
 }
 
 /// Records a named event on the current page (a no-op outside the browser).
@@ -44,7 +48,8 @@ pub fn PageViewTracker() -> impl IntoView {
             let referrer = previous.get_value().or_else(tracker::document_referrer);
             previous.set_value(Some(page.clone()));
             tracker::page_changed(&page);
-            let mut event = schema::ClientEvent::now(EventKind::PageView { referrer, title: tracker::document_title() });
+            let mut event =
+                schema::ClientEvent::now(EventKind::PageView { referrer, title: tracker::document_title() });
             event.path = page;
             tracker::record(event);
         });

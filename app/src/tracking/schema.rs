@@ -188,7 +188,8 @@ impl ClientEvent {
             }
         }
         if let Some(id) = &self.id {
-            if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(format!("{}: id must be 1 to 64 letters, digits, '-' or '_'", self.kind.name()));
             }
         }
@@ -296,12 +297,18 @@ mod tests {
     fn every_commerce_event_parses_from_its_documented_shape() {
         let order = "6f1c2f1e-8d4b-4a53-9a43-5b8f5b0c2a11";
         for (json, name) in [
-            (r#"{"type":"product_view","path":"/product/tent","product_id":1,"slug":"tent"}"#.to_string(), "product_view"),
+            (
+                r#"{"type":"product_view","path":"/product/tent","product_id":1,"slug":"tent"}"#.to_string(),
+                "product_view",
+            ),
             (r#"{"type":"cart_add","path":"/product/tent","product_id":1,"quantity":2}"#.to_string(), "cart_add"),
             (r#"{"type":"cart_remove","path":"/cart","product_id":1}"#.to_string(), "cart_remove"),
             (r#"{"type":"search","path":"/products?q=tent","query":"tent","results":3}"#.to_string(), "search"),
             (format!(r#"{{"type":"checkout_begin","path":"/checkout","order_id":"{order}"}}"#), "checkout_begin"),
-            (format!(r#"{{"type":"payment_result","path":"/orders/x","order_id":"{order}","outcome":"declined"}}"#), "payment_result"),
+            (
+                format!(r#"{{"type":"payment_result","path":"/orders/x","order_id":"{order}","outcome":"declined"}}"#),
+                "payment_result",
+            ),
         ] {
             let event: ClientEvent = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(event.kind.name(), name);
@@ -327,7 +334,8 @@ mod tests {
         .unwrap();
         assert!(click.validate().is_ok());
         let leave: ClientEvent =
-            serde_json::from_str(r#"{"type":"page_leave","path":"/","duration_ms":1200,"scroll_depth_pct":140}"#).unwrap();
+            serde_json::from_str(r#"{"type":"page_leave","path":"/","duration_ms":1200,"scroll_depth_pct":140}"#)
+                .unwrap();
         assert!(leave.validate().unwrap_err().contains("scroll depth"));
         let bad_id: ClientEvent =
             serde_json::from_str(r#"{"type":"error","path":"/","message":"x","id":"<script>"}"#).unwrap();
@@ -351,7 +359,10 @@ mod tests {
 
     #[test]
     fn nul_and_other_control_characters_are_rejected_naming_the_field() {
-        assert_eq!(page_view("/a\u{0}b").validate().unwrap_err(), "page_view: path contains the control character U+0000");
+        assert_eq!(
+            page_view("/a\u{0}b").validate().unwrap_err(),
+            "page_view: path contains the control character U+0000"
+        );
         let mut event = page_view("/");
         event.kind = EventKind::PageView { referrer: Some("/x\u{1b}[2J".into()), title: None };
         assert!(event.validate().unwrap_err().contains("referrer contains the control character U+001B"));

@@ -47,7 +47,13 @@ mod tests {
     fn a_replayed_server_event_keeps_its_id_and_says_who_recorded_it() {
         let (visit, user, order) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let pay = |key: &str| {
-            record(visit, user, EventKind::PaymentResult { order_id: order, outcome: "succeeded".into() }, "/o".into(), key)
+            record(
+                visit,
+                user,
+                EventKind::PaymentResult { order_id: order, outcome: "succeeded".into() },
+                "/o".into(),
+                key,
+            )
         };
         assert_eq!(pay("k1").event_id, pay("k1").event_id);
         assert_ne!(pay("k1").event_id, pay("k2").event_id);

@@ -141,7 +141,8 @@ pub fn install() {
         }
     }
     let tick = Closure::<dyn Fn()>::new(|| flush(false));
-    let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), FLUSH_EVERY_MS);
+    let _ =
+        window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), FLUSH_EVERY_MS);
     tick.forget();
     listen(&window, "pagehide", false, |_| {
         leave_page();
@@ -180,7 +181,10 @@ pub fn record(event: ClientEvent) {
 /// A new page is shown: closes the previous page's timer with a `page_leave` event.
 pub fn page_changed(path: &str) {
     leave_page();
-    with(|t| t.page = Some(PageTimer { path: path.to_string(), started_ms: js_sys::Date::now(), max_scroll_pct: scroll_depth() }));
+    with(|t| {
+        t.page =
+            Some(PageTimer { path: path.to_string(), started_ms: js_sys::Date::now(), max_scroll_pct: scroll_depth() })
+    });
 }
 
 fn leave_page() {
@@ -207,7 +211,8 @@ fn scroll_depth() -> i32 {
 /// never by an input's value. Anything inside `[data-no-track]` is skipped.
 fn record_click(event: &web_sys::Event) {
     let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
-    let Ok(Some(element)) = target.closest("a, button, input, select, textarea, summary, [role=button], [data-track]") else {
+    let Ok(Some(element)) = target.closest("a, button, input, select, textarea, summary, [role=button], [data-track]")
+    else {
         return;
     };
     if element.closest("[data-no-track]").ok().flatten().is_some() {
@@ -227,7 +232,11 @@ fn record_click(event: &web_sys::Event) {
         _ => tag.clone(),
     };
     let href = (tag == "a").then(|| element.get_attribute("href")).flatten().map(|href| {
-        if href.starts_with('/') { href } else { "external".to_string() }
+        if href.starts_with('/') {
+            href
+        } else {
+            "external".to_string()
+        }
     });
     record(ClientEvent::now(EventKind::Click { element: element_kind, label, href }));
 }
@@ -305,7 +314,8 @@ async fn send_fetch(batch: &[ClientEvent]) -> bool {
         let _ = headers.set("Content-Type", "text/plain;charset=UTF-8");
         init.set_headers(&headers);
     }
-    let Ok(response) = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(COLLECT_PATH, &init)).await else {
+    let Ok(response) = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(COLLECT_PATH, &init)).await
+    else {
         return false;
     };
     let Ok(response) = response.dyn_into::<web_sys::Response>() else { return false };

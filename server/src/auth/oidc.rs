@@ -78,7 +78,8 @@ impl OidcClient {
             .timeout(call_timeout.max(timeout))
             .build()
             .context("building the HTTP client for OpenID Connect")?;
-        let issuer_url = IssuerUrl::new(issuer.clone()).map_err(|e| anyhow!("invalid OIDC issuer URL {issuer}: {e}"))?;
+        let issuer_url =
+            IssuerUrl::new(issuer.clone()).map_err(|e| anyhow!("invalid OIDC issuer URL {issuer}: {e}"))?;
         let discovery = ProviderMetadataWithLogout::discover_async(issuer_url, &http);
         let metadata = tokio::time::timeout(timeout, discovery)
             .await
@@ -94,7 +95,8 @@ impl OidcClient {
             client_secret: ClientSecret::new(
                 settings.oidc_client_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default(),
             ),
-            redirect_url: RedirectUrl::new(redirect.clone()).map_err(|e| anyhow!("invalid redirect URL {redirect}: {e}"))?,
+            redirect_url: RedirectUrl::new(redirect.clone())
+                .map_err(|e| anyhow!("invalid redirect URL {redirect}: {e}"))?,
             post_logout_url: format!("{}/", settings.public_url),
             scopes: settings.oidc_scopes.split_whitespace().map(str::to_owned).collect(),
             admin_claim: settings.oidc_admin_claim.clone(),
@@ -120,11 +122,13 @@ impl OidcClient {
         }
         *last = Some(Instant::now());
         let uri = self.metadata().jwks_uri().clone();
-        let keys = self
-            .within_timeout(CoreJsonWebKeySet::fetch_async(&uri, &self.http))
-            .await?
-            .map_err(|e| LoginError::Rejected(format!("fetching the provider's signing keys failed: {}", error_chain(&e))))?;
-        tracing::info!(keys = keys.keys().len(), "fetched the OpenID provider's signing keys again (a token named an unknown key)");
+        let keys = self.within_timeout(CoreJsonWebKeySet::fetch_async(&uri, &self.http)).await?.map_err(|e| {
+            LoginError::Rejected(format!("fetching the provider's signing keys failed: {}", error_chain(&e)))
+        })?;
+        tracing::info!(
+            keys = keys.keys().len(),
+            "fetched the OpenID provider's signing keys again (a token named an unknown key)"
+        );
         let mut metadata = self.metadata.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         *metadata = metadata.clone().set_jwks(keys);
         Ok(true)
@@ -174,7 +178,10 @@ impl OidcClient {
         let refreshed_client;
         let mut verifier = client.id_token_verifier();
         let mut verified = id_token.claims(&verifier, &nonce);
-        if matches!(verified, Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))) {
+        if matches!(
+            verified,
+            Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))
+        ) {
             // The provider may have rotated its keys since we fetched them.
             if self.refresh_keys().await? {
                 refreshed_client = self.client();
@@ -186,8 +193,7 @@ impl OidcClient {
         if let Some(expected) = claims.access_token_hash() {
             let algorithm = id_token.signing_alg().map_err(|e| rejected(&e))?;
             let key = id_token.signing_key(&verifier).map_err(|e| rejected(&e))?;
-            let actual =
-                AccessTokenHash::from_token(token.access_token(), algorithm, key).map_err(|e| rejected(&e))?;
+            let actual = AccessTokenHash::from_token(token.access_token(), algorithm, key).map_err(|e| rejected(&e))?;
             if actual != *expected {
                 return Err(rejected(&"at_hash does not match the access token"));
             }

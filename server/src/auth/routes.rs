@@ -18,10 +18,7 @@ const ID_TOKEN_KEY: &str = "cartograph.oidc.id_token";
 
 /// `/auth/login`, `/auth/callback` and `/auth/logout`.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login))
-        .route("/callback", get(callback))
-        .route("/logout", post(logout))
+    Router::new().route("/login", get(login)).route("/callback", get(callback)).route("/logout", post(logout))
 }
 
 #[derive(Deserialize)]
@@ -83,14 +80,22 @@ async fn callback(
         }
         Err(LoginError::Rejected(reason)) => {
             tracing::warn!(%reason, "sign-in failed");
-            return error_page(StatusCode::BAD_GATEWAY, "Sign-in failed", "The provider's answer could not be verified.");
+            return error_page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in failed",
+                "The provider's answer could not be verified.",
+            );
         }
     };
     let user_id = match super::users::upsert(&state.pool, &identity).await {
         Ok(id) => id,
         Err(error) => {
             tracing::error!(%error, "could not store the user");
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable", "Please try again in a moment.");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                "Please try again in a moment.",
+            );
         }
     };
     if let Err(error) = super::users::link_visit(&state.pool, visit.0, user_id).await {

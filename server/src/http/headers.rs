@@ -21,8 +21,9 @@ const PERMISSIONS: HeaderValue =
     HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()");
 const NO_STORE: HeaderValue = HeaderValue::from_static("private, no-store");
 /// For HTML without the app's own policy: no script at all, the shop's stylesheet, no framing.
-const DEFAULT_CSP: HeaderValue =
-    HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+const DEFAULT_CSP: HeaderValue = HeaderValue::from_static(
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+);
 
 /// Paths whose pages are about one shopper, whoever asks.
 const PERSONAL_PAGES: [&str; 6] = ["/cart", "/checkout", "/orders", "/account", "/admin", "/auth"];
@@ -37,10 +38,12 @@ fn is_personal(path: &str, has_session: bool, is_html: bool) -> bool {
 
 pub async fn security_headers(State(policy): State<HeaderPolicy>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    let has_session = crate::visit::cookies(request.headers()).any(|(name, _)| name.trim_start_matches("__Host-") == "cg_session");
+    let has_session =
+        crate::visit::cookies(request.headers()).any(|(name, _)| name.trim_start_matches("__Host-") == "cg_session");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    let is_html = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    let is_html =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     if policy.hsts {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
@@ -60,7 +63,9 @@ mod tests {
 
     #[test]
     fn personal_answers_are_told_apart_from_the_catalog() {
-        for path in ["/api/cart_add", "/api/events", "/cart", "/orders/123", "/account/journeys", "/admin", "/auth/callback"] {
+        for path in
+            ["/api/cart_add", "/api/events", "/cart", "/orders/123", "/account/journeys", "/admin", "/auth/callback"]
+        {
             assert!(is_personal(path, false, true), "{path}");
         }
         assert!(!is_personal("/products", false, true));
@@ -88,7 +93,10 @@ mod layer_tests {
     async fn production_answers_carry_hsts_and_html_gets_a_default_policy() {
         let response = answer(HeaderPolicy { hsts: true }, "/").await;
         assert_eq!(response.headers()[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000; includeSubDomains");
-        assert!(response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'none'"));
+        assert!(response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'"));
         assert!(response.headers().contains_key("permissions-policy"));
         let dev = answer(HeaderPolicy { hsts: false }, "/pkg/app.js").await;
         assert!(!dev.headers().contains_key(header::STRICT_TRANSPORT_SECURITY), "not over plain http");

@@ -43,7 +43,10 @@ pub async fn ready_in_detail(State(state): State<AppState>) -> (StatusCode, Json
     if failing.is_empty() {
         (StatusCode::OK, Json(json!({ "status": "ready", "breakers": breakers })))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "failing": failing, "breakers": breakers })))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "failing": failing, "breakers": breakers })),
+        )
     }
 }
 

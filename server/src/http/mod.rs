@@ -10,6 +10,7 @@ mod origin;
 pub mod serve;
 
 use crate::{startup::AppState, tracking, visit};
+use app::server_context::ContentSecurityPolicy;
 use app::{shell, App};
 use axum::{
     extract::DefaultBodyLimit,
@@ -30,7 +31,6 @@ use tower_http::{
     trace::TraceLayer,
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
-use app::server_context::ContentSecurityPolicy;
 use tower_sessions_sqlx_store::PostgresStore;
 
 /// The largest clickstream batch the producer endpoint reads.
@@ -44,7 +44,10 @@ pub fn internal_router(state: AppState) -> Router {
         .route("/metrics", get(health::scrape))
         .route("/readyz", get(health::ready_in_detail))
         .route("/healthz", get(health::live))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(state.settings.request_timeout_secs)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(state.settings.request_timeout_secs),
+        ))
         .with_state(state)
 }
 
@@ -82,10 +85,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let site = Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .route(
-            app::tracking::COLLECT_PATH,
-            post(tracking::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)),
-        )
+        .route(app::tracking::COLLECT_PATH, post(tracking::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)))
         .route("/images/products/{file}", get(images::product_image))
         .route(
             "/admin/products/{id}/image",

@@ -667,7 +667,7 @@ fn thousands(count: u64) -> String {
     let digits = count.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
@@ -940,9 +940,8 @@ mod tests {
         assert!(last.contains(&format!("Events 961\u{2013}{} of 6000", excerpt.events_shown)), "{last}");
 
         // Steps past the path's last page are counted, not drawn.
-        let wanderer: Vec<JourneyEvent> = (0..400)
-            .map(|i| event(i as u128 + 1, i * 5, "page_view", &format!("/product/item-{i}"), None))
-            .collect();
+        let wanderer: Vec<JourneyEvent> =
+            (0..400).map(|i| event(i as u128 + 1, i * 5, "page_view", &format!("/product/item-{i}"), None)).collect();
         let bytes = render(&visit(false), &wanderer, generated_at()).expect("render");
         let file = write_temp("bounded-path", &bytes);
         let text = run("pdftotext", &["-q"], &file);

@@ -140,10 +140,12 @@ mod tests {
         let renders = OnDemandRenders::new(Duration::from_millis(100));
         let visit = Uuid::new_v4();
         renders.get_or_render(visit, || slow_render(Duration::ZERO, b"%PDF old")).await.expect("rendered");
-        let (_, served) = renders.get_or_render(visit, || slow_render(Duration::ZERO, b"%PDF new")).await.expect("kept");
+        let (_, served) =
+            renders.get_or_render(visit, || slow_render(Duration::ZERO, b"%PDF new")).await.expect("kept");
         assert_eq!(served, Served::Cached);
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let (pdf, served) = renders.get_or_render(visit, || slow_render(Duration::ZERO, b"%PDF new")).await.expect("new");
+        let (pdf, served) =
+            renders.get_or_render(visit, || slow_render(Duration::ZERO, b"%PDF new")).await.expect("new");
         assert_eq!((pdf.as_slice(), served), (&b"%PDF new"[..], Served::Rendered));
         tokio::time::sleep(Duration::from_millis(150)).await;
         renders.get_or_render(Uuid::new_v4(), || slow_render(Duration::ZERO, b"%PDF")).await.expect("rendered");
@@ -172,9 +174,11 @@ mod tests {
     async fn a_failed_render_is_not_kept() {
         let renders = OnDemandRenders::default();
         let visit = Uuid::new_v4();
-        let failed = renders.get_or_render(visit, || async { Err::<Vec<u8>, _>(anyhow::anyhow!("the database is gone")) }).await;
+        let failed =
+            renders.get_or_render(visit, || async { Err::<Vec<u8>, _>(anyhow::anyhow!("the database is gone")) }).await;
         assert!(failed.is_err());
-        let (_, served) = renders.get_or_render(visit, || slow_render(Duration::ZERO, b"%PDF")).await.expect("rendered");
+        let (_, served) =
+            renders.get_or_render(visit, || slow_render(Duration::ZERO, b"%PDF")).await.expect("rendered");
         assert_eq!((served, renders.renders()), (Served::Rendered, 2));
     }
 }

@@ -8,7 +8,8 @@ use uuid::Uuid;
 /// Keeps rendered journey PDFs. PostgreSQL is plenty at this size; an object store fits behind the same trait.
 pub trait JourneyStore: Send + Sync {
     /// Stores (or replaces) a visit's document.
-    fn save(&self, visit: Uuid, pdf: Vec<u8>, event_count: i32) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    fn save(&self, visit: Uuid, pdf: Vec<u8>, event_count: i32)
+        -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// A visit's stored document, if one was rendered.
     fn load(&self, visit: Uuid) -> impl Future<Output = Result<Option<Vec<u8>>, sqlx::Error>> + Send;
 }

@@ -3,13 +3,7 @@
 use super::producer::ProduceError;
 use super::rate_limit::{Rate, RateLimiter};
 use crate::{http::client_ip, prometheus::names, startup::AppState, visit::VisitId};
-use app::{
-    tracking::schema::{event_id, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION},
-};
-use std::{
-    net::{IpAddr, SocketAddr},
-    time::{Duration, Instant},
-};
+use app::tracking::schema::{event_id, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, State},
@@ -19,6 +13,10 @@ use axum::{
 };
 use chrono::Utc;
 use serde_json::json;
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::{Duration, Instant},
+};
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -55,14 +53,20 @@ pub fn validate_batch(body: &[u8]) -> BatchVerdict {
         return BatchVerdict::Refused("the batch has no events".into());
     }
     if events.len() > MAX_EVENTS_PER_BATCH {
-        return BatchVerdict::Refused(format!("{} events in one batch; the limit is {MAX_EVENTS_PER_BATCH}", events.len()));
+        return BatchVerdict::Refused(format!(
+            "{} events in one batch; the limit is {MAX_EVENTS_PER_BATCH}",
+            events.len()
+        ));
     }
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     for raw in events {
         match serde_json::from_value::<app::tracking::schema::ClientEvent>(raw.clone()) {
             Ok(event) if event.kind.is_server_recorded() => {
-                let reason = format!("{}: recorded by the server at checkout and payment, not taken from the browser", event.kind.name());
+                let reason = format!(
+                    "{}: recorded by the server at checkout and payment, not taken from the browser",
+                    event.kind.name()
+                );
                 rejected.push((reason, raw.to_string()));
             }
             Ok(event) => match event.validate() {
@@ -115,9 +119,22 @@ pub const VISIT_FULL: &str = "visit_full";
 pub fn is_bot(user_agent: Option<&str>) -> bool {
     let Some(ua) = user_agent else { return true };
     let ua = ua.to_ascii_lowercase();
-    ["bot", "crawl", "spider", "slurp", "headless", "phantomjs", "curl/", "wget/", "python-requests", "go-http-client", "java/", "okhttp"]
-        .iter()
-        .any(|marker| ua.contains(marker))
+    [
+        "bot",
+        "crawl",
+        "spider",
+        "slurp",
+        "headless",
+        "phantomjs",
+        "curl/",
+        "wget/",
+        "python-requests",
+        "go-http-client",
+        "java/",
+        "okhttp",
+    ]
+    .iter()
+    .any(|marker| ua.contains(marker))
 }
 
 /// Accepts a batch; answers 202 once the broker has acknowledged it, 503 with `Retry-After` when it cannot.
@@ -141,7 +158,9 @@ pub async fn collect(
         count_batch("overloaded");
         return overloaded();
     };
-    let reject = |reason: &'_ str, input: &'_ str| -> (String, String) { (reason.to_string(), truncate(input, MAX_KEPT_INPUT_BYTES).to_string()) };
+    let reject = |reason: &'_ str, input: &'_ str| -> (String, String) {
+        (reason.to_string(), truncate(input, MAX_KEPT_INPUT_BYTES).to_string())
+    };
     let (mut accepted, mut rejected) = match validate_batch(&body) {
         BatchVerdict::Refused(reason) => {
             let input = String::from_utf8_lossy(&body);
@@ -182,10 +201,8 @@ pub async fn collect(
         .ok()
         .flatten()
         .map(|user| user.id);
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| truncate(ua, 512).to_string());
+    let user_agent =
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| truncate(ua, 512).to_string());
     let bot = is_bot(user_agent.as_deref());
     let records: Vec<ClickstreamRecord> = accepted
         .into_iter()
@@ -218,7 +235,8 @@ pub async fn collect(
 /// How many more events the visit may hold. The worker enforces the cap exactly; this early check (against what
 /// it has stored so far) lets the tracker stop sending. A database that cannot answer defers to the worker.
 async fn visit_room(state: &AppState, visit: Uuid, cap: u32) -> usize {
-    let stored = sqlx::query_scalar!("SELECT events FROM visits WHERE visit_id = $1", visit).fetch_optional(&state.pool).await;
+    let stored =
+        sqlx::query_scalar!("SELECT events FROM visits WHERE visit_id = $1", visit).fetch_optional(&state.pool).await;
     match stored {
         Ok(stored) => (cap as usize).saturating_sub(stored.unwrap_or(0).max(0) as usize),
         Err(error) => {
@@ -398,10 +416,14 @@ mod tests {
                         assert!(!value.chars().any(app::tracking::schema::is_forbidden_control), "accepted {value:?}");
                     }
                 }
-                control_rejections += rejected.iter().filter(|(reason, _)| reason.contains("control character")).count();
+                control_rejections +=
+                    rejected.iter().filter(|(reason, _)| reason.contains("control character")).count();
             }
         }
-        assert!(control_rejections > 100, "the mutations reached the control-character rule only {control_rejections} times");
+        assert!(
+            control_rejections > 100,
+            "the mutations reached the control-character rule only {control_rejections} times"
+        );
     }
 
     #[test]

@@ -137,7 +137,10 @@ impl ClickstreamProducer {
         let permit = self.breaker.try_acquire()?;
         let producer = self.current();
         let result = tokio::time::timeout(DELIVERY_TIMEOUT, send(producer.clone())).await.unwrap_or_else(|_| {
-            Err(ProduceError::Broker(format!("no acknowledgement from the broker within {} s", DELIVERY_TIMEOUT.as_secs())))
+            Err(ProduceError::Broker(format!(
+                "no acknowledgement from the broker within {} s",
+                DELIVERY_TIMEOUT.as_secs()
+            )))
         });
         permit.record(result.is_err());
         if let Err(ProduceError::Broker(reason)) = &result {
@@ -187,7 +190,8 @@ impl ClickstreamProducer {
         let key = visit_id.to_string();
         self.guarded(|producer| async move {
             let deliveries = payloads.iter().map(|payload| {
-                producer.send(FutureRecord::to(&self.topics.clickstream_bad).key(&key).payload(payload), DELIVERY_TIMEOUT)
+                producer
+                    .send(FutureRecord::to(&self.topics.clickstream_bad).key(&key).payload(payload), DELIVERY_TIMEOUT)
             });
             for result in join_all(deliveries).await {
                 if let Err((error, _)) = result {
@@ -206,7 +210,11 @@ impl ClickstreamProducer {
         let topic = self.topics.clickstream.clone();
         // librdkafka blocks the calling thread for the round trip.
         tokio::task::spawn_blocking(move || {
-            producer.client().fetch_metadata(Some(topic.as_str()), timeout).map(|_| ()).context("no metadata from the broker")
+            producer
+                .client()
+                .fetch_metadata(Some(topic.as_str()), timeout)
+                .map(|_| ())
+                .context("no metadata from the broker")
         })
         .await
         .context("the broker check panicked")?

@@ -35,7 +35,9 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         if buckets.len() >= self.max_keys && !buckets.contains_key(key) {
             // Drop full (idle) buckets first; they carry no state worth keeping.
             let rate = self.rate;
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate.per_second < rate.burst);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate.per_second < rate.burst
+            });
         }
         let (tokens, at) = buckets.entry(key.clone()).or_insert((self.rate.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate.per_second).min(self.rate.burst);

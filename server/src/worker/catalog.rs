@@ -4,13 +4,13 @@
 //! a kind per user per event). A record that can never be stored (undecodable, or refused by the database) is
 //! set aside in `clickstream_rejects` with its reason, and the partition moves on; a transient failure is retried.
 
+use super::failure::{retry_transient, set_aside, Attempt, StorageHealth};
 use crate::{
     kafka::{at_least_once_consumer_config, lag_reporting_consumer},
     shutdown::Shutdown,
 };
 use anyhow::Context;
 use app::notifications::CatalogEvent;
-use super::failure::{retry_transient, set_aside, Attempt, StorageHealth};
 use rdkafka::{
     consumer::Consumer,
     message::{BorrowedMessage, Message},
@@ -66,7 +66,8 @@ async fn handle(pool: &PgPool, health: &StorageHealth, message: &BorrowedMessage
     let event = match message.payload().map(serde_json::from_slice::<CatalogEvent>) {
         Some(Ok(event)) => event,
         Some(Err(error)) => {
-            return set_aside(pool, CATALOG, health, shutdown, message, &format!("undecodable catalog event: {error}")).await
+            return set_aside(pool, CATALOG, health, shutdown, message, &format!("undecodable catalog event: {error}"))
+                .await
         }
         None => return set_aside(pool, CATALOG, health, shutdown, message, "empty payload").await,
     };

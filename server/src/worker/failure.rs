@@ -67,7 +67,12 @@ pub enum Attempt<T> {
 
 /// Runs `write` until it succeeds, fails for good, or the worker stops; transient failures are retried with
 /// backoff (200 ms doubling to 10 s), counted, and mark `consumer` as failing in `health` until a write succeeds.
-pub async fn retry_transient<T, F, Fut>(consumer: &'static str, health: &StorageHealth, shutdown: &Shutdown, mut write: F) -> Attempt<T>
+pub async fn retry_transient<T, F, Fut>(
+    consumer: &'static str,
+    health: &StorageHealth,
+    shutdown: &Shutdown,
+    mut write: F,
+) -> Attempt<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
@@ -106,7 +111,13 @@ where
 pub fn readable(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .chars()
-        .map(|c| if app::tracking::schema::is_forbidden_control(c) { c.escape_unicode().to_string() } else { c.to_string() })
+        .map(|c| {
+            if app::tracking::schema::is_forbidden_control(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }
 

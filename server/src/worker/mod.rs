@@ -12,7 +12,10 @@ pub mod retention;
 mod store;
 pub mod visits;
 
-use crate::{kafka::{at_least_once_consumer_config, lag_reporting_consumer, Topics}, shutdown::Shutdown};
+use crate::{
+    kafka::{at_least_once_consumer_config, lag_reporting_consumer, Topics},
+    shutdown::Shutdown,
+};
 use anyhow::Context;
 use app::tracking::schema::{ClickstreamRecord, SCHEMA_VERSION};
 use failure::Attempt;

@@ -82,9 +82,11 @@ impl Outbox {
 
     async fn mark_published(self, tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> Result<(), sqlx::Error> {
         match self {
-            Outbox::Catalog => sqlx::query!("UPDATE catalog_outbox SET published_at = now() WHERE id = ANY($1)", ids)
-                .execute(&mut **tx)
-                .await?,
+            Outbox::Catalog => {
+                sqlx::query!("UPDATE catalog_outbox SET published_at = now() WHERE id = ANY($1)", ids)
+                    .execute(&mut **tx)
+                    .await?
+            }
             Outbox::Clickstream => {
                 sqlx::query!("UPDATE clickstream_outbox SET published_at = now() WHERE id = ANY($1)", ids)
                     .execute(&mut **tx)
@@ -96,9 +98,11 @@ impl Outbox {
 
     async fn mark_failed(self, tx: &mut Transaction<'_, Postgres>, id: i64, error: &str) -> Result<(), sqlx::Error> {
         match self {
-            Outbox::Catalog => sqlx::query!("UPDATE catalog_outbox SET failed_at = now(), error = $2 WHERE id = $1", id, error)
-                .execute(&mut **tx)
-                .await?,
+            Outbox::Catalog => {
+                sqlx::query!("UPDATE catalog_outbox SET failed_at = now(), error = $2 WHERE id = $1", id, error)
+                    .execute(&mut **tx)
+                    .await?
+            }
             Outbox::Clickstream => {
                 sqlx::query!("UPDATE clickstream_outbox SET failed_at = now(), error = $2 WHERE id = $1", id, error)
                     .execute(&mut **tx)
@@ -128,7 +132,12 @@ pub struct OutboxRelay {
 }
 
 impl OutboxRelay {
-    pub fn new(pool: PgPool, brokers: &crate::kafka::Connection, outbox: Outbox, topic: String) -> anyhow::Result<Self> {
+    pub fn new(
+        pool: PgPool,
+        brokers: &crate::kafka::Connection,
+        outbox: Outbox,
+        topic: String,
+    ) -> anyhow::Result<Self> {
         let mut config = client_config(brokers);
         config
             .set("enable.idempotence", "true")

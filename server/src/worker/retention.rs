@@ -89,7 +89,11 @@ impl RetentionReport {
 }
 
 /// Deletes everything past its limit, `batch` rows per statement, and expired sessions; returns the counts.
-pub async fn apply_once(pool: &sqlx::PgPool, rules: &RetentionRules, batch: i64) -> Result<RetentionReport, sqlx::Error> {
+pub async fn apply_once(
+    pool: &sqlx::PgPool,
+    rules: &RetentionRules,
+    batch: i64,
+) -> Result<RetentionReport, sqlx::Error> {
     let batch = batch.max(1);
     let mut report = RetentionReport::default();
     if let Some(limit) = rules.events {
@@ -147,7 +151,9 @@ pub async fn run_until(pool: sqlx::PgPool, rules: RetentionRules, every: Duratio
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "retention deleted old rows"
             ),
-            Err(error) => tracing::warn!(%error, retry_in_secs = every.as_secs(), "retention failed; trying again later"),
+            Err(error) => {
+                tracing::warn!(%error, retry_in_secs = every.as_secs(), "retention failed; trying again later")
+            }
         }
         tokio::select! {
             _ = shutdown.wait() => return,
@@ -223,7 +229,11 @@ struct ClosedVisitsGone {
 
 /// Closed visits past the limit, with their journey PDFs (which would cascade anyway; deleted here to count
 /// them) and their sign-in links, in one statement.
-async fn delete_closed_visits(pool: &sqlx::PgPool, limit: Duration, batch: i64) -> Result<ClosedVisitsGone, sqlx::Error> {
+async fn delete_closed_visits(
+    pool: &sqlx::PgPool,
+    limit: Duration,
+    batch: i64,
+) -> Result<ClosedVisitsGone, sqlx::Error> {
     let gone = sqlx::query!(
         r#"
         WITH gone AS (
@@ -342,7 +352,8 @@ mod tests {
 
     #[test]
     fn the_report_totals_every_table() {
-        let report = RetentionReport { clickstream_events: 5, visits: 2, journey_pdfs: 2, sessions: 1, ..Default::default() };
+        let report =
+            RetentionReport { clickstream_events: 5, visits: 2, journey_pdfs: 2, sessions: 1, ..Default::default() };
         assert_eq!(report.total(), 10);
         assert!(report.by_table().contains(&("tower_sessions.session", 1)));
     }

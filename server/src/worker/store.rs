@@ -29,9 +29,10 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
         .unwrap_or(0);
     let from_server = record.origin == EventOrigin::Server;
     if held >= cap as i32 && !from_server {
-        let seen = sqlx::query_scalar!("SELECT 1 AS \"one!\" FROM clickstream_events WHERE event_id = $1", record.event_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let seen =
+            sqlx::query_scalar!("SELECT 1 AS \"one!\" FROM clickstream_events WHERE event_id = $1", record.event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         return Ok(if seen.is_some() { Stored::Duplicate } else { Stored::VisitFull });
     }
     let inserted = sqlx::query!(
@@ -62,7 +63,8 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
     let kind = record.event.event_type();
     let count = |of: EventType| i32::from(kind == of);
     let checkout = i32::from(from_server && kind == EventType::CheckoutBegin);
-    let paid = from_server && matches!(&record.event, EventKind::PaymentResult { outcome, .. } if outcome == "succeeded");
+    let paid =
+        from_server && matches!(&record.event, EventKind::PaymentResult { outcome, .. } if outcome == "succeeded");
     sqlx::query!(
         r#"
         INSERT INTO visits (visit_id, user_id, started_at, last_event_at, events, page_views, clicks, cart_adds,
@@ -101,4 +103,3 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
     tx.commit().await?;
     Ok(Stored::New)
 }
-

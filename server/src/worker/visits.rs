@@ -186,9 +186,9 @@ async fn render_and_store(pool: &PgPool, mut info: VisitInfo) -> anyhow::Result<
 fn is_transient(error: &anyhow::Error) -> bool {
     error.chain().filter_map(|cause| cause.downcast_ref::<sqlx::Error>()).any(|error| match error {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(database) => database
-            .code()
-            .is_some_and(|code| code.starts_with("08") || ["57P01", "57P02", "57P03", "40001", "40P01"].contains(&&*code)),
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || ["57P01", "57P02", "57P03", "40001", "40P01"].contains(&&*code)
+        }),
         _ => false,
     })
 }

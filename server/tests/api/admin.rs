@@ -11,7 +11,13 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The product form's fields, for `admin/save_product`.
-fn product_form<'a>(id: &'a str, name: &'a str, price: &'a str, stock: &'a str, stock_was: &'a str) -> Vec<(&'a str, &'a str)> {
+fn product_form<'a>(
+    id: &'a str,
+    name: &'a str,
+    price: &'a str,
+    stock: &'a str,
+    stock_was: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("form[id]", id),
         ("form[name]", name),
@@ -44,15 +50,24 @@ async fn a_shopper_calling_admin_functions_gets_403_and_nothing_changes() {
     let id_text = id.to_string();
     let form = product_form(&id_text, "Hijacked", "0.01", "0", "0");
     assert_eq!(save(&app, &form).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.call("admin/archive_product", &[("id", &id_text), ("archived", "true")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.call("admin/archive_product", &[("id", &id_text), ("archived", "true")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(app.call("admin/delete_product", &[("id", &id_text)]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.call("admin/orders", &[("status", ""), ("page", "1")]).await.status(), StatusCode::FORBIDDEN);
-    let upload = reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(png()).file_name("x.png"));
-    let uploaded = app.client.post(app.url(&format!("/admin/products/{id}/image"))).multipart(upload).send().await.unwrap();
+    let upload =
+        reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(png()).file_name("x.png"));
+    let uploaded =
+        app.client.post(app.url(&format!("/admin/products/{id}/image"))).multipart(upload).send().await.unwrap();
     assert_eq!(uploaded.status(), StatusCode::FORBIDDEN);
 
     assert_eq!(price(&app, id).await, price_before);
-    let archived: bool = sqlx::query_scalar("SELECT archived_at IS NOT NULL FROM products WHERE id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+    let archived: bool = sqlx::query_scalar("SELECT archived_at IS NOT NULL FROM products WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(!archived);
     assert!(outbox(&app).await.is_empty(), "no catalog event for a refused change");
 
@@ -81,7 +96,10 @@ async fn every_product_change_commits_with_its_catalog_event() {
     let id_text = id.to_string();
     assert_eq!(save(&app, &product_form(&id_text, "Alpine Stove", "39.90", "5", "0")).await.status(), StatusCode::OK);
     assert_eq!(price(&app, id).await, 3990);
-    assert_eq!(app.call("admin/archive_product", &[("id", &id_text), ("archived", "true")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.call("admin/archive_product", &[("id", &id_text), ("archived", "true")]).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(app.client.get(app.url("/product/alpine-stove")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     assert_eq!(app.call("admin/delete_product", &[("id", &id_text)]).await.status(), StatusCode::OK);
 
@@ -117,7 +135,10 @@ async fn a_stock_edit_keeps_the_units_sold_while_the_admin_was_editing() {
     // The form showed `before`; meanwhile two units sold.
     sqlx::query("UPDATE products SET stock = stock - 2 WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
     let (id_text, new_stock, was) = (id.to_string(), (before + 10).to_string(), before.to_string());
-    assert_eq!(save(&app, &product_form(&id_text, "Ridgeline 2 Tent", "10", &new_stock, &was)).await.status(), StatusCode::OK);
+    assert_eq!(
+        save(&app, &product_form(&id_text, "Ridgeline 2 Tent", "10", &new_stock, &was)).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(stock(&app, id).await, before + 8, "+10 on top of what is left, not a reset to the old figure");
 }
 
@@ -131,7 +152,10 @@ async fn an_ordered_product_cannot_be_deleted_only_archived() {
     let refused = admin.call("admin/delete_product", &[("id", &id.to_string())]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().await.unwrap().contains("archive it instead"));
-    assert_eq!(admin.call("admin/archive_product", &[("id", &id.to_string()), ("archived", "true")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        admin.call("admin/archive_product", &[("id", &id.to_string()), ("archived", "true")]).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -150,9 +174,13 @@ async fn an_admin_filters_orders_ships_a_paid_one_and_cancels_another_with_a_ref
     let paid: Vec<Value> = admin.call("admin/orders", &[("status", "paid"), ("page", "1")]).await.json().await.unwrap();
     assert_eq!(paid.len(), 2);
     assert!(paid.iter().all(|o| o["shopper"] == "Sam Shopper"));
-    let fulfilled: Vec<Value> = admin.call("admin/orders", &[("status", "fulfilled"), ("page", "1")]).await.json().await.unwrap();
+    let fulfilled: Vec<Value> =
+        admin.call("admin/orders", &[("status", "fulfilled"), ("page", "1")]).await.json().await.unwrap();
     assert!(fulfilled.is_empty());
-    assert_eq!(admin.call("admin/orders", &[("status", "cart"), ("page", "1")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        admin.call("admin/orders", &[("status", "cart"), ("page", "1")]).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 
     assert_eq!(admin.call("admin/fulfil_order", &[("order_id", &first)]).await.status(), StatusCode::OK);
     assert_eq!(order_status(&app, &first).await, "fulfilled");
@@ -161,17 +189,19 @@ async fn an_admin_filters_orders_ships_a_paid_one_and_cancels_another_with_a_ref
 
     assert_eq!(admin.call("admin/cancel_order", &[("order_id", &second)]).await.status(), StatusCode::OK);
     assert_eq!(order_status(&app, &second).await, "cancelled");
-    let refunds: i64 = sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
-        .bind(&second)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let refunds: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
+            .bind(&second)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(refunds, 1);
     assert_eq!(stock(&app, tent).await, stock_after_sales + 2, "the cancelled units are back on sale");
 
     let detail: Value = admin.call("admin/order", &[("order_id", &second)]).await.json().await.unwrap();
     assert_eq!(detail["shopper"], "Sam Shopper");
-    let notes: Vec<&str> = detail["detail"]["history"].as_array().unwrap().iter().filter_map(|h| h["note"].as_str()).collect();
+    let notes: Vec<&str> =
+        detail["detail"]["history"].as_array().unwrap().iter().filter_map(|h| h["note"].as_str()).collect();
     assert!(notes.iter().any(|n| n.contains("cancelled by Ada Admin") && n.contains("refunded")), "{notes:?}");
 }
 
@@ -182,7 +212,8 @@ fn png() -> Vec<u8> {
 }
 
 async fn upload(app: &TestApp, id: i64, bytes: Vec<u8>, name: &str) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
+    let form = reqwest::multipart::Form::new()
+        .part("image", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
     app.client.post(app.url(&format!("/admin/products/{id}/image"))).multipart(form).send().await.unwrap()
 }
 
@@ -192,7 +223,8 @@ async fn uploaded_images_are_checked_for_type_and_size() {
     sign_in(&app, "admin", "/").await;
     let (id, _, _) = product(&app, "ridgeline-2-tent").await;
 
-    let svg = upload(&app, id, b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(), "evil.png").await;
+    let svg =
+        upload(&app, id, b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(), "evil.png").await;
     assert_eq!(svg.status(), StatusCode::SEE_OTHER);
     assert!(svg.headers()["location"].to_str().unwrap().contains("image_error"), "an SVG is refused whatever its name");
     let huge = [png(), vec![0; 1024 * 1024]].concat();
@@ -236,7 +268,10 @@ async fn a_price_drop_notifies_the_shopper_with_it_in_their_cart_and_the_admins(
     sign_in(&admin, "admin", "/").await;
     let lower = format!("{}.00", price_before / 100 - 1);
     let (id, stock_text) = (tent.to_string(), tent_stock.to_string());
-    assert_eq!(save(&admin, &product_form(&id, "Ridgeline 2 Tent", &lower, &stock_text, &stock_text)).await.status(), StatusCode::OK);
+    assert_eq!(
+        save(&admin, &product_form(&id, "Ridgeline 2 Tent", &lower, &stock_text, &stock_text)).await.status(),
+        StatusCode::OK
+    );
 
     let delivered = app.wait_for_count("SELECT count(*) FROM notifications WHERE kind = 'price_dropped'", 1).await;
     assert_eq!(delivered, 1, "the notification arrives through the outbox, the broker and the worker");
@@ -255,7 +290,10 @@ async fn a_price_drop_notifies_the_shopper_with_it_in_their_cart_and_the_admins(
     assert_eq!(inbox(&app).await["items"][0]["read"], true);
     let others: i64 = bystander.call("mark_notifications_read", &[("id", &id)]).await.json().await.unwrap();
     assert_eq!(others, 0);
-    let published: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL").fetch_one(&app.pool).await.unwrap();
+    let published: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(published, 1);
 }
 
@@ -302,14 +340,18 @@ async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_af
     }
     assert_eq!(price(&app, id).await, 7000);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog_outbox WHERE published_at IS NULL").fetch_one(&app.pool).await.unwrap();
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog_outbox WHERE published_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(waiting, 3, "the events wait in the outbox");
 
     broker.restart();
     let published = app.wait_for_count("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL", 3).await;
     assert_eq!(published, 3, "published once the broker is back");
     let topic = format!("{}catalog.v1", app.settings.kafka_topic_prefix);
-    let records = cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, Duration::from_secs(20)).await.unwrap();
+    let records =
+        cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, Duration::from_secs(20)).await.unwrap();
     let prices: Vec<i64> = records
         .iter()
         .map(|r| serde_json::from_str::<Value>(&r.payload).unwrap()["after"]["price_cents"].as_i64().unwrap())

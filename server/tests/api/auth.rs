@@ -30,7 +30,8 @@ async fn signing_in_shows_the_users_name_and_rotates_the_session_id() {
     let user = current_user(&app).await;
     assert_eq!(user["name"], "Sam Shopper");
     assert_eq!(user["is_admin"], false);
-    let stored: (String, bool) = sqlx::query_as("SELECT subject, is_admin FROM users").fetch_one(&app.pool).await.unwrap();
+    let stored: (String, bool) =
+        sqlx::query_as("SELECT subject, is_admin FROM users").fetch_one(&app.pool).await.unwrap();
     assert_eq!(stored, ("shopper".to_string(), false));
 }
 
@@ -39,12 +40,15 @@ async fn the_session_id_changes_at_sign_in() {
     let app = spawn_app().await;
     // The pending login creates a session; signing in must replace its id.
     let authorize = begin_login(&app, "/").await;
-    let pre_login: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
+    let pre_login: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
     assert_eq!(pre_login, 1);
-    let pre_id: String = sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
+    let pre_id: String =
+        sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
     let callback = provider_login(&app, authorize, "shopper").await;
     app.client.get(callback).send().await.unwrap();
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_all(&app.pool).await.unwrap();
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_all(&app.pool).await.unwrap();
     assert!(!ids.contains(&pre_id), "the pre-login session id must be gone");
     assert_eq!(ids.len(), 1);
 }
@@ -127,6 +131,7 @@ async fn a_session_ends_at_its_absolute_lifetime_however_active() {
     let response = sign_in(&app, "shopper", "/").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(current_user(&app).await, serde_json::Value::Null, "a session past its lifetime is signed out");
-    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
+    let sessions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
     assert_eq!(sessions, 0, "and its row is gone");
 }

@@ -82,7 +82,8 @@ async fn with_the_broker_down_the_endpoint_answers_503_at_once_once_the_breaker_
     let app = spawn_app_with(settings).await;
     // A page load issues the visit the events belong to.
     app.client.get(app.url("/")).send().await.unwrap();
-    let batch = |n: usize| format!(r#"{{"v":1,"events":[{{"type":"page_view","path":"/breaker/{n}","id":"breaker-{n}"}}]}}"#);
+    let batch =
+        |n: usize| format!(r#"{{"v":1,"events":[{{"type":"page_view","path":"/breaker/{n}","id":"breaker-{n}"}}]}}"#);
     let send = |n: usize| app.client.post(app.url("/api/events")).body(batch(n)).send();
     assert_eq!(send(0).await.unwrap().status(), 202);
 
@@ -103,7 +104,11 @@ async fn with_the_broker_down_the_endpoint_answers_503_at_once_once_the_breaker_
         assert!((1..=4).contains(&retry_after), "Retry-After {retry_after}");
         assert!(fast < Duration::from_millis(500), "answered in {fast:?}");
         if n == 3 {
-            println!("broker down: unacknowledged batches took {} ms, then 503 in {} ms", slow.as_millis(), fast.as_millis());
+            println!(
+                "broker down: unacknowledged batches took {} ms, then 503 in {} ms",
+                slow.as_millis(),
+                fast.as_millis()
+            );
         }
     }
 

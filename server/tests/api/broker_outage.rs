@@ -46,7 +46,15 @@ impl Broker {
     pub(crate) fn restart(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let child = Command::new("tansu")
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://tansu.db"])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://tansu.db",
+            ])
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -136,12 +144,14 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     assert_eq!(ready.status(), 200, "ready again once the broker is back");
 
     let outcomes = outcomes.lock().unwrap().clone();
-    let accepted: Vec<&String> = outcomes.iter().filter(|(k, s)| !k.starts_with("batch-") && **s == 202).map(|(k, _)| k).collect();
+    let accepted: Vec<&String> =
+        outcomes.iter().filter(|(k, s)| !k.starts_with("batch-") && **s == 202).map(|(k, _)| k).collect();
     let batches = outcomes.keys().filter(|k| k.starts_with("batch-")).count();
     assert!(!accepted.is_empty() && batches > 10, "{} accepted events of {batches} batches", accepted.len());
 
     let topic = format!("{}clickstream.v1", app.settings.kafka_topic_prefix);
-    let records = cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, Duration::from_secs(20)).await.unwrap();
+    let records =
+        cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, Duration::from_secs(20)).await.unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for record in &records {
         let value: serde_json::Value = serde_json::from_str(&record.payload).unwrap();
@@ -156,7 +166,12 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     let stored = app.wait_for_count("SELECT count(*) FROM clickstream_events", seen.len() as i64).await;
     assert_eq!(stored, seen.len() as i64, "the table holds every event of the topic, once");
     let stored_ids: std::collections::HashSet<String> =
-        sqlx::query_scalar("SELECT event_id::text FROM clickstream_events").fetch_all(&app.pool).await.unwrap().into_iter().collect();
+        sqlx::query_scalar("SELECT event_id::text FROM clickstream_events")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     assert!(accepted.iter().all(|id| stored_ids.contains(*id)), "every accepted event is in the journeys table");
     println!(
         "broker outage: {batches} batches, {} events accepted, {} records in the topic, {stored} rows stored",

@@ -16,9 +16,8 @@ async fn the_bundle_is_served_precompressed_and_revalidated() {
     let app = spawn_app_with(settings).await;
     // A client that decodes nothing itself, to see the bytes as sent.
     let raw = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
-    let fetch = |encoding: &'static str| {
-        raw.get(app.url("/pkg/cartograph.wasm")).header("accept-encoding", encoding).send()
-    };
+    let fetch =
+        |encoding: &'static str| raw.get(app.url("/pkg/cartograph.wasm")).header("accept-encoding", encoding).send();
 
     let brotli = fetch("gzip, deflate, br").await.unwrap();
     assert_eq!(brotli.status(), StatusCode::OK);
@@ -36,12 +35,8 @@ async fn the_bundle_is_served_precompressed_and_revalidated() {
     let modified = plain.headers()["last-modified"].clone();
     assert_eq!(plain.bytes().await.unwrap().as_ref(), b"\0asm raw bytes");
 
-    let unchanged = raw
-        .get(app.url("/pkg/cartograph.wasm"))
-        .header("if-modified-since", modified)
-        .send()
-        .await
-        .unwrap();
+    let unchanged =
+        raw.get(app.url("/pkg/cartograph.wasm")).header("if-modified-since", modified).send().await.unwrap();
     assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED, "a revalidation costs no bytes");
     let missing = raw.get(app.url("/pkg/nothing.js")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);

@@ -45,13 +45,8 @@ async fn the_stock_server_function_answers_over_http() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let response = app
-        .client
-        .post(app.url("/api/product_stock"))
-        .form(&[("product_id", id.to_string())])
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.post(app.url("/api/product_stock")).form(&[("product_id", id.to_string())]).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["stock"], stock);
@@ -78,7 +73,12 @@ async fn pages_carry_a_content_security_policy_matching_their_script_nonce() {
     let html = response.text().await.unwrap();
     let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
     assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the bootstrap script carries the policy's nonce");
-    for directive in ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "form-action 'self' http://127.0.0.1:9400"] {
+    for directive in [
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "form-action 'self' http://127.0.0.1:9400",
+    ] {
         assert!(policy.contains(directive), "{directive} missing from {policy}");
     }
 }

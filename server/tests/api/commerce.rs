@@ -35,14 +35,24 @@ pub(crate) async fn add(app: &TestApp, product_id: i64, quantity: i32) -> reqwes
 pub(crate) async fn checkout(app: &TestApp) -> reqwest::Response {
     app.call(
         "checkout",
-        &[("name", "Sam Shopper"), ("line1", "1 Main St"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE")],
+        &[
+            ("name", "Sam Shopper"),
+            ("line1", "1 Main St"),
+            ("line2", ""),
+            ("city", "Berlin"),
+            ("postcode", "10115"),
+            ("country", "DE"),
+        ],
     )
     .await
 }
 
 pub(crate) async fn pay(app: &TestApp, order: &str, card: &str, key: &str) -> reqwest::Response {
-    app.call("pay", &[("order_id", order), ("card_number", card), ("expiry", "12/40"), ("cvc", "123"), ("idempotency_key", key)])
-        .await
+    app.call(
+        "pay",
+        &[("order_id", order), ("card_number", card), ("expiry", "12/40"), ("cvc", "123"), ("idempotency_key", key)],
+    )
+    .await
 }
 
 pub(crate) async fn order_status(app: &TestApp, order: &str) -> String {
@@ -116,7 +126,8 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
         let card = CardDetails::parse(SUCCEEDS, "12/40", "123", (2026, 11)).unwrap();
         payment::pay(&app.pool, &payments, *buyer, *order, card, &format!("key-{order}")).await.unwrap();
     }
-    let paid: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'paid'").fetch_one(&app.pool).await.unwrap();
+    let paid: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'paid'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(paid, 5);
     assert_eq!(stock(&app, id).await, 0, "stock never goes negative");
 }
@@ -228,17 +239,19 @@ async fn cancelling_a_paid_order_refunds_it_and_returns_the_stock() {
     assert_eq!(cancelled.status(), 200);
     assert_eq!(order_status(&app, &order).await, "cancelled");
     assert_eq!(stock(&app, id).await, before);
-    let refunds: i64 = sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
-        .bind(&order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let refunds: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
+            .bind(&order)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(refunds, 1);
-    let history: Vec<String> = sqlx::query_scalar("SELECT to_status FROM order_status_history WHERE order_id = $1::uuid ORDER BY id")
-        .bind(&order)
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let history: Vec<String> =
+        sqlx::query_scalar("SELECT to_status FROM order_status_history WHERE order_id = $1::uuid ORDER BY id")
+            .bind(&order)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(history, ["cart", "pending_payment", "paid", "cancelled"]);
 }
 
@@ -273,7 +286,8 @@ async fn the_signed_out_cart_merges_into_the_account_without_losing_or_doubling_
         .collect();
     assert_eq!(lines.len(), 2, "{cart}");
     assert!(lines.contains(&(beanie, 3)) && lines.contains(&(tee, 1)), "{cart}");
-    let carts: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'cart'").fetch_one(&app.pool).await.unwrap();
+    let carts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'cart'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(carts, 1, "the anonymous cart is gone");
 }
 
@@ -308,7 +322,10 @@ async fn checkout_needs_sign_in_and_a_valid_address_and_uses_the_catalog_price()
     assert_eq!(checkout(&app).await.status(), StatusCode::UNAUTHORIZED);
     sign_in(&app, "shopper", "/").await;
     let bad = app
-        .call("checkout", &[("name", ""), ("line1", "x"), ("line2", ""), ("city", "x"), ("postcode", "1"), ("country", "DE")])
+        .call(
+            "checkout",
+            &[("name", ""), ("line1", "x"), ("line2", ""), ("city", "x"), ("postcode", "1"), ("country", "DE")],
+        )
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.text().await.unwrap().contains("your name"));
@@ -316,13 +333,25 @@ async fn checkout_needs_sign_in_and_a_valid_address_and_uses_the_catalog_price()
     let order: String = app
         .call(
             "checkout",
-            &[("name", "Sam"), ("line1", "1 Main St"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE"), ("total_cents", "1")],
+            &[
+                ("name", "Sam"),
+                ("line1", "1 Main St"),
+                ("line2", ""),
+                ("city", "Berlin"),
+                ("postcode", "10115"),
+                ("country", "DE"),
+                ("total_cents", "1"),
+            ],
         )
         .await
         .json()
         .await
         .unwrap();
-    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1::uuid").bind(&order).fetch_one(&app.pool).await.unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1::uuid")
+        .bind(&order)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(total, price * 2);
 }
 
@@ -358,8 +387,16 @@ async fn a_cross_site_post_is_refused_and_changes_nothing() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let lines: i64 = sqlx::query_scalar("SELECT count(*) FROM order_lines").fetch_one(&app.pool).await.unwrap();
     assert_eq!(lines, 0);
-    let same_site = app.client.post(app.url("/api/cart_add")).header("origin", app.address.clone()).form(&form).send().await.unwrap();
+    let same_site = app
+        .client
+        .post(app.url("/api/cart_add"))
+        .header("origin", app.address.clone())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(same_site.status(), StatusCode::OK);
-    let logout = app.client.post(app.url("/auth/logout")).header("origin", "https://evil.example").send().await.unwrap();
+    let logout =
+        app.client.post(app.url("/auth/logout")).header("origin", "https://evil.example").send().await.unwrap();
     assert_eq!(logout.status(), StatusCode::FORBIDDEN, "not even a forced sign-out");
 }

@@ -101,11 +101,17 @@ impl FakeProvider {
             grants: Mutex::default(),
             provider_key: CoreRsaPrivateSigningKey::from_pem(PROVIDER_KEY, key_id()).expect("provider key"),
             attacker_key: CoreRsaPrivateSigningKey::from_pem(ATTACKER_KEY, key_id()).expect("attacker key"),
-            rotated_key: CoreRsaPrivateSigningKey::from_pem(ATTACKER_KEY, Some(JsonWebKeyId::new("rotated-key".into())))
-                .expect("rotated key"),
+            rotated_key: CoreRsaPrivateSigningKey::from_pem(
+                ATTACKER_KEY,
+                Some(JsonWebKeyId::new("rotated-key".into())),
+            )
+            .expect("rotated key"),
             rotated: Default::default(),
-            unknown_key: CoreRsaPrivateSigningKey::from_pem(ATTACKER_KEY, Some(JsonWebKeyId::new("made-up-key".into())))
-                .expect("unknown key"),
+            unknown_key: CoreRsaPrivateSigningKey::from_pem(
+                ATTACKER_KEY,
+                Some(JsonWebKeyId::new("made-up-key".into())),
+            )
+            .expect("unknown key"),
             jwks_fetches: Default::default(),
         });
         let router = Router::new()
@@ -155,7 +161,9 @@ async fn discovery(State(provider): State<Arc<Inner>>) -> Json<serde_json::Value
 async fn jwks(State(provider): State<Arc<Inner>>) -> Json<serde_json::Value> {
     provider.jwks_fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if provider.rotated.load(std::sync::atomic::Ordering::SeqCst) {
-        return Json(json!({ "keys": [provider.provider_key.as_verification_key(), provider.rotated_key.as_verification_key()] }));
+        return Json(
+            json!({ "keys": [provider.provider_key.as_verification_key(), provider.rotated_key.as_verification_key()] }),
+        );
     }
     Json(json!({ "keys": [provider.provider_key.as_verification_key()] }))
 }

@@ -63,7 +63,6 @@ impl Drop for WorkerProcess {
     }
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
     let mut settings = test_settings().await;
@@ -103,13 +102,12 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
 
     // A replacement resumes from the last committed offsets: some events are delivered again.
     let _second = WorkerProcess::start(&app.settings, &log);
-    let stored = app.wait_for_count_within("SELECT count(*) FROM clickstream_events", total, Duration::from_secs(150)).await;
+    let stored =
+        app.wait_for_count_within("SELECT count(*) FROM clickstream_events", total, Duration::from_secs(150)).await;
     assert_eq!(stored, total, "every accepted event is stored; log: {}", log.display());
 
-    let ids: Vec<String> = sqlx::query_scalar("SELECT event_id::text FROM clickstream_events")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT event_id::text FROM clickstream_events").fetch_all(&app.pool).await.unwrap();
     let stored_ids: std::collections::HashSet<String> = ids.into_iter().collect();
     let expected: std::collections::HashSet<String> = accepted.into_iter().collect();
     assert_eq!(stored_ids, expected, "exactly the accepted events");
@@ -142,10 +140,55 @@ impl PrivatePostgres {
         let tls = postgres.dir.join("tls");
         std::fs::create_dir_all(&tls).unwrap();
         let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(&tls).args(args));
-        openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Cartograph test CA"]);
-        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-        std::fs::write(tls.join("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
-        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Cartograph test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            tls.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ]);
         if running_as_root() {
             run(Command::new("chown").args(["-R", "postgres"]).arg(&tls));
         }
@@ -156,10 +199,8 @@ impl PrivatePostgres {
             "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
         )
         .unwrap();
-        postgres.options = format!(
-            "-c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
-            tls.display()
-        );
+        postgres.options =
+            format!("-c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key", tls.display());
         postgres.start_server();
         (postgres, tls.join("ca.crt"))
     }
@@ -192,7 +233,12 @@ impl PrivatePostgres {
     }
 
     fn start_server(&self) {
-        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off {}", self.port, self.dir.display(), self.options);
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off {}",
+            self.port,
+            self.dir.display(),
+            self.options
+        );
         let log = self.dir.join("postgres.log").display().to_string();
         self.as_postgres("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &options, "-w", "start"]);
     }
@@ -256,7 +302,12 @@ async fn a_database_restart_fails_fast_with_503_and_recovers_without_an_app_rest
     for (what, request) in [
         ("the home page", app.client.get(app.url("/"))),
         ("a product page", app.client.get(app.url("/products/brass-fountain-pen"))),
-        ("a server function", app.client.post(app.url("/api/cart_add")).form(&[("product_id", pen.to_string()), ("quantity", "1".into())])),
+        (
+            "a server function",
+            app.client
+                .post(app.url("/api/cart_add"))
+                .form(&[("product_id", pen.to_string()), ("quantity", "1".into())]),
+        ),
         ("readiness", app.client.get(app.url("/readyz"))),
     ] {
         let started = Instant::now();

@@ -63,7 +63,8 @@ async fn a_product_name_cannot_break_out_of_the_page_title() {
 #[tokio::test]
 async fn a_client_cannot_choose_its_request_id() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/healthz")).header("x-request-id", "attacker-chosen-id").send().await.unwrap();
+    let response =
+        app.client.get(app.url("/healthz")).header("x-request-id", "attacker-chosen-id").send().await.unwrap();
     let id = header(&response, "x-request-id").expect("a request id").to_string();
     assert_ne!(id, "attacker-chosen-id");
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "the server's own id: {id}");
@@ -76,7 +77,16 @@ async fn the_back_office_shows_only_the_upload_errors_the_server_sends() {
     let id: i64 = sqlx::query_scalar("SELECT id FROM products ORDER BY id LIMIT 1").fetch_one(&app.pool).await.unwrap();
     let page = |query: String| {
         let app = &app;
-        async move { app.client.get(app.url(&format!("/admin/products/{id}?{query}"))).send().await.unwrap().text().await.unwrap() }
+        async move {
+            app.client
+                .get(app.url(&format!("/admin/products/{id}?{query}")))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
     };
     let known = page("image_error=too-large".into()).await;
     assert!(known.contains("That image is larger than 1 MiB."), "a known code shows its message");
@@ -89,8 +99,22 @@ async fn the_back_office_shows_only_the_upload_errors_the_server_sends() {
 async fn an_unreadable_origin_fails_closed_and_a_good_one_still_passes() {
     let app = spawn_app().await;
     let origin = reqwest::header::HeaderValue::from_bytes(b"https://\xe9vil.example").unwrap();
-    let refused = app.client.post(app.url("/api/cart_add")).header("origin", origin).form(&[("product_id", "1"), ("quantity", "1")]).send().await.unwrap();
+    let refused = app
+        .client
+        .post(app.url("/api/cart_add"))
+        .header("origin", origin)
+        .form(&[("product_id", "1"), ("quantity", "1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let accepted = app.client.post(app.url("/api/cart_add")).header("origin", app.address.as_str()).form(&[("product_id", "1"), ("quantity", "1")]).send().await.unwrap();
+    let accepted = app
+        .client
+        .post(app.url("/api/cart_add"))
+        .header("origin", app.address.as_str())
+        .form(&[("product_id", "1"), ("quantity", "1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(accepted.status(), StatusCode::OK, "the shop's own origin writes as ever");
 }

@@ -2,9 +2,9 @@
 
 use cartograph::{config::Settings, shutdown::Shutdown, startup};
 use figment::{providers::Serialized, Figment};
+use reqwest::{StatusCode, Url};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::time::Duration;
-use reqwest::{StatusCode, Url};
 use uuid::Uuid;
 
 pub struct TestApp {
@@ -198,13 +198,7 @@ pub fn location(response: &reqwest::Response) -> Url {
 
 /// Starts a sign-in at the app and returns the provider's authorization URL.
 pub async fn begin_login(app: &TestApp, return_to: &str) -> Url {
-    let response = app
-        .client
-        .get(app.url("/auth/login"))
-        .query(&[("return_to", return_to)])
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url("/auth/login")).query(&[("return_to", return_to)]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     location(&response)
 }
@@ -247,7 +241,6 @@ pub async fn sign_in(app: &TestApp, login: &str, return_to: &str) -> reqwest::Re
     let callback = provider_login(app, authorize, login).await;
     app.client.get(callback).send().await.unwrap()
 }
-
 
 impl TestApp {
     /// Calls a server function with form-encoded arguments, as a hydrated page or a plain form would.

@@ -1,7 +1,9 @@
 //! Hostile traffic: no single request, record, visit or client can stop the pipeline. Every test ends by
 //! sending one ordinary event from another visit and asserting that it is stored.
 
-use crate::helpers::{an_ordinary_event_is_stored_within, sign_in, spawn_app, spawn_app_with, test_settings, visit_of, TestApp};
+use crate::helpers::{
+    an_ordinary_event_is_stored_within, sign_in, spawn_app, spawn_app_with, test_settings, visit_of, TestApp,
+};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -11,7 +13,6 @@ use crate::tracking::FIREFOX;
 async fn post(app: &TestApp, body: &str) -> reqwest::Response {
     crate::tracking::post_batch(app, body, FIREFOX).await
 }
-
 
 /// An app with a worker that is already storing (one event in and out), so what follows measures the pipeline,
 /// not the first group join.
@@ -37,8 +38,12 @@ async fn the_nul_event_is_refused_naming_the_field_and_the_next_event_is_stored_
     let elapsed = an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
     assert!(elapsed <= Duration::from_secs(5));
     let bad = format!("{}clickstream.bad.v1", app.settings.kafka_topic_prefix);
-    let records = cartograph::kafka::read_topic(&app.settings.kafka_connection(), &bad, Duration::from_secs(15)).await.unwrap();
-    assert!(records.iter().any(|r| r.payload.contains("U+0000")), "the refused event is in the bad topic with its reason");
+    let records =
+        cartograph::kafka::read_topic(&app.settings.kafka_connection(), &bad, Duration::from_secs(15)).await.unwrap();
+    assert!(
+        records.iter().any(|r| r.payload.contains("U+0000")),
+        "the refused event is in the bad topic with its reason"
+    );
     assert_eq!(app.count("SELECT count(*) FROM clickstream_events WHERE path LIKE '/a%b'").await, 0);
 }
 
@@ -63,7 +68,13 @@ async fn poison_records_in_the_topic_are_set_aside_with_their_bytes_and_the_part
         ("undecodable record", b"\xff\x00 not json at all".to_vec()),
         ("unsupported schema version 9", record("/v9", 9, "p2")),
         // Valid for `text`, refused by `jsonb` (SQLSTATE 22P05): only the payload column holds the title.
-        ("rejected by the database", String::from_utf8(record("/nul-title", 1, "p3")).unwrap().replace(r#""title":"x""#, r#""title":"\u0000""#).into_bytes()),
+        (
+            "rejected by the database",
+            String::from_utf8(record("/nul-title", 1, "p3"))
+                .unwrap()
+                .replace(r#""title":"x""#, r#""title":"\u0000""#)
+                .into_bytes(),
+        ),
     ];
     let producer: FutureProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", app.settings.kafka_brokers())
@@ -81,13 +92,20 @@ async fn poison_records_in_the_topic_are_set_aside_with_their_bytes_and_the_part
         sent.push(delivered);
     }
     // The ordinary event of the same visit, behind the poison in the same partition.
-    let response = post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/behind-the-poison","referrer":null,"title":"x","id":"b1"}]}"#).await;
+    let response = post(
+        &app,
+        r#"{"v":1,"events":[{"type":"page_view","path":"/behind-the-poison","referrer":null,"title":"x","id":"b1"}]}"#,
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let query = "SELECT count(*) FROM clickstream_events WHERE path = '/behind-the-poison'";
     assert_eq!(app.wait_for_count_within(query, 1, Duration::from_secs(10)).await, 1, "the partition moved on");
 
     let rejects: Vec<(String, Vec<u8>, String)> =
-        sqlx::query_as("SELECT reason, raw, payload FROM clickstream_rejects ORDER BY kafka_offset").fetch_all(&app.pool).await.unwrap();
+        sqlx::query_as("SELECT reason, raw, payload FROM clickstream_rejects ORDER BY kafka_offset")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(rejects.len(), poison.len(), "{:?}", rejects.iter().map(|r| &r.0).collect::<Vec<_>>());
     for ((reason, raw, readable), (expected, payload)) in rejects.iter().zip(&poison) {
         assert!(reason.contains(expected), "{reason} should say {expected}");
@@ -131,7 +149,11 @@ async fn a_transient_storage_failure_is_retried_reported_and_loses_nothing() {
 
     sqlx::query("ALTER TABLE clickstream_events_away RENAME TO clickstream_events").execute(&app.pool).await.unwrap();
     let query = "SELECT count(*) FROM clickstream_events WHERE path = '/during-the-outage'";
-    assert_eq!(app.wait_for_count_within(query, 1, Duration::from_secs(20)).await, 1, "the event waited, and is stored");
+    assert_eq!(
+        app.wait_for_count_within(query, 1, Duration::from_secs(20)).await,
+        1,
+        "the event waited, and is stored"
+    );
     let ready = reqwest::get(&readyz).await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
@@ -146,7 +168,8 @@ async fn a_thousand_batches_without_a_visit_cookie_create_no_visit_and_store_not
     let mut statuses = std::collections::BTreeMap::new();
     let started = std::time::Instant::now();
     for _ in 0..1_000 {
-        let response = cookieless.post(app.url("/api/events")).header("user-agent", FIREFOX).body(body).send().await.unwrap();
+        let response =
+            cookieless.post(app.url("/api/events")).header("user-agent", FIREFOX).body(body).send().await.unwrap();
         assert!(response.headers().get("set-cookie").is_none(), "no visit is handed out by the endpoint");
         *statuses.entry(response.status().as_u16()).or_insert(0) += 1;
     }
@@ -166,9 +189,9 @@ async fn a_forged_visit_cookie_is_refused_and_a_page_load_replaces_it() {
     let chosen = uuid::Uuid::new_v4();
     let (_, rest) = signed.split_once('.').unwrap();
     let forgeries = [
-        chosen.to_string(),                              // a bare id, as the cookie held before it was signed
-        format!("{chosen}.{rest}"),                      // another visit under a real signature
-        format!("{}.-.AAAAAAAAAAAAAAAAAAAAAA", chosen),  // a made-up signature
+        chosen.to_string(),                             // a bare id, as the cookie held before it was signed
+        format!("{chosen}.{rest}"),                     // another visit under a real signature
+        format!("{}.-.AAAAAAAAAAAAAAAAAAAAAA", chosen), // a made-up signature
     ];
     let body = r#"{"v":1,"events":[{"type":"page_view","path":"/forged","referrer":null,"title":"x","id":"f1"}]}"#;
     for forged in &forgeries {
@@ -216,7 +239,10 @@ async fn a_new_visit_starts_when_the_session_ends_or_the_user_changes() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     app.wait_for_count("SELECT count(*) FROM clickstream_events WHERE path = '/orders'", 1).await;
     let (event_visit,): (uuid::Uuid,) =
-        sqlx::query_as("SELECT visit_id FROM clickstream_events WHERE path = '/orders'").fetch_one(&app.pool).await.unwrap();
+        sqlx::query_as("SELECT visit_id FROM clickstream_events WHERE path = '/orders'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(event_visit.to_string(), after_session, "the admin's page view is not in the shopper's visit");
     let owners: Vec<(uuid::Uuid, String)> = sqlx::query_as(
         "SELECT vu.visit_id, u.name FROM visit_users vu JOIN users u ON u.id = vu.user_id ORDER BY u.name",
@@ -245,7 +271,11 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     let started = std::time::Instant::now();
     for batch in 0..60 {
         let events: Vec<String> = (0..100)
-            .map(|i| format!(r#"{{"type":"page_view","path":"/p/{batch}/{i}","referrer":null,"title":"t","id":"e{batch}-{i}"}}"#))
+            .map(|i| {
+                format!(
+                    r#"{{"type":"page_view","path":"/p/{batch}/{i}","referrer":null,"title":"t","id":"e{batch}-{i}"}}"#
+                )
+            })
             .collect();
         let response = post(&app, &format!(r#"{{"v":1,"events":[{}]}}"#, events.join(","))).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -276,7 +306,11 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     let set_aside_query = "SELECT count(*) FROM clickstream_rejects WHERE reason LIKE 'visit_full%'";
     let set_aside = app.wait_for_count_within(set_aside_query, 1_001 - diverted, Duration::from_secs(60)).await;
     println!("past the cap: {diverted} diverted by the endpoint, {set_aside} set aside by the worker");
-    assert_eq!(set_aside + diverted, 1_000 + 1, "every event past the cap is accounted for: {set_aside} by the worker, {diverted} by the endpoint");
+    assert_eq!(
+        set_aside + diverted,
+        1_000 + 1,
+        "every event past the cap is accounted for: {set_aside} by the worker, {diverted} by the endpoint"
+    );
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(10)).await;
 }
 
@@ -299,13 +333,29 @@ async fn purchases_are_recorded_by_the_server_and_cannot_be_claimed_by_the_brows
     sign_in(&app, "shopper", "/").await;
     assert_eq!(app.call("cart_add", &[("product_id", "1"), ("quantity", "1")]).await.status(), 200);
     let checkout = app
-        .call("checkout", &[("name", "Sam"), ("line1", "1 Main St"), ("line2", ""), ("city", "Berlin"), ("postcode", "10115"), ("country", "DE")])
+        .call(
+            "checkout",
+            &[
+                ("name", "Sam"),
+                ("line1", "1 Main St"),
+                ("line2", ""),
+                ("city", "Berlin"),
+                ("postcode", "10115"),
+                ("country", "DE"),
+            ],
+        )
         .await;
     assert_eq!(checkout.status(), 200);
     let order_id: uuid::Uuid = checkout.json().await.unwrap();
     let key = uuid::Uuid::new_v4().to_string();
     let order = order_id.to_string();
-    let pay = [("order_id", order.as_str()), ("card_number", "4242 4242 4242 4242"), ("expiry", "12/40"), ("cvc", "123"), ("idempotency_key", key.as_str())];
+    let pay = [
+        ("order_id", order.as_str()),
+        ("card_number", "4242 4242 4242 4242"),
+        ("expiry", "12/40"),
+        ("cvc", "123"),
+        ("idempotency_key", key.as_str()),
+    ];
     assert_eq!(app.call("pay", &pay).await.status(), 200);
     assert_eq!(app.call("pay", &pay).await.status(), 200, "a replayed payment");
 
@@ -316,7 +366,8 @@ async fn purchases_are_recorded_by_the_server_and_cannot_be_claimed_by_the_brows
     assert_eq!(app.wait_for_count(&query, 2).await, 2, "checkout and one payment, recorded by the server");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.count(&query).await, 2, "the replayed payment is stored once");
-    let paid = app.count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND paid AND checkouts = 1")).await;
+    let paid =
+        app.count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND paid AND checkouts = 1")).await;
     assert_eq!(paid, 1, "the visit's summary shows the real purchase");
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
 }
@@ -330,7 +381,10 @@ async fn the_catalog_consumer_and_the_outbox_relay_move_past_poison() {
     let producer: FutureProducer =
         rdkafka::ClientConfig::new().set("bootstrap.servers", app.settings.kafka_brokers()).create().unwrap();
     producer
-        .send(FutureRecord::to(&topic).key("1").payload(&b"{\"schema_version\":1,\"nonsense\":\x00}"[..]), Duration::from_secs(10))
+        .send(
+            FutureRecord::to(&topic).key("1").payload(&b"{\"schema_version\":1,\"nonsense\":\x00}"[..]),
+            Duration::from_secs(10),
+        )
         .await
         .map_err(|(error, _)| error)
         .unwrap();
@@ -361,7 +415,9 @@ async fn the_catalog_consumer_and_the_outbox_relay_move_past_poison() {
     assert_eq!(app.wait_for_count(published, 1).await, 1, "the row behind it is published");
     let notified = "SELECT count(*) FROM notifications WHERE kind = 'catalog_change'";
     assert!(app.wait_for_count(notified, 1).await >= 1, "and turned into notifications");
-    let set_aside = format!("SELECT count(*) FROM clickstream_rejects WHERE topic = '{topic}' AND reason LIKE 'undecodable catalog event%'");
+    let set_aside = format!(
+        "SELECT count(*) FROM clickstream_rejects WHERE topic = '{topic}' AND reason LIKE 'undecodable catalog event%'"
+    );
     assert_eq!(app.wait_for_count(&set_aside, 1).await, 1);
     an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
 }
@@ -376,11 +432,20 @@ async fn the_endpoint_sheds_batches_past_its_concurrency_limit() {
     settings.broker_breaker_failures = 1_000;
     let app = spawn_app_with(settings).await;
     app.client.get(app.url("/")).send().await.unwrap();
-    assert_eq!(post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/before","id":"c0"}]}"#).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/before","id":"c0"}]}"#).await.status(),
+        StatusCode::ACCEPTED
+    );
     broker.kill();
     let (client, url) = (app.client.clone(), app.url("/api/events"));
     let waiting = tokio::spawn(async move {
-        client.post(url).body(r#"{"v":1,"events":[{"type":"page_view","path":"/held","id":"c1"}]}"#).send().await.unwrap().status()
+        client
+            .post(url)
+            .body(r#"{"v":1,"events":[{"type":"page_view","path":"/held","id":"c1"}]}"#)
+            .send()
+            .await
+            .unwrap()
+            .status()
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
     let started = std::time::Instant::now();

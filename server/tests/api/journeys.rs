@@ -18,14 +18,8 @@ fn visit_cookie(response: &reqwest::Response) -> Option<String> {
 
 async fn post(app: &TestApp, events: &[&str]) {
     let body = format!(r#"{{"v":1,"events":[{}]}}"#, events.join(","));
-    let response = app
-        .client
-        .post(app.url("/api/events"))
-        .header("user-agent", FIREFOX)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.post(app.url("/api/events")).header("user-agent", FIREFOX).body(body).send().await.unwrap();
     assert_eq!(response.status(), 202);
 }
 
@@ -50,23 +44,28 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
     let app = app_with_fast_closing().await;
     let home = app.client.get(app.url("/")).send().await.unwrap();
     let visit = visit_cookie(&home).unwrap();
-    post(&app, &[
-        r#"{"type":"page_view","path":"/","id":"j1"}"#,
-        r#"{"type":"search","path":"/products?q=tent","query":"tent","results":1,"id":"j2"}"#,
-        r#"{"type":"page_view","path":"/products?q=tent","referrer":"/","id":"j3"}"#,
-        r#"{"type":"page_view","path":"/product/ridgeline-2-tent","referrer":"/products?q=tent","id":"j4"}"#,
-        r#"{"type":"cart_add","path":"/product/ridgeline-2-tent","product_id":1,"quantity":1,"id":"j5"}"#,
-        r#"{"type":"page_view","path":"/cart","id":"j6"}"#,
-    ])
+    post(
+        &app,
+        &[
+            r#"{"type":"page_view","path":"/","id":"j1"}"#,
+            r#"{"type":"search","path":"/products?q=tent","query":"tent","results":1,"id":"j2"}"#,
+            r#"{"type":"page_view","path":"/products?q=tent","referrer":"/","id":"j3"}"#,
+            r#"{"type":"page_view","path":"/product/ridgeline-2-tent","referrer":"/products?q=tent","id":"j4"}"#,
+            r#"{"type":"cart_add","path":"/product/ridgeline-2-tent","product_id":1,"quantity":1,"id":"j5"}"#,
+            r#"{"type":"page_view","path":"/cart","id":"j6"}"#,
+        ],
+    )
     .await;
     // Signing in links this anonymous visit to the account.
     sign_in(&app, "journey-owner", "/").await;
-    let stored = app.wait_for_count(&format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'"), 6).await;
+    let stored =
+        app.wait_for_count(&format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'"), 6).await;
     assert_eq!(stored, 6);
-    let summary: (i32, i32, bool) = sqlx::query_as(&format!("SELECT page_views, cart_adds, paid FROM visits WHERE visit_id = '{visit}'"))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let summary: (i32, i32, bool) =
+        sqlx::query_as(&format!("SELECT page_views, cart_adds, paid FROM visits WHERE visit_id = '{visit}'"))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(summary, (4, 1, false));
 
     // While the visit is open, its owner gets it rendered on demand, marked in progress.
@@ -86,7 +85,10 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/pdf");
     let disposition = response.headers()["content-disposition"].to_str().unwrap().to_string();
-    assert!(disposition.starts_with("attachment; filename=\"cartograph-journey-") && disposition.ends_with(".pdf\""), "{disposition}");
+    assert!(
+        disposition.starts_with("attachment; filename=\"cartograph-journey-") && disposition.ends_with(".pdf\""),
+        "{disposition}"
+    );
     assert_eq!(response.headers()["cache-control"], "private, max-age=3600");
     let text = pdf_text(&response.bytes().await.unwrap());
     let positions: Vec<usize> = ["Home", "Catalog", "Product", "Cart"]
@@ -109,7 +111,8 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
     let admin = app.another_browser();
     sign_in(&admin, "admin", "/").await;
     assert_eq!(admin.client.get(app.url(&format!("/journeys/{visit}.pdf"))).send().await.unwrap().status(), 200);
-    let all: serde_json::Value = admin.call("admin_visits", &[("outcome", "abandoned cart")]).await.json().await.unwrap();
+    let all: serde_json::Value =
+        admin.call("admin_visits", &[("outcome", "abandoned cart")]).await.json().await.unwrap();
     assert!(all.as_array().unwrap().iter().any(|j| j["visit_id"] == visit.as_str()), "{all}");
 }
 
@@ -120,9 +123,17 @@ async fn an_idle_visit_is_closed_by_the_sweep() {
     let home = app.client.get(app.url("/")).send().await.unwrap();
     let visit = visit_cookie(&home).unwrap();
     // Two events: a visit with fewer gets no document.
-    post(&app, &[r#"{"type":"page_view","path":"/","id":"idle-1"}"#, r#"{"type":"page_view","path":"/cart","id":"idle-2"}"#]).await;
+    post(
+        &app,
+        &[r#"{"type":"page_view","path":"/","id":"idle-1"}"#, r#"{"type":"page_view","path":"/cart","id":"idle-2"}"#],
+    )
+    .await;
     app.wait_for_count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND events = 2"), 1).await;
-    let not_yet = ClosingRules { idle: Duration::from_secs(1800), sign_out_grace: Duration::from_secs(5), every: Duration::from_secs(1) };
+    let not_yet = ClosingRules {
+        idle: Duration::from_secs(1800),
+        sign_out_grace: Duration::from_secs(5),
+        every: Duration::from_secs(1),
+    };
     assert_eq!(close_due_visits(&app.pool, not_yet).await.unwrap(), 0, "a fresh visit stays open");
     sqlx::query(&format!("UPDATE visits SET last_event_at = now() - interval '31 minutes' WHERE visit_id = '{visit}'"))
         .execute(&app.pool)
@@ -142,8 +153,9 @@ async fn killing_the_worker_mid_stream_loses_and_duplicates_nothing() {
     let app = spawn_app_with(settings.clone()).await;
     app.client.get(app.url("/")).send().await.unwrap();
     for batch in 0..30 {
-        let events: Vec<String> =
-            (0..10).map(|i| format!(r#"{{"type":"page_view","path":"/k/{batch}/{i}","id":"k-{batch}-{i}"}}"#)).collect();
+        let events: Vec<String> = (0..10)
+            .map(|i| format!(r#"{{"type":"page_view","path":"/k/{batch}/{i}","id":"k-{batch}-{i}"}}"#))
+            .collect();
         let refs: Vec<&str> = events.iter().map(String::as_str).collect();
         post(&app, &refs).await;
     }
@@ -153,12 +165,14 @@ async fn killing_the_worker_mid_stream_loses_and_duplicates_nothing() {
     app.wait_for_count("SELECT count(*) FROM clickstream_events", 40).await;
     first.abort();
     let _ = first.await;
-    let partial: i64 = sqlx::query_scalar("SELECT count(*) FROM clickstream_events").fetch_one(&app.pool).await.unwrap();
+    let partial: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM clickstream_events").fetch_one(&app.pool).await.unwrap();
     // …and a replacement in the same group picks up from the last stored offset.
     app.spawn_worker();
     let total = app.wait_for_count("SELECT count(*) FROM clickstream_events", 300).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let total_after: i64 = sqlx::query_scalar("SELECT count(*) FROM clickstream_events").fetch_one(&app.pool).await.unwrap();
+    let total_after: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM clickstream_events").fetch_one(&app.pool).await.unwrap();
     let counted: i64 = sqlx::query_scalar("SELECT sum(events)::bigint FROM visits").fetch_one(&app.pool).await.unwrap();
     println!("worker killed after {partial} of 300 events; {total_after} stored in the end");
     assert_eq!((total, total_after), (300, 300), "nothing lost, nothing stored twice");
@@ -171,7 +185,11 @@ async fn killing_the_worker_mid_stream_loses_and_duplicates_nothing() {
 
 /// The rules the tests close with: 30 minutes idle, 5 s after a sign-out.
 fn closing_rules() -> ClosingRules {
-    ClosingRules { idle: Duration::from_secs(1800), sign_out_grace: Duration::from_secs(5), every: Duration::from_secs(1) }
+    ClosingRules {
+        idle: Duration::from_secs(1800),
+        sign_out_grace: Duration::from_secs(5),
+        every: Duration::from_secs(1),
+    }
 }
 
 /// An app with a worker that stores events but sweeps visits only every `sweep_secs`.
@@ -187,9 +205,8 @@ async fn app_with_worker_sweeping_every(sweep_secs: u64) -> TestApp {
 /// returns the visit the worker stored them under.
 async fn visit_with_events(app: &TestApp, marker: &str, events: usize) -> Uuid {
     app.client.get(app.url("/")).send().await.unwrap();
-    let events: Vec<String> = (0..events)
-        .map(|i| format!(r#"{{"type":"page_view","path":"/{marker}/{i}","id":"{marker}-{i}"}}"#))
-        .collect();
+    let events: Vec<String> =
+        (0..events).map(|i| format!(r#"{{"type":"page_view","path":"/{marker}/{i}","id":"{marker}-{i}"}}"#)).collect();
     let refs: Vec<&str> = events.iter().map(String::as_str).collect();
     post(app, &refs).await;
     let query = format!("SELECT count(*) FROM clickstream_events WHERE path LIKE '/{marker}/%'");
@@ -249,7 +266,11 @@ async fn insert_event(pool: &sqlx::PgPool, visit: Uuid, secs: i32, kind: &str, p
 }
 
 async fn stored_pdf(app: &TestApp, visit: Uuid) -> Option<Vec<u8>> {
-    sqlx::query_scalar("SELECT pdf FROM journey_pdfs WHERE visit_id = $1").bind(visit).fetch_optional(&app.pool).await.unwrap()
+    sqlx::query_scalar("SELECT pdf FROM journey_pdfs WHERE visit_id = $1")
+        .bind(visit)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
 }
 
 fn pdf_pages(pdf: &[u8]) -> usize {
@@ -270,17 +291,25 @@ async fn the_pipeline_still_works(app: &TestApp) {
     let shopper = app.another_browser();
     shopper.client.get(app.url("/")).send().await.unwrap();
     let marker = format!("ordinary-{}", Uuid::new_v4().simple());
-    post(&shopper, &[
-        &format!(r#"{{"type":"page_view","path":"/{marker}/0","id":"{marker}-0"}}"#),
-        &format!(r#"{{"type":"page_view","path":"/{marker}/1","id":"{marker}-1"}}"#),
-    ])
+    post(
+        &shopper,
+        &[
+            &format!(r#"{{"type":"page_view","path":"/{marker}/0","id":"{marker}-0"}}"#),
+            &format!(r#"{{"type":"page_view","path":"/{marker}/1","id":"{marker}-1"}}"#),
+        ],
+    )
     .await;
     let query = format!("SELECT count(*) FROM clickstream_events WHERE path LIKE '/{marker}/%'");
-    assert_eq!(app.wait_for_count_within(&query, 2, Duration::from_secs(10)).await, 2, "an ordinary event is still stored");
-    let visit: Uuid = sqlx::query_scalar(&format!("SELECT visit_id FROM clickstream_events WHERE path LIKE '/{marker}/%' LIMIT 1"))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    assert_eq!(
+        app.wait_for_count_within(&query, 2, Duration::from_secs(10)).await,
+        2,
+        "an ordinary event is still stored"
+    );
+    let visit: Uuid =
+        sqlx::query_scalar(&format!("SELECT visit_id FROM clickstream_events WHERE path LIKE '/{marker}/%' LIMIT 1"))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     sqlx::query("UPDATE visits SET last_event_at = now() - interval '31 minutes' WHERE visit_id = $1")
         .bind(visit)
         .execute(&app.pool)
@@ -321,7 +350,10 @@ async fn tiny_and_bot_visits_get_no_pdf_unless_an_admin_asks() {
     while let Some(closed) = close_next_visit(&app.pool, closing_rules()).await.unwrap() {
         closings.insert(closed.visit_id, closed.closing);
     }
-    assert_eq!((closings.get(&tiny), closings.get(&bot)), (Some(&Closing::WithoutDocument), Some(&Closing::WithoutDocument)));
+    assert_eq!(
+        (closings.get(&tiny), closings.get(&bot)),
+        (Some(&Closing::WithoutDocument), Some(&Closing::WithoutDocument))
+    );
     let closed_without: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM visits v WHERE v.visit_id = ANY($1) AND v.closed_at IS NOT NULL AND v.render_error IS NULL
            AND NOT EXISTS (SELECT 1 FROM journey_pdfs p WHERE p.visit_id = v.visit_id)",
@@ -353,7 +385,15 @@ async fn a_visit_whose_journey_fails_is_marked_and_the_closer_moves_on() {
     // of the query that loads them (a cart add naming no product id), and an ordinary one.
     let refused = insert_visit(&app.pool, 6, 50).await;
     let poisoned = insert_visit(&app.pool, 6, 45).await;
-    insert_event(&app.pool, poisoned, 30, "cart_add", "/cart", serde_json::json!({"type": "cart_add", "product_id": "none"})).await;
+    insert_event(
+        &app.pool,
+        poisoned,
+        30,
+        "cart_add",
+        "/cart",
+        serde_json::json!({"type": "cart_add", "product_id": "none"}),
+    )
+    .await;
     let ordinary = insert_visit(&app.pool, 6, 40).await;
     // The store refusing a document, as a full disk or a size limit would: a trigger in this test's database.
     sqlx::raw_sql(&format!(
@@ -368,10 +408,16 @@ async fn a_visit_whose_journey_fails_is_marked_and_the_closer_moves_on() {
 
     let first = close_next_visit(&app.pool, closing_rules()).await.unwrap().expect("a due visit");
     assert_eq!(first.visit_id, refused);
-    assert!(matches!(&first.closing, Closing::Failed(error) if error.contains("the journey store refused")), "{first:?}");
+    assert!(
+        matches!(&first.closing, Closing::Failed(error) if error.contains("the journey store refused")),
+        "{first:?}"
+    );
     let second = close_next_visit(&app.pool, closing_rules()).await.unwrap().expect("a due visit");
     assert_eq!(second.visit_id, poisoned);
-    assert!(matches!(&second.closing, Closing::Failed(error) if error.contains("loading the visit's events")), "{second:?}");
+    assert!(
+        matches!(&second.closing, Closing::Failed(error) if error.contains("loading the visit's events")),
+        "{second:?}"
+    );
     let third = close_next_visit(&app.pool, closing_rules()).await.unwrap().expect("a due visit");
     assert_eq!((third.visit_id, third.closing), (ordinary, Closing::Rendered));
 
@@ -456,7 +502,15 @@ async fn client_copies_of_checkout_and_payment_do_not_decide_the_outcome() {
             checkout["origin"] = origin.into();
             payment["origin"] = origin.into();
         }
-        insert_event(&app.pool, visit, 20, "cart_add", "/product/ridgeline-2-tent", serde_json::json!({"type": "cart_add", "product_id": 1, "quantity": 1})).await;
+        insert_event(
+            &app.pool,
+            visit,
+            20,
+            "cart_add",
+            "/product/ridgeline-2-tent",
+            serde_json::json!({"type": "cart_add", "product_id": 1, "quantity": 1}),
+        )
+        .await;
         insert_event(&app.pool, visit, 30, "checkout_begin", "/cart", checkout).await;
         insert_event(&app.pool, visit, 40, "payment_result", "/checkout", payment).await;
         visits.push(visit);
@@ -464,7 +518,10 @@ async fn client_copies_of_checkout_and_payment_do_not_decide_the_outcome() {
     assert_eq!(close_due_visits(&app.pool, closing_rules()).await.unwrap(), 2);
     let forged = pdf_text(&stored_pdf(&app, visits[0]).await.expect("a document"));
     assert!(forged.contains("Abandoned cart") && forged.contains("Stopped at cart"), "{forged}");
-    assert!(!forged.contains("Bought") && !forged.contains("Checkout begin"), "the browser's copies are dropped: {forged}");
+    assert!(
+        !forged.contains("Bought") && !forged.contains("Checkout begin"),
+        "the browser's copies are dropped: {forged}"
+    );
     let recorded = pdf_text(&stored_pdf(&app, visits[1]).await.expect("a document"));
     assert!(recorded.contains("Bought") && recorded.contains("Completed: paid"), "{recorded}");
     the_pipeline_still_works(&app).await;

@@ -71,11 +71,18 @@ async fn the_worker_serves_consumer_lag_and_journey_renders_on_its_own_listener(
         .execute(&app.pool)
         .await
         .unwrap();
-    let rules = ClosingRules { idle: Duration::from_secs(1800), sign_out_grace: Duration::from_secs(5), every: Duration::from_secs(1) };
+    let rules = ClosingRules {
+        idle: Duration::from_secs(1800),
+        sign_out_grace: Duration::from_secs(5),
+        every: Duration::from_secs(1),
+    };
     assert_eq!(close_due_visits(&app.pool, rules).await.unwrap(), 1, "the visit closes and its journey is rendered");
 
     // librdkafka reports statistics every 2 s; the lag gauge appears with the first report after assignment.
-    let lag_series = format!(r#"cartograph_consumer_lag{{group="{group}",topic="{}clickstream.v1""#, app.settings.kafka_topic_prefix);
+    let lag_series = format!(
+        r#"cartograph_consumer_lag{{group="{group}",topic="{}clickstream.v1""#,
+        app.settings.kafka_topic_prefix
+    );
     let notifications_series = format!(r#"cartograph_consumer_lag{{group="{group}.notifications""#);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let text = loop {

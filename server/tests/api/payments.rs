@@ -31,7 +31,11 @@ async fn settled_as(app: &TestApp, order: &str, outcome: &str) -> i64 {
 /// An app whose worker settles payments left in flight quickly: the gateway answers at once (the slow card
 /// aside), a call times out after `timeout_secs`, and a payment still in flight `settle_after_secs` after it
 /// began is settled at the next one-second sweep.
-async fn app_settling_quickly(timeout_secs: u64, settle_after_secs: u64, change: impl FnOnce(&mut Settings)) -> TestApp {
+async fn app_settling_quickly(
+    timeout_secs: u64,
+    settle_after_secs: u64,
+    change: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings().await;
     settings.test_gateway_latency_ms = 0;
     settings.payment_timeout_secs = timeout_secs;
@@ -65,7 +69,11 @@ async fn a_shopper_cannot_open_the_payment_breaker_and_failed_attempts_are_throt
     assert_eq!(throttled.status(), 429);
     let message = throttled.text().await.unwrap();
     assert!(message.contains("Too many failed payment attempts") && message.contains("15 minutes"), "{message}");
-    assert_eq!(app.count("SELECT count(*) FROM test_gateway_charges").await, charges_before, "the gateway was not asked");
+    assert_eq!(
+        app.count("SELECT count(*) FROM test_gateway_charges").await,
+        charges_before,
+        "the gateway was not asked"
+    );
 
     // Another shopper is not throttled by it, but the tested card is: its failures follow it across accounts.
     let other = app.another_browser();
@@ -130,7 +138,11 @@ async fn a_crash_after_the_gateway_charged_is_settled_by_the_worker_and_a_reload
 
     let cut_off = pay(&app, &order, SLOW, "the-first-attempt").await;
     assert_ne!(cut_off.status(), 200, "the request timed out");
-    assert_eq!(app.count("SELECT count(*) FROM test_gateway_charges WHERE outcome = 'approved'").await, 1, "the card was charged");
+    assert_eq!(
+        app.count("SELECT count(*) FROM test_gateway_charges WHERE outcome = 'approved'").await,
+        1,
+        "the card was charged"
+    );
     assert_eq!(payments_of(&app, &order, "charging").await, 1, "our record says: charging");
 
     // The shopper reloads (a fresh key) and pays again: refused while the first charge is unsettled.
@@ -161,17 +173,26 @@ async fn a_charge_the_gateway_never_answered_is_pending_then_settled_as_not_char
     let pending: Value = pay(&app, &order, SUCCEEDS, "into-the-void").await.json().await.unwrap();
     assert_eq!(pending["outcome"], "pending");
     assert!(pending["message"].as_str().unwrap().contains("will not be charged twice"), "{pending}");
-    let reserved_until: bool = sqlx::query_scalar("SELECT reserved_until > now() + interval '1 second' FROM orders WHERE id = $1::uuid")
-        .bind(&order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let reserved_until: bool =
+        sqlx::query_scalar("SELECT reserved_until > now() + interval '1 second' FROM orders WHERE id = $1::uuid")
+            .bind(&order)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(reserved_until, "the reservation outlasts the charge in flight");
     // The reservation lapses under the charge: the expiry sweep leaves the order alone while it is in flight.
-    sqlx::query("UPDATE orders SET reserved_until = now() - interval '1 second' WHERE id = $1::uuid").bind(&order).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE orders SET reserved_until = now() - interval '1 second' WHERE id = $1::uuid")
+        .bind(&order)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(app::orders::store::expire_reservations(&app.pool, 10).await.unwrap(), 0);
     assert_eq!(stock(&app, beanie).await, reserved);
-    sqlx::query("UPDATE orders SET reserved_until = now() + interval '10 minutes' WHERE id = $1::uuid").bind(&order).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE orders SET reserved_until = now() + interval '10 minutes' WHERE id = $1::uuid")
+        .bind(&order)
+        .execute(&app.pool)
+        .await
+        .unwrap();
 
     // The gateway is back; the worker finds it never took the charge.
     gateway_outage(&app, "none").await;
@@ -204,11 +225,13 @@ async fn a_refund_without_an_answer_is_settled_by_the_worker_and_refunded_once()
     assert_eq!(order_status(&app, &order).await, "cancelled");
     assert_eq!(stock(&app, towels).await, before, "the stock is back on sale");
     assert_eq!(app.count("SELECT count(*) FROM test_gateway_refunds").await, 1, "refunded once");
-    let note: String = sqlx::query_scalar("SELECT note FROM order_status_history WHERE order_id = $1::uuid AND to_status = 'cancelled'")
-        .bind(&order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let note: String = sqlx::query_scalar(
+        "SELECT note FROM order_status_history WHERE order_id = $1::uuid AND to_status = 'cancelled'",
+    )
+    .bind(&order)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(note, "cancelled by the shopper; refunded");
 }
 

@@ -83,9 +83,17 @@ async fn counts(pool: &PgPool, tag: &str) -> Vec<(&'static str, i64)> {
             "journey_pdfs",
             format!("SELECT count(*) FROM journey_pdfs p JOIN visits v USING (visit_id) WHERE v.user_agent = '{tag}'"),
         ),
-        ("visit_users", format!("SELECT count(*) FROM visit_users u JOIN visits v USING (visit_id) WHERE v.user_agent = '{tag}'")),
+        (
+            "visit_users",
+            format!("SELECT count(*) FROM visit_users u JOIN visits v USING (visit_id) WHERE v.user_agent = '{tag}'"),
+        ),
         ("orders", format!("SELECT count(*) FROM orders WHERE shipping_name = '{tag}'")),
-        ("order_lines", format!("SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.shipping_name = '{tag}'")),
+        (
+            "order_lines",
+            format!(
+                "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.shipping_name = '{tag}'"
+            ),
+        ),
         ("idempotency", format!("SELECT count(*) FROM idempotency WHERE idempotency_key LIKE '{tag}-key-%'")),
         ("sessions", format!("SELECT count(*) FROM tower_sessions.session WHERE id LIKE '{tag}-%'")),
     ];
@@ -160,7 +168,10 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
     seed_rows(pool, "old", "old").await;
     app.spawn_worker();
     let swept = app
-        .wait_for_count("SELECT CASE WHEN count(*) = 0 THEN 1 ELSE 0 END::int8 FROM clickstream_events WHERE path = '/old'", 1)
+        .wait_for_count(
+            "SELECT CASE WHEN count(*) = 0 THEN 1 ELSE 0 END::int8 FROM clickstream_events WHERE path = '/old'",
+            1,
+        )
         .await;
     assert_eq!(swept, 1, "the worker's first sweep deletes old events");
     let home = app.client.get(app.url("/")).header("user-agent", FIREFOX).send().await.unwrap();
@@ -185,10 +196,8 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
 async fn retention_runs_before_any_web_process_created_the_session_table() {
     // Only the migrations ran, as when the worker starts first.
     let pool = startup::prepare_database(&test_settings().await).await.expect("database ready");
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('tower_sessions.session') IS NOT NULL")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('tower_sessions.session') IS NOT NULL").fetch_one(&pool).await.unwrap();
     assert!(!exists);
     sqlx::query(
         "INSERT INTO clickstream_events (event_id, visit_id, event_type, path, received_at, seq, payload)
@@ -243,7 +252,8 @@ async fn a_large_backlog_is_swept_in_worker_sized_batches() {
     }
     let batch = cartograph::worker::retention::SWEEP_BATCH;
     // Sessions first (no other limit), then the events.
-    let sessions_only = RetentionRules { events: None, rejects: None, visits: None, anonymous_carts: None, idempotency: None };
+    let sessions_only =
+        RetentionRules { events: None, rejects: None, visits: None, anonymous_carts: None, idempotency: None };
     let started = std::time::Instant::now();
     let sessions = apply_once(&pool, &sessions_only, batch).await.unwrap().sessions;
     let sessions_took = started.elapsed();

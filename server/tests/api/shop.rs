@@ -4,7 +4,8 @@ use crate::helpers::{spawn_app, TestApp};
 use serde_json::{json, Value};
 
 async fn search(app: &TestApp, query: Value) -> Value {
-    let response = app.client.post(app.url("/api/search_products")).json(&json!({ "query": query })).send().await.unwrap();
+    let response =
+        app.client.post(app.url("/api/search_products")).json(&json!({ "query": query })).send().await.unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -32,7 +33,8 @@ async fn search_ranks_the_best_match_first_and_forgives_typos() {
 async fn filters_sort_and_paging_combine() {
     let app = spawn_app().await;
     let audio = search(&app, json!({ "category": "audio", "sort": "price_asc" })).await;
-    let prices: Vec<i64> = audio["products"].as_array().unwrap().iter().map(|p| p["price_cents"].as_i64().unwrap()).collect();
+    let prices: Vec<i64> =
+        audio["products"].as_array().unwrap().iter().map(|p| p["price_cents"].as_i64().unwrap()).collect();
     assert_eq!(audio["total"], 8);
     assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
 
@@ -82,15 +84,7 @@ async fn a_product_page_is_server_rendered_with_live_stock() {
 #[tokio::test]
 async fn the_catalog_page_keeps_its_state_in_the_url() {
     let app = spawn_app().await;
-    let html = app
-        .client
-        .get(app.url("/products?q=knife&sort=price_desc"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.client.get(app.url("/products?q=knife&sort=price_desc")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Chef&#x27;s Knife 20 cm") || html.contains("Chef's Knife 20 cm"), "server-rendered results");
     assert!(html.contains("value=\"knife\"") || html.contains("knife"));
 }

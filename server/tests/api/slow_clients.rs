@@ -108,7 +108,10 @@ async fn two_hundred_half_sent_request_heads_neither_block_others_nor_stay_open(
     let answered_in = asked.elapsed();
     assert_eq!(page.status(), 200);
     let open_meanwhile = held.iter().filter(|stream| still_open(stream)).count();
-    println!("ordinary GET / answered {} in {answered_in:?} while {open_meanwhile} of 200 half-sent heads were held", page.status());
+    println!(
+        "ordinary GET / answered {} in {answered_in:?} while {open_meanwhile} of 200 half-sent heads were held",
+        page.status()
+    );
     assert!(answered_in < Duration::from_secs(2), "the page took {answered_in:?} beside the held connections");
 
     // The header-read timeout is 2 s: give the server 3 s more.
@@ -270,7 +273,8 @@ async fn readyz_hit_500_times_at_once_keeps_threads_and_descriptors_flat() {
     let started = Instant::now();
     let answers = join_all((0..500).map(|_| client.get(app.url("/readyz")).send())).await;
     let took = started.elapsed();
-    let statuses: Vec<u16> = answers.into_iter().map(|answer| answer.map(|a| a.status().as_u16()).unwrap_or(0)).collect();
+    let statuses: Vec<u16> =
+        answers.into_iter().map(|answer| answer.map(|a| a.status().as_u16()).unwrap_or(0)).collect();
     drop(client);
     sampling.abort();
     let ok = statuses.iter().filter(|status| **status == 200).count();
@@ -278,7 +282,9 @@ async fn readyz_hit_500_times_at_once_keeps_threads_and_descriptors_flat() {
     // The burst is over once the sockets of both ends are closed: allow a few seconds for that.
     let settled_by = Instant::now() + Duration::from_secs(5);
     let (mut threads_after, mut descriptors_after) = (threads(), descriptors());
-    while (threads_after > threads_before + 16 || descriptors_after > descriptors_before + 40) && Instant::now() < settled_by {
+    while (threads_after > threads_before + 16 || descriptors_after > descriptors_before + 40)
+        && Instant::now() < settled_by
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
         (threads_after, descriptors_after) = (threads(), descriptors());
     }
@@ -288,10 +294,21 @@ async fn readyz_hit_500_times_at_once_keeps_threads_and_descriptors_flat() {
          {threads_after} after; file descriptors {descriptors_before} before, {descriptors_peak} at peak (the 500 \
          connections, both ends), {descriptors_after} after"
     );
-    assert_eq!(ok, 500, "every probe answered 200: {:?}", statuses.iter().filter(|status| **status != 200).collect::<Vec<_>>());
-    assert!(threads_peak <= threads_before + 16, "threads grew from {threads_before} to {threads_peak} during the burst");
+    assert_eq!(
+        ok,
+        500,
+        "every probe answered 200: {:?}",
+        statuses.iter().filter(|status| **status != 200).collect::<Vec<_>>()
+    );
+    assert!(
+        threads_peak <= threads_before + 16,
+        "threads grew from {threads_before} to {threads_peak} during the burst"
+    );
     assert!(threads_after <= threads_before + 16, "threads grew from {threads_before} to {threads_after}");
-    assert!(descriptors_after <= descriptors_before + 40, "descriptors grew from {descriptors_before} to {descriptors_after}");
+    assert!(
+        descriptors_after <= descriptors_before + 40,
+        "descriptors grew from {descriptors_before} to {descriptors_after}"
+    );
 
     an_ordinary_event_is_still_stored(&app).await;
 }

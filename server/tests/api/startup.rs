@@ -74,7 +74,11 @@ fn run_with(command_name: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> 
         command.env_remove(name);
     }
     let out = command.envs(env.iter().copied()).output().expect("run cartograph");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// `cartograph serve` in `dir` with only the given settings; its exit status and stderr.
@@ -97,7 +101,8 @@ const PRODUCTION: [(&str, &str); 9] = [
 ];
 
 fn production_with(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-    let mut env: Vec<_> = PRODUCTION.iter().copied().filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name)).collect();
+    let mut env: Vec<_> =
+        PRODUCTION.iter().copied().filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name)).collect();
     env.extend_from_slice(changes);
     env
 }
@@ -107,7 +112,9 @@ fn production_refuses_a_database_off_this_machine_without_verified_tls() {
     let dir = std::env::temp_dir();
     let (ok, _, _) = run_with("check-config", &dir, &PRODUCTION);
     assert!(ok, "the baseline passes");
-    for url in ["postgres://shop@db.example.com/cartograph", "postgres://shop@db.example.com/cartograph?sslmode=require"] {
+    for url in
+        ["postgres://shop@db.example.com/cartograph", "postgres://shop@db.example.com/cartograph?sslmode=require"]
+    {
         let (ok, _, stderr) = run_with("check-config", &dir, &production_with(&[("CARTOGRAPH_DATABASE_URL", url)]));
         assert!(!ok, "{url}");
         assert!(stderr.contains("reaches db.example.com without sslmode=verify-full"), "{stderr}");
@@ -152,7 +159,10 @@ async fn kafka_properties_reach_the_client() {
         s.kafka.insert("sasl.password", "secret");
     })
     .await;
-    assert!(error.starts_with("Kafka broker unreachable at"), "the TLS handshake with a plaintext broker fails: {error}");
+    assert!(
+        error.starts_with("Kafka broker unreachable at"),
+        "the TLS handshake with a plaintext broker fails: {error}"
+    );
     assert!(!error.contains("not available at build time") && !error.contains("Unsupported value"), "{error}");
     let error = start_error(|s| s.kafka.insert("no.such.property", "1")).await;
     assert!(error.contains("no.such.property"), "{error}");
@@ -181,7 +191,13 @@ fn a_production_start_with_dev_settings_is_refused_naming_every_problem() {
     let line = stderr.trim();
     assert!(line.starts_with("cartograph: error: production mode refuses to start: "), "{line}");
     assert_eq!(line.lines().count(), 1, "one line: {line}");
-    for problem in ["CARTOGRAPH_VISIT_SIGNING_KEY is missing", "CARTOGRAPH_OIDC_ISSUER_URL must be https://", "published dev secret", "CARTOGRAPH_SEED_DEMO_CATALOG", "CARTOGRAPH_PAYMENT_GATEWAY"] {
+    for problem in [
+        "CARTOGRAPH_VISIT_SIGNING_KEY is missing",
+        "CARTOGRAPH_OIDC_ISSUER_URL must be https://",
+        "published dev secret",
+        "CARTOGRAPH_SEED_DEMO_CATALOG",
+        "CARTOGRAPH_PAYMENT_GATEWAY",
+    ] {
         assert!(line.contains(problem), "{line}\nshould name {problem}");
     }
     assert!(!line.contains("panicked"));
@@ -210,7 +226,11 @@ fn a_config_file_in_the_working_directory_never_chooses_the_mode() {
 async fn every_page_says_when_payments_go_to_the_test_gateway() {
     let app = spawn_app().await;
     let home = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
-    assert!(home.contains(r#"<html lang="en" data-test-payments="no money is taken""#), "{}", &home[..300.min(home.len())]);
+    assert!(
+        home.contains(r#"<html lang="en" data-test-payments="no money is taken""#),
+        "{}",
+        &home[..300.min(home.len())]
+    );
     let stylesheet = include_str!("../../../style/main.css");
     assert!(stylesheet.contains("html[data-test-payments] body::before"), "the stylesheet draws the banner");
 }

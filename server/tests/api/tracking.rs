@@ -40,12 +40,13 @@ async fn a_page_view_reaches_the_workers_table_under_the_cookie_visit() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["accepted"], 2);
 
-    let stored = app
-        .wait_for_count(&format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'"), 2)
-        .await;
+    let stored =
+        app.wait_for_count(&format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'"), 2).await;
     assert_eq!(stored, 2, "both page views are stored under the cookie's visit");
-    let paths: Vec<String> =
-        sqlx::query_scalar("SELECT path FROM clickstream_events ORDER BY received_at, seq").fetch_all(&app.pool).await.unwrap();
+    let paths: Vec<String> = sqlx::query_scalar("SELECT path FROM clickstream_events ORDER BY received_at, seq")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(paths, ["/", "/?page=2"]);
 }
 
@@ -88,7 +89,9 @@ async fn visit_of(app: &crate::helpers::TestApp) -> String {
 
 async fn topic_records(app: &crate::helpers::TestApp, topic: &str) -> Vec<cartograph::kafka::StoredRecord> {
     let topic = format!("{}{topic}", app.settings.kafka_topic_prefix);
-    cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, std::time::Duration::from_secs(15)).await.unwrap()
+    cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, std::time::Duration::from_secs(15))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -212,7 +215,11 @@ async fn behind_a_trusted_proxy_a_spoofed_forwarded_entry_buys_no_new_rate_limit
     let post_as = |forwarded: &'static str| {
         let app = &app;
         async move {
-            let batch = format!(r#"{{"v":1,"events":[{{"type":"page_view","path":"/from/{}","id":"{}"}}]}}"#, forwarded.len(), uuid::Uuid::new_v4());
+            let batch = format!(
+                r#"{{"v":1,"events":[{{"type":"page_view","path":"/from/{}","id":"{}"}}]}}"#,
+                forwarded.len(),
+                uuid::Uuid::new_v4()
+            );
             let response = app
                 .client
                 .post(app.url("/api/events"))
