@@ -8,6 +8,7 @@ pub mod cart;
 pub mod catalog;
 pub mod error;
 pub mod journeys;
+pub mod layout;
 pub mod money;
 pub mod notifications;
 pub mod orders;
@@ -49,6 +50,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Percent-encodes a value for a query string: RFC 3986's unreserved characters, and `/`, pass as they are.
+pub fn encode_query_value(value: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
+
 /// Text made safe to write into HTML or XML, between tags or in a quoted attribute.
 pub fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -76,7 +84,7 @@ pub fn App() -> impl IntoView {
         <Meta name="description" content="Cartograph: a storefront that maps every shopper's journey." />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Router>
-            <auth::SiteHeader />
+            <layout::SiteHeader />
             <main id="main" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
                 <Routes fallback=NotFound>
                     // Async SSR: the server sends complete HTML, readable before (or without) any script.
@@ -127,4 +135,21 @@ fn NotFound() -> impl IntoView {
 #[cfg(feature = "ssr")]
 fn http_status_not_found() -> http::StatusCode {
     http::StatusCode::NOT_FOUND
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{encode_query_value, escape_html};
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode_query_value("/search?q=red shoes&x=1"), "/search%3Fq%3Dred%20shoes%26x%3D1");
+        assert_eq!(encode_query_value("/"), "/");
+        assert_eq!(encode_query_value("café"), "caf%C3%A9");
+    }
+
+    #[test]
+    fn html_special_characters_are_escaped() {
+        assert_eq!(escape_html(r#"<a href="x">&</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+    }
 }

@@ -12,13 +12,6 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VisitId(pub Uuid);
 
-/// Who owns a cart: a signed-in user, or else the anonymous visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    User(Uuid),
-    Visit(Uuid),
-}
-
 /// The database pool the server provided for this request.
 pub fn pool() -> Result<PgPool, AppError> {
     use_context::<PgPool>().ok_or_else(|| {
@@ -122,14 +115,6 @@ pub async fn end_sessions(pool: &PgPool, user: Uuid) -> Result<bool, AppError> {
 /// The signed-in user, or `Unauthorized`.
 pub async fn require_user() -> Result<SessionUser, AppError> {
     session_user().await?.ok_or(AppError::Unauthorized)
-}
-
-/// The owner of this request's cart.
-pub async fn owner() -> Result<Owner, AppError> {
-    match session_user().await? {
-        Some(user) => Ok(Owner::User(user.id)),
-        None => Ok(Owner::Visit(visit_id().await?)),
-    }
 }
 
 /// Sets the HTTP status of a failed server function from its error, then passes the result on.

@@ -11,6 +11,7 @@ pub mod prometheus;
 pub mod seed;
 pub mod shutdown;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod tracking;
 pub mod visit;

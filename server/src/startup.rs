@@ -1,10 +1,12 @@
 //! Building the web application and the worker from settings, failing fast with a named component.
 
+pub use crate::state::AppState;
+
 use crate::{
     auth::OidcClient,
     config::{Mode, Settings},
     db,
-    http::{health::Readiness, serve::ConnectionLimits},
+    http::serve::ConnectionLimits,
     kafka::{self, Topics},
     seed,
     shutdown::Shutdown,
@@ -16,30 +18,13 @@ use app::orders::{
     payment::{Payments, TestGateway},
     store::CommerceSettings,
 };
-use axum::{extract::FromRef, Router};
+use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_config::Env;
 use sqlx::PgPool;
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower_sessions_sqlx_store::PostgresStore;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub pool: PgPool,
-    pub settings: Arc<Settings>,
-    pub producer: ClickstreamProducer,
-    pub oidc: Arc<OidcClient>,
-    pub payments: Payments,
-    pub commerce: CommerceSettings,
-    pub collect_limits: Arc<CollectLimits>,
-    /// Journeys rendered on demand: one render at a time per visit, kept for a few seconds.
-    pub journey_renders: Arc<crate::journey::renders::OnDemandRenders>,
-    /// `/readyz`'s last answer, shared by all callers.
-    pub readiness: Arc<Readiness>,
-}
 
 /// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
 pub fn payments(settings: &Settings, pool: &PgPool) -> Payments {
@@ -98,12 +83,6 @@ pub async fn sweep_reservations(pool: PgPool, every: Duration, shutdown: Shutdow
                 }
             }
         }
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
     }
 }
 

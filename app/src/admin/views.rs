@@ -5,7 +5,7 @@ use super::{
     EndUserSessions, FulfilOrder, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived,
     ORDERS_PAGE_SIZE,
 };
-use crate::{auth::SignInPrompt, error::AppError, money::format_price, orders::OrderStatus};
+use crate::{error::AppError, layout::SignInPrompt, money::format_price, orders::OrderStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{

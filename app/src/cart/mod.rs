@@ -11,6 +11,22 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Who owns a cart: a signed-in user, or else the anonymous visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    User(Uuid),
+    Visit(Uuid),
+}
+
+/// The owner of this request's cart.
+#[cfg(feature = "ssr")]
+pub async fn owner() -> Result<Owner, AppError> {
+    match crate::server_context::session_user().await? {
+        Some(user) => Ok(Owner::User(user.id)),
+        None => Ok(Owner::Visit(crate::server_context::visit_id().await?)),
+    }
+}
+
 /// The most of one product a cart line may hold.
 pub const MAX_LINE_QUANTITY: i32 = 99;
 
@@ -68,7 +84,7 @@ pub async fn get_cart() -> Result<Cart, AppError> {
     crate::server_context::with_status(
         async {
             let pool = crate::server_context::pool()?;
-            let owner = crate::server_context::owner().await?;
+            let owner = owner().await?;
             Ok(store::load(&pool, owner).await?)
         }
         .await,
@@ -82,7 +98,7 @@ pub async fn add_to_cart(product_id: i64, quantity: i32) -> Result<Cart, AppErro
         async {
             validate_quantity(quantity, false)?;
             let pool = crate::server_context::pool()?;
-            let owner = crate::server_context::owner().await?;
+            let owner = owner().await?;
             store::add(&pool, owner, product_id, quantity).await?;
             Ok(store::load(&pool, owner).await?)
         }
@@ -97,7 +113,7 @@ pub async fn set_cart_quantity(product_id: i64, quantity: i32) -> Result<Cart, A
         async {
             validate_quantity(quantity, true)?;
             let pool = crate::server_context::pool()?;
-            let owner = crate::server_context::owner().await?;
+            let owner = owner().await?;
             store::set_quantity(&pool, owner, product_id, quantity).await?;
             Ok(store::load(&pool, owner).await?)
         }

@@ -1,7 +1,8 @@
 //! Cart queries. A cart is an order row in status `cart` with its lines.
 
+use super::Owner;
 use super::{Cart, CartLine, MAX_LINE_QUANTITY};
-use crate::{error::AppError, server_context::Owner};
+use crate::error::AppError;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 

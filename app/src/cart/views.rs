@@ -2,7 +2,7 @@
 
 use super::{CartState, SetCartQuantity, MAX_LINE_QUANTITY};
 use crate::{
-    auth::encode_query_value,
+    encode_query_value,
     money::format_price,
     tracking::{track, ErrorNotice, EventKind},
 };

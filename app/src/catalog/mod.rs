@@ -164,8 +164,7 @@ impl CatalogQuery {
     /// The URL query string for this query on another page (empty fields left out).
     pub fn to_query_string(&self, page: i64) -> String {
         let mut pairs: Vec<String> = Vec::new();
-        let mut push =
-            |key: &str, value: String| pairs.push(format!("{key}={}", crate::auth::encode_query_value(&value)));
+        let mut push = |key: &str, value: String| pairs.push(format!("{key}={}", crate::encode_query_value(&value)));
         if !self.q.is_empty() {
             push("q", self.q.clone());
         }

@@ -1,7 +1,7 @@
 //! The journeys pages.
 
 use super::{admin_visits, format_duration, my_journeys, VisitListItem};
-use crate::auth::SignInPrompt;
+use crate::layout::SignInPrompt;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_query_map};

@@ -1,7 +1,7 @@
 //! The header bell and the notifications page.
 
 use super::{notifications, Inbox, MarkNotificationsRead, Notification};
-use crate::auth::SignInPrompt;
+use crate::layout::SignInPrompt;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

@@ -4,12 +4,7 @@ use super::{
     get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderLine, OrderStatus, PayOrder, PaymentOutcome,
     PaymentRecord, ShippingAddress, StatusChange,
 };
-use crate::{
-    auth::{use_user, SignInPrompt},
-    cart::CartState,
-    money::format_price,
-    tracking::ErrorNotice,
-};
+use crate::{auth::use_user, cart::CartState, layout::SignInPrompt, money::format_price, tracking::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{

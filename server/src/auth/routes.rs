@@ -1,7 +1,7 @@
 //! The sign-in routes.
 
 use super::oidc::{LoginError, PendingLogin};
-use crate::{http::error_page, startup::AppState, visit::VisitId};
+use crate::{http::error_page, state::AppState, visit::VisitId};
 use app::auth::{SessionUser, SESSION_USER_KEY};
 use axum::{
     extract::{Query, State},

@@ -1,6 +1,6 @@
 //! Product images: the generated SVG artwork, or an image an admin uploaded (PNG, JPEG or WebP).
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::admin::{store::UploadedImage, MAX_IMAGE_BYTES};
 use axum::{
     extract::{Multipart, Path, State},

@@ -9,7 +9,7 @@ mod images;
 mod origin;
 pub mod serve;
 
-use crate::{startup::AppState, tracking, visit};
+use crate::{state::AppState, tracking, visit};
 use app::server_context::ContentSecurityPolicy;
 use app::{shell, App};
 use axum::{

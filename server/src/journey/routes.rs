@@ -10,7 +10,7 @@
 use super::renders::Served;
 use super::store::{self, JourneyStore};
 use super::VisitInfo;
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::auth::SessionUser;
 use axum::{
     extract::{Path, State},

@@ -2,7 +2,7 @@
 
 use super::producer::ProduceError;
 use super::rate_limit::{Rate, RateLimiter};
-use crate::{http::client_ip, prometheus::names, startup::AppState, visit::VisitId};
+use crate::{http::client_ip, prometheus::names, state::AppState, visit::VisitId};
 use app::tracking::schema::{event_id, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
 use axum::{
     body::Bytes,

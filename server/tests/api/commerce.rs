@@ -3,9 +3,8 @@
 
 use crate::helpers::{sign_in, spawn_app, TestApp};
 use app::{
-    cart::store as cart_store,
+    cart::{store as cart_store, Owner},
     orders::{payment, store as order_store, CardDetails, ShippingAddress},
-    server_context::Owner,
 };
 use futures::future::join_all;
 use reqwest::StatusCode;

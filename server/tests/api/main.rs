@@ -1,6 +1,7 @@
 //! Integration tests: the real app on a random port, a fresh database each, the real broker and provider.
 
 mod admin;
+mod architecture;
 mod auth;
 mod auth_forgery;
 mod breakers;

@@ -1,0 +1,59 @@
+//! The site's chrome around every page: the header (brand, navigation, cart, who is signed in) and the
+//! "sign in to continue" prompt pages show in place of what needs an account.
+
+use crate::{auth::UserState, encode_query_value};
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_location};
+
+/// The site header: brand, navigation, cart, and who is signed in.
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    let UserState(user) = expect_context::<UserState>();
+    let location = use_location();
+    let login_href = move || {
+        let here = crate::tracking::page_path(&location.pathname.get(), &location.search.get());
+        format!("/auth/login?return_to={}", encode_query_value(&here))
+    };
+    view! {
+        <header class="site-header">
+            <a class="brand" href="/">"Cartograph"</a>
+            <nav class="main-nav" aria-label="Shop">
+                <A href="/products">"Shop"</A>
+                <crate::cart::CartLink />
+            </nav>
+            <nav class="account" aria-label="Account">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(user)) => view! {
+                                <A href="/orders">"Orders"</A>
+                                <A href="/account/journeys">"My journeys"</A>
+                                {user.is_admin.then(|| view! { <A href="/admin/products">"Admin"</A> })}
+                                <crate::notifications::NotificationBell />
+                                <span class="user-name" data-testid="user-name">{user.name}</span>
+                                {user.is_admin.then(|| view! { <span class="badge">"admin"</span> })}
+                                <form method="post" action="/auth/logout" class="inline">
+                                    <button type="submit" class="link" data-track="sign-out">"Sign out"</button>
+                                </form>
+                            }.into_any(),
+                            _ => view! {
+                                <a href=login_href rel="external" class="sign-in" data-track="sign-in">"Sign in"</a>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}
+
+/// "Sign in to continue", returning to `return_to` afterwards.
+#[component]
+pub fn SignInPrompt(#[prop(into)] return_to: String, #[prop(into)] purpose: String) -> impl IntoView {
+    view! {
+        <p class="notice">
+            <a class="button" rel="external" href=format!("/auth/login?return_to={}", encode_query_value(&return_to))>"Sign in"</a>
+            {format!(" {purpose}")}
+        </p>
+    }
+}
