@@ -11,6 +11,7 @@ use axum::{
 };
 use http::StatusCode;
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 const PENDING_LOGIN_KEY: &str = "cartograph.oidc.pending";
@@ -64,7 +65,8 @@ async fn callback(
     let (Some(pending), Some(code), Some(returned_state)) = (pending, query.code, query.state) else {
         return error_page(StatusCode::BAD_REQUEST, "Sign-in expired", "Please start the sign-in again.");
     };
-    if !constant_time_eq(pending.state.as_bytes(), returned_state.as_bytes()) {
+    // In constant time: how much of the state matched must not show in how long the answer took.
+    if !bool::from(pending.state.as_bytes().ct_eq(returned_state.as_bytes())) {
         tracing::warn!("sign-in callback with a state that does not match the session");
         return error_page(StatusCode::BAD_REQUEST, "Sign-in expired", "Please start the sign-in again.");
     }
@@ -159,10 +161,6 @@ pub fn safe_return_path(raw: Option<&str>) -> String {
         }
         _ => "/".to_string(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
