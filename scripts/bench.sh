@@ -17,5 +17,5 @@ if [[ ${#sections[@]} -eq 0 || " ${sections[*]} " == *" wasm "* ]]; then
 fi
 log "building the benchmark (release)"
 (cd "$ROOT" && cargo build --release -p server --bin cartograph-bench)
-cd "$ROOT"
+cd "$ROOT" || die "cannot enter $ROOT"
 "$CARGO_TARGET_DIR/release/cartograph-bench" --wasm "$SITE_DIR/pkg/cartograph.wasm" "$@"

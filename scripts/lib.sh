@@ -113,6 +113,10 @@ ensure_tansu() {
   fi
 }
 
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null || apt_install shellcheck
+}
+
 ensure_cargo_deny() {
   if [[ $(cargo-deny --version 2>/dev/null) != "cargo-deny $CARGO_DENY_VERSION" ]]; then
     log "installing cargo-deny $CARGO_DENY_VERSION (about 7 minutes on 2 cores, once)"
@@ -121,6 +125,8 @@ ensure_cargo_deny() {
 }
 
 # Sets PG_SERVER_URL (a server URL without database) and, when DATABASE_URL is given, APP_DATABASE_URL.
+# APP_DATABASE_URL is read by the scripts that source this file.
+# shellcheck disable=SC2034
 ensure_postgres() {
   APP_DATABASE_URL=""
   if [[ -n ${DATABASE_URL:-} ]]; then

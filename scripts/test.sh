@@ -28,6 +28,9 @@ else
   warn "supply chain: advisories NOT checked: the RustSec database ($ADVISORY_DB) cannot be reached from this machine"
 fi
 
+ensure_shellcheck
+log "scripts: shellcheck (warnings and errors)"
+(cd "$ROOT" && shellcheck -x -P SCRIPTDIR --severity=warning scripts/*.sh .ci/run) || die "shellcheck found problems (above)"
 ensure_rust_tools
 # Habits (rustfmt.toml, [workspace.lints]): formatted, and clippy-clean on the server and on the WASM build.
 log "formatting and lints: cargo fmt --check; cargo clippy -D warnings (server, frontend for wasm32)"
