@@ -43,6 +43,14 @@ impl Shutdown {
         self.sender.send_replace(true);
     }
 
+    /// Waits `period`, or less if the stop comes first: false when it did, so a loop can `return`.
+    pub async fn sleep(&self, period: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = self.wait() => false,
+            _ = tokio::time::sleep(period) => true,
+        }
+    }
+
     /// Resolves once [`Shutdown::trigger`] has been called.
     pub async fn wait(&self) {
         let mut receiver = self.sender.subscribe();

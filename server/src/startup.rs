@@ -54,9 +54,8 @@ pub fn commerce(settings: &Settings) -> CommerceSettings {
 /// Settles payments left in flight every `every` until `shutdown` (worker); safe with several copies.
 pub async fn settle_payments(pool: PgPool, payments: Payments, every: Duration, shutdown: Shutdown) {
     loop {
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            _ = tokio::time::sleep(every) => {}
+        if !shutdown.sleep(every).await {
+            return;
         }
         match app::orders::payment::settle_in_flight(&pool, &payments, 20).await {
             Ok(0) => {}
@@ -69,9 +68,8 @@ pub async fn settle_payments(pool: PgPool, payments: Payments, every: Duration, 
 /// Expires lapsed reservations every `every` until `shutdown`; safe with several server copies.
 pub async fn sweep_reservations(pool: PgPool, every: Duration, shutdown: Shutdown) {
     loop {
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            _ = tokio::time::sleep(every) => {}
+        if !shutdown.sleep(every).await {
+            return;
         }
         loop {
             match app::orders::store::expire_reservations(&pool, 100).await {

@@ -225,14 +225,7 @@ async fn replay(
 ) -> Result<PaymentReceipt, AppError> {
     let deadline = tokio::time::Instant::now() + payments.timeout;
     loop {
-        let saved = sqlx::query_scalar!(
-            "SELECT response FROM idempotency WHERE user_id = $1 AND idempotency_key = $2",
-            user,
-            key
-        )
-        .fetch_optional(pool)
-        .await?;
-        match saved {
+        match saved_response(pool, user, key).await? {
             // The attempt charged nothing and freed its key meanwhile.
             None => return Err(AppError::Invalid(NOT_TAKEN.into())),
             Some(Some(saved)) => {
@@ -332,16 +325,20 @@ async fn settle_charge(
     Ok(receipt)
 }
 
+/// The idempotency row of `(user, key)`: `None` when there is none, `Some(None)` while its attempt is in flight.
+async fn saved_response(
+    pool: &PgPool,
+    user: Uuid,
+    key: &str,
+) -> Result<Option<Option<serde_json::Value>>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT response FROM idempotency WHERE user_id = $1 AND idempotency_key = $2", user, key)
+        .fetch_optional(pool)
+        .await
+}
+
 /// The answer saved for a charge someone else settled.
 async fn settled_receipt(pool: &PgPool, intent: &Intent) -> Result<Option<PaymentReceipt>, sqlx::Error> {
-    let saved = sqlx::query_scalar!(
-        "SELECT response FROM idempotency WHERE user_id = $1 AND idempotency_key = $2",
-        intent.user,
-        intent.key
-    )
-    .fetch_optional(pool)
-    .await?
-    .flatten();
+    let saved = saved_response(pool, intent.user, &intent.key).await?.flatten();
     Ok(saved.and_then(|saved| serde_json::from_value(saved).ok()))
 }
 

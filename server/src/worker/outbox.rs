@@ -210,9 +210,8 @@ impl OutboxRelay {
                     backoff
                 }
             };
-            tokio::select! {
-                _ = shutdown.wait() => return,
-                _ = tokio::time::sleep(wait) => {}
+            if !shutdown.sleep(wait).await {
+                return;
             }
         }
     }

@@ -155,9 +155,8 @@ pub async fn run_until(pool: sqlx::PgPool, rules: RetentionRules, every: Duratio
                 tracing::warn!(%error, retry_in_secs = every.as_secs(), "retention failed; trying again later")
             }
         }
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            _ = tokio::time::sleep(every) => {}
+        if !shutdown.sleep(every).await {
+            return;
         }
     }
 }

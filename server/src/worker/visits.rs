@@ -59,9 +59,8 @@ pub struct ClosedVisit {
 /// Every `rules.every`, closes every due visit, until `shutdown`.
 pub async fn close_visits_until(pool: PgPool, rules: ClosingRules, shutdown: Shutdown) {
     loop {
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            _ = tokio::time::sleep(rules.every) => {}
+        if !shutdown.sleep(rules.every).await {
+            return;
         }
         match close_due(&pool, rules, &shutdown).await {
             Ok(0) => {}
