@@ -126,6 +126,11 @@ async fn after_the_provider_rotates_its_key_sign_in_works_at_once_and_made_up_ke
     }
     assert_eq!(provider.jwks_fetches(), fetched_at_start + 1, "no fetch per forged token");
     assert_eq!(current_user(&stranger).await, serde_json::Value::Null);
+
+    // After the forgeries, an honest sign-in goes through as ever.
+    provider.forge(Forgery::None);
+    assert_eq!(sign_in(&stranger).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(current_user(&stranger).await["name"], "Tess Token");
 }
 
 #[tokio::test]
