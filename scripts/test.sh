@@ -73,6 +73,7 @@ export CARTOGRAPH_SEED_DEMO_CATALOG=true
 export CARTOGRAPH_KAFKA_TOPIC_PREFIX=e2e-$run_id.
 export CARTOGRAPH_KAFKA_CONSUMER_GROUP=e2e-$run_id
 export CARTOGRAPH_WORKER_METRICS_ADDR=off  # a running scripts/run.sh worker may hold the default port
+export CARTOGRAPH_INTERNAL_ADDR=off  # a running scripts/run.sh web server holds the default port
 port_open 127.0.0.1 "$E2E_PORT" && die "port $E2E_PORT is taken; set CARTOGRAPH_E2E_PORT"
 "$BIN" migrate
 start_bg "the worker (e2e)" "$STATE_DIR/e2e-worker.log" "$BIN" worker
