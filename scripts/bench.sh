@@ -4,7 +4,16 @@
 #   scripts/bench.sh                             # every section
 #   scripts/bench.sh journey wasm                # some sections
 #   scripts/bench.sh --write docs/benchmarks.md  # and write the table into the doc
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
+# shellcheck source=lib/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
+# shellcheck source=lib/site.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/site.sh"
+cartograph_init
 ensure_postgres
 ensure_broker --scratch
 ensure_oidc
@@ -16,6 +25,6 @@ if [[ ${#sections[@]} -eq 0 || " ${sections[*]} " == *" wasm "* ]]; then
   build_site
 fi
 log "building the benchmark (release)"
-(cd "$ROOT" && cargo build --release -p server --bin cartograph-bench)
+(cd "$ROOT" && cargo build --release -p cartograph-tools --bin cartograph-bench)
 cd "$ROOT" || die "cannot enter $ROOT"
 "$CARGO_TARGET_DIR/release/cartograph-bench" --wasm "$SITE_DIR/pkg/cartograph.wasm" "$@"

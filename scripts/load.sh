@@ -5,7 +5,10 @@
 #   scripts/load.sh --duration 30 --users 50 --url http://127.0.0.1:3100
 # It signs shoppers in at the dev OpenID provider and places orders: use it on a development stack only.
 # Hosts other than this machine are refused unless --allow-remote is given.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cartograph_init
 log "building the load generator (release)"
-(cd "$ROOT" && cargo build --release -p server --bin cartograph-load)
+(cd "$ROOT" && cargo build --release -p cartograph-tools --bin cartograph-load)
 exec "$CARGO_TARGET_DIR/release/cartograph-load" "$@"

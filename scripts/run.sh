@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Runs Cartograph with every service it needs: PostgreSQL, a Kafka-protocol broker (tansu), the dev OpenID
 # provider, the worker and the web server at http://127.0.0.1:3000. Ctrl-C stops what it started.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
+# shellcheck source=lib/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
+# shellcheck source=lib/site.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/site.sh"
+cartograph_init
 
 PORT=${CARTOGRAPH_PORT:-3000}
 port_open 127.0.0.1 "$PORT" && die "port $PORT is taken; stop what runs there or set CARTOGRAPH_PORT"

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Regenerates the compile-time query metadata in .sqlx/ after a query or a migration changed.
 # Needs a PostgreSQL server (DATABASE_URL's, else 127.0.0.1:5432); uses a scratch database (`cartograph_sqlx`, or $SQLX_PREPARE_DB).
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
+# shellcheck source=lib/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
+cartograph_init
 ensure_postgres
 DB=${SQLX_PREPARE_DB:-cartograph_sqlx}
 create_database "$DB" --fresh

@@ -2,7 +2,16 @@
 # Runs every test: unit and integration (cargo test, against the real PostgreSQL, broker and OpenID
 # provider), then browser tests (Playwright in Debian's Chromium) against the real built app.
 # `scripts/test.sh rust` or `scripts/test.sh e2e` runs one layer; extra arguments go to Playwright.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
+# shellcheck source=lib/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
+# shellcheck source=lib/site.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/site.sh"
+cartograph_init
 
 LAYERS=${1:-all}
 [[ $# -eq 0 ]] || shift
@@ -30,12 +39,12 @@ fi
 
 ensure_shellcheck
 log "scripts: shellcheck (warnings and errors)"
-(cd "$ROOT" && shellcheck -x -P SCRIPTDIR --severity=warning scripts/*.sh .ci/run) || die "shellcheck found problems (above)"
+(cd "$ROOT" && shellcheck -x -P SCRIPTDIR --severity=warning scripts/*.sh scripts/lib/*.sh .ci/run) || die "shellcheck found problems (above)"
 ensure_rust_tools
-# Habits (rustfmt.toml, [workspace.lints]): formatted, and clippy-clean on the server and on the WASM build.
-log "formatting and lints: cargo fmt --check; cargo clippy -D warnings (server, frontend for wasm32)"
+# Habits (rustfmt.toml, [workspace.lints]): formatted, and clippy-clean on the server, the tools and the WASM build.
+log "formatting and lints: cargo fmt --check; cargo clippy -D warnings (server, tools, frontend for wasm32)"
 (cd "$ROOT" && cargo fmt --all --check) || die "cargo fmt would change the files above: run cargo fmt --all"
-(cd "$ROOT" && cargo clippy --quiet -p app -p server --all-targets -- -D warnings &&
+(cd "$ROOT" && cargo clippy --quiet -p app -p server -p cartograph-tools --all-targets -- -D warnings &&
   cargo clippy --quiet -p frontend --target wasm32-unknown-unknown -- -D warnings) ||
   die "clippy found problems (above)"
 ensure_postgres
@@ -54,7 +63,7 @@ if [[ $LAYERS != e2e ]]; then
     psql "$PG_SERVER_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
   done
   log "unit and integration tests (cargo test)"
-  (cd "$ROOT" && cargo test -p app -p server --no-fail-fast)
+  (cd "$ROOT" && cargo test -p app -p server -p cartograph-tools --no-fail-fast)
 fi
 [[ $LAYERS != rust ]] || exit 0
 

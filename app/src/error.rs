@@ -37,6 +37,18 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// Sets the HTTP status of the page being rendered on the server from this error; does nothing in the
+    /// browser. Server-function calls get their status in one place on the server (`server::http`); a page
+    /// that shows an error gets it here, through [`crate::notices::ErrorView`].
+    pub fn set_page_status(&self) {
+        #[cfg(feature = "ssr")]
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(self.status());
+        }
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl AppError {
     /// The HTTP status a server function answers with for this error.

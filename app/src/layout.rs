@@ -1,5 +1,5 @@
-//! The site's chrome around every page: the header (brand, navigation, cart, who is signed in) and the
-//! "sign in to continue" prompt pages show in place of what needs an account.
+//! The site's chrome around every page: the header (brand, navigation, cart, who is signed in). It composes
+//! the flows' own pieces (the cart link, the notification bell); what the flows share goes in `notices`.
 
 use crate::{auth::UserState, encode_query_value};
 use leptos::prelude::*;
@@ -44,16 +44,5 @@ pub fn SiteHeader() -> impl IntoView {
                 </Suspense>
             </nav>
         </header>
-    }
-}
-
-/// "Sign in to continue", returning to `return_to` afterwards.
-#[component]
-pub fn SignInPrompt(#[prop(into)] return_to: String, #[prop(into)] purpose: String) -> impl IntoView {
-    view! {
-        <p class="notice">
-            <a class="button" rel="external" href=format!("/auth/login?return_to={}", encode_query_value(&return_to))>"Sign in"</a>
-            {format!(" {purpose}")}
-        </p>
     }
 }

@@ -10,12 +10,14 @@ pub mod error;
 pub mod journeys;
 pub mod layout;
 pub mod money;
+pub mod notices;
 pub mod notifications;
 pub mod orders;
 #[cfg(feature = "ssr")]
 pub mod resilience;
 #[cfg(feature = "ssr")]
 pub mod server_context;
+pub mod session;
 pub mod tracking;
 
 use leptos::prelude::*;

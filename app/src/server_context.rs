@@ -1,8 +1,8 @@
 //! What the server hands to server functions: the pool, the visit, the signed-in user, the payment gateway.
 
 use crate::{
-    auth::{SessionUser, SESSION_USER_KEY},
     error::AppError,
+    session::{SessionUser, SESSION_USER_KEY},
 };
 use leptos::prelude::use_context;
 use sqlx::PgPool;
@@ -14,10 +14,7 @@ pub struct VisitId(pub Uuid);
 
 /// The database pool the server provided for this request.
 pub fn pool() -> Result<PgPool, AppError> {
-    use_context::<PgPool>().ok_or_else(|| {
-        tracing::error!("no database pool in the Leptos context");
-        AppError::Internal
-    })
+    provided("database pool")
 }
 
 /// The visit of this request.
@@ -117,12 +114,30 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
     session_user().await?.ok_or(AppError::Unauthorized)
 }
 
-/// Sets the HTTP status of a failed server function from its error, then passes the result on.
-pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let (Err(error), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
-        response.set_status(error.status());
+/// The signed-in admin, by the role the database holds now: `Unauthorized` when no one is signed in,
+/// `Forbidden` for anyone else.
+pub async fn require_admin() -> Result<SessionUser, AppError> {
+    admin(session_user().await?)
+}
+
+/// `user` if they are an admin: the one admin check, for server functions and the server's own handlers.
+pub fn admin(user: Option<SessionUser>) -> Result<SessionUser, AppError> {
+    match user {
+        Some(user) if user.is_admin => Ok(user),
+        Some(user) => {
+            tracing::warn!(user_id = %user.id, "a non-admin asked for an admin operation");
+            Err(AppError::Forbidden)
+        }
+        None => Err(AppError::Unauthorized),
     }
-    result
+}
+
+/// What the server provided for this request (the payment gateway, say); a missing one is logged by `what`.
+pub fn provided<T: Clone + Send + Sync + 'static>(what: &'static str) -> Result<T, AppError> {
+    use_context().ok_or_else(|| {
+        tracing::error!("no {what} in the Leptos context");
+        AppError::Internal
+    })
 }
 
 /// Payments go to the built-in test gateway (no money is taken): every page says so.

@@ -580,8 +580,8 @@ impl Settings {
     }
 
     /// The failed-payment throttle.
-    pub fn payment_attempt_limits(&self) -> app::orders::gateway::AttemptLimits {
-        app::orders::gateway::AttemptLimits {
+    pub fn payment_attempt_limits(&self) -> app::orders::payment::AttemptLimits {
+        app::orders::payment::AttemptLimits {
             per_user: self.payment_failures_per_user,
             per_card: self.payment_failures_per_card,
             window: std::time::Duration::from_secs(self.payment_failure_window_minutes * 60),

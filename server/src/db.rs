@@ -1,6 +1,6 @@
 //! The PostgreSQL pool and migrations.
 
-use crate::config::redact_url;
+use crate::config::{redact_url, Settings};
 use anyhow::Context;
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -39,4 +39,26 @@ pub async fn connect(
 /// Applies the migrations in `migrations/` (embedded at compile time).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::migrate!("../migrations").run(pool).await.context("applying database migrations")
+}
+
+/// Connects to the database, applies migrations and (in dev) seeds the demo catalog.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<PgPool> {
+    let timeout = Duration::from_secs(settings.startup_timeout_secs);
+    let acquire = Duration::from_millis(settings.database_acquire_timeout_ms);
+    let pool = connect(
+        settings.database_url(),
+        settings.database_ca_file.as_deref(),
+        settings.database_max_connections,
+        timeout,
+        acquire,
+    )
+    .await?;
+    migrate(&pool).await?;
+    if settings.seed_demo_catalog {
+        let added = crate::seed::seed_demo_catalog(&pool).await.context("seeding the demo catalog")?;
+        if added > 0 {
+            tracing::info!(products = added, "seeded the demo catalog");
+        }
+    }
+    Ok(pool)
 }

@@ -1,18 +1,24 @@
 //! Cartograph's server: the web process (SSR, server functions, sign-in, the clickstream producer endpoint)
-//! and the worker (Kafka consumer group). `main.rs` picks one; tests start them in-process.
+//! and the worker (Kafka consumer groups and background jobs). `main.rs` picks one; tests start them in-process.
+//!
+//! Modules are arranged by flow (`clickstream`, `journey`, `catalog_events`, `orders`, `auth`), with what the
+//! flows share beside them (`state`, `config`, `kafka`, `db`, `http`); `startup` builds the web process and
+//! `worker` the worker. `docs/architecture.md` has the map and the rules between modules.
 
 pub mod auth;
+pub mod catalog_events;
+pub mod clickstream;
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod journey;
 pub mod kafka;
+pub mod orders;
 pub mod prometheus;
+pub mod retention;
 pub mod seed;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod tracking;
-pub mod visit;
 pub mod worker;

@@ -2,7 +2,7 @@
 //! `cartograph migrate` (apply migrations and seed, then exit), `cartograph check-config`,
 //! `cartograph read-topic TOPIC [KEY]` (print a topic's records as JSON lines, for inspection).
 
-use cartograph::{config::Settings, shutdown, startup, telemetry};
+use cartograph::{config::Settings, db, shutdown, startup, telemetry, worker};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]]";
@@ -41,7 +41,7 @@ async fn main() -> ExitCode {
     let result = match command.as_str() {
         "serve" => serve(settings).await,
         "worker" => worker(settings).await,
-        "migrate" => startup::prepare_database(&settings).await.map(|_| ()),
+        "migrate" => db::prepare(&settings).await.map(|_| ()),
         "check-config" => {
             println!("{}", serde_json::to_string_pretty(&redacted(&settings)).unwrap_or_default());
             Ok(())
@@ -73,7 +73,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
         shutdown::signal().await;
         trigger.trigger();
     });
-    startup::run_worker(settings, stop).await
+    worker::run(settings, stop).await
 }
 
 /// Prints the records of a topic (with the configured prefix), optionally only those with one key.

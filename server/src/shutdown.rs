@@ -1,6 +1,7 @@
-//! Graceful shutdown on SIGINT or SIGTERM.
+//! Graceful shutdown on SIGINT or SIGTERM, and the stop switch every background task watches.
 
-use tokio::sync::watch;
+use std::{future::Future, time::Duration};
+use tokio_util::sync::CancellationToken;
 
 /// Resolves when the process is asked to stop.
 pub async fn signal() {
@@ -25,26 +26,23 @@ pub async fn signal() {
     tracing::info!("shutdown requested");
 }
 
-/// A stop switch that many tasks can watch.
-#[derive(Clone)]
-pub struct Shutdown {
-    sender: watch::Sender<bool>,
-}
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Self { sender: watch::channel(false).0 }
-    }
-}
+/// A stop switch that many tasks can watch: a [`CancellationToken`] with the waits our loops need.
+#[derive(Clone, Default)]
+pub struct Shutdown(CancellationToken);
 
 impl Shutdown {
     /// Asks every watcher to stop.
     pub fn trigger(&self) {
-        self.sender.send_replace(true);
+        self.0.cancel();
+    }
+
+    /// Whether [`Shutdown::trigger`] has been called.
+    pub fn is_stopping(&self) -> bool {
+        self.0.is_cancelled()
     }
 
     /// Waits `period`, or less if the stop comes first: false when it did, so a loop can `return`.
-    pub async fn sleep(&self, period: std::time::Duration) -> bool {
+    pub async fn sleep(&self, period: Duration) -> bool {
         tokio::select! {
             _ = self.wait() => false,
             _ = tokio::time::sleep(period) => true,
@@ -53,7 +51,17 @@ impl Shutdown {
 
     /// Resolves once [`Shutdown::trigger`] has been called.
     pub async fn wait(&self) {
-        let mut receiver = self.sender.subscribe();
-        let _ = receiver.wait_for(|stopped| *stopped).await;
+        self.0.cancelled().await;
+    }
+
+    /// Runs `job` every `period` (the first time one period from now) until the stop; a job in hand is finished.
+    pub async fn every<F, Fut>(&self, period: Duration, mut job: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        while self.sleep(period).await {
+            job().await;
+        }
     }
 }

@@ -3,9 +3,9 @@
 
 use crate::{
     auth::OidcClient,
+    clickstream::{ClickstreamProducer, CollectLimits},
     config::Settings,
     http::health::Readiness,
-    tracking::{ClickstreamProducer, CollectLimits},
 };
 use app::orders::{payment::Payments, store::CommerceSettings};
 use axum::extract::FromRef;

@@ -8,6 +8,8 @@ mod views;
 
 pub use views::{AdminOrderPage, AdminOrdersPage, AdminProductPage, AdminProductsPage, AdminUsersPage};
 
+#[cfg(feature = "ssr")]
+use crate::server_context as ctx;
 use crate::{
     error::AppError,
     orders::{OrderDetail, OrderStatus},
@@ -156,205 +158,133 @@ pub struct ManagedOrder {
     pub detail: OrderDetail,
 }
 
-/// The signed-in admin, by the role the database holds now; anyone else gets `Forbidden`.
-#[cfg(feature = "ssr")]
-pub(crate) async fn require_admin() -> Result<crate::auth::SessionUser, AppError> {
-    let user = crate::server_context::require_user().await?;
-    if user.is_admin {
-        Ok(user)
-    } else {
-        tracing::warn!(user_id = %user.id, "a non-admin called an admin server function");
-        Err(AppError::Forbidden)
-    }
-}
-
 /// Products matching `query` (name or slug), active or archived (`show`: "active", "archived" or "all").
 #[server(endpoint = "admin/products")]
 pub async fn admin_products(query: String, show: String) -> Result<Vec<ManagedProduct>, AppError> {
-    crate::server_context::with_status(
-        async {
-            require_admin().await?;
-            let archived = match show.as_str() {
-                "" | "active" => Some(false),
-                "archived" => Some(true),
-                "all" => None,
-                _ => return Err(AppError::Invalid("Unknown product filter.".into())),
-            };
-            if query.chars().count() > 100 {
-                return Err(AppError::Invalid("Search for at most 100 characters.".into()));
-            }
-            let pool = crate::server_context::pool()?;
-            Ok(store::list_products(&pool, query.trim(), archived).await?)
-        }
-        .await,
-    )
+    ctx::require_admin().await?;
+    let archived = match show.as_str() {
+        "" | "active" => Some(false),
+        "archived" => Some(true),
+        "all" => None,
+        _ => return Err(AppError::Invalid("Unknown product filter.".into())),
+    };
+    if query.chars().count() > 100 {
+        return Err(AppError::Invalid("Search for at most 100 characters.".into()));
+    }
+    let pool = ctx::pool()?;
+    Ok(store::list_products(&pool, query.trim(), archived).await?)
 }
 
 /// One product for the edit form; `None` for id 0, the form for a new product.
 #[server(endpoint = "admin/product")]
 pub async fn admin_product(id: i64) -> Result<Option<ManagedProduct>, AppError> {
-    crate::server_context::with_status(
-        async {
-            require_admin().await?;
-            if id == 0 {
-                return Ok(None);
-            }
-            let pool = crate::server_context::pool()?;
-            store::product(&pool, id).await?.map(Some).ok_or(AppError::NotFound)
-        }
-        .await,
-    )
+    ctx::require_admin().await?;
+    if id == 0 {
+        return Ok(None);
+    }
+    let pool = ctx::pool()?;
+    store::product(&pool, id).await?.map(Some).ok_or(AppError::NotFound)
 }
 
 /// Creates (`form.id == 0`) or updates a product; returns its id. The catalog event commits with it.
 #[server(endpoint = "admin/save_product")]
 pub async fn save_product(form: ProductForm) -> Result<i64, AppError> {
-    crate::server_context::with_status(
-        async {
-            let admin = require_admin().await?;
-            let draft = ProductDraft::parse(&form)?;
-            let pool = crate::server_context::pool()?;
-            if form.id == 0 {
-                store::create_product(&pool, admin.id, &draft).await
-            } else {
-                store::update_product(&pool, admin.id, form.id, &draft, form.stock_was).await.map(|()| form.id)
-            }
-        }
-        .await,
-    )
+    let admin = ctx::require_admin().await?;
+    let draft = ProductDraft::parse(&form)?;
+    let pool = ctx::pool()?;
+    if form.id == 0 {
+        store::create_product(&pool, admin.id, &draft).await
+    } else {
+        store::update_product(&pool, admin.id, form.id, &draft, form.stock_was).await.map(|()| form.id)
+    }
 }
 
 /// Archives (hides from the shop, keeps the history) or restores a product.
 #[server(endpoint = "admin/archive_product")]
 pub async fn set_product_archived(id: i64, archived: bool) -> Result<(), AppError> {
-    crate::server_context::with_status(
-        async {
-            let admin = require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            store::set_archived(&pool, admin.id, id, archived).await
-        }
-        .await,
-    )
+    let admin = ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    store::set_archived(&pool, admin.id, id, archived).await
 }
 
 /// Deletes a product that was never ordered (carts holding it lose the line); an ordered one must be archived.
 #[server(endpoint = "admin/delete_product")]
 pub async fn delete_product(id: i64) -> Result<(), AppError> {
-    crate::server_context::with_status(
-        async {
-            let admin = require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            store::delete_product(&pool, admin.id, id).await
-        }
-        .await,
-    )
+    let admin = ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    store::delete_product(&pool, admin.id, id).await
 }
 
 /// Drops an uploaded image, going back to the generated artwork.
 #[server(endpoint = "admin/reset_product_image")]
 pub async fn reset_product_image(id: i64) -> Result<(), AppError> {
-    crate::server_context::with_status(
-        async {
-            let admin = require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            store::set_image(&pool, admin.id, id, None).await
-        }
-        .await,
-    )
+    let admin = ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    store::set_image(&pool, admin.id, id, None).await
 }
 
 /// Orders that left the cart, newest first, optionally in one state; `page` counts from 1.
 #[server(endpoint = "admin/orders")]
 pub async fn admin_orders(status: String, page: i64) -> Result<Vec<AdminOrderRow>, AppError> {
-    crate::server_context::with_status(
-        async {
-            require_admin().await?;
-            let status = match status.as_str() {
-                "" => None,
-                raw => match OrderStatus::parse(raw) {
-                    Some(OrderStatus::Cart) | None => return Err(AppError::Invalid("Unknown order state.".into())),
-                    known => known,
-                },
-            };
-            if !(1..=10_000).contains(&page) {
-                return Err(AppError::Invalid("Unknown page.".into()));
-            }
-            let pool = crate::server_context::pool()?;
-            Ok(store::list_orders(&pool, status, page).await?)
-        }
-        .await,
-    )
+    ctx::require_admin().await?;
+    let status = match status.as_str() {
+        "" => None,
+        raw => match OrderStatus::parse(raw) {
+            Some(OrderStatus::Cart) | None => return Err(AppError::Invalid("Unknown order state.".into())),
+            known => known,
+        },
+    };
+    if !(1..=10_000).contains(&page) {
+        return Err(AppError::Invalid("Unknown page.".into()));
+    }
+    let pool = ctx::pool()?;
+    Ok(store::list_orders(&pool, status, page).await?)
 }
 
 /// Any shopper's order, with who placed it.
 #[server(endpoint = "admin/order")]
 pub async fn admin_order(order_id: Uuid) -> Result<ManagedOrder, AppError> {
-    crate::server_context::with_status(
-        async {
-            require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            store::order(&pool, order_id).await?.ok_or(AppError::NotFound)
-        }
-        .await,
-    )
+    ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    store::order(&pool, order_id).await?.ok_or(AppError::NotFound)
 }
 
 /// Marks a paid order shipped.
 #[server(endpoint = "admin/fulfil_order")]
 pub async fn fulfil_order(order_id: Uuid) -> Result<OrderStatus, AppError> {
-    crate::server_context::with_status(
-        async {
-            let admin = require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            store::fulfil(&pool, order_id, &format!("shipped by {}", admin.name)).await
-        }
-        .await,
-    )
+    let admin = ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    store::fulfil(&pool, order_id, &format!("shipped by {}", admin.name)).await
 }
 
 /// Cancels any order: stock goes back, and a paid order is refunded first.
 #[server(endpoint = "admin/cancel_order")]
 pub async fn admin_cancel_order(order_id: Uuid) -> Result<OrderStatus, AppError> {
-    crate::server_context::with_status(
-        async {
-            let admin = require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            let payments = use_context::<crate::orders::payment::Payments>().ok_or(AppError::Internal)?;
-            let note = format!("cancelled by {}", admin.name);
-            crate::orders::payment::cancel(&pool, &payments, None, order_id, &note).await
-        }
-        .await,
-    )
+    let admin = ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    let payments = ctx::provided::<crate::orders::payment::Payments>("payment gateway")?;
+    let note = format!("cancelled by {}", admin.name);
+    crate::orders::payment::cancel(&pool, &payments, None, order_id, &note).await
 }
 
 /// Accounts whose name or email contains `query`, most recently signed in first (at most 100).
 #[server(endpoint = "admin/users")]
 pub async fn admin_users(query: String) -> Result<Vec<ManagedUser>, AppError> {
-    crate::server_context::with_status(
-        async {
-            require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            Ok(store::list_users(&pool, query.trim()).await?)
-        }
-        .await,
-    )
+    ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    Ok(store::list_users(&pool, query.trim()).await?)
 }
 
 /// Ends every session of a user, on every device: each is signed out at its next request.
 #[server(endpoint = "admin/end_sessions")]
 pub async fn end_user_sessions(user_id: Uuid) -> Result<(), AppError> {
-    crate::server_context::with_status(
-        async {
-            let admin = require_admin().await?;
-            let pool = crate::server_context::pool()?;
-            if !crate::server_context::end_sessions(&pool, user_id).await? {
-                return Err(AppError::NotFound);
-            }
-            tracing::info!(admin = %admin.id, user = %user_id, "an admin ended every session of a user");
-            Ok(())
-        }
-        .await,
-    )
+    let admin = ctx::require_admin().await?;
+    let pool = ctx::pool()?;
+    if !ctx::end_sessions(&pool, user_id).await? {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(admin = %admin.id, user = %user_id, "an admin ended every session of a user");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use super::{
     EndUserSessions, FulfilOrder, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived,
     ORDERS_PAGE_SIZE,
 };
-use crate::{error::AppError, layout::SignInPrompt, money::format_price, orders::OrderStatus};
+use crate::{error::AppError, money::format_price, notices::ErrorView, orders::OrderStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -29,17 +29,17 @@ fn AdminNav() -> impl IntoView {
 /// What an admin page shows instead of its content when the server said no.
 fn refusal(error: AppError, return_to: &'static str) -> AnyView {
     match error {
-        AppError::Unauthorized => {
-            view! { <SignInPrompt return_to=return_to purpose="to open the back office." /> }.into_any()
-        }
-        AppError::Forbidden => view! {
+        AppError::Forbidden => {
+            error.set_page_status();
+            view! {
             <section class="not-found" data-testid="forbidden">
                 <h1>"Admins only"</h1>
                 <p>"Your account is not allowed to open the back office."</p>
             </section>
+            }
+            .into_any()
         }
-        .into_any(),
-        other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+        error => view! { <ErrorView error sign_in=(return_to, "to open the back office.") /> }.into_any(),
     }
 }
 
@@ -179,7 +179,7 @@ pub fn AdminProductPage() -> impl IntoView {
                                 <label>"Stock"<input name="form[stock]" required type="number" min="0" max="1000000" value=field(|p| p.stock.to_string()) /></label>
                                 <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>
                                 <button type="submit" disabled=move || save.pending().get()>"Save"</button>
-                                {move || save.value().get().and_then(Result::err).map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })}
+                                {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}
                             </ActionForm>
                             {product.map(|p| view! { <ProductActions product=p archive delete reset_image /> })}
                         }.into_any()
@@ -208,7 +208,7 @@ fn ProductActions(
         ]
         .into_iter()
         .flatten()
-        .map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })
+        .map(|error| view! { <ErrorView error /> })
         .collect_view()
     };
     view! {
@@ -354,7 +354,7 @@ fn AdminOrderView(
         [fulfil.value().get().and_then(Result::err), cancel.value().get().and_then(Result::err)]
             .into_iter()
             .flatten()
-            .map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })
+            .map(|error| view! { <ErrorView error /> })
             .collect_view()
     };
     view! {
@@ -402,7 +402,7 @@ pub fn AdminUsersPage() -> impl IntoView {
         </Form>
         {move || end_sessions.value().get().map(|result| match result {
             Ok(()) => view! { <p class="ok" role="status">"Signed out everywhere: each of their sessions ends at its next request."</p> }.into_any(),
-            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+            Err(error) => view! { <ErrorView error /> }.into_any(),
         })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {

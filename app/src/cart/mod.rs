@@ -7,6 +7,8 @@ mod views;
 pub use views::{CartLink, CartPage};
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server_context as ctx;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -21,9 +23,9 @@ pub enum Owner {
 /// The owner of this request's cart.
 #[cfg(feature = "ssr")]
 pub async fn owner() -> Result<Owner, AppError> {
-    match crate::server_context::session_user().await? {
+    match ctx::session_user().await? {
         Some(user) => Ok(Owner::User(user.id)),
-        None => Ok(Owner::Visit(crate::server_context::visit_id().await?)),
+        None => Ok(Owner::Visit(ctx::visit_id().await?)),
     }
 }
 
@@ -81,44 +83,29 @@ pub fn validate_quantity(quantity: i32, allow_zero: bool) -> Result<(), AppError
 /// The cart of this visit or signed-in shopper.
 #[server(endpoint = "cart")]
 pub async fn get_cart() -> Result<Cart, AppError> {
-    crate::server_context::with_status(
-        async {
-            let pool = crate::server_context::pool()?;
-            let owner = owner().await?;
-            Ok(store::load(&pool, owner).await?)
-        }
-        .await,
-    )
+    let pool = ctx::pool()?;
+    let owner = owner().await?;
+    Ok(store::load(&pool, owner).await?)
 }
 
 /// Adds `quantity` of a product; the order (status `cart`) is created with the first line.
 #[server(endpoint = "cart_add")]
 pub async fn add_to_cart(product_id: i64, quantity: i32) -> Result<Cart, AppError> {
-    crate::server_context::with_status(
-        async {
-            validate_quantity(quantity, false)?;
-            let pool = crate::server_context::pool()?;
-            let owner = owner().await?;
-            store::add(&pool, owner, product_id, quantity).await?;
-            Ok(store::load(&pool, owner).await?)
-        }
-        .await,
-    )
+    validate_quantity(quantity, false)?;
+    let pool = ctx::pool()?;
+    let owner = owner().await?;
+    store::add(&pool, owner, product_id, quantity).await?;
+    Ok(store::load(&pool, owner).await?)
 }
 
 /// Sets a line's quantity; zero removes the line.
 #[server(endpoint = "cart_set")]
 pub async fn set_cart_quantity(product_id: i64, quantity: i32) -> Result<Cart, AppError> {
-    crate::server_context::with_status(
-        async {
-            validate_quantity(quantity, true)?;
-            let pool = crate::server_context::pool()?;
-            let owner = owner().await?;
-            store::set_quantity(&pool, owner, product_id, quantity).await?;
-            Ok(store::load(&pool, owner).await?)
-        }
-        .await,
-    )
+    validate_quantity(quantity, true)?;
+    let pool = ctx::pool()?;
+    let owner = owner().await?;
+    store::set_quantity(&pool, owner, product_id, quantity).await?;
+    Ok(store::load(&pool, owner).await?)
 }
 
 /// Shared by the header's cart count and every page that changes the cart.

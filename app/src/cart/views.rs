@@ -4,6 +4,7 @@ use super::{CartState, SetCartQuantity, MAX_LINE_QUANTITY};
 use crate::{
     encode_query_value,
     money::format_price,
+    notices::ErrorView,
     tracking::{track, ErrorNotice, EventKind},
 };
 use leptos::prelude::*;
@@ -99,7 +100,7 @@ pub fn CartPage() -> impl IntoView {
                             </p>
                         }.into_any()
                     }
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -8,6 +8,8 @@ mod views;
 pub use views::{CatalogPage, HomePage, ProductPage};
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server_context as ctx;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -202,68 +204,43 @@ pub struct ProductPage {
 /// The home page's shelves: every category with its first products.
 #[server(endpoint = "home_shelves")]
 pub async fn home_shelves() -> Result<Vec<CategoryShelf>, AppError> {
-    crate::server_context::with_status(
-        async {
-            let pool = crate::server_context::pool()?;
-            Ok(store::home_shelves(&pool, 4).await?)
-        }
-        .await,
-    )
+    let pool = ctx::pool()?;
+    Ok(store::home_shelves(&pool, 4).await?)
 }
 
 /// Every category, in display order.
 #[server(endpoint = "categories")]
 pub async fn categories() -> Result<Vec<Category>, AppError> {
-    crate::server_context::with_status(
-        async {
-            let pool = crate::server_context::pool()?;
-            Ok(store::categories(&pool).await?)
-        }
-        .await,
-    )
+    let pool = ctx::pool()?;
+    Ok(store::categories(&pool).await?)
 }
 
 /// Search, filter, sort and page the catalog.
 #[server(endpoint = "search_products", input = server_fn::codec::Json)]
 pub async fn search_products(query: CatalogQuery) -> Result<ProductPage, AppError> {
-    crate::server_context::with_status(
-        async {
-            query.validate()?;
-            let pool = crate::server_context::pool()?;
-            Ok(store::search(&pool, &query).await?)
-        }
-        .await,
-    )
+    query.validate()?;
+    let pool = ctx::pool()?;
+    Ok(store::search(&pool, &query).await?)
 }
 
 /// A product on sale, by its URL slug.
 #[server(endpoint = "product_detail")]
 pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
-    crate::server_context::with_status(
-        async {
-            if slug.len() > 96 {
-                return Err(AppError::NotFound);
-            }
-            let pool = crate::server_context::pool()?;
-            store::product_by_slug(&pool, &slug).await?.ok_or(AppError::NotFound)
-        }
-        .await,
-    )
+    if slug.len() > 96 {
+        return Err(AppError::NotFound);
+    }
+    let pool = ctx::pool()?;
+    store::product_by_slug(&pool, &slug).await?.ok_or(AppError::NotFound)
 }
 
 /// The current stock of a product, read fresh from the database.
 #[server(endpoint = "product_stock")]
 pub async fn product_stock(product_id: i64) -> Result<StockLevel, AppError> {
-    crate::server_context::with_status(
-        async {
-            if product_id <= 0 {
-                return Err(AppError::NotFound);
-            }
-            let pool = crate::server_context::pool()?;
-            store::stock_level(&pool, product_id).await?.ok_or(AppError::NotFound)
-        }
-        .await,
-    )
+    if product_id <= 0 {
+        return Err(AppError::NotFound);
+    }
+    let pool = ctx::pool()?;
+    store::stock_level(&pool, product_id).await?.ok_or(AppError::NotFound)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::{
 use crate::{
     cart::{AddToCart, CartState},
     money::format_price,
+    notices::ErrorView,
     tracking::{track, ErrorNotice, EventKind},
 };
 use leptos::prelude::*;
@@ -39,7 +40,7 @@ pub fn HomePage() -> impl IntoView {
                         </For>
                     }.into_any(),
                     Err(error) => view! {
-                        <p class="error" role="alert">{format!("The catalog is unavailable: {error}")}</p>
+                        <ErrorView error />
                     }.into_any(),
                 }
             })}
@@ -184,7 +185,7 @@ pub fn CatalogPage() -> impl IntoView {
                                     <nav class="pager" aria-label="Pages">{pager}</nav>
                                 }.into_any()
                             }
-                            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                            Err(error) => view! { <ErrorView error /> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -271,8 +272,7 @@ pub fn ProductPage() -> impl IntoView {
                         }.into_any()
                     }
                     Err(error) => view! {
-                        <Title text="Not found" />
-                        <section class="not-found"><h1>"We could not find that product"</h1><p>{error.to_string()}</p><p><A href="/products">"Browse the shop"</A></p></section>
+                        <ErrorView error missing="that product" back=("/products", "Browse the shop") />
                     }.into_any(),
                 }
             })}

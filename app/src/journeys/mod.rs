@@ -7,6 +7,8 @@ mod views;
 pub use views::{AdminVisitsPage, JourneysPage};
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server_context as ctx;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -88,33 +90,21 @@ pub fn format_duration(seconds: i64) -> String {
 /// The signed-in shopper's visits, newest first (anonymous visits linked at sign-in included).
 #[server(endpoint = "my_journeys")]
 pub async fn my_journeys() -> Result<Vec<VisitListItem>, AppError> {
-    crate::server_context::with_status(
-        async {
-            let user = crate::server_context::require_user().await?;
-            let pool = crate::server_context::pool()?;
-            Ok(store::for_user(&pool, user.id).await?)
-        }
-        .await,
-    )
+    let user = ctx::require_user().await?;
+    let pool = ctx::pool()?;
+    Ok(store::for_user(&pool, user.id).await?)
 }
 
 /// Every visit, newest first, optionally only one outcome (admins only).
 #[server(endpoint = "admin_visits")]
 pub async fn admin_visits(outcome: String) -> Result<Vec<VisitListItem>, AppError> {
-    crate::server_context::with_status(
-        async {
-            crate::admin::require_admin().await?;
-            let outcome = match outcome.as_str() {
-                "" => None,
-                label => Some(
-                    VisitOutcome::parse(label).ok_or_else(|| AppError::Invalid("Unknown outcome filter.".into()))?,
-                ),
-            };
-            let pool = crate::server_context::pool()?;
-            Ok(store::all(&pool, outcome).await?)
-        }
-        .await,
-    )
+    ctx::require_admin().await?;
+    let outcome = match outcome.as_str() {
+        "" => None,
+        label => Some(VisitOutcome::parse(label).ok_or_else(|| AppError::Invalid("Unknown outcome filter.".into()))?),
+    };
+    let pool = ctx::pool()?;
+    Ok(store::all(&pool, outcome).await?)
 }
 
 #[cfg(test)]

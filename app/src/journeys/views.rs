@@ -1,7 +1,7 @@
 //! The journeys pages.
 
 use super::{admin_visits, format_duration, my_journeys, VisitListItem};
-use crate::layout::SignInPrompt;
+use crate::notices::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_query_map};
@@ -53,8 +53,7 @@ pub fn JourneysPage() -> impl IntoView {
                 match journeys.await {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No journeys yet."</p> }.into_any(),
                     Ok(list) => visit_table(list, false).into_any(),
-                    Err(crate::error::AppError::Unauthorized) => view! { <SignInPrompt return_to="/account/journeys" purpose="to see your journeys." /> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorView error sign_in=("/account/journeys", "to see your journeys.") /> }.into_any(),
                 }
             })}
         </Transition>
@@ -85,7 +84,7 @@ pub fn AdminVisitsPage() -> impl IntoView {
                 match visits.await {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No visits match."</p> }.into_any(),
                     Ok(list) => visit_table(list, true).into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -6,6 +6,8 @@ mod views;
 
 pub use views::{provide_inbox, NotificationBell, NotificationsPage};
 
+#[cfg(feature = "ssr")]
+use crate::server_context as ctx;
 use crate::{error::AppError, money::format_price};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -163,30 +165,20 @@ pub struct Inbox {
 /// The signed-in user's latest notifications (empty when signed out: the bell is simply not shown).
 #[server(endpoint = "notifications")]
 pub async fn notifications() -> Result<Inbox, AppError> {
-    crate::server_context::with_status(
-        async {
-            let Some(user) = crate::server_context::session_user().await? else { return Ok(Inbox::default()) };
-            let pool = crate::server_context::pool()?;
-            Ok(store::inbox(&pool, user.id, 30).await?)
-        }
-        .await,
-    )
+    let Some(user) = ctx::session_user().await? else { return Ok(Inbox::default()) };
+    let pool = ctx::pool()?;
+    Ok(store::inbox(&pool, user.id, 30).await?)
 }
 
 /// Marks one notification (or, with `id` 0, all of them) read; returns the new unread count.
 #[server(endpoint = "mark_notifications_read")]
 pub async fn mark_notifications_read(id: i64) -> Result<i64, AppError> {
-    crate::server_context::with_status(
-        async {
-            let user = crate::server_context::require_user().await?;
-            if id < 0 {
-                return Err(AppError::Invalid("Unknown notification.".into()));
-            }
-            let pool = crate::server_context::pool()?;
-            Ok(store::mark_read(&pool, user.id, (id > 0).then_some(id)).await?)
-        }
-        .await,
-    )
+    let user = ctx::require_user().await?;
+    if id < 0 {
+        return Err(AppError::Invalid("Unknown notification.".into()));
+    }
+    let pool = ctx::pool()?;
+    Ok(store::mark_read(&pool, user.id, (id > 0).then_some(id)).await?)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The header bell and the notifications page.
 
 use super::{notifications, Inbox, MarkNotificationsRead, Notification};
-use crate::layout::SignInPrompt;
+use crate::notices::{ErrorView, SignInPrompt};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -124,7 +124,7 @@ pub fn NotificationsPage() -> impl IntoView {
                             {inbox.items.into_iter().map(|item| notification_item(item, mark)).collect_view()}
                         </ul>
                     }.into_any(),
-                    (Err(error), Some(_)) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    (Err(error), Some(_)) => view! { <ErrorView error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -1,7 +1,5 @@
 //! Orders: checkout (reserve stock), payment (idempotent), history, cancellation with refund.
 
-#[cfg(feature = "ssr")]
-pub mod gateway;
 mod input;
 #[cfg(feature = "ssr")]
 pub mod payment;
@@ -15,6 +13,8 @@ pub use status::OrderStatus;
 pub use views::{CheckoutPage, OrderPage, OrdersPage};
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server_context as ctx;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -136,22 +136,16 @@ pub async fn begin_checkout(
     postcode: String,
     country: String,
 ) -> Result<Uuid, AppError> {
-    crate::server_context::with_status(
-        async {
-            let user = crate::server_context::require_user().await?;
-            let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country)?;
-            let pool = crate::server_context::pool()?;
-            let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
-            let order_id = store::checkout(&pool, user.id, &address, &settings).await?;
-            let visit = crate::server_context::visit_id().await?;
-            let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
-            let event =
-                crate::tracking::server_events::record(visit, user.id, kind, "/checkout".into(), &order_id.to_string());
-            crate::tracking::server_events::emit(&pool, &event).await;
-            Ok(order_id)
-        }
-        .await,
-    )
+    let user = ctx::require_user().await?;
+    let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country)?;
+    let pool = ctx::pool()?;
+    let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
+    let order_id = store::checkout(&pool, user.id, &address, &settings).await?;
+    let visit = ctx::visit_id().await?;
+    let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
+    let event = crate::tracking::server_events::record(visit, user.id, kind, "/checkout".into(), &order_id.to_string());
+    crate::tracking::server_events::emit(&pool, &event).await;
+    Ok(order_id)
 }
 
 /// Pays an order awaiting payment. The same `idempotency_key` never charges twice.
@@ -163,67 +157,47 @@ pub async fn pay_order(
     cvc: String,
     idempotency_key: String,
 ) -> Result<PaymentReceipt, AppError> {
-    crate::server_context::with_status(
-        async {
-            let user = crate::server_context::require_user().await?;
-            use chrono::Datelike;
-            let today = Utc::now();
-            let card = CardDetails::parse(&card_number, &expiry, &cvc, (today.year_ce().1 as i32, today.month0() + 1))?;
-            let pool = crate::server_context::pool()?;
-            let payments = use_context::<payment::Payments>().ok_or(AppError::Internal)?;
-            let receipt = payment::pay(&pool, &payments, user.id, order_id, card, &idempotency_key).await?;
-            let outcome = match receipt.outcome {
-                PaymentOutcome::Succeeded => "succeeded",
-                PaymentOutcome::Declined => "declined",
-                PaymentOutcome::Pending => return Ok(receipt),
-            };
-            let visit = crate::server_context::visit_id().await?;
-            let kind = crate::tracking::EventKind::PaymentResult { order_id, outcome: outcome.into() };
-            let path = format!("/orders/{order_id}");
-            let event = crate::tracking::server_events::record(visit, user.id, kind, path, &idempotency_key);
-            crate::tracking::server_events::emit(&pool, &event).await;
-            Ok(receipt)
-        }
-        .await,
-    )
+    let user = ctx::require_user().await?;
+    use chrono::Datelike;
+    let today = Utc::now();
+    let card = CardDetails::parse(&card_number, &expiry, &cvc, (today.year_ce().1 as i32, today.month0() + 1))?;
+    let pool = ctx::pool()?;
+    let payments = ctx::provided::<payment::Payments>("payment gateway")?;
+    let receipt = payment::pay(&pool, &payments, user.id, order_id, card, &idempotency_key).await?;
+    let outcome = match receipt.outcome {
+        PaymentOutcome::Succeeded => "succeeded",
+        PaymentOutcome::Declined => "declined",
+        PaymentOutcome::Pending => return Ok(receipt),
+    };
+    let visit = ctx::visit_id().await?;
+    let kind = crate::tracking::EventKind::PaymentResult { order_id, outcome: outcome.into() };
+    let path = format!("/orders/{order_id}");
+    let event = crate::tracking::server_events::record(visit, user.id, kind, path, &idempotency_key);
+    crate::tracking::server_events::emit(&pool, &event).await;
+    Ok(receipt)
 }
 
 /// Cancels the shopper's order: releases reserved stock, and refunds a paid order.
 #[server(endpoint = "cancel_order")]
 pub async fn cancel_order(order_id: Uuid) -> Result<OrderStatus, AppError> {
-    crate::server_context::with_status(
-        async {
-            let user = crate::server_context::require_user().await?;
-            let pool = crate::server_context::pool()?;
-            let payments = use_context::<payment::Payments>().ok_or(AppError::Internal)?;
-            payment::cancel(&pool, &payments, Some(user.id), order_id, "cancelled by the shopper").await
-        }
-        .await,
-    )
+    let user = ctx::require_user().await?;
+    let pool = ctx::pool()?;
+    let payments = ctx::provided::<payment::Payments>("payment gateway")?;
+    payment::cancel(&pool, &payments, Some(user.id), order_id, "cancelled by the shopper").await
 }
 
 /// The shopper's placed orders, newest first.
 #[server(endpoint = "my_orders")]
 pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
-    crate::server_context::with_status(
-        async {
-            let user = crate::server_context::require_user().await?;
-            let pool = crate::server_context::pool()?;
-            Ok(store::list_for_user(&pool, user.id).await?)
-        }
-        .await,
-    )
+    let user = ctx::require_user().await?;
+    let pool = ctx::pool()?;
+    Ok(store::list_for_user(&pool, user.id).await?)
 }
 
 /// One of the shopper's orders; anyone else's is not found.
 #[server(endpoint = "order_detail")]
 pub async fn get_order(order_id: Uuid) -> Result<OrderDetail, AppError> {
-    crate::server_context::with_status(
-        async {
-            let user = crate::server_context::require_user().await?;
-            let pool = crate::server_context::pool()?;
-            store::detail(&pool, Some(user.id), order_id).await?.ok_or(AppError::NotFound)
-        }
-        .await,
-    )
+    let user = ctx::require_user().await?;
+    let pool = ctx::pool()?;
+    store::detail(&pool, Some(user.id), order_id).await?.ok_or(AppError::NotFound)
 }

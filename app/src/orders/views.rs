@@ -4,7 +4,13 @@ use super::{
     get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderLine, OrderStatus, PayOrder, PaymentOutcome,
     PaymentRecord, ShippingAddress, StatusChange,
 };
-use crate::{auth::use_user, cart::CartState, layout::SignInPrompt, money::format_price, tracking::ErrorNotice};
+use crate::{
+    auth::use_user,
+    cart::CartState,
+    money::format_price,
+    notices::{ErrorView, SignInPrompt},
+    tracking::ErrorNotice,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -104,11 +110,7 @@ pub fn OrderPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(order) => view! { <OrderView order pay cancel /> }.into_any(),
-                    Err(crate::error::AppError::Unauthorized) => view! { <SignInPrompt return_to="/orders" purpose="to see your orders." /> }.into_any(),
-                    Err(error) => view! {
-                        <Title text="Order not found" />
-                        <section class="not-found"><h1>"We could not find that order"</h1><p>{error.to_string()}</p></section>
-                    }.into_any(),
+                    Err(error) => view! { <ErrorView error sign_in=("/orders", "to see your orders.") missing="that order" /> }.into_any(),
                 }
             })}
         </Transition>
@@ -165,7 +167,7 @@ fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerActi
                     <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
                         {if status == OrderStatus::Paid { "Cancel and refund" } else { "Cancel order" }}
                     </button>
-                    {move || cancel.value().get().and_then(Result::err).map(|error| view! { <span class="error" role="alert">{error.to_string()}</span> })}
+                    {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}
                 </ActionForm>
             })}
         </article>
@@ -199,8 +201,7 @@ pub fn OrdersPage() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Err(crate::error::AppError::Unauthorized) => view! { <SignInPrompt return_to="/orders" purpose="to see your orders." /> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorView error sign_in=("/orders", "to see your orders.") /> }.into_any(),
                 }
             })}
         </Transition>

@@ -1,7 +1,7 @@
 //! The sign-in routes.
 
 use super::oidc::{LoginError, PendingLogin};
-use crate::{http::error_page, state::AppState, visit::VisitId};
+use crate::{clickstream::visit::VisitId, http::error::HttpError, state::AppState};
 use app::auth::{SessionUser, SESSION_USER_KEY};
 use axum::{
     extract::{Query, State},
@@ -27,14 +27,22 @@ struct LoginQuery {
     return_to: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, session: Session, Query(query): Query<LoginQuery>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, HttpError> {
     let return_to = safe_return_path(query.return_to.as_deref());
     let (url, pending) = state.oidc.begin_login(return_to);
     if let Err(error) = session.insert(PENDING_LOGIN_KEY, pending).await {
         tracing::error!(%error, "could not store the pending login");
-        return error_page(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable", "Please try again in a moment.");
+        return Err(HttpError::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            "Please try again in a moment.",
+        ));
     }
-    Redirect::to(&url).into_response()
+    Ok(Redirect::to(&url).into_response())
 }
 
 #[derive(Deserialize)]
@@ -50,7 +58,7 @@ async fn callback(
     session: Session,
     Extension(visit): Extension<VisitId>,
     Query(query): Query<CallbackQuery>,
-) -> Response {
+) -> Result<Response, HttpError> {
     // The pending login is single-use: a replayed callback finds nothing.
     let pending: Option<PendingLogin> = session.remove(PENDING_LOGIN_KEY).await.ok().flatten();
     if let Some(error) = query.error {
@@ -60,44 +68,44 @@ async fn callback(
             "access_denied" => "You cancelled the sign-in, or the provider denied it.",
             _ => "The sign-in provider could not complete the sign-in.",
         };
-        return error_page(StatusCode::BAD_REQUEST, "Sign-in did not complete", message);
+        return Err(HttpError::page(StatusCode::BAD_REQUEST, "Sign-in did not complete", message));
     }
     let (Some(pending), Some(code), Some(returned_state)) = (pending, query.code, query.state) else {
-        return error_page(StatusCode::BAD_REQUEST, "Sign-in expired", "Please start the sign-in again.");
+        return Err(HttpError::page(StatusCode::BAD_REQUEST, "Sign-in expired", "Please start the sign-in again."));
     };
     // In constant time: how much of the state matched must not show in how long the answer took.
     if !bool::from(pending.state.as_bytes().ct_eq(returned_state.as_bytes())) {
         tracing::warn!("sign-in callback with a state that does not match the session");
-        return error_page(StatusCode::BAD_REQUEST, "Sign-in expired", "Please start the sign-in again.");
+        return Err(HttpError::page(StatusCode::BAD_REQUEST, "Sign-in expired", "Please start the sign-in again."));
     }
     let identity = match state.oidc.finish_login(code, &pending).await {
         Ok(identity) => identity,
         Err(LoginError::Timeout) => {
             tracing::warn!("sign-in failed: the provider did not answer in time");
-            return error_page(
+            return Err(HttpError::page(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Sign-in failed",
                 "The sign-in provider did not answer in time. Please try again in a moment.",
-            );
+            ));
         }
         Err(LoginError::Rejected(reason)) => {
             tracing::warn!(%reason, "sign-in failed");
-            return error_page(
+            return Err(HttpError::page(
                 StatusCode::BAD_GATEWAY,
                 "Sign-in failed",
                 "The provider's answer could not be verified.",
-            );
+            ));
         }
     };
     let user_id = match super::users::upsert(&state.pool, &identity).await {
         Ok(id) => id,
         Err(error) => {
             tracing::error!(%error, "could not store the user");
-            return error_page(
+            return Err(HttpError::page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in is unavailable",
                 "Please try again in a moment.",
-            );
+            ));
         }
     };
     if let Err(error) = super::users::link_visit(&state.pool, visit.0, user_id).await {
@@ -122,29 +130,37 @@ async fn callback(
     };
     if let Err(error) = stored.await {
         tracing::error!(%error, "could not store the session");
-        return error_page(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable", "Please try again in a moment.");
+        return Err(HttpError::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            "Please try again in a moment.",
+        ));
     }
     tracing::info!(user_id = %user_id, admin = user.is_admin, "signed in");
-    Redirect::to(&pending.return_to).into_response()
+    Ok(Redirect::to(&pending.return_to).into_response())
 }
 
-async fn logout(State(state): State<AppState>, session: Session, Extension(visit): Extension<VisitId>) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    Extension(visit): Extension<VisitId>,
+) -> Result<Response, HttpError> {
     let id_token: Option<String> = session.get(ID_TOKEN_KEY).await.ok().flatten();
     if let Err(error) = session.flush().await {
         tracing::error!(%error, "could not end the session");
-        return error_page(
+        return Err(HttpError::page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-out did not complete",
             "You are still signed in: the shop could not end your session just now. Please try again in a moment.",
-        );
+        ));
     }
     // Signing out ends the visit: its journey is closed and rendered.
-    if let Err(error) = crate::worker::visits::request_close(&state.pool, visit.0).await {
+    if let Err(error) = crate::journey::closer::request_close(&state.pool, visit.0).await {
         tracing::warn!(%error, "could not ask for the visit to be closed");
     }
     let target = state.oidc.logout_url(id_token.as_deref()).unwrap_or_else(|| "/".to_string());
     // The visit layer sees the session end and gives the browser a new visit.
-    Redirect::to(&target).into_response()
+    Ok(Redirect::to(&target).into_response())
 }
 
 /// Keeps only same-site paths (`/…`), so a sign-in can never redirect to another site.

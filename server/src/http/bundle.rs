@@ -1,6 +1,6 @@
 //! The WASM bundle, its JS glue and the stylesheet (`/pkg/…`).
 //!
-//! `scripts/lib.sh` writes brotli and gzip copies next to each file at build time, so a browser that takes
+//! `scripts/lib/site.sh` writes brotli and gzip copies next to each file at build time, so a browser that takes
 //! them gets the smallest copy with no compression work per request. The names carry no content hash, so a
 //! cached copy is revalidated on every use (`no-cache`: a `304` when unchanged) and never outlives a deploy.
 

@@ -2,7 +2,7 @@
 //! The shop's listener answers `/readyz` with the verdict alone; the internal listener adds the failing
 //! components and the breakers, and serves `/metrics`.
 
-use crate::{state::AppState, tracking::ClickstreamProducer};
+use crate::{clickstream::ClickstreamProducer, state::AppState};
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 use sqlx::PgPool;

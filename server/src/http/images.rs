@@ -1,10 +1,10 @@
 //! Product images: the generated SVG artwork, or an image an admin uploaded (PNG, JPEG or WebP).
 
-use crate::state::AppState;
+use crate::{http::error::HttpError, state::AppState};
 use app::admin::{store::UploadedImage, MAX_IMAGE_BYTES};
 use axum::{
     extract::{Multipart, Path, State},
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Redirect, Response},
 };
 use tower_sessions::Session;
@@ -22,10 +22,10 @@ pub async fn product_image(State(state): State<AppState>, Path(file): Path<Strin
             (Some(bytes), Some(content_type)) => (content_type, bytes),
             _ => (SVG.to_string(), row.image_svg.into_bytes()),
         },
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Ok(None) => return HttpError::not_found().into_response(),
         Err(error) => {
             tracing::error!(%error, "loading a product image");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            return HttpError::unavailable().into_response();
         }
     };
     (
@@ -59,11 +59,9 @@ pub async fn upload_product_image(
     multipart: Multipart,
 ) -> Response {
     let signed_in = app::server_context::current_user(&session, state.settings.session_rules(), &state.pool).await;
-    let admin = match signed_in {
-        Ok(Some(user)) if user.is_admin => user,
-        Ok(Some(_)) => return (StatusCode::FORBIDDEN, "Admins only.").into_response(),
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in first.").into_response(),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    let admin = match signed_in.and_then(app::server_context::admin) {
+        Ok(admin) => admin,
+        Err(error) => return HttpError::from_app(&error).into_response(),
     };
     let back = |error: Option<&str>| {
         let target = match error {
@@ -78,7 +76,7 @@ pub async fn upload_product_image(
     };
     match app::admin::store::set_image(&state.pool, admin.id, id, Some(image)).await {
         Ok(()) => back(None),
-        Err(app::error::AppError::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Err(app::error::AppError::NotFound) => HttpError::not_found().into_response(),
         Err(_) => back(Some("not-saved")),
     }
 }

@@ -3,19 +3,23 @@
 
 mod bundle;
 pub mod client_ip;
+pub mod error;
 mod headers;
 pub mod health;
 mod images;
 mod origin;
 pub mod serve;
 
-use crate::{state::AppState, tracking, visit};
+use crate::{
+    clickstream::{self, visit},
+    state::AppState,
+};
 use app::server_context::ContentSecurityPolicy;
 use app::{shell, App};
 use axum::{
     extract::DefaultBodyLimit,
     middleware,
-    response::{Html, IntoResponse, Response},
+    response::Response,
     routing::{get, post},
     Router,
 };
@@ -85,7 +89,10 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let site = Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .route(app::tracking::COLLECT_PATH, post(tracking::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)))
+        .route(
+            app::tracking::COLLECT_PATH,
+            post(clickstream::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)),
+        )
         .route("/images/products/{file}", get(images::product_image))
         .route(
             "/admin/products/{id}/image",
@@ -100,7 +107,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_server_context, shell))
-        .layer(middleware::from_fn(undecodable_arguments_are_client_errors))
+        .layer(middleware::from_fn(server_function_error_status))
         // Inside the session layer: the visit follows who is signed in.
         .layer(middleware::from_fn_with_state(visit_cookies, visit::track_visit))
         .layer(session_layer)
@@ -159,30 +166,23 @@ fn content_security_policy(settings: &crate::config::Settings) -> String {
     )
 }
 
-/// A server function whose arguments cannot be decoded answers 400, not 500: the framework reports it as
-/// `AppError::Transport`, which the app's own code never returns on the server.
-async fn undecodable_arguments_are_client_errors(request: axum::extract::Request, next: middleware::Next) -> Response {
+/// Every failed server function answers with its error's HTTP status (`AppError::status`), set here in one
+/// place: the framework answers 500 for any error. Arguments that cannot be decoded are the client's fault (400):
+/// the framework reports them as `AppError::Transport`, which the app's own code never returns on the server.
+async fn server_function_error_status(request: axum::extract::Request, next: middleware::Next) -> Response {
     let response = next.run(request).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
         return response;
     }
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
-    if let Ok(app::error::AppError::Transport(reason)) = serde_json::from_slice(&bytes) {
-        tracing::info!(%reason, "server function called with undecodable arguments");
-        parts.status = StatusCode::BAD_REQUEST;
+    match serde_json::from_slice(&bytes) {
+        Ok(app::error::AppError::Transport(reason)) => {
+            tracing::info!(%reason, "server function called with undecodable arguments");
+            parts.status = StatusCode::BAD_REQUEST;
+        }
+        Ok(error) => parts.status = error.status(),
+        Err(_) => {}
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
-}
-
-/// A small, friendly HTML page for errors outside the Leptos app (e.g. a failed sign-in).
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Cartograph</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/cartograph.css\"></head><body><main class=\"error-page\">\
-         <h1>{title}</h1><p>{message}</p><p><a href=\"/\">Back to the shop</a></p></main></body></html>",
-        title = app::escape_html(title),
-        message = app::escape_html(message),
-    );
-    (status, Html(body)).into_response()
 }

@@ -27,16 +27,13 @@ pub struct WritePolicy {
 }
 
 impl SiteOrigin {
-    /// The scheme, host and port of a URL, without any path.
+    /// The scheme, host and port of a URL, as browsers send it in `Origin` (WHATWG URL parsing: the host
+    /// lowercased, a default port dropped). What is not a URL (the literal `null`) is kept as it is, lowercased.
     pub fn of(url: &str) -> Self {
-        let origin = match url.find("://") {
-            Some(start) => match url[start + 3..].find('/') {
-                Some(end) => &url[..start + 3 + end],
-                None => url,
-            },
-            None => url,
-        };
-        Self(origin.to_ascii_lowercase())
+        match url::Url::parse(url.trim()) {
+            Ok(parsed) if parsed.origin().is_tuple() => Self(parsed.origin().ascii_serialization()),
+            _ => Self(url.trim().to_ascii_lowercase()),
+        }
     }
 }
 
@@ -73,5 +70,10 @@ mod tests {
         assert_eq!(SiteOrigin::of("https://Shop.example.com/cart?x=1").0, "https://shop.example.com");
         assert_eq!(SiteOrigin::of("http://127.0.0.1:3000").0, "http://127.0.0.1:3000");
         assert_eq!(SiteOrigin::of("null").0, "null");
+        assert_eq!(
+            SiteOrigin::of("https://shop.example.com:443/").0,
+            "https://shop.example.com",
+            "as browsers send it"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! schematic A4 PDF report ([`render`]). Both are pure functions (`model`, `pdf`); `routes` and `store` connect
 //! them to HTTP and PostgreSQL, and `renders` keeps downloads of open visits to one render at a time.
 
+pub mod closer;
 mod draw;
 mod metrics;
 mod model;

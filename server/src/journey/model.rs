@@ -270,14 +270,12 @@ pub fn summarize(events: &[JourneyEvent]) -> JourneySummary {
 fn catalog_subtitle(query: &str) -> Option<String> {
     let mut search = None;
     let mut category = None;
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim();
         if value.is_empty() {
             continue;
         }
-        match key {
+        match key.as_ref() {
             "q" | "query" | "search" => search = Some(format!("search: {value}")),
             "category" | "cat" => category = Some(format!("category: {value}")),
             _ => {}
@@ -289,34 +287,9 @@ fn catalog_subtitle(query: &str) -> Option<String> {
     }
 }
 
-/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte. Malformed escapes stay as they are.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => decoded.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                    Some(byte) => {
-                        decoded.push(byte);
-                        i += 2;
-                    }
-                    None => decoded.push(b'%'),
-                }
-            }
-            byte => decoded.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
 /// "ridgeline-2-tent" → "Ridgeline 2 Tent".
 fn prettify_slug(slug: &str) -> String {
-    let slug = percent_decode(slug);
+    let slug = percent_encoding::percent_decode_str(slug).decode_utf8_lossy();
     slug.split(['-', '_']).filter(|word| !word.is_empty()).map(capitalize).collect::<Vec<String>>().join(" ")
 }
 

@@ -10,11 +10,11 @@
 use super::renders::Served;
 use super::store::{self, JourneyStore};
 use super::VisitInfo;
-use crate::state::AppState;
+use crate::{http::error::HttpError, state::AppState};
 use app::auth::SessionUser;
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Response},
 };
 use sqlx::PgPool;
@@ -40,26 +40,28 @@ enum Download {
 }
 
 /// Serves a journey PDF: the stored one, or one rendered on demand; 404 for anyone but its owner or an admin.
-pub async fn download(State(state): State<AppState>, session: Session, Path(file): Path<String>) -> Response {
-    let Some(visit) = file.strip_suffix(".pdf").and_then(|id| Uuid::parse_str(id).ok()) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+pub async fn download(
+    State(state): State<AppState>,
+    session: Session,
+    Path(file): Path<String>,
+) -> Result<Response, HttpError> {
+    let visit = file.strip_suffix(".pdf").and_then(|id| Uuid::parse_str(id).ok()).ok_or_else(HttpError::not_found)?;
     // Admin rights as the database has them now: a demoted admin reads only their own journeys.
     let reader = match app::server_context::current_user(&session, state.settings.session_rules(), &state.pool).await {
         Ok(Some(reader)) => reader,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Ok(None) => return Err(HttpError::not_found()),
+        Err(_) => return Err(HttpError::unavailable()),
     };
     match document(&state, visit, &reader).await {
-        Ok(Download::Found(document)) => pdf_response(visit, document),
-        Ok(Download::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Download::Found(document)) => Ok(pdf_response(visit, document)),
+        Ok(Download::NotFound) => Err(HttpError::not_found()),
         Ok(Download::TooSlow) => {
             tracing::warn!(%visit, "journey render outlasted the request timeout; it finishes in the background");
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")]).into_response()
+            Err(HttpError::unavailable().retry_after(Duration::from_secs(5)))
         }
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), %visit, "journey download failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
+            Err(HttpError::unavailable())
         }
     }
 }

@@ -1,119 +1,108 @@
-//! The worker: a Kafka consumer group that stores clickstream events; it also relays the catalog outbox
-//! (`outbox`) and turns catalog events into notifications (`catalog`).
+//! The worker process: a composition root that starts each flow's consumer and background jobs and stops them
+//! together. The consumers share one loop ([`consume`]) and one way of handling a failed write ([`failure`]);
+//! what each does is in its flow:
 //!
-//! Offsets are stored only after the database commit (at-least-once delivery); the insert ignores an event id
-//! it has seen, so a replay changes nothing (exactly-once effect). A record that can never be stored is set
-//! aside in `clickstream_rejects` with its reason and the partition moves on ([`failure`]).
+//! | job | flow |
+//! |---|---|
+//! | store clickstream events | [`crate::clickstream::consumer`] |
+//! | close idle visits, render their journeys | [`crate::journey::closer`] |
+//! | relay the outboxes to Kafka | [`crate::catalog_events::outbox`] |
+//! | turn catalog events into notifications | [`crate::catalog_events::notifications`] |
+//! | settle payments left in flight | [`crate::orders::settlement`] |
+//! | delete what is past retention | [`crate::retention`] |
 
-pub mod catalog;
+pub mod consume;
 pub mod failure;
-pub mod outbox;
-pub mod retention;
-mod store;
-pub mod visits;
 
 use crate::{
-    kafka::{at_least_once_consumer_config, lag_reporting_consumer, Topics},
+    catalog_events::{
+        notifications::Notify,
+        outbox::{Outbox, OutboxRelay},
+    },
+    clickstream::consumer::StoreEvents,
+    config::Settings,
+    journey::closer::{self, ClosingRules},
+    kafka::{self, Topics},
+    retention::{self, RetentionRules},
     shutdown::Shutdown,
 };
-use anyhow::Context;
-use app::tracking::schema::{ClickstreamRecord, SCHEMA_VERSION};
-use failure::Attempt;
-use rdkafka::{
-    consumer::Consumer,
-    message::{BorrowedMessage, Message},
-};
-use sqlx::PgPool;
+use consume::{consume, Subscription};
 use std::time::Duration;
 
-/// What the worker needs to run.
-pub struct WorkerConfig {
-    pub kafka: crate::kafka::Connection,
-    pub group_id: String,
-    /// The static member name (`group.instance.id`), if any.
-    pub member: Option<String>,
-    pub topics: Topics,
-    pub closing: visits::ClosingRules,
-    /// The most events a visit may hold; the worker enforces it exactly.
-    pub visit_max_events: u32,
-    pub health: failure::StorageHealth,
-}
-
-/// How long a stopping consumer waits for the broker to take its last commit and its leaving the group.
-pub(crate) const CLOSE_LIMIT: Duration = Duration::from_secs(10);
-
-/// Consumes until `shutdown` fires, then commits what it stored and leaves the group.
-pub async fn run(config: WorkerConfig, pool: PgPool, shutdown: Shutdown) -> anyhow::Result<()> {
-    let consumer = crate::kafka::GroupConsumer::new(
-        lag_reporting_consumer(
-            at_least_once_consumer_config(&config.kafka, &config.group_id, config.member.as_deref())
-                .set("partition.assignment.strategy", "cooperative-sticky"),
-            &config.group_id,
-        )
-        .context("creating the Kafka consumer")?,
-    );
-    consumer
-        .subscribe(&[&config.topics.clickstream])
-        .with_context(|| format!("subscribing to {}", config.topics.clickstream))?;
-    tracing::info!(group = %config.group_id, topic = %config.topics.clickstream, "worker consuming");
-    let closer = tokio::spawn(visits::close_visits_until(pool.clone(), config.closing, shutdown.clone()));
-
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.wait() => break,
-            message = consumer.recv() => message,
-        };
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(%error, "consumer error; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if !store(&pool, &config, &message, &shutdown).await {
-            break;
-        }
-        if let Err(error) = consumer.store_offset_from_message(&message) {
-            tracing::warn!(%error, "could not store the consumer offset");
-        }
-    }
-
-    shutdown.trigger();
-    let _ = closer.await;
-    consumer.close(CLOSE_LIMIT).await;
-    Ok(())
-}
-
-/// The consumer's name in metrics and readiness.
-const CLICKSTREAM: &str = "clickstream";
-
-/// Stores one message, or sets it aside when it can never be stored. Returns false only when the worker is
-/// stopping before the message was dealt with (its offset must not be stored).
-async fn store(pool: &PgPool, config: &WorkerConfig, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
-    let health = &config.health;
-    let record = match decode(message) {
-        Ok(record) => record,
-        Err(reason) => return failure::set_aside(pool, CLICKSTREAM, health, shutdown, message, &reason).await,
+/// Checks the database and the broker, then runs every job until `shutdown` fires.
+pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(settings.startup_timeout_secs);
+    crate::prometheus::install();
+    let health = failure::StorageHealth::default();
+    let metrics_listener = match settings.worker_metrics_addr() {
+        Some(addr) => Some(crate::prometheus::serve_worker_metrics(addr, health.clone(), shutdown.clone()).await?),
+        None => None,
     };
-    let cap = config.visit_max_events;
-    match failure::retry_transient(CLICKSTREAM, health, shutdown, || store::insert_event(pool, &record, cap)).await {
-        Attempt::Done(store::Stored::New | store::Stored::Duplicate) => true,
-        Attempt::Done(store::Stored::VisitFull) => {
-            let reason = format!("{}: the visit already holds {cap} events", crate::tracking::VISIT_FULL);
-            failure::set_aside(pool, CLICKSTREAM, health, shutdown, message, &reason).await
-        }
-        Attempt::Permanent(reason) => failure::set_aside(pool, CLICKSTREAM, health, shutdown, message, &reason).await,
-        Attempt::Stopped => false,
-    }
-}
+    let pool = crate::db::prepare(&settings).await?;
+    let kafka = settings.kafka_connection();
+    let topics = Topics::new(&settings.kafka_topic_prefix);
+    kafka::ensure_topics(&kafka, &topics, settings.kafka_partitions, timeout).await?;
 
-fn decode(message: &BorrowedMessage<'_>) -> Result<ClickstreamRecord, String> {
-    let payload = message.payload().ok_or_else(|| "empty payload".to_string())?;
-    let record: ClickstreamRecord =
-        serde_json::from_slice(payload).map_err(|error| format!("undecodable record: {error}"))?;
-    if record.schema_version != SCHEMA_VERSION {
-        return Err(format!("unsupported schema version {}", record.schema_version));
+    let mut jobs = tokio::task::JoinSet::new();
+    for (outbox, topic) in [(Outbox::Catalog, &topics.catalog), (Outbox::Clickstream, &topics.clickstream)] {
+        let relay = OutboxRelay::new(pool.clone(), &kafka, outbox, topic.clone())?;
+        jobs.spawn(relay.run_until(Duration::from_millis(500), shutdown.clone()));
     }
-    Ok(record)
+    jobs.spawn(retention::run_until(
+        pool.clone(),
+        RetentionRules::from_settings(&settings),
+        Duration::from_secs(settings.retention_sweep_secs),
+        shutdown.clone(),
+    ));
+    jobs.spawn(crate::orders::settlement::settle_until(
+        pool.clone(),
+        crate::orders::payments(&settings, &pool),
+        Duration::from_secs(settings.payment_settle_sweep_secs),
+        shutdown.clone(),
+    ));
+    let rules = ClosingRules {
+        idle: Duration::from_secs(settings.visit_idle_minutes * 60),
+        sign_out_grace: Duration::from_secs(5),
+        every: Duration::from_secs(settings.visit_sweep_secs),
+    };
+    jobs.spawn(closer::close_visits_until(pool.clone(), rules, shutdown.clone()));
+
+    let group = &settings.kafka_consumer_group;
+    let member = settings.kafka_group_member.as_deref();
+    let notifications_group = format!("{group}.notifications");
+    let notifications_member = member.map(|member| format!("{member}.notifications"));
+    let notify = Notify { pool: pool.clone(), health: health.clone(), shutdown: shutdown.clone() };
+    let store = StoreEvents {
+        pool: pool.clone(),
+        visit_max_events: settings.visit_max_events,
+        health,
+        shutdown: shutdown.clone(),
+    };
+    let clickstream = Subscription { kafka: &kafka, group, member, topic: &topics.clickstream };
+    let catalog = Subscription {
+        kafka: &kafka,
+        group: &notifications_group,
+        member: notifications_member.as_deref(),
+        topic: &topics.catalog,
+    };
+    // The clickstream consumer ending (the stop, or a failure) ends the worker.
+    let storing = async {
+        let stored = consume(clickstream, &store, &shutdown).await;
+        shutdown.trigger();
+        stored
+    };
+    let (stored, notified) = tokio::join!(storing, consume(catalog, &notify, &shutdown));
+    while let Some(joined) = jobs.join_next().await {
+        if let Err(error) = joined {
+            tracing::error!(%error, "a worker job panicked");
+        }
+    }
+    if let Err(error) = &notified {
+        tracing::error!(error = %format!("{error:#}"), "the notifications consumer failed");
+    }
+    pool.close().await;
+    if let Some(listener) = metrics_listener {
+        let _ = listener.await;
+    }
+    stored
 }

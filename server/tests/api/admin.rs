@@ -1,11 +1,7 @@
 //! The back office: the admin role checked on the server, product changes with their outbox events, orders,
 //! image uploads, and the notifications catalog events become (relay → `catalog.v1` → worker).
 
-use crate::{
-    broker_outage::Broker,
-    commerce::{add, order_status, pay, pending_order, product, stock, SUCCEEDS},
-    helpers::{sign_in, spawn_app, spawn_app_with, TestApp},
-};
+use crate::helpers::{shopper::SUCCEEDS, spawn_app, TestApp};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
@@ -45,8 +41,8 @@ async fn price(app: &TestApp, id: i64) -> i64 {
 #[tokio::test]
 async fn a_shopper_calling_admin_functions_gets_403_and_nothing_changes() {
     let app = spawn_app().await;
-    sign_in(&app, "shopper", "/").await;
-    let (id, price_before, _) = product(&app, "ridgeline-2-tent").await;
+    app.sign_in("shopper", "/").await;
+    let (id, price_before, _) = app.product("ridgeline-2-tent").await;
     let id_text = id.to_string();
     let form = product_form(&id_text, "Hijacked", "0.01", "0", "0");
     assert_eq!(save(&app, &form).await.status(), StatusCode::FORBIDDEN);
@@ -86,7 +82,7 @@ async fn signed_out_visitors_are_asked_to_sign_in_for_admin_functions() {
 #[tokio::test]
 async fn every_product_change_commits_with_its_catalog_event() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
+    app.sign_in("admin", "/").await;
     let created = save(&app, &product_form("0", "Alpine Stove", "49.90", "0", "0")).await;
     assert_eq!(created.status(), StatusCode::OK);
     let id: i64 = created.json().await.unwrap();
@@ -116,7 +112,7 @@ async fn every_product_change_commits_with_its_catalog_event() {
 #[tokio::test]
 async fn bad_product_input_names_every_problem_and_changes_nothing() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
+    app.sign_in("admin", "/").await;
     let response = save(&app, &product_form("0", "", "free", "-3", "0")).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let message = response.text().await.unwrap();
@@ -130,8 +126,8 @@ async fn bad_product_input_names_every_problem_and_changes_nothing() {
 #[tokio::test]
 async fn a_stock_edit_keeps_the_units_sold_while_the_admin_was_editing() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
-    let (id, _, before) = product(&app, "ridgeline-2-tent").await;
+    app.sign_in("admin", "/").await;
+    let (id, _, before) = app.product("ridgeline-2-tent").await;
     // The form showed `before`; meanwhile two units sold.
     sqlx::query("UPDATE products SET stock = stock - 2 WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
     let (id_text, new_stock, was) = (id.to_string(), (before + 10).to_string(), before.to_string());
@@ -139,16 +135,16 @@ async fn a_stock_edit_keeps_the_units_sold_while_the_admin_was_editing() {
         save(&app, &product_form(&id_text, "Ridgeline 2 Tent", "10", &new_stock, &was)).await.status(),
         StatusCode::OK
     );
-    assert_eq!(stock(&app, id).await, before + 8, "+10 on top of what is left, not a reset to the old figure");
+    assert_eq!(app.stock(id).await, before + 8, "+10 on top of what is left, not a reset to the old figure");
 }
 
 #[tokio::test]
 async fn an_ordered_product_cannot_be_deleted_only_archived() {
     let app = spawn_app().await;
-    pending_order(&app, "ridgeline-2-tent", 1).await;
+    app.pending_order("ridgeline-2-tent", 1).await;
     let admin = app.another_browser();
-    sign_in(&admin, "admin", "/").await;
-    let (id, _, _) = product(&app, "ridgeline-2-tent").await;
+    admin.sign_in("admin", "/").await;
+    let (id, _, _) = app.product("ridgeline-2-tent").await;
     let refused = admin.call("admin/delete_product", &[("id", &id.to_string())]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().await.unwrap().contains("archive it instead"));
@@ -161,16 +157,16 @@ async fn an_ordered_product_cannot_be_deleted_only_archived() {
 #[tokio::test]
 async fn an_admin_filters_orders_ships_a_paid_one_and_cancels_another_with_a_refund() {
     let app = spawn_app().await;
-    let first = pending_order(&app, "ridgeline-2-tent", 1).await;
-    assert_eq!(pay(&app, &first, SUCCEEDS, "first-payment-key").await.status(), StatusCode::OK);
-    let (tent, _, _) = product(&app, "ridgeline-2-tent").await;
-    assert_eq!(add(&app, tent, 2).await.status(), StatusCode::OK);
-    let second = crate::commerce::checkout(&app).await.json::<String>().await.unwrap();
-    assert_eq!(pay(&app, &second, SUCCEEDS, "second-payment-key").await.status(), StatusCode::OK);
-    let stock_after_sales = stock(&app, tent).await;
+    let first = app.pending_order("ridgeline-2-tent", 1).await;
+    assert_eq!(app.pay(&first, SUCCEEDS, "first-payment-key").await.status(), StatusCode::OK);
+    let (tent, _, _) = app.product("ridgeline-2-tent").await;
+    assert_eq!(app.add_to_cart(tent, 2).await.status(), StatusCode::OK);
+    let second = app.checkout().await.json::<String>().await.unwrap();
+    assert_eq!(app.pay(&second, SUCCEEDS, "second-payment-key").await.status(), StatusCode::OK);
+    let stock_after_sales = app.stock(tent).await;
 
     let admin = app.another_browser();
-    sign_in(&admin, "admin", "/").await;
+    admin.sign_in("admin", "/").await;
     let paid: Vec<Value> = admin.call("admin/orders", &[("status", "paid"), ("page", "1")]).await.json().await.unwrap();
     assert_eq!(paid.len(), 2);
     assert!(paid.iter().all(|o| o["shopper"] == "Sam Shopper"));
@@ -183,12 +179,12 @@ async fn an_admin_filters_orders_ships_a_paid_one_and_cancels_another_with_a_ref
     );
 
     assert_eq!(admin.call("admin/fulfil_order", &[("order_id", &first)]).await.status(), StatusCode::OK);
-    assert_eq!(order_status(&app, &first).await, "fulfilled");
+    assert_eq!(app.order_status(&first).await, "fulfilled");
     let again = admin.call("admin/fulfil_order", &[("order_id", &first)]).await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY, "only paid orders ship");
 
     assert_eq!(admin.call("admin/cancel_order", &[("order_id", &second)]).await.status(), StatusCode::OK);
-    assert_eq!(order_status(&app, &second).await, "cancelled");
+    assert_eq!(app.order_status(&second).await, "cancelled");
     let refunds: i64 =
         sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
             .bind(&second)
@@ -196,7 +192,7 @@ async fn an_admin_filters_orders_ships_a_paid_one_and_cancels_another_with_a_ref
             .await
             .unwrap();
     assert_eq!(refunds, 1);
-    assert_eq!(stock(&app, tent).await, stock_after_sales + 2, "the cancelled units are back on sale");
+    assert_eq!(app.stock(tent).await, stock_after_sales + 2, "the cancelled units are back on sale");
 
     let detail: Value = admin.call("admin/order", &[("order_id", &second)]).await.json().await.unwrap();
     assert_eq!(detail["shopper"], "Sam Shopper");
@@ -220,8 +216,8 @@ async fn upload(app: &TestApp, id: i64, bytes: Vec<u8>, name: &str) -> reqwest::
 #[tokio::test]
 async fn uploaded_images_are_checked_for_type_and_size() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
-    let (id, _, _) = product(&app, "ridgeline-2-tent").await;
+    app.sign_in("admin", "/").await;
+    let (id, _, _) = app.product("ridgeline-2-tent").await;
 
     let svg =
         upload(&app, id, b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(), "evil.png").await;
@@ -256,16 +252,15 @@ async fn inbox(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn a_price_drop_notifies_the_shopper_with_it_in_their_cart_and_the_admins() {
-    let app = spawn_app().await;
-    app.spawn_worker();
-    sign_in(&app, "shopper", "/").await;
-    let (tent, price_before, tent_stock) = product(&app, "ridgeline-2-tent").await;
-    assert_eq!(add(&app, tent, 1).await.status(), StatusCode::OK);
+    let app = TestApp::builder().with_worker().spawn().await;
+    app.sign_in("shopper", "/").await;
+    let (tent, price_before, tent_stock) = app.product("ridgeline-2-tent").await;
+    assert_eq!(app.add_to_cart(tent, 1).await.status(), StatusCode::OK);
     let bystander = app.another_browser();
-    sign_in(&bystander, "bystander", "/").await;
+    bystander.sign_in("bystander", "/").await;
 
     let admin = app.another_browser();
-    sign_in(&admin, "admin", "/").await;
+    admin.sign_in("admin", "/").await;
     let lower = format!("{}.00", price_before / 100 - 1);
     let (id, stock_text) = (tent.to_string(), tent_stock.to_string());
     assert_eq!(
@@ -299,13 +294,12 @@ async fn a_price_drop_notifies_the_shopper_with_it_in_their_cart_and_the_admins(
 
 #[tokio::test]
 async fn restocking_and_deleting_tell_cart_holders_back_in_stock_and_no_longer_available() {
-    let app = spawn_app().await;
-    app.spawn_worker();
+    let app = TestApp::builder().with_worker().spawn().await;
     let admin = app.another_browser();
-    sign_in(&admin, "admin", "/").await;
+    admin.sign_in("admin", "/").await;
     let created: i64 = save(&admin, &product_form("0", "Summit Lantern", "20", "1", "0")).await.json().await.unwrap();
-    sign_in(&app, "shopper", "/").await;
-    assert_eq!(add(&app, created, 1).await.status(), StatusCode::OK);
+    app.sign_in("shopper", "/").await;
+    assert_eq!(app.add_to_cart(created, 1).await.status(), StatusCode::OK);
     let id = created.to_string();
     // Sold out elsewhere, then restocked by the admin.
     sqlx::query("UPDATE products SET stock = 0 WHERE id = $1").bind(created).execute(&app.pool).await.unwrap();
@@ -319,21 +313,19 @@ async fn restocking_and_deleting_tell_cart_holders_back_in_stock_and_no_longer_a
 }
 
 /// An app on a private broker (so a test may stop it), with its worker, and an admin signed in.
-async fn admin_on_private_broker(label: &str) -> (Broker, TestApp) {
-    let broker = Broker::start_private(label);
-    let app = spawn_app_with(broker.test_settings().await).await;
-    app.spawn_worker();
-    sign_in(&app, "admin", "/").await;
-    (broker, app)
+async fn admin_on_private_broker() -> TestApp {
+    let app = TestApp::builder().with_private_broker().with_worker().spawn().await;
+    app.sign_in("admin", "/").await;
+    app
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_after() {
-    let (mut broker, app) = admin_on_private_broker("outbox").await;
-    let (id, _, tent_stock) = product(&app, "ridgeline-2-tent").await;
+    let app = admin_on_private_broker().await;
+    let (id, _, tent_stock) = app.product("ridgeline-2-tent").await;
     let (id_text, stock_text) = (id.to_string(), tent_stock.to_string());
 
-    broker.kill();
+    app.broker().kill();
     for price in ["90", "80", "70"] {
         let saved = save(&app, &product_form(&id_text, "Ridgeline 2 Tent", price, &stock_text, &stock_text)).await;
         assert_eq!(saved.status(), StatusCode::OK, "edits commit with the broker down");
@@ -346,7 +338,7 @@ async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_af
         .unwrap();
     assert_eq!(waiting, 3, "the events wait in the outbox");
 
-    broker.restart();
+    app.broker().restart();
     let published = app.wait_for_count("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL", 3).await;
     assert_eq!(published, 3, "published once the broker is back");
     let topic = format!("{}catalog.v1", app.settings.kafka_topic_prefix);
@@ -362,16 +354,16 @@ async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_af
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_events_go_out_after_an_outage_longer_than_the_delivery_timeout() {
-    let (mut broker, app) = admin_on_private_broker("outbox-long").await;
-    let (id, _, stock) = product(&app, "ridgeline-2-tent").await;
+    let app = admin_on_private_broker().await;
+    let (id, _, stock) = app.product("ridgeline-2-tent").await;
     let (id_text, stock_text) = (id.to_string(), stock.to_string());
 
-    broker.kill();
+    app.broker().kill();
     let saved = save(&app, &product_form(&id_text, "Ridgeline 2 Tent", "85", &stock_text, &stock_text)).await;
     assert_eq!(saved.status(), StatusCode::OK);
     // Long enough for the relay's deliveries to time out (10 s) while the broker is away.
     tokio::time::sleep(Duration::from_secs(14)).await;
-    broker.restart();
+    app.broker().restart();
     let published = app.wait_for_count("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL", 1).await;
     assert_eq!(published, 1, "the event goes out once the broker is back, without a worker restart");
 }
@@ -381,7 +373,7 @@ async fn outbox_events_go_out_after_an_outage_longer_than_the_delivery_timeout()
 #[tokio::test]
 async fn a_demoted_admin_loses_admin_rights_at_once() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
+    app.sign_in("admin", "/").await;
     let orders = [("status", ""), ("page", "1")];
     assert_eq!(app.call("admin/orders", &orders).await.status(), StatusCode::OK);
     sqlx::query("UPDATE users SET is_admin = false WHERE name = 'Ada Admin'").execute(&app.pool).await.unwrap();

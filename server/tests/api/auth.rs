@@ -1,12 +1,15 @@
 //! Sign-in against the real dev OpenID provider: authorization code + PKCE + state + nonce.
 
-use crate::helpers::{begin_login, current_user, location, provider_login, set_cookie, sign_in, spawn_app};
+use crate::helpers::{
+    shopper::{location, set_cookie},
+    spawn_app, TestApp,
+};
 use reqwest::StatusCode;
 
 #[tokio::test]
 async fn login_redirects_to_the_provider_with_pkce_state_and_nonce() {
     let app = spawn_app().await;
-    let authorize = begin_login(&app, "/").await;
+    let authorize = app.begin_login("/").await;
     let params: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
     assert_eq!(params["code_challenge_method"], "S256");
     assert_eq!(params["response_type"], "code");
@@ -18,16 +21,16 @@ async fn login_redirects_to_the_provider_with_pkce_state_and_nonce() {
 #[tokio::test]
 async fn signing_in_shows_the_users_name_and_rotates_the_session_id() {
     let app = spawn_app().await;
-    assert_eq!(current_user(&app).await, serde_json::Value::Null);
-    let authorize = begin_login(&app, "/?page=2").await;
-    let callback = provider_login(&app, authorize, "shopper").await;
+    assert_eq!(app.current_user().await, serde_json::Value::Null);
+    let authorize = app.begin_login("/?page=2").await;
+    let callback = app.provider_login(authorize, "shopper").await;
     let response = app.client.get(callback).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/?page=2");
     let session = set_cookie(&response, "cg_session").expect("a session cookie at sign-in").to_string();
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
 
-    let user = current_user(&app).await;
+    let user = app.current_user().await;
     assert_eq!(user["name"], "Sam Shopper");
     assert_eq!(user["is_admin"], false);
     let stored: (String, bool) =
@@ -39,13 +42,13 @@ async fn signing_in_shows_the_users_name_and_rotates_the_session_id() {
 async fn the_session_id_changes_at_sign_in() {
     let app = spawn_app().await;
     // The pending login creates a session; signing in must replace its id.
-    let authorize = begin_login(&app, "/").await;
+    let authorize = app.begin_login("/").await;
     let pre_login: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
     assert_eq!(pre_login, 1);
     let pre_id: String =
         sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
-    let callback = provider_login(&app, authorize, "shopper").await;
+    let callback = app.provider_login(authorize, "shopper").await;
     app.client.get(callback).send().await.unwrap();
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM tower_sessions.session").fetch_all(&app.pool).await.unwrap();
@@ -56,8 +59,8 @@ async fn the_session_id_changes_at_sign_in() {
 #[tokio::test]
 async fn the_admin_group_claim_maps_to_the_admin_role() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
-    let user = current_user(&app).await;
+    app.sign_in("admin", "/").await;
+    let user = app.current_user().await;
     assert_eq!(user["name"], "Ada Admin");
     assert_eq!(user["is_admin"], true);
 }
@@ -65,8 +68,8 @@ async fn the_admin_group_claim_maps_to_the_admin_role() {
 #[tokio::test]
 async fn a_forged_state_is_rejected() {
     let app = spawn_app().await;
-    let authorize = begin_login(&app, "/").await;
-    let callback = provider_login(&app, authorize, "shopper").await;
+    let authorize = app.begin_login("/").await;
+    let callback = app.provider_login(authorize, "shopper").await;
     let mut forged = callback.clone();
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
@@ -78,14 +81,14 @@ async fn a_forged_state_is_rejected() {
     forged.query_pairs_mut().clear().extend_pairs(pairs);
     let response = app.client.get(forged).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(current_user(&app).await, serde_json::Value::Null);
+    assert_eq!(app.current_user().await, serde_json::Value::Null);
 }
 
 #[tokio::test]
 async fn a_replayed_callback_is_rejected() {
     let app = spawn_app().await;
-    let authorize = begin_login(&app, "/").await;
-    let callback = provider_login(&app, authorize, "shopper").await;
+    let authorize = app.begin_login("/").await;
+    let callback = app.provider_login(authorize, "shopper").await;
     assert_eq!(app.client.get(callback.clone()).send().await.unwrap().status(), StatusCode::SEE_OTHER);
     let replay = app.client.get(callback).send().await.unwrap();
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
@@ -94,7 +97,7 @@ async fn a_replayed_callback_is_rejected() {
 #[tokio::test]
 async fn a_provider_error_is_shown_as_a_friendly_page() {
     let app = spawn_app().await;
-    begin_login(&app, "/").await;
+    app.begin_login("/").await;
     let response = app.client.get(app.url("/auth/callback?error=access_denied&state=x")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let html = response.text().await.unwrap();
@@ -104,7 +107,7 @@ async fn a_provider_error_is_shown_as_a_friendly_page() {
 #[tokio::test]
 async fn an_open_redirect_attempt_lands_on_the_home_page() {
     let app = spawn_app().await;
-    let response = sign_in(&app, "shopper", "https://evil.example/phish").await;
+    let response = app.sign_in("shopper", "https://evil.example/phish").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/");
 }
@@ -112,7 +115,7 @@ async fn an_open_redirect_attempt_lands_on_the_home_page() {
 #[tokio::test]
 async fn signing_out_ends_the_local_session_and_the_providers() {
     let app = spawn_app().await;
-    sign_in(&app, "shopper", "/").await;
+    app.sign_in("shopper", "/").await;
     let response = app.client.post(app.url("/auth/logout")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let target = location(&response);
@@ -120,17 +123,15 @@ async fn signing_out_ends_the_local_session_and_the_providers() {
     let params: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
     assert!(params.contains_key("id_token_hint"));
     assert_eq!(params["post_logout_redirect_uri"], app.url("/"));
-    assert_eq!(current_user(&app).await, serde_json::Value::Null);
+    assert_eq!(app.current_user().await, serde_json::Value::Null);
 }
 
 #[tokio::test]
 async fn a_session_ends_at_its_absolute_lifetime_however_active() {
-    let mut settings = crate::helpers::test_settings().await;
-    settings.session_absolute_minutes = 0;
-    let app = crate::helpers::spawn_app_with(settings).await;
-    let response = sign_in(&app, "shopper", "/").await;
+    let app = TestApp::builder().with_settings(|settings| settings.session_absolute_minutes = 0).spawn().await;
+    let response = app.sign_in("shopper", "/").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(current_user(&app).await, serde_json::Value::Null, "a session past its lifetime is signed out");
+    assert_eq!(app.current_user().await, serde_json::Value::Null, "a session past its lifetime is signed out");
     let sessions: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session").fetch_one(&app.pool).await.unwrap();
     assert_eq!(sessions, 0, "and its row is gone");

@@ -1,21 +1,27 @@
 //! Sign-in against a provider that lies: every forged or mismatched ID token is refused and nobody is signed in.
 //! The honest run first, so a rejection below is proven to come from the forgery and nothing else.
 
-use crate::fake_provider::{FakeProvider, Forgery};
-use crate::helpers::{begin_login, current_user, location, spawn_app_with, test_settings, TestApp};
+use crate::helpers::{
+    oidc::{FakeProvider, Forgery},
+    shopper::location,
+    TestApp,
+};
 use reqwest::StatusCode;
 use std::time::Duration;
 
 async fn app_signing_in_at(provider: &FakeProvider) -> TestApp {
-    let mut settings = test_settings().await;
-    settings.oidc_issuer_url = Some(provider.issuer.clone());
-    settings.oidc_timeout_secs = 1;
-    spawn_app_with(settings).await
+    TestApp::builder()
+        .with_settings(|settings| {
+            settings.oidc_issuer_url = Some(provider.issuer.clone());
+            settings.oidc_timeout_secs = 1;
+        })
+        .spawn()
+        .await
 }
 
 /// Goes through the provider (which approves at once) and returns the app's answer to the callback.
 async fn sign_in(app: &TestApp) -> reqwest::Response {
-    let authorize = begin_login(app, "/orders").await;
+    let authorize = app.begin_login("/orders").await;
     let approved = app.client.get(authorize).send().await.unwrap();
     assert_eq!(approved.status(), StatusCode::SEE_OTHER, "the fake provider approves");
     app.client.get(location(&approved)).send().await.unwrap()
@@ -29,7 +35,7 @@ async fn assert_refused(forgery: Forgery) {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{forgery:?} must be refused");
     let page = response.text().await.unwrap();
     assert!(page.contains("Sign-in failed"), "{forgery:?}: a friendly page, got {page}");
-    assert_eq!(current_user(&app).await, serde_json::Value::Null, "{forgery:?}: nobody is signed in");
+    assert_eq!(app.current_user().await, serde_json::Value::Null, "{forgery:?}: nobody is signed in");
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.pool).await.unwrap();
     assert_eq!(users, 0, "{forgery:?}: no user is stored");
 }
@@ -41,7 +47,7 @@ async fn an_honest_provider_signs_in_with_the_id_tokens_claims() {
     let response = sign_in(&app).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/orders");
-    let user = current_user(&app).await;
+    let user = app.current_user().await;
     assert_eq!(user["name"], "Tess Token", "the ID token's name wins over userinfo's");
     let stored: (String, String) =
         sqlx::query_as("SELECT issuer, subject FROM users").fetch_one(&app.pool).await.unwrap();
@@ -89,7 +95,7 @@ async fn claims_missing_from_the_id_token_come_from_userinfo() {
     let app = app_signing_in_at(&provider).await;
     provider.forge(Forgery::ProfileOnlyInUserinfo { userinfo_subject: "fake-subject".into() });
     assert_eq!(sign_in(&app).await.status(), StatusCode::SEE_OTHER);
-    let user = current_user(&app).await;
+    let user = app.current_user().await;
     assert_eq!(user["name"], "Uma Userinfo");
     assert_eq!(user["email"], "uma@example.com");
     assert_eq!(user["is_admin"], true, "the admin group may come from userinfo too");
@@ -104,7 +110,7 @@ async fn a_provider_that_does_not_answer_in_time_gets_a_friendly_page() {
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     let page = response.text().await.unwrap();
     assert!(page.contains("did not answer in time"), "{page}");
-    assert_eq!(current_user(&app).await, serde_json::Value::Null);
+    assert_eq!(app.current_user().await, serde_json::Value::Null);
 }
 
 #[tokio::test]
@@ -115,7 +121,7 @@ async fn after_the_provider_rotates_its_key_sign_in_works_at_once_and_made_up_ke
     provider.rotate_key();
     let response = sign_in(&app).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "a token signed with the new key is accepted at once");
-    assert_eq!(current_user(&app).await["name"], "Tess Token");
+    assert_eq!(app.current_user().await["name"], "Tess Token");
     assert_eq!(provider.jwks_fetches(), fetched_at_start + 1, "the keys were fetched once more, on the unknown kid");
 
     // Tokens naming key ids nobody published are refused, and within the back-off they fetch nothing.
@@ -125,12 +131,12 @@ async fn after_the_provider_rotates_its_key_sign_in_works_at_once_and_made_up_ke
         assert_eq!(sign_in(&stranger).await.status(), StatusCode::BAD_GATEWAY);
     }
     assert_eq!(provider.jwks_fetches(), fetched_at_start + 1, "no fetch per forged token");
-    assert_eq!(current_user(&stranger).await, serde_json::Value::Null);
+    assert_eq!(stranger.current_user().await, serde_json::Value::Null);
 
     // After the forgeries, an honest sign-in goes through as ever.
     provider.forge(Forgery::None);
     assert_eq!(sign_in(&stranger).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(current_user(&stranger).await["name"], "Tess Token");
+    assert_eq!(stranger.current_user().await["name"], "Tess Token");
 }
 
 #[tokio::test]

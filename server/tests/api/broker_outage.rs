@@ -1,101 +1,25 @@
 //! The broker stops and comes back while shoppers keep sending events: every event the endpoint accepted
 //! (202) is in the topic exactly once; the rest were answered 503 and stay with the tracker.
 
-use crate::helpers::{spawn_app_with, test_settings};
-use cartograph::config::Settings;
+use crate::helpers::TestApp;
 use std::{
     collections::HashMap,
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-/// A private tansu broker for this test, so stopping it disturbs no other test.
-pub(crate) struct Broker {
-    pub(crate) port: u16,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl Broker {
-    /// A broker on a free port, its data in a fresh temporary directory named after `label`.
-    pub(crate) fn start_private(label: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("cartograph-{label}-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self::start(free_port(), dir)
-    }
-
-    /// The bootstrap address for the app's settings.
-    pub(crate) fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// A test's settings, pointed at this broker.
-    pub(crate) async fn test_settings(&self) -> Settings {
-        let mut settings = test_settings().await;
-        settings.kafka_brokers = Some(self.address());
-        settings
-    }
-
-    pub(crate) fn start(port: u16, dir: std::path::PathBuf) -> Self {
-        let mut broker = Broker { port, dir, child: None };
-        broker.restart();
-        broker
-    }
-
-    pub(crate) fn restart(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new("tansu")
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "sqlite://tansu.db",
-            ])
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu is installed (scripts/test.sh installs it)");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("tansu did not start on port {}", self.port);
-    }
-
-    pub(crate) fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_events_survive_a_broker_restart_exactly_once() {
-    let mut broker = Broker::start_private("broker");
-    let mut settings = broker.test_settings().await;
-    settings.collect_rate_per_visit = 1000.0;
-    settings.collect_rate_per_ip = 1000.0;
-    let app = Arc::new(spawn_app_with(settings).await);
+    let app = Arc::new(
+        TestApp::builder()
+            .with_private_broker()
+            .with_settings(|settings| {
+                settings.collect_rate_per_visit = 1000.0;
+                settings.collect_rate_per_ip = 1000.0;
+            })
+            .spawn()
+            .await,
+    );
     app.client.get(app.url("/")).send().await.unwrap();
 
     let outcomes: Arc<Mutex<HashMap<String, u16>>> = Arc::default();
@@ -131,14 +55,14 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
         })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    broker.kill();
+    app.broker().kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let ready = app.client.get(app.internal_url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503, "readiness reports the broker while it is down");
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["failing"], serde_json::json!(["broker"]), "only the component is named: {body}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    broker.restart();
+    app.broker().restart();
     sender.await.unwrap();
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "ready again once the broker is back");
@@ -185,11 +109,14 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
 /// good). The endpoint must take events again as soon as the broker is back, without an app restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_takes_events_again_at_once_after_an_outage_longer_than_the_delivery_timeout() {
-    let mut broker = Broker::start_private("long-outage");
-    let mut settings = broker.test_settings().await;
-    settings.collect_rate_per_visit = 1000.0;
-    settings.collect_rate_per_ip = 1000.0;
-    let app = spawn_app_with(settings).await;
+    let app = TestApp::builder()
+        .with_private_broker()
+        .with_settings(|settings| {
+            settings.collect_rate_per_visit = 1000.0;
+            settings.collect_rate_per_ip = 1000.0;
+        })
+        .spawn()
+        .await;
     app.client.get(app.url("/")).send().await.unwrap();
     let post = |n: usize| {
         let body = format!(r#"{{"v":1,"events":[{{"type":"page_view","path":"/long/{n}","id":"long-{n}"}}]}}"#);
@@ -197,7 +124,7 @@ async fn the_endpoint_takes_events_again_at_once_after_an_outage_longer_than_the
     };
     assert_eq!(post(0).await.unwrap().status(), 202);
 
-    broker.kill();
+    app.broker().kill();
     let down = tokio::time::Instant::now();
     let mut n = 1;
     // Two batches time out (10 s each) while the broker is away.
@@ -205,7 +132,7 @@ async fn the_endpoint_takes_events_again_at_once_after_an_outage_longer_than_the
         assert_eq!(post(n).await.unwrap().status(), 503, "nothing is accepted while the broker is down");
         n += 1;
     }
-    broker.restart();
+    app.broker().restart();
     let back = tokio::time::Instant::now();
     loop {
         let status = post(n).await.unwrap().status();

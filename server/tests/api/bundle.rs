@@ -1,6 +1,6 @@
 //! The WASM bundle is served as the brotli or gzip copy written at build time, and revalidated on every use.
 
-use crate::helpers::{spawn_app_with, test_settings};
+use crate::helpers::TestApp;
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -11,9 +11,8 @@ async fn the_bundle_is_served_precompressed_and_revalidated() {
     std::fs::write(pkg.join("cartograph.wasm"), b"\0asm raw bytes").unwrap();
     std::fs::write(pkg.join("cartograph.wasm.br"), b"brotli bytes").unwrap();
     std::fs::write(pkg.join("cartograph.wasm.gz"), b"gzip bytes").unwrap();
-    let mut settings = test_settings().await;
-    settings.site_root = site.display().to_string();
-    let app = spawn_app_with(settings).await;
+    let app =
+        TestApp::builder().with_settings(|settings| settings.site_root = site.display().to_string()).spawn().await;
     // A client that decodes nothing itself, to see the bytes as sent.
     let raw = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
     let fetch =

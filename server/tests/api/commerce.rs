@@ -1,7 +1,10 @@
 //! Buying: cart, checkout with stock reservation, idempotent payment, expiry, cancellation — against the real
 //! database, through HTTP where a shopper would go, and through the domain code for the races.
 
-use crate::helpers::{sign_in, spawn_app, TestApp};
+use crate::helpers::{
+    shopper::{DECLINED, PROCESSING_ERROR, SUCCEEDS},
+    spawn_app, TestApp,
+};
 use app::{
     cart::{store as cart_store, Owner},
     orders::{payment, store as order_store, CardDetails, ShippingAddress},
@@ -11,62 +14,6 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
-
-pub(crate) const SUCCEEDS: &str = "4242 4242 4242 4242";
-const DECLINED: &str = "4000 0000 0000 0002";
-
-pub(crate) async fn product(app: &TestApp, slug: &str) -> (i64, i64, i32) {
-    sqlx::query_as("SELECT id, price_cents, stock FROM products WHERE slug = $1")
-        .bind(slug)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
-pub(crate) async fn stock(app: &TestApp, id: i64) -> i32 {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&app.pool).await.unwrap()
-}
-
-pub(crate) async fn add(app: &TestApp, product_id: i64, quantity: i32) -> reqwest::Response {
-    app.call("cart_add", &[("product_id", &product_id.to_string()), ("quantity", &quantity.to_string())]).await
-}
-
-pub(crate) async fn checkout(app: &TestApp) -> reqwest::Response {
-    app.call(
-        "checkout",
-        &[
-            ("name", "Sam Shopper"),
-            ("line1", "1 Main St"),
-            ("line2", ""),
-            ("city", "Berlin"),
-            ("postcode", "10115"),
-            ("country", "DE"),
-        ],
-    )
-    .await
-}
-
-pub(crate) async fn pay(app: &TestApp, order: &str, card: &str, key: &str) -> reqwest::Response {
-    app.call(
-        "pay",
-        &[("order_id", order), ("card_number", card), ("expiry", "12/40"), ("cvc", "123"), ("idempotency_key", key)],
-    )
-    .await
-}
-
-pub(crate) async fn order_status(app: &TestApp, order: &str) -> String {
-    sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid").bind(order).fetch_one(&app.pool).await.unwrap()
-}
-
-/// Signs in, fills the cart and checks out; returns the order id.
-pub(crate) async fn pending_order(app: &TestApp, slug: &str, quantity: i32) -> String {
-    sign_in(app, "shopper", "/").await;
-    let (id, _, _) = product(app, slug).await;
-    assert_eq!(add(app, id, quantity).await.status(), 200);
-    let response = checkout(app).await;
-    assert_eq!(response.status(), 200);
-    response.json::<String>().await.unwrap()
-}
 
 async fn user(app: &TestApp, subject: &str) -> Uuid {
     sqlx::query_scalar("INSERT INTO users (id, issuer, subject, name) VALUES ($1, 'test', $2, $2) RETURNING id")
@@ -84,8 +31,8 @@ fn address() -> ShippingAddress {
 #[tokio::test]
 async fn an_order_exists_from_the_first_item_added() {
     let app = spawn_app().await;
-    let (id, price, _) = product(&app, "wool-beanie").await;
-    assert_eq!(add(&app, id, 2).await.status(), 200);
+    let (id, price, _) = app.product("wool-beanie").await;
+    assert_eq!(app.add_to_cart(id, 2).await.status(), 200);
     let (status, total): (String, Option<i64>) =
         sqlx::query_as("SELECT status, total_cents FROM orders").fetch_one(&app.pool).await.unwrap();
     assert_eq!((status.as_str(), total), ("cart", None));
@@ -97,7 +44,7 @@ async fn an_order_exists_from_the_first_item_added() {
 #[tokio::test]
 async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_five() {
     let app = spawn_app().await;
-    let (id, _, _) = product(&app, "down-vest").await;
+    let (id, _, _) = app.product("down-vest").await;
     sqlx::query("UPDATE products SET stock = 5 WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
     let mut buyers = Vec::new();
     for n in 0..20 {
@@ -118,7 +65,7 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
     for lost in results.iter().filter_map(|r| r.as_ref().err()) {
         assert!(lost.to_string().contains("Down Vest is out of stock"), "{lost}");
     }
-    assert_eq!(stock(&app, id).await, 0);
+    assert_eq!(app.stock(id).await, 0);
 
     let payments = startup_payments(&app);
     for (order, buyer) in &won {
@@ -128,19 +75,19 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
     let paid: i64 =
         sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'paid'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(paid, 5);
-    assert_eq!(stock(&app, id).await, 0, "stock never goes negative");
+    assert_eq!(app.stock(id).await, 0, "stock never goes negative");
 }
 
 fn startup_payments(app: &TestApp) -> payment::Payments {
-    cartograph::startup::payments(&app.settings, &app.pool)
+    cartograph::orders::payments(&app.settings, &app.pool)
 }
 
 #[tokio::test]
 async fn the_same_payment_submitted_twice_with_one_key_charges_once() {
     let app = spawn_app().await;
-    let order = pending_order(&app, "lumen-400-headlamp", 1).await;
+    let order = app.pending_order("lumen-400-headlamp", 1).await;
     let key = Uuid::new_v4().to_string();
-    let (first, second) = tokio::join!(pay(&app, &order, SUCCEEDS, &key), pay(&app, &order, SUCCEEDS, &key));
+    let (first, second) = tokio::join!(app.pay(&order, SUCCEEDS, &key), app.pay(&order, SUCCEEDS, &key));
     assert_eq!(first.status(), 200);
     assert_eq!(second.status(), 200);
     let (first, second): (Value, Value) = (first.json().await.unwrap(), second.json().await.unwrap());
@@ -152,15 +99,15 @@ async fn the_same_payment_submitted_twice_with_one_key_charges_once() {
         .await
         .unwrap();
     assert_eq!(charges, 1);
-    assert_eq!(order_status(&app, &order).await, "paid");
+    assert_eq!(app.order_status(&order).await, "paid");
 }
 
 #[tokio::test]
 async fn a_paid_order_cannot_be_paid_again_with_another_key() {
     let app = spawn_app().await;
-    let order = pending_order(&app, "lumen-400-headlamp", 1).await;
-    assert_eq!(pay(&app, &order, SUCCEEDS, "first-attempt-key").await.status(), 200);
-    let again = pay(&app, &order, SUCCEEDS, "second-attempt-key").await;
+    let order = app.pending_order("lumen-400-headlamp", 1).await;
+    assert_eq!(app.pay(&order, SUCCEEDS, "first-attempt-key").await.status(), 200);
+    let again = app.pay(&order, SUCCEEDS, "second-attempt-key").await;
     assert_eq!(again.status(), 422);
     assert!(again.text().await.unwrap().contains("cannot be paid"));
 }
@@ -168,44 +115,39 @@ async fn a_paid_order_cannot_be_paid_again_with_another_key() {
 #[tokio::test]
 async fn a_declined_card_leaves_the_order_payable_and_says_why() {
     let app = spawn_app().await;
-    let order = pending_order(&app, "wool-beanie", 1).await;
-    let declined: Value = pay(&app, &order, DECLINED, "declined-attempt").await.json().await.unwrap();
+    let order = app.pending_order("wool-beanie", 1).await;
+    let declined: Value = app.pay(&order, DECLINED, "declined-attempt").await.json().await.unwrap();
     assert_eq!(declined["outcome"], "declined");
     assert!(declined["message"].as_str().unwrap().contains("declined"));
-    assert_eq!(order_status(&app, &order).await, "pending_payment");
-    let paid: Value = pay(&app, &order, SUCCEEDS, "second-attempt").await.json().await.unwrap();
+    assert_eq!(app.order_status(&order).await, "pending_payment");
+    let paid: Value = app.pay(&order, SUCCEEDS, "second-attempt").await.json().await.unwrap();
     assert_eq!(paid["outcome"], "succeeded");
-    assert_eq!(order_status(&app, &order).await, "paid");
+    assert_eq!(app.order_status(&order).await, "paid");
 }
 
 #[tokio::test]
 async fn a_card_the_gateway_cannot_process_charges_nothing_and_the_order_stays_payable() {
     let app = spawn_app().await;
-    let order = pending_order(&app, "wool-beanie", 1).await;
-    let refused: Value = pay(&app, &order, "4000 0000 0000 0119", "unprocessable-card").await.json().await.unwrap();
+    let order = app.pending_order("wool-beanie", 1).await;
+    let refused: Value = app.pay(&order, PROCESSING_ERROR, "unprocessable-card").await.json().await.unwrap();
     assert_eq!(refused["outcome"], "declined");
     assert!(refused["message"].as_str().unwrap().contains("not charged"), "{refused}");
-    assert_eq!(order_status(&app, &order).await, "pending_payment");
-    let paid: Value = pay(&app, &order, SUCCEEDS, "another-card").await.json().await.unwrap();
+    assert_eq!(app.order_status(&order).await, "pending_payment");
+    let paid: Value = app.pay(&order, SUCCEEDS, "another-card").await.json().await.unwrap();
     assert_eq!(paid["outcome"], "succeeded");
-}
-
-/// Switches the built-in gateway's outage (`none`, `errors`, `hangs`), as an operator would with SQL.
-pub(crate) async fn gateway_outage(app: &TestApp, mode: &str) {
-    sqlx::query("UPDATE test_gateway_outage SET mode = $1").bind(mode).execute(&app.pool).await.unwrap();
 }
 
 #[tokio::test]
 async fn an_outage_of_the_gateway_charges_nothing_and_the_same_attempt_can_be_retried() {
     let app = spawn_app().await;
-    let order = pending_order(&app, "wool-beanie", 1).await;
-    gateway_outage(&app, "errors").await;
-    let failed = pay(&app, &order, SUCCEEDS, "during-an-outage").await;
+    let order = app.pending_order("wool-beanie", 1).await;
+    app.gateway_outage("errors").await;
+    let failed = app.pay(&order, SUCCEEDS, "during-an-outage").await;
     assert_eq!(failed.status(), 422);
     assert!(failed.text().await.unwrap().contains("not charged"));
-    assert_eq!(order_status(&app, &order).await, "pending_payment");
-    gateway_outage(&app, "none").await;
-    let retried: Value = pay(&app, &order, SUCCEEDS, "during-an-outage").await.json().await.unwrap();
+    assert_eq!(app.order_status(&order).await, "pending_payment");
+    app.gateway_outage("none").await;
+    let retried: Value = app.pay(&order, SUCCEEDS, "during-an-outage").await.json().await.unwrap();
     assert_eq!(retried["outcome"], "succeeded", "the key was not used up by the outage");
     assert_eq!(app.count("SELECT count(*) FROM test_gateway_charges").await, 1);
 }
@@ -213,31 +155,31 @@ async fn an_outage_of_the_gateway_charges_nothing_and_the_same_attempt_can_be_re
 #[tokio::test]
 async fn an_expired_reservation_returns_its_stock_and_cannot_be_paid() {
     let app = spawn_app().await;
-    let (id, _, before) = product(&app, "oak-cutting-board").await;
-    let order = pending_order(&app, "oak-cutting-board", 3).await;
-    assert_eq!(stock(&app, id).await, before - 3);
+    let (id, _, before) = app.product("oak-cutting-board").await;
+    let order = app.pending_order("oak-cutting-board", 3).await;
+    assert_eq!(app.stock(id).await, before - 3);
     sqlx::query("UPDATE orders SET reserved_until = now() - interval '1 second' WHERE id = $1::uuid")
         .bind(&order)
         .execute(&app.pool)
         .await
         .unwrap();
-    let late = pay(&app, &order, SUCCEEDS, "too-late-attempt").await;
+    let late = app.pay(&order, SUCCEEDS, "too-late-attempt").await;
     assert_eq!(late.status(), 422);
     assert_eq!(order_store::expire_reservations(&app.pool, 100).await.unwrap(), 1);
-    assert_eq!(stock(&app, id).await, before);
-    assert_eq!(order_status(&app, &order).await, "expired");
+    assert_eq!(app.stock(id).await, before);
+    assert_eq!(app.order_status(&order).await, "expired");
 }
 
 #[tokio::test]
 async fn cancelling_a_paid_order_refunds_it_and_returns_the_stock() {
     let app = spawn_app().await;
-    let (id, _, before) = product(&app, "linen-tea-towels").await;
-    let order = pending_order(&app, "linen-tea-towels", 2).await;
-    assert_eq!(pay(&app, &order, SUCCEEDS, "pay-then-cancel").await.status(), 200);
+    let (id, _, before) = app.product("linen-tea-towels").await;
+    let order = app.pending_order("linen-tea-towels", 2).await;
+    assert_eq!(app.pay(&order, SUCCEEDS, "pay-then-cancel").await.status(), 200);
     let cancelled = app.call("cancel_order", &[("order_id", &order)]).await;
     assert_eq!(cancelled.status(), 200);
-    assert_eq!(order_status(&app, &order).await, "cancelled");
-    assert_eq!(stock(&app, id).await, before);
+    assert_eq!(app.order_status(&order).await, "cancelled");
+    assert_eq!(app.stock(id).await, before);
     let refunds: i64 =
         sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
             .bind(&order)
@@ -257,8 +199,8 @@ async fn cancelling_a_paid_order_refunds_it_and_returns_the_stock() {
 #[tokio::test]
 async fn the_database_refuses_an_illegal_transition() {
     let app = spawn_app().await;
-    let (id, _, _) = product(&app, "wool-beanie").await;
-    add(&app, id, 1).await;
+    let (id, _, _) = app.product("wool-beanie").await;
+    app.add_to_cart(id, 1).await;
     let error = sqlx::query("UPDATE orders SET status = 'paid'").execute(&app.pool).await.unwrap_err();
     assert!(error.to_string().contains("illegal order transition cart -> paid"), "{error}");
 }
@@ -266,16 +208,16 @@ async fn the_database_refuses_an_illegal_transition() {
 #[tokio::test]
 async fn the_signed_out_cart_merges_into_the_account_without_losing_or_doubling_lines() {
     let app = spawn_app().await;
-    let (beanie, _, _) = product(&app, "wool-beanie").await;
-    let (tee, _, _) = product(&app, "organic-cotton-tee").await;
+    let (beanie, _, _) = app.product("wool-beanie").await;
+    let (tee, _, _) = app.product("organic-cotton-tee").await;
     // The account already holds one beanie from an earlier visit.
-    sign_in(&app, "shopper", "/").await;
-    add(&app, beanie, 1).await;
+    app.sign_in("shopper", "/").await;
+    app.add_to_cart(beanie, 1).await;
     app.client.post(app.url("/auth/logout")).send().await.unwrap();
     // Signed out, the same browser adds two beanies and a tee.
-    add(&app, beanie, 2).await;
-    add(&app, tee, 1).await;
-    sign_in(&app, "shopper", "/").await;
+    app.add_to_cart(beanie, 2).await;
+    app.add_to_cart(tee, 1).await;
+    app.sign_in("shopper", "/").await;
     let cart: Value = app.call("cart", &[]).await.json().await.unwrap();
     let lines: Vec<(i64, i64)> = cart["lines"]
         .as_array()
@@ -293,8 +235,8 @@ async fn the_signed_out_cart_merges_into_the_account_without_losing_or_doubling_
 #[tokio::test]
 async fn bad_cart_input_gets_a_clear_message_and_changes_nothing() {
     let app = spawn_app().await;
-    let (compass, _, _) = product(&app, "pathfinder-compass").await;
-    let (tent, _, stock_before) = product(&app, "ridgeline-2-tent").await;
+    let (compass, _, _) = app.product("pathfinder-compass").await;
+    let (tent, _, stock_before) = app.product("ridgeline-2-tent").await;
     for (product_id, quantity, expected) in [
         (tent.to_string(), "-1".to_string(), "quantity from 1 to 99"),
         (tent.to_string(), "1000".to_string(), "quantity from 1 to 99"),
@@ -316,10 +258,10 @@ async fn bad_cart_input_gets_a_clear_message_and_changes_nothing() {
 #[tokio::test]
 async fn checkout_needs_sign_in_and_a_valid_address_and_uses_the_catalog_price() {
     let app = spawn_app().await;
-    let (id, price, _) = product(&app, "chef-s-knife-20-cm").await;
-    add(&app, id, 2).await;
-    assert_eq!(checkout(&app).await.status(), StatusCode::UNAUTHORIZED);
-    sign_in(&app, "shopper", "/").await;
+    let (id, price, _) = app.product("chef-s-knife-20-cm").await;
+    app.add_to_cart(id, 2).await;
+    assert_eq!(app.checkout().await.status(), StatusCode::UNAUTHORIZED);
+    app.sign_in("shopper", "/").await;
     let bad = app
         .call(
             "checkout",
@@ -357,11 +299,11 @@ async fn checkout_needs_sign_in_and_a_valid_address_and_uses_the_catalog_price()
 #[tokio::test]
 async fn another_shoppers_order_is_not_found() {
     let app = spawn_app().await;
-    let order = pending_order(&app, "wool-beanie", 1).await;
+    let order = app.pending_order("wool-beanie", 1).await;
     let stranger = app.another_browser();
-    sign_in(&stranger, "someone-else", "/").await;
+    stranger.sign_in("someone-else", "/").await;
     assert_eq!(stranger.call("order_detail", &[("order_id", &order)]).await.status(), 404);
-    assert_eq!(pay(&stranger, &order, SUCCEEDS, "stranger-attempt").await.status(), 404);
+    assert_eq!(stranger.pay(&order, SUCCEEDS, "stranger-attempt").await.status(), 404);
     assert_eq!(stranger.call("cancel_order", &[("order_id", &order)]).await.status(), 404);
     let mine = app.call("order_detail", &[("order_id", &order)]).await;
     assert_eq!(mine.status(), 200);
@@ -372,8 +314,8 @@ async fn another_shoppers_order_is_not_found() {
 
 #[tokio::test]
 async fn a_cross_site_post_is_refused_and_changes_nothing() {
-    let app = crate::helpers::spawn_app().await;
-    let (id, _, _) = product(&app, "wool-beanie").await;
+    let app = spawn_app().await;
+    let (id, _, _) = app.product("wool-beanie").await;
     let form = [("product_id", id.to_string()), ("quantity", "1".to_string())];
     let forged = app
         .client

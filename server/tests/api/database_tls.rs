@@ -2,11 +2,7 @@
 //! `sslmode=verify-full` with the CA file connects (and the connection is encrypted); without the CA the app
 //! refuses to start, naming the database.
 
-use crate::{
-    commerce::{add, product},
-    faults::PrivatePostgres,
-    helpers::{spawn_app_with, test_settings},
-};
+use crate::helpers::{postgres::PrivatePostgres, test_settings, TestApp};
 use cartograph::startup::Application;
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection, PgConnection};
 
@@ -31,14 +27,14 @@ async fn the_database_is_reached_over_verified_tls_with_a_private_ca() {
     assert!(refused.to_lowercase().contains("certificate") || refused.contains("UnknownIssuer"), "{refused}");
 
     settings.database_ca_file = Some(ca.display().to_string());
-    let app = spawn_app_with(settings).await;
+    let app = TestApp::builder().with_test_settings(settings).spawn().await;
     let encrypted: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert!(encrypted, "the connection is TLS");
     // An ordinary request through the whole path: the cart line lands in the TLS-only database.
-    let (pen, _, _) = product(&app, "brass-fountain-pen").await;
-    assert_eq!(add(&app, pen, 2).await.status(), 200);
+    let (pen, _, _) = app.product("brass-fountain-pen").await;
+    assert_eq!(app.add_to_cart(pen, 2).await.status(), 200);
     assert_eq!(app.count("SELECT COALESCE(sum(quantity), 0)::bigint FROM order_lines").await, 2);
 }

@@ -1,7 +1,7 @@
 //! Headers and surfaces: personal answers are never stored by a cache, every answer carries a
 //! `Permissions-Policy`, HTML outside the app gets a strict CSP, and catalog text cannot break out of markup.
 
-use crate::helpers::{sign_in, spawn_app};
+use crate::helpers::spawn_app;
 use reqwest::StatusCode;
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
@@ -21,7 +21,7 @@ async fn personal_answers_are_not_stored_and_every_answer_has_a_permissions_poli
     }
     let function = app.call("current_user", &[]).await;
     assert_eq!(header(&function, "cache-control"), Some("private, no-store"));
-    sign_in(&app, "shopper", "/").await;
+    app.sign_in("shopper", "/").await;
     let signed_in = app.client.get(app.url("/products")).send().await.unwrap();
     assert_eq!(header(&signed_in, "cache-control"), Some("private, no-store"), "the header names the shopper");
 }
@@ -41,7 +41,7 @@ async fn sign_in_error_pages_carry_a_strict_content_security_policy() {
 #[tokio::test]
 async fn a_product_name_cannot_break_out_of_the_page_title() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
+    app.sign_in("admin", "/").await;
     let name = r#"x</title><meta http-equiv="refresh" content="0">"#;
     let form = [
         ("form[id]", "0"),
@@ -73,7 +73,7 @@ async fn a_client_cannot_choose_its_request_id() {
 #[tokio::test]
 async fn the_back_office_shows_only_the_upload_errors_the_server_sends() {
     let app = spawn_app().await;
-    sign_in(&app, "admin", "/").await;
+    app.sign_in("admin", "/").await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM products ORDER BY id LIMIT 1").fetch_one(&app.pool).await.unwrap();
     let page = |query: String| {
         let app = &app;

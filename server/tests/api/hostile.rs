@@ -2,40 +2,35 @@
 //! sending one ordinary event from another visit and asserting that it is stored.
 
 use crate::helpers::{
-    an_ordinary_event_is_stored_within, sign_in, spawn_app, spawn_app_with, test_settings, visit_of, TestApp,
+    free_port,
+    shopper::{set_cookie, visit_of, FIREFOX, SUCCEEDS},
+    test_settings, TestApp,
 };
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use reqwest::StatusCode;
 use std::time::Duration;
 
-use crate::tracking::FIREFOX;
-
-async fn post(app: &TestApp, body: &str) -> reqwest::Response {
-    crate::tracking::post_batch(app, body, FIREFOX).await
-}
-
 /// An app with a worker that is already storing (one event in and out), so what follows measures the pipeline,
 /// not the first group join.
 async fn app_with_a_storing_worker() -> TestApp {
-    let app = spawn_app().await;
-    app.spawn_worker();
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(30)).await;
+    let app = TestApp::builder().with_worker().spawn().await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(30)).await;
     app
 }
 
 #[tokio::test]
 async fn the_nul_event_is_refused_naming_the_field_and_the_next_event_is_stored_within_5_s() {
     let app = app_with_a_storing_worker().await;
-    visit_of(&app.client.get(app.url("/")).send().await.unwrap()).unwrap();
+    app.visit().await;
     // The request from the issue, byte for byte.
     let nul = r#"{"v":1,"events":[{"type":"page_view","path":"/a\u0000b","client_ts":1796132500000,"id":"0123456789abcdef0123456789abcdef"}]}"#;
-    let response = post(&app, nul).await;
+    let response = app.post_events(nul).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: serde_json::Value = response.json().await.unwrap();
     let error = body["error"].as_str().unwrap();
     assert!(error.contains("path contains the control character U+0000"), "{error}");
 
-    let elapsed = an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    let elapsed = app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
     assert!(elapsed <= Duration::from_secs(5));
     let bad = format!("{}clickstream.bad.v1", app.settings.kafka_topic_prefix);
     let records =
@@ -53,7 +48,7 @@ async fn the_nul_event_is_refused_naming_the_field_and_the_next_event_is_stored_
 #[tokio::test]
 async fn poison_records_in_the_topic_are_set_aside_with_their_bytes_and_the_partition_moves_on() {
     let app = app_with_a_storing_worker().await;
-    let visit = visit_of(&app.client.get(app.url("/")).send().await.unwrap()).unwrap();
+    let visit = app.visit().await;
     let record = |path: &str, version: u16, id: &str| {
         serde_json::json!({
             "schema_version": version, "event_id": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, id.as_bytes()),
@@ -92,11 +87,9 @@ async fn poison_records_in_the_topic_are_set_aside_with_their_bytes_and_the_part
         sent.push(delivered);
     }
     // The ordinary event of the same visit, behind the poison in the same partition.
-    let response = post(
-        &app,
-        r#"{"v":1,"events":[{"type":"page_view","path":"/behind-the-poison","referrer":null,"title":"x","id":"b1"}]}"#,
-    )
-    .await;
+    let behind =
+        r#"{"v":1,"events":[{"type":"page_view","path":"/behind-the-poison","referrer":null,"title":"x","id":"b1"}]}"#;
+    let response = app.post_events(behind).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let query = "SELECT count(*) FROM clickstream_events WHERE path = '/behind-the-poison'";
     assert_eq!(app.wait_for_count_within(query, 1, Duration::from_secs(10)).await, 1, "the partition moved on");
@@ -113,21 +106,23 @@ async fn poison_records_in_the_topic_are_set_aside_with_their_bytes_and_the_part
         assert!(!readable.contains('\0'));
     }
     assert_eq!(rejects[1].2, "\u{fffd}\\u{0} not json at all", "the readable copy escapes the raw NUL byte");
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
 }
 
 /// A failure that is not the record's (here: the table is briefly missing) is retried, never skipped; the
 /// worker's `/readyz` names the failing consumer while it lasts, and `/metrics` counts the retries.
 #[tokio::test]
 async fn a_transient_storage_failure_is_retried_reported_and_loses_nothing() {
-    let mut settings = test_settings().await;
-    let port = crate::broker_outage::free_port();
-    settings.worker_metrics_addr = format!("127.0.0.1:{port}");
-    let app = spawn_app_with(settings).await;
+    let port = free_port();
+    let app = TestApp::builder()
+        .with_settings(|settings| settings.worker_metrics_addr = format!("127.0.0.1:{port}"))
+        .spawn()
+        .await;
     sqlx::query("ALTER TABLE clickstream_events RENAME TO clickstream_events_away").execute(&app.pool).await.unwrap();
     app.spawn_worker();
     app.client.get(app.url("/")).send().await.unwrap();
-    let response = post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/during-the-outage","id":"o1"}]}"#).await;
+    let response =
+        app.post_events(r#"{"v":1,"events":[{"type":"page_view","path":"/during-the-outage","id":"o1"}]}"#).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
     let readyz = format!("http://127.0.0.1:{port}/readyz");
@@ -156,7 +151,7 @@ async fn a_transient_storage_failure_is_retried_reported_and_loses_nothing() {
     );
     let ready = reqwest::get(&readyz).await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -178,14 +173,14 @@ async fn a_thousand_batches_without_a_visit_cookie_create_no_visit_and_store_not
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(app.count("SELECT count(*) FROM visits").await, visits_before, "no visit was created");
     assert_eq!(app.count("SELECT count(*) FROM clickstream_events WHERE path = '/'").await, 0);
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
 async fn a_forged_visit_cookie_is_refused_and_a_page_load_replaces_it() {
     let app = app_with_a_storing_worker().await;
     let real = app.client.get(app.url("/")).send().await.unwrap();
-    let signed = crate::helpers::set_cookie(&real, "cg_visit").unwrap().split(['=', ';']).nth(1).unwrap().to_string();
+    let signed = set_cookie(&real, "cg_visit").unwrap().split(['=', ';']).nth(1).unwrap().to_string();
     let chosen = uuid::Uuid::new_v4();
     let (_, rest) = signed.split_once('.').unwrap();
     let forgeries = [
@@ -208,7 +203,7 @@ async fn a_forged_visit_cookie_is_refused_and_a_page_load_replaces_it() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{chosen}'")).await, 0);
     assert_eq!(app.count("SELECT count(*) FROM clickstream_events WHERE path = '/forged'").await, 0);
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
 }
 
 /// The shared-device case: the shopper's session ends without a sign-out, and someone else signs in on the
@@ -216,12 +211,12 @@ async fn a_forged_visit_cookie_is_refused_and_a_page_load_replaces_it() {
 #[tokio::test]
 async fn a_new_visit_starts_when_the_session_ends_or_the_user_changes() {
     let app = app_with_a_storing_worker().await;
-    let anonymous = visit_of(&app.client.get(app.url("/")).send().await.unwrap()).unwrap();
-    sign_in(&app, "shopper", "/").await;
+    let anonymous = app.visit().await;
+    app.sign_in("shopper", "/").await;
     let home = app.client.get(app.url("/")).send().await.unwrap();
     let signed_in = visit_of(&home).unwrap();
     assert_eq!(signed_in, anonymous, "signing in continues the visit");
-    let visit_cookie = crate::helpers::set_cookie(&home, "cg_visit").unwrap().split(';').next().unwrap().to_string();
+    let visit_cookie = set_cookie(&home, "cg_visit").unwrap().split(';').next().unwrap().to_string();
 
     // The same browser with only its visit cookie left: the session ended.
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
@@ -230,12 +225,13 @@ async fn a_new_visit_starts_when_the_session_ends_or_the_user_changes() {
         &app,
         reqwest::Client::builder().cookie_provider(jar).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
     );
-    let after_session = visit_of(&shared.client.get(app.url("/")).send().await.unwrap()).unwrap();
+    let after_session = shared.visit().await;
     assert_ne!(after_session, signed_in, "the session ended: a new visit");
-    sign_in(&shared, "admin", "/").await;
+    shared.sign_in("admin", "/").await;
     let home = shared.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(visit_of(&home).unwrap(), after_session, "the admin's sign-in continues the new, anonymous visit");
-    let response = post(&shared, r#"{"v":1,"events":[{"type":"page_view","path":"/orders","id":"bleed1"}]}"#).await;
+    let response =
+        shared.post_events(r#"{"v":1,"events":[{"type":"page_view","path":"/orders","id":"bleed1"}]}"#).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     app.wait_for_count("SELECT count(*) FROM clickstream_events WHERE path = '/orders'", 1).await;
     let (event_visit,): (uuid::Uuid,) =
@@ -253,7 +249,7 @@ async fn a_new_visit_starts_when_the_session_ends_or_the_user_changes() {
     let owner_of = |visit: &str| owners.iter().find(|(v, _)| v.to_string() == visit).map(|(_, name)| name.clone());
     assert_eq!(owner_of(&signed_in).as_deref(), Some("Sam Shopper"));
     assert_eq!(owner_of(&after_session).as_deref(), Some("Ada Admin"));
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
 }
 
 /// 6,000 events for one visit: 5,000 are stored, the rest are set aside with `visit_full`, the endpoint tells
@@ -265,9 +261,8 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     settings.collect_rate_per_ip = 1_000.0;
     let cap = settings.visit_max_events;
     assert_eq!(cap, 5_000, "the default cap");
-    let app = spawn_app_with(settings).await;
-    app.spawn_worker();
-    let visit = visit_of(&app.client.get(app.url("/")).send().await.unwrap()).unwrap();
+    let app = TestApp::builder().with_test_settings(settings).with_worker().spawn().await;
+    let visit = app.visit().await;
     let started = std::time::Instant::now();
     for batch in 0..60 {
         let events: Vec<String> = (0..100)
@@ -277,7 +272,7 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
                 )
             })
             .collect();
-        let response = post(&app, &format!(r#"{{"v":1,"events":[{}]}}"#, events.join(","))).await;
+        let response = app.post_events(&format!(r#"{{"v":1,"events":[{}]}}"#, events.join(","))).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
     let query = format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'");
@@ -289,7 +284,7 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     assert_eq!(summary, 5_000);
 
     // Once the worker has the visit full, the endpoint says so and takes nothing more.
-    let response = post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/one-more","id":"late"}]}"#).await;
+    let response = app.post_events(r#"{"v":1,"events":[{"type":"page_view","path":"/one-more","id":"late"}]}"#).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["visit_full"], true, "{body}");
@@ -311,7 +306,7 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
         1_000 + 1,
         "every event past the cap is accounted for: {set_aside} by the worker, {diverted} by the endpoint"
     );
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(10)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(10)).await;
 }
 
 /// A browser's `checkout_begin` and `payment_result` cannot make a visit look like a purchase; the server
@@ -319,33 +314,26 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
 #[tokio::test]
 async fn purchases_are_recorded_by_the_server_and_cannot_be_claimed_by_the_browser() {
     let app = app_with_a_storing_worker().await;
-    let visit = visit_of(&app.client.get(app.url("/")).send().await.unwrap()).unwrap();
+    let visit = app.visit().await;
     let order = uuid::Uuid::new_v4();
     let forged = format!(
         r#"{{"v":1,"events":[{{"type":"payment_result","path":"/orders/x","order_id":"{order}","outcome":"succeeded","id":"forged-pay"}},
                              {{"type":"checkout_begin","path":"/checkout","order_id":"{order}","id":"forged-checkout"}}]}}"#
     );
-    let response = post(&app, &forged).await;
+    let response = app.post_events(&forged).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("recorded by the server"), "{body}");
 
-    sign_in(&app, "shopper", "/").await;
-    assert_eq!(app.call("cart_add", &[("product_id", "1"), ("quantity", "1")]).await.status(), 200);
-    let checkout = crate::commerce::checkout(&app).await;
+    app.sign_in("shopper", "/").await;
+    assert_eq!(app.add_to_cart(1, 1).await.status(), 200);
+    let checkout = app.checkout().await;
     assert_eq!(checkout.status(), 200);
     let order_id: uuid::Uuid = checkout.json().await.unwrap();
     let key = uuid::Uuid::new_v4().to_string();
     let order = order_id.to_string();
-    let pay = [
-        ("order_id", order.as_str()),
-        ("card_number", "4242 4242 4242 4242"),
-        ("expiry", "12/40"),
-        ("cvc", "123"),
-        ("idempotency_key", key.as_str()),
-    ];
-    assert_eq!(app.call("pay", &pay).await.status(), 200);
-    assert_eq!(app.call("pay", &pay).await.status(), 200, "a replayed payment");
+    assert_eq!(app.pay(&order, SUCCEEDS, &key).await.status(), 200);
+    assert_eq!(app.pay(&order, SUCCEEDS, &key).await.status(), 200, "a replayed payment");
 
     let query = format!(
         "SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}' AND payload->>'origin' = 'server' \
@@ -357,7 +345,7 @@ async fn purchases_are_recorded_by_the_server_and_cannot_be_claimed_by_the_brows
     let paid =
         app.count(&format!("SELECT count(*) FROM visits WHERE visit_id = '{visit}' AND paid AND checkouts = 1")).await;
     assert_eq!(paid, 1, "the visit's summary shows the real purchase");
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
 }
 
 /// The catalog consumer sets aside what it cannot decode, and the outbox relay marks a row the broker refuses
@@ -384,7 +372,7 @@ async fn the_catalog_consumer_and_the_outbox_relay_move_past_poison() {
         .execute(&app.pool)
         .await
         .unwrap();
-    sign_in(&app, "admin", "/").await;
+    app.sign_in("admin", "/").await;
     let form = [
         ("form[id]", "0"),
         ("form[name]", "Behind The Poison"),
@@ -407,24 +395,27 @@ async fn the_catalog_consumer_and_the_outbox_relay_move_past_poison() {
         "SELECT count(*) FROM clickstream_rejects WHERE topic = '{topic}' AND reason LIKE 'undecodable catalog event%'"
     );
     assert_eq!(app.wait_for_count(&set_aside, 1).await, 1);
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(5)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
 }
 
 /// Past its concurrency limit the endpoint answers 503 at once with `Retry-After` instead of queueing: here the
 /// only permit is held by a batch waiting for a broker that is gone.
 #[tokio::test]
 async fn the_endpoint_sheds_batches_past_its_concurrency_limit() {
-    let mut broker = crate::broker_outage::Broker::start_private("concurrency");
-    let mut settings = broker.test_settings().await;
-    settings.collect_max_concurrency = 1;
-    settings.broker_breaker_failures = 1_000;
-    let app = spawn_app_with(settings).await;
+    let app = TestApp::builder()
+        .with_private_broker()
+        .with_settings(|settings| {
+            settings.collect_max_concurrency = 1;
+            settings.broker_breaker_failures = 1_000;
+        })
+        .spawn()
+        .await;
     app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(
-        post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/before","id":"c0"}]}"#).await.status(),
+        app.post_events(r#"{"v":1,"events":[{"type":"page_view","path":"/before","id":"c0"}]}"#).await.status(),
         StatusCode::ACCEPTED
     );
-    broker.kill();
+    app.broker().kill();
     let (client, url) = (app.client.clone(), app.url("/api/events"));
     let waiting = tokio::spawn(async move {
         client
@@ -437,7 +428,7 @@ async fn the_endpoint_sheds_batches_past_its_concurrency_limit() {
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
     let started = std::time::Instant::now();
-    let shed = post(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/shed","id":"c2"}]}"#).await;
+    let shed = app.post_events(r#"{"v":1,"events":[{"type":"page_view","path":"/shed","id":"c2"}]}"#).await;
     let answered_in = started.elapsed();
     assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(shed.headers()["retry-after"], "1");
@@ -446,7 +437,7 @@ async fn the_endpoint_sheds_batches_past_its_concurrency_limit() {
     assert!(answered_in < Duration::from_secs(2), "shed at once, not queued: {answered_in:?}");
     assert_eq!(waiting.await.unwrap(), StatusCode::SERVICE_UNAVAILABLE, "the held batch times out on the dead broker");
 
-    broker.restart();
+    app.broker().restart();
     app.spawn_worker();
-    an_ordinary_event_is_stored_within(&app, Duration::from_secs(30)).await;
+    app.an_ordinary_event_is_stored_within(Duration::from_secs(30)).await;
 }

@@ -1,25 +1,18 @@
 //! Journeys: events → worker → visit summary → closed visit → PDF for its owner, 404 for anyone else; bounded
 //! reports, a closer that survives bad visits, and downloads that render once.
 
-use crate::helpers::{set_cookie, sign_in, spawn_app_with, test_settings, TestApp};
-use cartograph::worker::visits::{close_due_visits, close_next_visit, Closing, ClosingRules};
+use crate::helpers::{
+    shopper::{visit_of, FIREFOX},
+    test_settings, TestApp,
+};
+use cartograph::journey::closer::{close_due_visits, close_next_visit, Closing, ClosingRules};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
-
-/// The visit id a response's `cg_visit` cookie carries: the part before the signature (`<uuid>.<signature>`).
-fn visit_cookie(response: &reqwest::Response) -> Option<String> {
-    set_cookie(response, "cg_visit")
-        .and_then(|c| c.split(['=', ';']).nth(1))
-        .and_then(|value| value.split('.').next())
-        .map(str::to_owned)
-}
-
+/// Posts `events` as one batch from an ordinary browser; the endpoint takes them.
 async fn post(app: &TestApp, events: &[&str]) {
     let body = format!(r#"{{"v":1,"events":[{}]}}"#, events.join(","));
-    let response =
-        app.client.post(app.url("/api/events")).header("user-agent", FIREFOX).body(body).send().await.unwrap();
+    let response = app.post_events(&body).await;
     assert_eq!(response.status(), 202);
 }
 
@@ -32,18 +25,13 @@ fn pdf_text(pdf: &[u8]) -> String {
 }
 
 async fn app_with_fast_closing() -> TestApp {
-    let mut settings = test_settings().await;
-    settings.visit_sweep_secs = 1;
-    let app = spawn_app_with(settings).await;
-    app.spawn_worker();
-    app
+    TestApp::builder().with_settings(|settings| settings.visit_sweep_secs = 1).with_worker().spawn().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
     let app = app_with_fast_closing().await;
-    let home = app.client.get(app.url("/")).send().await.unwrap();
-    let visit = visit_cookie(&home).unwrap();
+    let visit = app.visit().await;
     post(
         &app,
         &[
@@ -57,7 +45,7 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
     )
     .await;
     // Signing in links this anonymous visit to the account.
-    sign_in(&app, "journey-owner", "/").await;
+    app.sign_in("journey-owner", "/").await;
     let stored =
         app.wait_for_count(&format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'"), 6).await;
     assert_eq!(stored, 6);
@@ -75,12 +63,12 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
 
     // Sign-out closes the visit and starts a new one.
     let logout = app.client.post(app.url("/auth/logout")).send().await.unwrap();
-    let next_visit = visit_cookie(&logout).expect("a new visit after sign-out");
+    let next_visit = visit_of(&logout).expect("a new visit after sign-out");
     assert_ne!(next_visit, visit);
     let closed = app.wait_for_count(&format!("SELECT count(*) FROM journey_pdfs WHERE visit_id = '{visit}'"), 1).await;
     assert_eq!(closed, 1, "the worker closed the visit and stored its journey");
 
-    sign_in(&app, "journey-owner", "/").await;
+    app.sign_in("journey-owner", "/").await;
     let response = app.client.get(app.url(&format!("/journeys/{visit}.pdf"))).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/pdf");
@@ -102,14 +90,14 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
 
     let stranger = app.another_browser();
     assert_eq!(stranger.client.get(app.url(&format!("/journeys/{visit}.pdf"))).send().await.unwrap().status(), 404);
-    sign_in(&stranger, "someone-else", "/").await;
+    stranger.sign_in("someone-else", "/").await;
     assert_eq!(stranger.client.get(app.url(&format!("/journeys/{visit}.pdf"))).send().await.unwrap().status(), 404);
     let unknown = uuid::Uuid::new_v4();
     assert_eq!(stranger.client.get(app.url(&format!("/journeys/{unknown}.pdf"))).send().await.unwrap().status(), 404);
     assert_eq!(stranger.call("admin_visits", &[("outcome", "")]).await.status(), 403);
 
     let admin = app.another_browser();
-    sign_in(&admin, "admin", "/").await;
+    admin.sign_in("admin", "/").await;
     assert_eq!(admin.client.get(app.url(&format!("/journeys/{visit}.pdf"))).send().await.unwrap().status(), 200);
     let all: serde_json::Value =
         admin.call("admin_visits", &[("outcome", "abandoned cart")]).await.json().await.unwrap();
@@ -118,10 +106,8 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_visit_is_closed_by_the_sweep() {
-    let app = crate::helpers::spawn_app().await;
-    app.spawn_worker();
-    let home = app.client.get(app.url("/")).send().await.unwrap();
-    let visit = visit_cookie(&home).unwrap();
+    let app = TestApp::builder().with_worker().spawn().await;
+    let visit = app.visit().await;
     // Two events: a visit with fewer gets no document.
     post(
         &app,
@@ -147,10 +133,12 @@ async fn an_idle_visit_is_closed_by_the_sweep() {
     assert!(pdf.starts_with(b"%PDF"));
 }
 
+/// A worker task in this process, aborted part-way (`JoinHandle::abort`); a worker process killed with `kill -9`
+/// is `faults::a_sigkilled_worker_process_mid_batch_loses_and_duplicates_nothing`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_the_worker_mid_stream_loses_and_duplicates_nothing() {
+async fn an_aborted_worker_task_mid_stream_loses_and_duplicates_nothing() {
     let settings = test_settings().await;
-    let app = spawn_app_with(settings.clone()).await;
+    let app = TestApp::builder().with_test_settings(settings.clone()).spawn().await;
     app.client.get(app.url("/")).send().await.unwrap();
     for batch in 0..30 {
         let events: Vec<String> = (0..10)
@@ -161,7 +149,7 @@ async fn killing_the_worker_mid_stream_loses_and_duplicates_nothing() {
     }
     // A first worker is killed part-way through the stream…
     let first_stop = cartograph::shutdown::Shutdown::default();
-    let first = tokio::spawn(cartograph::startup::run_worker(settings.clone(), first_stop.clone()));
+    let first = tokio::spawn(cartograph::worker::run(settings.clone(), first_stop.clone()));
     app.wait_for_count("SELECT count(*) FROM clickstream_events", 40).await;
     first.abort();
     let _ = first.await;
@@ -194,11 +182,7 @@ fn closing_rules() -> ClosingRules {
 
 /// An app with a worker that stores events but sweeps visits only every `sweep_secs`.
 async fn app_with_worker_sweeping_every(sweep_secs: u64) -> TestApp {
-    let mut settings = test_settings().await;
-    settings.visit_sweep_secs = sweep_secs;
-    let app = spawn_app_with(settings).await;
-    app.spawn_worker();
-    app
+    TestApp::builder().with_settings(|settings| settings.visit_sweep_secs = sweep_secs).with_worker().spawn().await
 }
 
 /// Loads a page (which issues the visit cookie) and posts `events`, each on a path starting with `marker`;
@@ -324,10 +308,10 @@ async fn the_pipeline_still_works(app: &TestApp) {
 async fn tiny_and_bot_visits_get_no_pdf_unless_an_admin_asks() {
     let app = app_with_worker_sweeping_every(3600).await;
     let tiny_owner = app.another_browser();
-    sign_in(&tiny_owner, "tiny-owner", "/").await;
+    tiny_owner.sign_in("tiny-owner", "/").await;
     let tiny = visit_with_events(&tiny_owner, &format!("tiny-{}", Uuid::new_v4().simple()), 1).await;
     let bot_owner = app.another_browser();
-    sign_in(&bot_owner, "bot-owner", "/").await;
+    bot_owner.sign_in("bot-owner", "/").await;
     let bot = visit_with_events(&bot_owner, &format!("bot-{}", Uuid::new_v4().simple()), 3).await;
     // The worker flags bots by their user agent; here the flag is set directly.
     sqlx::query("UPDATE visits SET bot = true WHERE visit_id = $1").bind(bot).execute(&app.pool).await.unwrap();
@@ -365,7 +349,7 @@ async fn tiny_and_bot_visits_get_no_pdf_unless_an_admin_asks() {
     assert_eq!(closed_without, 2, "both closed, neither with a stored document");
 
     let admin = app.another_browser();
-    sign_in(&admin, "admin", "/").await;
+    admin.sign_in("admin", "/").await;
     for (owner, visit) in [(&tiny_owner, tiny), (&bot_owner, bot)] {
         assert_eq!(download(owner, visit).await.status(), 404, "the owner gets no PDF");
         let mine: serde_json::Value = owner.call("my_journeys", &[]).await.json().await.unwrap();
@@ -466,7 +450,7 @@ async fn requested_closes_come_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_downloads_of_an_open_visit_render_once() {
     let app = app_with_worker_sweeping_every(3600).await;
-    sign_in(&app, "parallel-owner", "/").await;
+    app.sign_in("parallel-owner", "/").await;
     let visit = visit_with_events(&app, &format!("parallel-{}", Uuid::new_v4().simple()), 40).await;
     let downloads = (0..8).map(|_| {
         let client = app.client.clone();

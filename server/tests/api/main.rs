@@ -1,4 +1,6 @@
 //! Integration tests: the real app on a random port, a fresh database each, the real broker and provider.
+//! The support code is `helpers` (a `TestApp` and its builder, a shopper's actions as its methods, the services a
+//! test may stop); no test module uses another.
 
 mod admin;
 mod architecture;
@@ -10,7 +12,6 @@ mod bundle;
 mod catalog;
 mod commerce;
 mod database_tls;
-mod fake_provider;
 mod faults;
 mod headers;
 mod helpers;
@@ -20,7 +21,6 @@ mod observability;
 mod payments;
 mod retention;
 mod sessions;
-mod shop;
 mod slow_clients;
 mod startup;
 mod tracking;

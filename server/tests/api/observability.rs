@@ -1,11 +1,7 @@
 //! `/metrics` on the web listener and on the worker's own listener.
 
-use crate::{
-    broker_outage::free_port,
-    commerce::{pay, pending_order, SUCCEEDS},
-    helpers::{spawn_app, spawn_app_with, test_settings},
-};
-use cartograph::worker::visits::{close_due_visits, ClosingRules};
+use crate::helpers::{free_port, shopper::SUCCEEDS, spawn_app, TestApp};
+use cartograph::journey::closer::{close_due_visits, ClosingRules};
 use std::time::Duration;
 
 /// The value of the first series whose name and labels start with `series` (e.g. `name{route="/"`).
@@ -25,8 +21,8 @@ async fn metrics_count_requests_by_matched_route_events_and_payments() {
     assert_eq!(app.client.get(app.url("/no-such-page")).send().await.unwrap().status(), 404);
     let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/","id":"m-1"},{"type":"page_view","path":"no-slash","id":"m-2"}]}"#;
     assert_eq!(app.client.post(app.url("/api/events")).body(batch).send().await.unwrap().status(), 202);
-    let order = pending_order(&app, "wool-beanie", 1).await;
-    assert_eq!(pay(&app, &order, SUCCEEDS, "metrics-payment").await.status(), 200);
+    let order = app.pending_order("wool-beanie", 1).await;
+    assert_eq!(app.pay(&order, SUCCEEDS, "metrics-payment").await.status(), 200);
 
     // A scraper: no cookies, scraping more often than any page would be allowed to post events.
     let scraper = reqwest::Client::new();
@@ -55,14 +51,14 @@ async fn metrics_count_requests_by_matched_route_events_and_payments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_serves_consumer_lag_and_journey_renders_on_its_own_listener() {
-    let mut settings = test_settings().await;
     let port = free_port();
-    settings.worker_metrics_addr = format!("127.0.0.1:{port}");
-    let group = settings.kafka_consumer_group.clone();
-    let app = spawn_app_with(settings).await;
-    app.spawn_worker();
-    let home = app.client.get(app.url("/")).send().await.unwrap();
-    let visit = crate::helpers::visit_of(&home).unwrap();
+    let app = TestApp::builder()
+        .with_settings(|settings| settings.worker_metrics_addr = format!("127.0.0.1:{port}"))
+        .with_worker()
+        .spawn()
+        .await;
+    let group = app.settings.kafka_consumer_group.clone();
+    let visit = app.visit().await;
     // Two events: a visit with fewer is closed without rendering a journey.
     let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/","id":"w-1"},{"type":"page_view","path":"/cart","id":"w-2"}]}"#;
     assert_eq!(app.client.post(app.url("/api/events")).body(batch).send().await.unwrap().status(), 202);

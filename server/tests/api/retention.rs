@@ -1,14 +1,13 @@
 //! Retention: rows past their limits go, in batches; fresh rows, open visits and the pipeline stay.
 
-use crate::helpers::{spawn_app, test_settings};
+use crate::helpers::{shopper::FIREFOX, spawn_app, test_settings};
 use cartograph::{
-    startup,
-    worker::retention::{apply_once, RetentionReport, RetentionRules},
+    db,
+    retention::{apply_once, RetentionReport, RetentionRules},
 };
 use sqlx::PgPool;
 use uuid::Uuid;
 
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 /// Rows of each kind past the default limits; with a batch of 2, every table takes three statements.
 const OLD: i64 = 5;
 
@@ -177,14 +176,8 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
     let home = app.client.get(app.url("/")).header("user-agent", FIREFOX).send().await.unwrap();
     assert!(home.status().is_success(), "{}", home.status());
     let response = app
-        .client
-        .post(app.url("/api/events"))
-        .header("content-type", "text/plain;charset=UTF-8")
-        .header("user-agent", FIREFOX)
-        .body(r#"{"v":1,"events":[{"type":"page_view","path":"/after-retention","referrer":null,"title":"x","id":"after1"}]}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_events(r#"{"v":1,"events":[{"type":"page_view","path":"/after-retention","referrer":null,"title":"x","id":"after1"}]}"#)
+        .await;
     assert_eq!(response.status(), 202);
     let stored = app.wait_for_count("SELECT count(*) FROM clickstream_events WHERE path = '/after-retention'", 1).await;
     assert_eq!(stored, 1, "an ordinary event is stored after retention ran");
@@ -195,7 +188,7 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
 #[tokio::test]
 async fn retention_runs_before_any_web_process_created_the_session_table() {
     // Only the migrations ran, as when the worker starts first.
-    let pool = startup::prepare_database(&test_settings().await).await.expect("database ready");
+    let pool = db::prepare(&test_settings().await).await.expect("database ready");
     let exists: bool =
         sqlx::query_scalar("SELECT to_regclass('tower_sessions.session') IS NOT NULL").fetch_one(&pool).await.unwrap();
     assert!(!exists);
@@ -232,7 +225,7 @@ async fn the_bad_topic_is_created_with_a_retention_limit() {
 #[tokio::test]
 #[ignore]
 async fn a_large_backlog_is_swept_in_worker_sized_batches() {
-    let pool = startup::prepare_database(&test_settings().await).await.expect("database ready");
+    let pool = db::prepare(&test_settings().await).await.expect("database ready");
     tower_sessions_sqlx_store::PostgresStore::new(pool.clone()).migrate().await.unwrap();
     for statement in [
         "INSERT INTO clickstream_events (event_id, visit_id, event_type, path, received_at, seq, payload)
@@ -250,7 +243,7 @@ async fn a_large_backlog_is_swept_in_worker_sized_batches() {
     ] {
         sqlx::query(statement).execute(&pool).await.unwrap();
     }
-    let batch = cartograph::worker::retention::SWEEP_BATCH;
+    let batch = cartograph::retention::SWEEP_BATCH;
     // Sessions first (no other limit), then the events.
     let sessions_only =
         RetentionRules { events: None, rejects: None, visits: None, anonymous_carts: None, idempotency: None };

@@ -1,7 +1,7 @@
 //! Sessions: an admin ends every session of a user on every device; an active session's idle expiry slides,
 //! saved at most once per touch interval.
 
-use crate::helpers::{current_user, sign_in, spawn_app, spawn_app_with, test_settings, TestApp};
+use crate::helpers::{spawn_app, TestApp};
 use reqwest::StatusCode;
 use std::time::Duration;
 use uuid::Uuid;
@@ -14,9 +14,9 @@ async fn user_id(app: &TestApp, email: &str) -> Uuid {
 async fn an_admin_ends_every_session_of_a_user_and_each_device_is_signed_out_at_its_next_request() {
     let app = spawn_app().await;
     let phone = app.another_browser();
-    sign_in(&app, "shopper", "/").await;
-    sign_in(&phone, "shopper", "/").await;
-    assert_eq!(current_user(&phone).await["name"], "Sam Shopper");
+    app.sign_in("shopper", "/").await;
+    phone.sign_in("shopper", "/").await;
+    assert_eq!(phone.current_user().await["name"], "Sam Shopper");
     let shopper = user_id(&app, "shopper@cartograph.test").await;
 
     // A shopper cannot end anyone's sessions.
@@ -24,7 +24,7 @@ async fn an_admin_ends_every_session_of_a_user_and_each_device_is_signed_out_at_
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 
     let admin = app.another_browser();
-    sign_in(&admin, "admin", "/").await;
+    admin.sign_in("admin", "/").await;
     let listed = admin.call("admin/users", &[("query", "shop")]).await;
     assert_eq!(listed.status(), StatusCode::OK);
     let listed: serde_json::Value = listed.json().await.unwrap();
@@ -34,15 +34,15 @@ async fn an_admin_ends_every_session_of_a_user_and_each_device_is_signed_out_at_
     let unknown = admin.call("admin/end_sessions", &[("user_id", &Uuid::new_v4().to_string())]).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 
-    assert_eq!(current_user(&app).await, serde_json::Value::Null, "the laptop is signed out");
-    assert_eq!(current_user(&phone).await, serde_json::Value::Null, "and the phone");
+    assert_eq!(app.current_user().await, serde_json::Value::Null, "the laptop is signed out");
+    assert_eq!(phone.current_user().await, serde_json::Value::Null, "and the phone");
     assert_eq!(phone.call("my_orders", &[]).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(current_user(&admin).await["name"], "Ada Admin", "nobody else is affected");
+    assert_eq!(admin.current_user().await["name"], "Ada Admin", "nobody else is affected");
 
     // Signing in again works as ever (after the second the sessions were ended in).
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    sign_in(&phone, "shopper", "/").await;
-    assert_eq!(current_user(&phone).await["name"], "Sam Shopper");
+    phone.sign_in("shopper", "/").await;
+    assert_eq!(phone.current_user().await["name"], "Sam Shopper");
     assert_eq!(phone.call("my_orders", &[]).await.status(), StatusCode::OK);
 }
 
@@ -56,16 +56,14 @@ async fn signed_in_expiry(app: &TestApp) -> f64 {
 
 #[tokio::test]
 async fn an_active_session_slides_its_idle_expiry_saving_at_most_once_per_interval() {
-    let mut settings = test_settings().await;
-    settings.session_touch_secs = 2;
-    let app = spawn_app_with(settings).await;
-    sign_in(&app, "shopper", "/").await;
-    current_user(&app).await;
+    let app = TestApp::builder().with_settings(|settings| settings.session_touch_secs = 2).spawn().await;
+    app.sign_in("shopper", "/").await;
+    app.current_user().await;
     let first = signed_in_expiry(&app).await;
 
     // Requests within the interval do not write the session again.
     for _ in 0..3 {
-        assert_eq!(current_user(&app).await["name"], "Sam Shopper");
+        assert_eq!(app.current_user().await["name"], "Sam Shopper");
     }
     assert_eq!(signed_in_expiry(&app).await, first, "no save within the interval");
 

@@ -2,7 +2,7 @@
 //! connections than the cap, and a flood of readiness probes. None of them holds the server, and after each an
 //! ordinary event is still stored.
 
-use crate::helpers::{spawn_app_with, test_settings, TestApp};
+use crate::helpers::{shopper::FIREFOX, spawn_app, test_settings, TestApp};
 use cartograph::{shutdown::Shutdown, startup::Application};
 use futures::future::join_all;
 use std::time::Duration;
@@ -15,8 +15,6 @@ use tokio::{
 
 /// These tests count the process's threads and descriptors and open hundreds of sockets: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
-
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 
 /// The start of a request whose head never ends (the blank line never comes).
 const HALF_SENT_HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n";
@@ -90,9 +88,7 @@ async fn an_ordinary_event_is_still_stored(app: &TestApp) {
 #[tokio::test]
 async fn two_hundred_half_sent_request_heads_neither_block_others_nor_stay_open() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let mut settings = test_settings().await;
-    settings.http_header_read_timeout_secs = 2;
-    let app = spawn_app_with(settings).await;
+    let app = TestApp::builder().with_settings(|settings| settings.http_header_read_timeout_secs = 2).spawn().await;
     let address = socket_address(&app);
 
     let mut held = Vec::with_capacity(200);
@@ -131,10 +127,13 @@ async fn two_hundred_half_sent_request_heads_neither_block_others_nor_stay_open(
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let mut settings = test_settings().await;
-    settings.http_idle_timeout_secs = 2;
-    settings.http_header_read_timeout_secs = 10;
-    let app = spawn_app_with(settings).await;
+    let app = TestApp::builder()
+        .with_settings(|settings| {
+            settings.http_idle_timeout_secs = 2;
+            settings.http_header_read_timeout_secs = 10;
+        })
+        .spawn()
+        .await;
     let address = socket_address(&app);
 
     // A connection used every second never goes idle…
@@ -162,10 +161,13 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn a_keep_alive_connection_may_wait_past_the_header_read_timeout_but_a_later_head_is_still_timed() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let mut settings = test_settings().await;
-    settings.http_header_read_timeout_secs = 2;
-    settings.http_idle_timeout_secs = 6;
-    let app = spawn_app_with(settings).await;
+    let app = TestApp::builder()
+        .with_settings(|settings| {
+            settings.http_header_read_timeout_secs = 2;
+            settings.http_idle_timeout_secs = 6;
+        })
+        .spawn()
+        .await;
     let mut stream = TcpStream::connect(socket_address(&app)).await.expect("connect");
     assert!(health_over(&mut stream).await.starts_with("HTTP/1.1 200"));
 
@@ -188,11 +190,14 @@ async fn a_keep_alive_connection_may_wait_past_the_header_read_timeout_but_a_lat
 #[tokio::test]
 async fn at_the_connection_cap_a_new_connection_waits_and_is_served_once_one_closes() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let mut settings = test_settings().await;
-    settings.http_max_connections = 20;
-    settings.http_header_read_timeout_secs = 60;
-    settings.http_idle_timeout_secs = 60;
-    let app = spawn_app_with(settings).await;
+    let app = TestApp::builder()
+        .with_settings(|settings| {
+            settings.http_max_connections = 20;
+            settings.http_header_read_timeout_secs = 60;
+            settings.http_idle_timeout_secs = 60;
+        })
+        .spawn()
+        .await;
     let address = socket_address(&app);
 
     // Twenty keep-alive connections, each answered once (so accepted), then left idle.
@@ -248,7 +253,7 @@ fn descriptors() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_hit_500_times_at_once_keeps_threads_and_descriptors_flat() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let app = spawn_app_with(test_settings().await).await;
+    let app = spawn_app().await;
     let warm_up = pool_less_client();
     assert_eq!(warm_up.get(app.url("/readyz")).send().await.expect("GET /readyz").status(), 200);
     drop(warm_up);

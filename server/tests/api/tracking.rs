@@ -1,6 +1,9 @@
 //! Clickstream: the producer endpoint and the worker that stores what it produced.
 
-use crate::helpers::{set_cookie, spawn_app};
+use crate::helpers::{
+    shopper::{set_cookie, FIREFOX},
+    spawn_app, TestApp,
+};
 
 #[tokio::test]
 async fn the_visit_cookie_is_http_only_and_same_site() {
@@ -14,10 +17,8 @@ async fn the_visit_cookie_is_http_only_and_same_site() {
 
 #[tokio::test]
 async fn a_page_view_reaches_the_workers_table_under_the_cookie_visit() {
-    let app = spawn_app().await;
-    app.spawn_worker();
-    let home = app.client.get(app.url("/")).send().await.unwrap();
-    let visit = crate::helpers::visit_of(&home).unwrap();
+    let app = TestApp::builder().with_worker().spawn().await;
+    let visit = app.visit().await;
 
     let batch = serde_json::json!({
         "v": 1,
@@ -53,7 +54,7 @@ async fn a_page_view_reaches_the_workers_table_under_the_cookie_visit() {
 #[tokio::test]
 async fn a_malformed_batch_is_refused_with_its_reason() {
     let app = spawn_app().await;
-    visit_of(&app).await;
+    app.visit().await;
     let response = app.client.post(app.url("/api/events")).body("{not json").send().await.unwrap();
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -63,31 +64,12 @@ async fn a_malformed_batch_is_refused_with_its_reason() {
 #[tokio::test]
 async fn a_batch_over_64_kib_is_refused() {
     let app = spawn_app().await;
-    visit_of(&app).await;
+    app.visit().await;
     let response = app.client.post(app.url("/api/events")).body(vec![b' '; 65 * 1024]).send().await.unwrap();
     assert_eq!(response.status(), 413);
 }
 
-/// Posts a batch as the tracker does (`text/plain`, like `sendBeacon`) with the given user agent.
-pub(crate) async fn post_batch(app: &crate::helpers::TestApp, body: &str, user_agent: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/events"))
-        .header("content-type", "text/plain;charset=UTF-8")
-        .header("user-agent", user_agent)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-}
-
-pub(crate) const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
-
-async fn visit_of(app: &crate::helpers::TestApp) -> String {
-    let home = app.client.get(app.url("/")).send().await.unwrap();
-    crate::helpers::visit_of(&home).unwrap()
-}
-
-async fn topic_records(app: &crate::helpers::TestApp, topic: &str) -> Vec<cartograph::kafka::StoredRecord> {
+async fn topic_records(app: &TestApp, topic: &str) -> Vec<cartograph::kafka::StoredRecord> {
     let topic = format!("{}{topic}", app.settings.kafka_topic_prefix);
     cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, std::time::Duration::from_secs(15))
         .await
@@ -97,12 +79,12 @@ async fn topic_records(app: &crate::helpers::TestApp, topic: &str) -> Vec<cartog
 #[tokio::test]
 async fn a_batch_reaches_the_topic_keyed_by_visit_with_its_ids_in_order() {
     let app = spawn_app().await;
-    let visit = visit_of(&app).await;
+    let visit = app.visit().await;
     let batch = r#"{"v":1,"events":[
         {"type":"page_view","path":"/","referrer":null,"title":"Home","id":"e1"},
         {"type":"search","path":"/products?q=tent","query":"tent","results":3,"id":"e2"},
         {"type":"cart_add","path":"/product/ridgeline-2-tent","product_id":1,"quantity":1,"id":"e3"}]}"#;
-    let response = post_batch(&app, batch, FIREFOX).await;
+    let response = app.post_events(batch).await;
     assert_eq!(response.status(), 202);
     let body: serde_json::Value = response.json().await.unwrap();
     let ids: Vec<String> = body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
@@ -123,14 +105,14 @@ async fn a_batch_reaches_the_topic_keyed_by_visit_with_its_ids_in_order() {
 #[tokio::test]
 async fn rejected_events_land_in_the_bad_topic_with_their_reason() {
     let app = spawn_app().await;
-    visit_of(&app).await;
+    app.visit().await;
     let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/"},{"type":"cart_add","path":"/","product_id":1,"quantity":-5}]}"#;
-    let response = post_batch(&app, batch, FIREFOX).await;
+    let response = app.post_events(batch).await;
     assert_eq!(response.status(), 202);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["accepted"], 1);
     assert!(body["rejected"][0].as_str().unwrap().contains("quantity"));
-    post_batch(&app, "not even json", FIREFOX).await;
+    app.post_events("not even json").await;
     let bad = topic_records(&app, "clickstream.bad.v1").await;
     let reasons: Vec<String> = bad
         .iter()
@@ -143,12 +125,11 @@ async fn rejected_events_land_in_the_bad_topic_with_their_reason() {
 
 #[tokio::test]
 async fn a_retried_batch_is_stored_once() {
-    let app = spawn_app().await;
-    app.spawn_worker();
-    let visit = visit_of(&app).await;
+    let app = TestApp::builder().with_worker().spawn().await;
+    let visit = app.visit().await;
     let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/retry","id":"retry-1"}]}"#;
-    let first: serde_json::Value = post_batch(&app, batch, FIREFOX).await.json().await.unwrap();
-    let second: serde_json::Value = post_batch(&app, batch, FIREFOX).await.json().await.unwrap();
+    let first: serde_json::Value = app.post_events(batch).await.json().await.unwrap();
+    let second: serde_json::Value = app.post_events(batch).await.json().await.unwrap();
     assert_eq!(first["ids"], second["ids"], "the tracker's id makes the server id stable");
     let query = format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'");
     assert_eq!(app.wait_for_count(&query, 1).await, 1);
@@ -159,8 +140,8 @@ async fn a_retried_batch_is_stored_once() {
 #[tokio::test]
 async fn bots_are_flagged_not_dropped() {
     let app = spawn_app().await;
-    visit_of(&app).await;
-    let response = post_batch(&app, r#"{"v":1,"events":[{"type":"page_view","path":"/"}]}"#, "curl/8.5.0").await;
+    app.visit().await;
+    let response = app.post_events_as(r#"{"v":1,"events":[{"type":"page_view","path":"/"}]}"#, "curl/8.5.0").await;
     assert_eq!(response.status(), 202);
     let records = topic_records(&app, "clickstream.v1").await;
     let value: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
@@ -169,14 +150,17 @@ async fn bots_are_flagged_not_dropped() {
 
 #[tokio::test]
 async fn a_flood_from_one_visit_is_rate_limited_with_retry_after() {
-    let mut settings = crate::helpers::test_settings().await;
-    // A burst of one batch, then one every ten seconds: timing-proof under a loaded test run.
-    settings.collect_rate_per_visit = 0.1;
-    let app = crate::helpers::spawn_app_with(settings).await;
-    visit_of(&app).await;
+    let app = TestApp::builder()
+        .with_settings(|settings| {
+            // A burst of one batch, then one every ten seconds: timing-proof under a loaded test run.
+            settings.collect_rate_per_visit = 0.1;
+        })
+        .spawn()
+        .await;
+    app.visit().await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let response = post_batch(&app, "{}", FIREFOX).await;
+        let response = app.post_events("{}").await;
         statuses.push((response.status().as_u16(), response.headers().get("retry-after").is_some()));
     }
     assert_eq!(statuses[0].0, 400, "the first (malformed) batch is read: {statuses:?}");
@@ -185,9 +169,8 @@ async fn a_flood_from_one_visit_is_rate_limited_with_retry_after() {
 
 #[tokio::test]
 async fn no_byte_string_gets_a_server_error_and_the_pipeline_still_stores() {
-    let app = spawn_app().await;
-    app.spawn_worker();
-    visit_of(&app).await;
+    let app = TestApp::builder().with_worker().spawn().await;
+    app.visit().await;
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     for round in 0..40 {
         seed ^= seed << 13;
@@ -198,20 +181,23 @@ async fn no_byte_string_gets_a_server_error_and_the_pipeline_still_stores() {
         let response = app.client.post(app.url("/api/events")).body(body).send().await.unwrap();
         assert!(response.status().is_client_error() || response.status() == 202, "{}", response.status());
     }
-    crate::helpers::an_ordinary_event_is_stored_within(&app, std::time::Duration::from_secs(10)).await;
+    app.an_ordinary_event_is_stored_within(std::time::Duration::from_secs(10)).await;
 }
 
 /// The review's M2: behind a proxy that appends to `X-Forwarded-For`, the leftmost entries are the client's own
 /// claims. Only the rightmost address no trusted proxy vouches for is the client, and IPv6 counts per /64.
 #[tokio::test]
 async fn behind_a_trusted_proxy_a_spoofed_forwarded_entry_buys_no_new_rate_limit_bucket() {
-    let mut settings = crate::helpers::test_settings().await;
-    // One batch per address, then one every ten seconds.
-    settings.collect_rate_per_ip = 0.1;
-    settings.trusted_proxies = "127.0.0.1".parse().unwrap();
-    let app = crate::helpers::spawn_app_with(settings).await;
-    app.spawn_worker();
-    visit_of(&app).await;
+    let app = TestApp::builder()
+        .with_settings(|settings| {
+            // One batch per address, then one every ten seconds.
+            settings.collect_rate_per_ip = 0.1;
+            settings.trusted_proxies = "127.0.0.1".parse().unwrap();
+        })
+        .with_worker()
+        .spawn()
+        .await;
+    app.visit().await;
     let post_as = |forwarded: &'static str| {
         let app = &app;
         async move {
@@ -238,5 +224,5 @@ async fn behind_a_trusted_proxy_a_spoofed_forwarded_entry_buys_no_new_rate_limit
     assert_eq!(post_as("2001:db8:1:2::1").await, 202);
     assert_eq!(post_as("2001:db8:1:2:ffff::9").await, 429, "the same /64 is the same client");
     assert_eq!(post_as("203.0.113.8").await, 202, "another client has its own bucket");
-    crate::helpers::an_ordinary_event_is_stored_within(&app, std::time::Duration::from_secs(10)).await;
+    app.an_ordinary_event_is_stored_within(std::time::Duration::from_secs(10)).await;
 }

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The services Cartograph talks to: PostgreSQL, a Kafka-protocol broker (tansu) and an OpenID provider
+# (sourced, not executed; definitions only). Needs scripts/lib/common.sh, initialised, and scripts/lib/tools.sh.
+#
+# Every service is taken from its environment variable when set, else reused when already listening, else
+# installed (pinned) and started here; what a script starts, it stops on exit.
+
+# Sets PG_SERVER_URL (a server URL without database) and, when DATABASE_URL is given, APP_DATABASE_URL.
+# APP_DATABASE_URL is read by the scripts that source this file.
+# shellcheck disable=SC2034
+ensure_postgres() {
+  APP_DATABASE_URL=""
+  if [[ -n ${DATABASE_URL:-} ]]; then
+    APP_DATABASE_URL=$DATABASE_URL
+    PG_SERVER_URL=${DATABASE_URL%/*}
+    log "PostgreSQL: using DATABASE_URL"
+    return
+  fi
+  command -v psql >/dev/null || apt_install postgresql-client
+  if port_open 127.0.0.1 5432; then
+    PG_SERVER_URL=postgres://postgres@127.0.0.1:5432
+    log "PostgreSQL: using the server at 127.0.0.1:5432"
+    return
+  fi
+  start_private_postgres
+}
+
+as_postgres() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_private_postgres() {
+  local port=${CARTOGRAPH_PG_PORT:-5433} bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [[ -n $bin ]] || { apt_install postgresql; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); }
+  export PATH=$bin:$PATH
+  local data=$CARGO_TARGET_DIR/postgres/data
+  PG_SERVER_URL=postgres://postgres@127.0.0.1:$port
+  if port_open 127.0.0.1 "$port"; then
+    log "PostgreSQL: reusing the private cluster on 127.0.0.1:$port"
+    return
+  fi
+  if [[ ! -f $data/PG_VERSION ]]; then
+    log "PostgreSQL: creating a private cluster in $data"
+    mkdir -p "$data"
+    [[ $(id -u) -ne 0 ]] || chown -R postgres "$(dirname "$data")"
+    as_postgres initdb -D "$data" -U postgres -A trust >/dev/null
+  fi
+  log "PostgreSQL: starting the private cluster on 127.0.0.1:$port"
+  as_postgres pg_ctl -D "$data" -l "$data/../postgres.log" -w \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k /tmp" start >/dev/null
+  PRIVATE_PG_DATA=$data
+  at_exit stop_private_postgres
+}
+
+# On exit, after every process the script started has stopped.
+stop_private_postgres() {
+  as_postgres pg_ctl -D "$PRIVATE_PG_DATA" -m fast stop >/dev/null 2>&1 || true
+}
+
+# create_database NAME [--fresh]: creates a database on PG_SERVER_URL (dropping it first with --fresh).
+create_database() {
+  if [[ ${2:-} == --fresh ]]; then
+    psql "$PG_SERVER_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null
+  fi
+  if [[ -z $(psql "$PG_SERVER_URL/postgres" -qAt -c "SELECT 1 FROM pg_database WHERE datname = '$1'") ]]; then
+    psql "$PG_SERVER_URL/postgres" -qAt -c "CREATE DATABASE \"$1\"" >/dev/null
+  fi
+}
+
+# Exports CARTOGRAPH_KAFKA_BROKERS. `ensure_broker --scratch` keeps the data of a broker it starts in a
+# directory of its own that is emptied first: the tests create topics by the hundred, and nothing in them is
+# worth keeping (a broker already running is reused either way).
+ensure_broker() {
+  local data_dir=$STATE_DIR/tansu
+  if [[ ${1:-} == --scratch ]]; then data_dir=$STATE_DIR/tansu-scratch; fi
+  if [[ -n ${KAFKA_BROKERS:-} ]]; then
+    export CARTOGRAPH_KAFKA_BROKERS=$KAFKA_BROKERS
+    log "Kafka: using KAFKA_BROKERS=$KAFKA_BROKERS"
+    return
+  fi
+  local port=${CARTOGRAPH_KAFKA_PORT:-9092}
+  export CARTOGRAPH_KAFKA_BROKERS=127.0.0.1:$port
+  if port_open 127.0.0.1 "$port"; then
+    log "Kafka: reusing the broker on 127.0.0.1:$port"
+    return
+  fi
+  ensure_tansu
+  [[ $data_dir != "$STATE_DIR/tansu-scratch" ]] || rm -rf "$data_dir"
+  mkdir -p "$data_dir"
+  # tansu resolves sqlite:// paths against its working directory; the data survives restarts.
+  start_bg "tansu (Kafka broker)" "$STATE_DIR/tansu.log" env -C "$data_dir" \
+    tansu broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine sqlite://tansu.db
+  wait_port 127.0.0.1 "$port" 30 "the Kafka broker (tansu)" "$STATE_DIR/tansu.log"
+}
+
+# Exports CARTOGRAPH_OIDC_ISSUER_URL (and the client id and secret when given).
+ensure_oidc() {
+  if [[ -n ${OIDC_ISSUER_URL:-} ]]; then
+    export CARTOGRAPH_OIDC_ISSUER_URL=$OIDC_ISSUER_URL
+    [[ -z ${OIDC_CLIENT_ID:-} ]] || export CARTOGRAPH_OIDC_CLIENT_ID=$OIDC_CLIENT_ID
+    [[ -z ${OIDC_CLIENT_SECRET:-} ]] || export CARTOGRAPH_OIDC_CLIENT_SECRET=$OIDC_CLIENT_SECRET
+    log "OpenID Connect: using OIDC_ISSUER_URL=$OIDC_ISSUER_URL"
+    return
+  fi
+  local port=${CARTOGRAPH_OIDC_PORT:-9400}
+  export CARTOGRAPH_OIDC_ISSUER_URL=http://127.0.0.1:$port
+  if port_open 127.0.0.1 "$port"; then
+    log "OpenID Connect: reusing the provider on 127.0.0.1:$port"
+    return
+  fi
+  ensure_node
+  npm_ci "$ROOT/dev/oidc"
+  OIDC_PORT=$port start_bg "the dev OpenID provider" "$STATE_DIR/oidc.log" node "$ROOT/dev/oidc/provider.mjs"
+  wait_port 127.0.0.1 "$port" 30 "the dev OpenID provider" "$STATE_DIR/oidc.log"
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The site the server serves: the WASM bundle, its glue and the stylesheet (sourced, not executed; definitions
+# only). Needs scripts/lib/common.sh, initialised, and scripts/lib/tools.sh.
+
+# Builds the WASM bundle and lays out $SITE_DIR/pkg as leptos_axum serves it.
+build_site() {
+  ensure_rust_tools
+  log "building the WASM bundle"
+  (cd "$ROOT" && cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release)
+  local wasm=$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/frontend.wasm pkg=$SITE_DIR/pkg
+  mkdir -p "$pkg"
+  if [[ ! -f $pkg/cartograph.wasm || $wasm -nt $pkg/cartograph.wasm ]]; then
+    wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$pkg" --out-name cartograph "$wasm"
+    mv "$pkg/cartograph_bg.wasm" "$pkg/cartograph.wasm"
+    ensure_node
+    npm_ci "$ROOT/tools/wasm-opt"
+    log "optimising the WASM bundle with wasm-opt"
+    "$ROOT/tools/wasm-opt/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      -o "$pkg/cartograph.wasm" "$pkg/cartograph.wasm"
+  fi
+  cp "$ROOT/style/main.css" "$pkg/cartograph.css"
+  # Brotli and gzip copies, served as they are to browsers that take them (server/src/http/bundle.rs).
+  ensure_node
+  node -e '
+    const zlib = require("zlib"), fs = require("fs");
+    for (const file of process.argv.slice(1)) {
+      const bytes = fs.readFileSync(file);
+      fs.writeFileSync(file + ".br", zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
+      fs.writeFileSync(file + ".gz", zlib.gzipSync(bytes, { level: 9 }));
+    }' "$pkg/cartograph.wasm" "$pkg/cartograph.js" "$pkg/cartograph.css"
+  log "site ready in $SITE_DIR ($(du -k "$pkg/cartograph.wasm" | cut -f1) KiB of WASM)"
+}

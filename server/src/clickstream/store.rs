@@ -1,0 +1,105 @@
+//! The clickstream consumer's writes.
+
+use app::tracking::schema::{ClickstreamRecord, EventKind, EventOrigin, EventType};
+use sqlx::PgPool;
+
+/// What became of an event.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    /// Seen before (a redelivery): nothing changed.
+    Duplicate,
+    /// The visit already holds `cap` events: not stored.
+    VisitFull,
+}
+
+/// Stores an event once, whatever the number of deliveries, and counts it in its visit's summary in the
+/// same transaction (only when it was new, so a replay changes nothing). A visit holds at most `cap` events
+/// (the server's own commerce events always count); its summary row is locked while checking, so the cap is
+/// exact however many workers share the visit's partition over time.
+///
+/// Only the server's `checkout_begin` and `payment_result` move a visit's funnel: a browser cannot claim a
+/// purchase.
+pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -> Result<Stored, sqlx::Error> {
+    let payload = serde_json::to_value(record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut tx = pool.begin().await?;
+    let held = sqlx::query_scalar!("SELECT events FROM visits WHERE visit_id = $1 FOR UPDATE", record.visit_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or(0);
+    let from_server = record.origin == EventOrigin::Server;
+    if held >= cap as i32 && !from_server {
+        let seen =
+            sqlx::query_scalar!("SELECT 1 AS \"one!\" FROM clickstream_events WHERE event_id = $1", record.event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        return Ok(if seen.is_some() { Stored::Duplicate } else { Stored::VisitFull });
+    }
+    let inserted = sqlx::query!(
+        r#"
+        INSERT INTO clickstream_events
+            (event_id, visit_id, user_id, event_type, path, received_at, client_ts, seq, user_agent, payload)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (event_id) DO NOTHING
+        "#,
+        record.event_id,
+        record.visit_id,
+        record.user_id,
+        record.event.name(),
+        record.path,
+        // sqlx prefers `time` for timestamptz once both crates are enabled; chrono encodes the same column.
+        record.received_at as _,
+        record.client_ts,
+        record.seq as i32,
+        record.user_agent,
+        payload,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(Stored::Duplicate);
+    }
+    let kind = record.event.event_type();
+    let count = |of: EventType| i32::from(kind == of);
+    let checkout = i32::from(from_server && kind == EventType::CheckoutBegin);
+    let paid =
+        from_server && matches!(&record.event, EventKind::PaymentResult { outcome, .. } if outcome == "succeeded");
+    sqlx::query!(
+        r#"
+        INSERT INTO visits (visit_id, user_id, started_at, last_event_at, events, page_views, clicks, cart_adds,
+                            checkouts, paid, user_agent, bot)
+        VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (visit_id) DO UPDATE SET
+            user_id = COALESCE(visits.user_id, EXCLUDED.user_id),
+            started_at = LEAST(visits.started_at, EXCLUDED.started_at),
+            last_event_at = GREATEST(visits.last_event_at, EXCLUDED.last_event_at),
+            events = visits.events + 1,
+            page_views = visits.page_views + EXCLUDED.page_views,
+            clicks = visits.clicks + EXCLUDED.clicks,
+            cart_adds = visits.cart_adds + EXCLUDED.cart_adds,
+            checkouts = visits.checkouts + EXCLUDED.checkouts,
+            paid = visits.paid OR EXCLUDED.paid,
+            user_agent = COALESCE(visits.user_agent, EXCLUDED.user_agent),
+            -- Like the device, the first user agent decides whether the visit is a bot's (the server's own events
+            -- carry none).
+            bot = CASE WHEN visits.user_agent IS NULL THEN EXCLUDED.bot ELSE visits.bot END,
+            -- A late event reopens a closed visit; the sweeper closes it again and renders it anew.
+            closed_at = NULL
+        "#,
+        record.visit_id,
+        record.user_id,
+        record.received_at as _,
+        count(EventType::PageView),
+        count(EventType::Click),
+        count(EventType::CartAdd),
+        checkout,
+        paid,
+        record.user_agent,
+        record.bot && !from_server,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Stored::New)
+}

@@ -1,0 +1,55 @@
+//! What a test reads straight from its own database, as methods on [`TestApp`]: counts, polls until a count is
+//! reached, the product, stock and order rows the shopping tests check; and the test gateway's outage switch.
+
+use super::TestApp;
+use std::time::Duration;
+
+impl TestApp {
+    /// The value of `query`, a count.
+    pub async fn count(&self, query: &str) -> i64 {
+        sqlx::query_scalar(query).fetch_one(&self.pool).await.expect("count query")
+    }
+
+    /// Polls `query` (a count) until it reaches `expected` or 30 s pass; returns the last count.
+    pub async fn wait_for_count(&self, query: &str, expected: i64) -> i64 {
+        self.wait_for_count_within(query, expected, Duration::from_secs(30)).await
+    }
+
+    /// Polls `query` (a count) until it reaches `expected` or `limit` passes; returns the last count.
+    pub async fn wait_for_count_within(&self, query: &str, expected: i64, limit: Duration) -> i64 {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let count = self.count(query).await;
+            if count >= expected || tokio::time::Instant::now() > deadline {
+                return count;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The product with this slug: (id, price in cents, stock).
+    pub async fn product(&self, slug: &str) -> (i64, i64, i32) {
+        sqlx::query_as("SELECT id, price_cents, stock FROM products WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stock(&self, id: i64) -> i32 {
+        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&self.pool).await.unwrap()
+    }
+
+    pub async fn order_status(&self, order: &str) -> String {
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid")
+            .bind(order)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Switches the built-in gateway's outage (`none`, `errors`, `hangs`), as an operator would with SQL.
+    pub async fn gateway_outage(&self, mode: &str) {
+        sqlx::query("UPDATE test_gateway_outage SET mode = $1").bind(mode).execute(&self.pool).await.unwrap();
+    }
+}

@@ -1,0 +1,58 @@
+//! A `cartograph worker` process (the real binary, not a task in the test's process), so a test can kill it with
+//! `kill -9` in the middle of its work.
+
+use cartograph::config::Settings;
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+/// A `cartograph worker` process for this test's database and topics.
+pub struct WorkerProcess {
+    child: Child,
+}
+
+impl WorkerProcess {
+    pub fn start(settings: &Settings, log: &Path) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cartograph"));
+        command.arg("worker");
+        // Only this test's settings: nothing inherited from the environment or a config file.
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("CARTOGRAPH_")) {
+            command.env_remove(name);
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("worker log");
+        let child = command
+            .env("CARTOGRAPH_CONFIG", "/dev/null/none.toml")
+            .env("CARTOGRAPH_MODE", "dev")
+            .env("CARTOGRAPH_DATABASE_URL", settings.database_url())
+            .env("CARTOGRAPH_KAFKA_BROKERS", settings.kafka_brokers())
+            .env("CARTOGRAPH_KAFKA_TOPIC_PREFIX", &settings.kafka_topic_prefix)
+            .env("CARTOGRAPH_KAFKA_PARTITIONS", settings.kafka_partitions.to_string())
+            .env("CARTOGRAPH_KAFKA_CONSUMER_GROUP", &settings.kafka_consumer_group)
+            // A static member: its replacement under the same name takes the partitions back at once.
+            .env("CARTOGRAPH_KAFKA_GROUP_MEMBER", "worker-0")
+            // A running shop's worker holds the default metrics port.
+            .env("CARTOGRAPH_WORKER_METRICS_ADDR", "off")
+            .env("CARTOGRAPH_LOG_FORMAT", "pretty")
+            .env("RUST_LOG", "warn,cartograph=info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start the worker process");
+        Self { child }
+    }
+
+    /// `kill -9`: no shutdown, no leaving the consumer group, no last commit.
+    pub fn kill_hard(&mut self) {
+        self.child.kill().expect("SIGKILL the worker");
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
