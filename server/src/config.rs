@@ -114,7 +114,7 @@ pub struct Settings {
     pub collect_rate_per_ip: f64,
     /// The proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed; the client
     /// is the rightmost address none of them vouches for. Empty: the connection's peer is the client.
-    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
     /// A visit with no event for this long is closed and its journey rendered.
     pub visit_idle_minutes: u64,
     /// How often the worker looks for visits to close.

@@ -8,8 +8,11 @@
 pub mod auth;
 pub mod catalog_events;
 pub mod clickstream;
+pub mod client_ip;
 pub mod config;
+pub mod consume;
 pub mod db;
+pub mod health;
 pub mod http;
 pub mod journey;
 pub mod kafka;
@@ -21,4 +24,5 @@ pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 pub mod worker;

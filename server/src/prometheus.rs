@@ -9,12 +9,10 @@ use axum::{
     http::header,
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::{net::SocketAddr, sync::OnceLock, time::Instant};
+use std::{sync::OnceLock, time::Instant};
 
 /// Every metric this process exports.
 pub mod names {
@@ -128,42 +126,6 @@ pub async fn record_http(request: Request, next: Next) -> Response {
     metrics::histogram!(names::HTTP_REQUEST_DURATION, "route" => route, "status" => status)
         .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// Serves `/metrics` on `addr` until `shutdown` (the worker's listener). Binding fails fast, naming the address.
-pub async fn serve_worker_metrics(
-    addr: SocketAddr,
-    health: crate::worker::failure::StorageHealth,
-    shutdown: crate::shutdown::Shutdown,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    use anyhow::Context;
-    install();
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen for worker metrics on {addr} (CARTOGRAPH_WORKER_METRICS_ADDR)"))?;
-    tracing::info!(addr = %listener.local_addr()?, "worker metrics at /metrics, readiness at /readyz");
-    let router = Router::new()
-        .route("/metrics", get(|| async { render() }))
-        .route("/readyz", get(move || worker_readiness(health.clone())));
-    Ok(tokio::spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.wait().await }).await;
-        if let Err(error) = served {
-            tracing::warn!(%error, "the worker metrics listener stopped");
-        }
-    }))
-}
-
-/// The worker's `/readyz`: 503 naming the consumers whose writes keep failing (the database is down, say);
-/// records set aside for good do not make it unready.
-async fn worker_readiness(health: crate::worker::failure::StorageHealth) -> Response {
-    use axum::{http::StatusCode, Json};
-    let failing = health.failing();
-    if failing.is_empty() {
-        (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))).into_response()
-    } else {
-        let body = serde_json::json!({ "status": "unavailable", "failing": failing });
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-    }
 }
 
 #[cfg(test)]

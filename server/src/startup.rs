@@ -83,8 +83,8 @@ impl Application {
         };
         let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
         let limits = ConnectionLimits::from_settings(&state.settings);
-        let internal = internal_listener.map(|listener| (listener, crate::http::internal_router(state.clone())));
-        let router = crate::http::router(state, sessions);
+        let internal = internal_listener.map(|listener| (listener, crate::web::internal_router(state.clone())));
+        let router = crate::web::router(state, sessions);
         Ok(Self { listener, router, internal, producer, pool, sweep_every, limits })
     }
 

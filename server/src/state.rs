@@ -1,11 +1,14 @@
-//! What every handler can reach: built once by `startup`, read by the handlers (which depend on this module,
-//! never on `startup`).
+//! What the web process holds: built once by `startup`. Each flow's handlers take their own part of it (an
+//! `AuthState`, a `CollectState`…) through `FromRef`, so the flows never depend on this module, nor on
+//! `startup`: the dependencies point one way, from here to the flows.
 
 use crate::{
-    auth::OidcClient,
-    clickstream::{ClickstreamProducer, CollectLimits},
+    auth::{AuthState, OidcClient},
+    clickstream::{ClickstreamProducer, CollectLimits, CollectState},
     config::Settings,
-    http::health::Readiness,
+    health::Readiness,
+    http::images::ImageState,
+    journey::routes::DownloadState,
 };
 use app::orders::{payment::Payments, store::CommerceSettings};
 use axum::extract::FromRef;
@@ -33,5 +36,34 @@ pub struct AppState {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> Self {
+        Self { pool: state.pool.clone(), oidc: state.oidc.clone() }
+    }
+}
+
+impl FromRef<AppState> for CollectState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            pool: state.pool.clone(),
+            producer: state.producer.clone(),
+            limits: state.collect_limits.clone(),
+            settings: state.settings.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for DownloadState {
+    fn from_ref(state: &AppState) -> Self {
+        Self { pool: state.pool.clone(), renders: state.journey_renders.clone(), settings: state.settings.clone() }
+    }
+}
+
+impl FromRef<AppState> for ImageState {
+    fn from_ref(state: &AppState) -> Self {
+        Self { pool: state.pool.clone(), settings: state.settings.clone() }
     }
 }

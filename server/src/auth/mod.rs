@@ -5,4 +5,4 @@ mod routes;
 mod users;
 
 pub use oidc::{OidcClient, VerifiedIdentity};
-pub use routes::{router, safe_return_path};
+pub use routes::{router, safe_return_path, AuthState};

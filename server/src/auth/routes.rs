@@ -1,10 +1,10 @@
 //! The sign-in routes.
 
 use super::oidc::{LoginError, PendingLogin};
-use crate::{clickstream::visit::VisitId, http::error::HttpError, state::AppState};
+use crate::{clickstream::visit::VisitId, http::error::HttpError};
 use app::auth::{SessionUser, SESSION_USER_KEY};
 use axum::{
-    extract::{Query, State},
+    extract::{FromRef, Query, State},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Extension, Router,
@@ -17,8 +17,19 @@ use tower_sessions::Session;
 const PENDING_LOGIN_KEY: &str = "cartograph.oidc.pending";
 const ID_TOKEN_KEY: &str = "cartograph.oidc.id_token";
 
-/// `/auth/login`, `/auth/callback` and `/auth/logout`.
-pub fn router() -> Router<AppState> {
+/// What the sign-in routes need, taken from the application's state (`crate::state`).
+#[derive(Clone)]
+pub struct AuthState {
+    pub pool: sqlx::PgPool,
+    pub oidc: std::sync::Arc<super::OidcClient>,
+}
+
+/// `/auth/login`, `/auth/callback` and `/auth/logout`, for any application state that holds an [`AuthState`].
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AuthState: FromRef<S>,
+{
     Router::new().route("/login", get(login)).route("/callback", get(callback)).route("/logout", post(logout))
 }
 
@@ -28,7 +39,7 @@ struct LoginQuery {
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     session: Session,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, HttpError> {
@@ -54,7 +65,7 @@ struct CallbackQuery {
 }
 
 async fn callback(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     session: Session,
     Extension(visit): Extension<VisitId>,
     Query(query): Query<CallbackQuery>,
@@ -141,7 +152,7 @@ async fn callback(
 }
 
 async fn logout(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     session: Session,
     Extension(visit): Extension<VisitId>,
 ) -> Result<Response, HttpError> {

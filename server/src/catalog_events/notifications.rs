@@ -5,11 +5,11 @@
 //! set aside in `clickstream_rejects` with its reason, and the partition moves on; a transient failure is retried.
 
 use crate::{
-    shutdown::Shutdown,
-    worker::{
-        consume::Handler,
+    consume::{
         failure::{retry_transient, set_aside, Attempt, StorageHealth},
+        Handler,
     },
+    shutdown::Shutdown,
 };
 use app::notifications::CatalogEvent;
 use rdkafka::message::{BorrowedMessage, Message};

@@ -1,15 +1,15 @@
 //! The clickstream consumer: stores each event of `clickstream.v1` exactly once in `clickstream_events`.
 //!
 //! The insert ignores an event id it has seen, so a replay changes nothing. A record that can never be stored
-//! is set aside in `clickstream_rejects` with its reason and the partition moves on ([`crate::worker::failure`]).
+//! is set aside in `clickstream_rejects` with its reason and the partition moves on ([`crate::consume::failure`]).
 
 use super::store;
 use crate::{
-    shutdown::Shutdown,
-    worker::{
-        consume::Handler,
+    consume::{
         failure::{retry_transient, set_aside, Attempt, StorageHealth},
+        Handler,
     },
+    shutdown::Shutdown,
 };
 use app::tracking::schema::{ClickstreamRecord, SCHEMA_VERSION};
 use rdkafka::message::{BorrowedMessage, Message};

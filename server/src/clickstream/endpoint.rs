@@ -3,11 +3,7 @@
 use super::limits::{Rate, RateLimiter};
 use super::producer::ProduceError;
 use super::visit::VisitId;
-use crate::{
-    http::{client_ip, error::HttpError},
-    prometheus::names,
-    state::AppState,
-};
+use crate::{client_ip, config::Settings, http::error::HttpError, prometheus::names};
 use app::tracking::schema::{event_id, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
 use axum::{
     body::Bytes,
@@ -142,9 +138,18 @@ pub fn is_bot(user_agent: Option<&str>) -> bool {
     .any(|marker| ua.contains(marker))
 }
 
+/// What the producer endpoint needs, taken from the application's state (`crate::state`).
+#[derive(Clone)]
+pub struct CollectState {
+    pub pool: sqlx::PgPool,
+    pub producer: super::ClickstreamProducer,
+    pub limits: std::sync::Arc<CollectLimits>,
+    pub settings: std::sync::Arc<Settings>,
+}
+
 /// Accepts a batch; answers 202 once the broker has acknowledged it, 503 with `Retry-After` when it cannot.
 pub async fn collect(
-    State(state): State<AppState>,
+    State(state): State<CollectState>,
     Extension(visit): Extension<VisitId>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
@@ -153,7 +158,7 @@ pub async fn collect(
 ) -> Result<Response, HttpError> {
     let received_at = Utc::now();
     let ip = client_ip::rate_key(client_ip::client_ip(&headers, peer.ip(), &state.settings.trusted_proxies));
-    let limits = &state.collect_limits;
+    let limits = &state.limits;
     if let Err(wait) = limits.per_visit.check(&visit.0).and_then(|()| limits.per_ip.check(&ip)) {
         count_batch("rate_limited");
         return Err(
@@ -251,7 +256,7 @@ pub async fn collect(
 
 /// How many more events the visit may hold. The worker enforces the cap exactly; this early check (against what
 /// it has stored so far) lets the tracker stop sending. A database that cannot answer defers to the worker.
-async fn visit_room(state: &AppState, visit: Uuid, cap: u32) -> usize {
+async fn visit_room(state: &CollectState, visit: Uuid, cap: u32) -> usize {
     let stored =
         sqlx::query_scalar!("SELECT events FROM visits WHERE visit_id = $1", visit).fetch_optional(&state.pool).await;
     match stored {

@@ -9,5 +9,5 @@ mod producer;
 mod store;
 pub mod visit;
 
-pub use endpoint::{collect, is_bot, validate_batch, BatchVerdict, CollectLimits, VISIT_FULL};
+pub use endpoint::{collect, is_bot, validate_batch, BatchVerdict, CollectLimits, CollectState, VISIT_FULL};
 pub use producer::{ClickstreamProducer, ProduceError};

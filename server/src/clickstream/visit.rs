@@ -14,10 +14,7 @@ use axum::{
     Json,
 };
 use hmac::{Hmac, Mac};
-use http::{
-    header::{COOKIE, SET_COOKIE},
-    Method, StatusCode,
-};
+use http::{header::SET_COOKIE, Method, StatusCode};
 use sha2::Sha256;
 use std::{sync::Arc, time::Duration};
 use tower_sessions::Session;
@@ -107,7 +104,7 @@ impl VisitCookies {
 
     /// The verified visit in a request's `Cookie` headers, if any.
     pub fn from_headers(&self, headers: &http::HeaderMap) -> Option<SignedVisit> {
-        cookies(headers).filter(|(name, _)| *name == self.name()).find_map(|(_, value)| self.verify(value))
+        crate::http::cookies(headers).filter(|(name, _)| *name == self.name()).find_map(|(_, value)| self.verify(value))
     }
 
     fn set_cookie(&self, response: &mut Response, signed: SignedVisit) {
@@ -122,20 +119,6 @@ impl VisitCookies {
             response.headers_mut().append(SET_COOKIE, value);
         }
     }
-}
-
-/// Every `name=value` pair in a request's `Cookie` headers (values as sent: ours need no decoding).
-pub fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter_map(|cookie| match (cookie.name_raw(), cookie.value_raw()) {
-            (Some(name), Some(value)) => Some((name, value)),
-            _ => None,
-        })
 }
 
 /// The signed-in user's id in a session (without ending it); an error when the session store cannot be read.
@@ -219,7 +202,7 @@ mod tests {
 
     fn headers(cookie: &str) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
-        map.insert(COOKIE, cookie.parse().unwrap());
+        map.insert(http::header::COOKIE, cookie.parse().unwrap());
         map
     }
 

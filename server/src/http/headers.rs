@@ -38,8 +38,8 @@ fn is_personal(path: &str, has_session: bool, is_html: bool) -> bool {
 
 pub async fn security_headers(State(policy): State<HeaderPolicy>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    let has_session = crate::clickstream::visit::cookies(request.headers())
-        .any(|(name, _)| name.trim_start_matches("__Host-") == "cg_session");
+    let has_session =
+        super::cookies(request.headers()).any(|(name, _)| name.trim_start_matches("__Host-") == "cg_session");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let is_html =

@@ -1,6 +1,6 @@
 //! Product images: the generated SVG artwork, or an image an admin uploaded (PNG, JPEG or WebP).
 
-use crate::{http::error::HttpError, state::AppState};
+use crate::{config::Settings, http::error::HttpError};
 use app::admin::{store::UploadedImage, MAX_IMAGE_BYTES};
 use axum::{
     extract::{Multipart, Path, State},
@@ -11,8 +11,15 @@ use tower_sessions::Session;
 
 const SVG: &str = "image/svg+xml";
 
+/// What the image routes need, taken from the application's state (`crate::state`).
+#[derive(Clone)]
+pub struct ImageState {
+    pub pool: sqlx::PgPool,
+    pub settings: std::sync::Arc<Settings>,
+}
+
 /// `GET /images/products/{slug}` (a `.svg` suffix is accepted for old links).
-pub async fn product_image(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+pub async fn product_image(State(state): State<ImageState>, Path(file): Path<String>) -> Response {
     let slug = file.strip_suffix(".svg").unwrap_or(&file);
     let found = sqlx::query!("SELECT image_svg, image_upload, image_upload_type FROM products WHERE slug = $1", slug)
         .fetch_optional(&state.pool)
@@ -53,7 +60,7 @@ pub fn sniff_image_type(bytes: &[u8]) -> Option<&'static str> {
 
 /// `POST /admin/products/{id}/image` (multipart, field `image`): admins only; type and size checked.
 pub async fn upload_product_image(
-    State(state): State<AppState>,
+    State(state): State<ImageState>,
     session: Session,
     Path(id): Path<i64>,
     multipart: Multipart,

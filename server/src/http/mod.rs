@@ -1,188 +1,24 @@
-//! The web process's router: pages, server functions, static files, sign-in, the producer endpoint, health
-//! and metrics.
+//! HTTP plumbing the web process is built from: the server itself (`serve`), the security headers (`headers`),
+//! the cross-site write check (`origin`), the error answer of the server's own handlers (`error`), the WASM
+//! bundle (`bundle`) and product images (`images`). `crate::web` puts them together with the flows' routes.
 
-mod bundle;
-pub mod client_ip;
+pub mod bundle;
 pub mod error;
-mod headers;
-pub mod health;
-mod images;
-mod origin;
+pub mod headers;
+pub mod images;
+pub mod origin;
 pub mod serve;
 
-use crate::{
-    clickstream::{self, visit},
-    state::AppState,
-};
-use app::server_context::ContentSecurityPolicy;
-use app::{shell, App};
-use axum::{
-    extract::DefaultBodyLimit,
-    middleware,
-    response::Response,
-    routing::{get, post},
-    Router,
-};
-use http::{HeaderName, HeaderValue, StatusCode};
-use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::time::Duration;
-use tower_http::{
-    compression::CompressionLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer,
-    trace::TraceLayer,
-};
-use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
-
-/// The largest clickstream batch the producer endpoint reads.
-pub const MAX_EVENT_BATCH_BYTES: usize = 64 * 1024;
-
-/// Builds the whole web application.
-/// The internal listener's routes: `/metrics`, the detailed `/readyz`, `/healthz`. No cookies, no rate limits,
-/// no cross-site checks: it is for the cluster's scrapers and probes, never for shoppers.
-pub fn internal_router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(health::scrape))
-        .route("/readyz", get(health::ready_in_detail))
-        .route("/healthz", get(health::live))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(state.settings.request_timeout_secs),
-        ))
-        .with_state(state)
-}
-
-pub fn router(state: AppState, sessions: PostgresStore) -> Router {
-    let leptos_routes = generate_route_list(App);
-    let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
-    let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
-    let session_rules = state.settings.session_rules();
-    let test_payments = state.settings.test_payments();
-    let provide_server_context = move || {
-        if test_payments {
-            provide_context(app::server_context::TestPayments);
-        }
-        provide_context(pool.clone());
-        provide_context(payments.clone());
-        provide_context(commerce);
-        provide_context(policy.clone());
-        provide_context(session_rules);
-    };
-    let secure = state.settings.secure_cookies();
-    let visit_cookies =
-        visit::VisitCookies::new(state.settings.visit_signing_key(), secure, state.settings.session_lifetime());
-    let request_id = HeaderName::from_static("x-request-id");
-
-    // `__Host-` in production: the browser keeps the cookie only when Secure, host-only and `Path=/`.
-    let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(if secure { "__Host-cg_session" } else { "cg_session" })
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(secure)
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::minutes(
-            state.settings.session_idle_minutes as i64,
-        )));
-
-    let site = Router::new()
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route(
-            app::tracking::COLLECT_PATH,
-            post(clickstream::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)),
-        )
-        .route("/images/products/{file}", get(images::product_image))
-        .route(
-            "/admin/products/{id}/image",
-            post(images::upload_product_image).layer(DefaultBodyLimit::max(app::admin::MAX_IMAGE_BYTES + 64 * 1024)),
-        )
-        .route("/favicon.svg", get(images::favicon))
-        .nest("/pkg", bundle::router(&state.settings.site_root))
-        .route("/journeys/{file}", get(crate::journey::routes::download))
-        .nest("/auth", crate::auth::router())
-        .leptos_routes_with_context(&state, leptos_routes, provide_server_context.clone(), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
+/// Every `name=value` pair in a request's `Cookie` headers (values as sent: ours need no decoding).
+pub fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter_map(|cookie| match (cookie.name_raw(), cookie.value_raw()) {
+            (Some(name), Some(value)) => Some((name, value)),
+            _ => None,
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_server_context, shell))
-        .layer(middleware::from_fn(server_function_error_status))
-        // Inside the session layer: the visit follows who is signed in.
-        .layer(middleware::from_fn_with_state(visit_cookies, visit::track_visit))
-        .layer(session_layer)
-        .layer(middleware::from_fn_with_state(
-            origin::WritePolicy {
-                site: origin::SiteOrigin::of(&state.settings.public_url),
-                same_host_too: state.settings.mode == crate::config::Mode::Dev,
-            },
-            origin::same_origin_writes,
-        ));
-
-    Router::new()
-        .merge(site)
-        .route_layer(middleware::from_fn(crate::prometheus::remember_route))
-        .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(state.settings.request_timeout_secs),
-        ))
-        .layer(middleware::from_fn_with_state(
-            headers::HeaderPolicy { hsts: state.settings.mode == crate::config::Mode::Production },
-            headers::security_headers,
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            http::header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            http::header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
-        .layer(middleware::from_fn(crate::prometheus::record_http))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        // A client's own `x-request-id` is dropped before the layer above assigns one: the id in the logs and in
-        // the answer is always the server's.
-        .layer(middleware::map_request(|mut request: axum::extract::Request| async move {
-            request.headers_mut().remove("x-request-id");
-            request
-        }))
-        .with_state(state)
-}
-
-/// Pages may run only their own nonce'd bootstrap script and same-origin code (the WASM bundle needs
-/// `wasm-unsafe-eval`); forms may post only here and to the OpenID provider (sign-out redirects there).
-fn content_security_policy(settings: &crate::config::Settings) -> String {
-    let provider = settings.oidc_issuer_url.as_deref().map(|url| origin::SiteOrigin::of(url).0).unwrap_or_default();
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{{nonce}}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
-         form-action 'self' {provider}; frame-ancestors 'none'"
-    )
-}
-
-/// Every failed server function answers with its error's HTTP status (`AppError::status`), set here in one
-/// place: the framework answers 500 for any error. Arguments that cannot be decoded are the client's fault (400):
-/// the framework reports them as `AppError::Transport`, which the app's own code never returns on the server.
-async fn server_function_error_status(request: axum::extract::Request, next: middleware::Next) -> Response {
-    let response = next.run(request).await;
-    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
-    match serde_json::from_slice(&bytes) {
-        Ok(app::error::AppError::Transport(reason)) => {
-            tracing::info!(%reason, "server function called with undecodable arguments");
-            parts.status = StatusCode::BAD_REQUEST;
-        }
-        Ok(error) => parts.status = error.status(),
-        Err(_) => {}
-    }
-    Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -10,7 +10,7 @@
 use super::renders::Served;
 use super::store::{self, JourneyStore};
 use super::VisitInfo;
-use crate::{http::error::HttpError, state::AppState};
+use crate::{config::Settings, http::error::HttpError};
 use app::auth::SessionUser;
 use axum::{
     extract::{Path, State},
@@ -39,9 +39,18 @@ enum Download {
     TooSlow,
 }
 
+/// What the download needs, taken from the application's state (`crate::state`).
+#[derive(Clone)]
+pub struct DownloadState {
+    pub pool: PgPool,
+    /// Journeys rendered on demand: one render at a time per visit, kept for a few seconds.
+    pub renders: Arc<super::renders::OnDemandRenders>,
+    pub settings: Arc<Settings>,
+}
+
 /// Serves a journey PDF: the stored one, or one rendered on demand; 404 for anyone but its owner or an admin.
 pub async fn download(
-    State(state): State<AppState>,
+    State(state): State<DownloadState>,
     session: Session,
     Path(file): Path<String>,
 ) -> Result<Response, HttpError> {
@@ -90,7 +99,7 @@ fn pdf_response(visit: Uuid, document: Document) -> Response {
         .into_response()
 }
 
-async fn document(state: &AppState, visit: Uuid, reader: &SessionUser) -> anyhow::Result<Download> {
+async fn document(state: &DownloadState, visit: Uuid, reader: &SessionUser) -> anyhow::Result<Download> {
     let Some(record) = store::visit_for_reader(&state.pool, visit, reader.id, reader.is_admin).await? else {
         return Ok(Download::NotFound);
     };
@@ -108,7 +117,7 @@ async fn document(state: &AppState, visit: Uuid, reader: &SessionUser) -> anyhow
     }
     let started = Instant::now();
     let (pool, info) = (state.pool.clone(), record.info.clone());
-    let rendering = state.journey_renders.get_or_render(visit, move || render_now(pool, info));
+    let rendering = state.renders.get_or_render(visit, move || render_now(pool, info));
     match tokio::time::timeout(render_budget(state.settings.request_timeout_secs), rendering).await {
         Ok(rendered) => {
             let (pdf, served) = rendered?;

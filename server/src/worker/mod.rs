@@ -1,5 +1,6 @@
 //! The worker process: a composition root that starts each flow's consumer and background jobs and stops them
-//! together. The consumers share one loop ([`consume`]) and one way of handling a failed write ([`failure`]);
+//! together. The consumers share one loop ([`crate::consume`]) and one way of handling a failed write
+//! ([`crate::consume::failure`]);
 //! what each does is in its flow:
 //!
 //! | job | flow |
@@ -11,9 +12,9 @@
 //! | settle payments left in flight | [`crate::orders::settlement`] |
 //! | delete what is past retention | [`crate::retention`] |
 
-pub mod consume;
-pub mod failure;
+mod metrics;
 
+use crate::consume::{consume, failure, Subscription};
 use crate::{
     catalog_events::{
         notifications::Notify,
@@ -26,7 +27,6 @@ use crate::{
     retention::{self, RetentionRules},
     shutdown::Shutdown,
 };
-use consume::{consume, Subscription};
 use std::time::Duration;
 
 /// Checks the database and the broker, then runs every job until `shutdown` fires.
@@ -35,7 +35,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     crate::prometheus::install();
     let health = failure::StorageHealth::default();
     let metrics_listener = match settings.worker_metrics_addr() {
-        Some(addr) => Some(crate::prometheus::serve_worker_metrics(addr, health.clone(), shutdown.clone()).await?),
+        Some(addr) => Some(metrics::serve(addr, health.clone(), shutdown.clone()).await?),
         None => None,
     };
     let pool = crate::db::prepare(&settings).await?;

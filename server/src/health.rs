@@ -1,10 +1,7 @@
-//! `/healthz` (the process answers), `/readyz` (its database and broker answer) and `/metrics` (Prometheus).
-//! The shop's listener answers `/readyz` with the verdict alone; the internal listener adds the failing
-//! components and the breakers, and serves `/metrics`.
+//! Readiness: whether this copy's database and broker answer, checked at most once at a time and shared by
+//! every caller. `crate::web` serves it as `/readyz`.
 
-use crate::{clickstream::ClickstreamProducer, state::AppState};
-use axum::{extract::State, http::StatusCode, Json};
-use serde_json::{json, Value};
+use crate::clickstream::ClickstreamProducer;
 use sqlx::PgPool;
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::Mutex, time::Instant};
@@ -15,40 +12,6 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a passing answer is reused: a burst of probes costs one database query and one broker round trip.
 /// A failing answer is shared only by the callers that waited for it, so recovery shows at once.
 const ANSWER_FOR: Duration = Duration::from_secs(1);
-
-/// `/healthz`: the process answers.
-pub async fn live() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-/// The public `/readyz`: 200 when the database and the broker answer, else 503; which component failed is the
-/// internal listener's to tell.
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if state.readiness.failing(&state.pool, &state.producer).await.is_empty() {
-        (StatusCode::OK, Json(json!({ "status": "ready" })))
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
-    }
-}
-
-/// The internal `/readyz`: the same verdict, naming the failing components (the reasons go to the log), and
-/// the breakers' states either way.
-pub async fn ready_in_detail(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let failing = state.readiness.failing(&state.pool, &state.producer).await;
-    // Informational: an open breaker sheds load from a failing dependency; it does not make this copy unready.
-    let breakers = json!({
-        "payments": state.payments.breaker.state().as_str(),
-        "broker": state.producer.breaker_state().as_str(),
-    });
-    if failing.is_empty() {
-        (StatusCode::OK, Json(json!({ "status": "ready", "breakers": breakers })))
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "failing": failing, "breakers": breakers })),
-        )
-    }
-}
 
 /// The last readiness answer, shared by every caller: one check runs at a time, callers that arrive while it runs
 /// share its answer, and a passing answer is reused for [`ANSWER_FOR`].
@@ -116,15 +79,6 @@ async fn failing_components(pool: &PgPool, producer: &ClickstreamProducer) -> Ve
             Some(component)
         })
         .collect()
-}
-
-/// `/metrics`: samples what is read rather than counted (queue depth, breaker states), then renders.
-pub async fn scrape(State(state): State<AppState>) -> axum::response::Response {
-    use crate::prometheus::names;
-    metrics::gauge!(names::PRODUCER_QUEUE_DEPTH).set(f64::from(state.producer.in_flight_count()));
-    state.payments.breaker.report();
-    state.producer.report_breaker();
-    crate::prometheus::render()
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! The one consume loop every consumer group of the worker runs: take a message, hand it to the flow's
+//! The one consume loop every consumer group of the worker runs (`failure` is what it does with a failed write): take a message, hand it to the flow's
 //! [`Handler`], store its offset only once it was dealt with, until the stop; then commit and leave the group.
 //!
 //! Offsets are stored only after the handler's database commit (at-least-once delivery); each handler's writes
 //! ignore what they have seen, so a replay changes nothing (exactly-once effect).
+
+pub mod failure;
 
 use crate::{
     kafka::{at_least_once_consumer_config, lag_reporting_consumer, Connection, GroupConsumer},
