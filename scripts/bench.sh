@@ -5,14 +5,8 @@
 #   scripts/bench.sh journey wasm                # some sections
 #   scripts/bench.sh --write docs/benchmarks.md  # and write the table into the doc
 set -euo pipefail
-# shellcheck source=lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-# shellcheck source=lib/tools.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
-# shellcheck source=lib/services.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
-# shellcheck source=lib/site.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/site.sh"
+# shellcheck source=lib/all.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/all.sh"
 cartograph_init
 ensure_postgres
 ensure_broker --scratch

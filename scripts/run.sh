@@ -2,14 +2,8 @@
 # Runs Cartograph with every service it needs: PostgreSQL, a Kafka-protocol broker (tansu), the dev OpenID
 # provider, the worker and the web server at http://127.0.0.1:3000. Ctrl-C stops what it started.
 set -euo pipefail
-# shellcheck source=lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-# shellcheck source=lib/tools.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
-# shellcheck source=lib/services.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
-# shellcheck source=lib/site.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/site.sh"
+# shellcheck source=lib/all.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/all.sh"
 cartograph_init
 
 PORT=${CARTOGRAPH_PORT:-3000}

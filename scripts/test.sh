@@ -3,14 +3,8 @@
 # provider), then browser tests (Playwright in Debian's Chromium) against the real built app.
 # `scripts/test.sh rust` or `scripts/test.sh e2e` runs one layer; extra arguments go to Playwright.
 set -euo pipefail
-# shellcheck source=lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-# shellcheck source=lib/tools.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
-# shellcheck source=lib/services.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
-# shellcheck source=lib/site.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/site.sh"
+# shellcheck source=lib/all.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/all.sh"
 cartograph_init
 
 LAYERS=${1:-all}

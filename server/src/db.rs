@@ -1,6 +1,6 @@
 //! The PostgreSQL pool and migrations.
 
-use crate::config::{redact_url, Settings};
+use crate::config::{redact_url, DatabaseSettings, Settings};
 use anyhow::Context;
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -9,24 +9,21 @@ use sqlx::{
 use std::time::Duration;
 
 /// Connects, failing within `timeout` with an error that names the database. Afterwards, a query waits at most
-/// `acquire_timeout` for a connection (sqlx keeps retrying a database that is down until then).
+/// the section's `acquire_timeout` for a connection (sqlx keeps retrying a database that is down until then).
 ///
 /// The URL's `sslmode` is honoured (`verify-full` checks the server's certificate and name); `ca_file` adds a
 /// private CA to the trusted roots.
-pub async fn connect(
-    url: &str,
-    ca_file: Option<&str>,
-    max_connections: u32,
-    timeout: Duration,
-    acquire_timeout: Duration,
-) -> anyhow::Result<PgPool> {
+pub async fn connect(database: &DatabaseSettings, timeout: Duration) -> anyhow::Result<PgPool> {
+    let url = database.url();
     let mut options: PgConnectOptions =
         url.parse().map_err(|error| anyhow::anyhow!("invalid database URL {}: {error}", redact_url(url)))?;
-    if let Some(ca_file) = ca_file {
+    if let Some(ca_file) = &database.ca_file {
         options = options.ssl_root_cert(ca_file);
     }
-    let connecting =
-        PgPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire_timeout).connect_with(options);
+    let connecting = PgPoolOptions::new()
+        .max_connections(database.max_connections)
+        .acquire_timeout(database.acquire_timeout)
+        .connect_with(options);
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok(pool)) => Ok(pool),
         Ok(Err(error)) => Err(anyhow::anyhow!("database unreachable at {}: {error}", redact_url(url))),
@@ -43,16 +40,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Connects to the database, applies migrations and (in dev) seeds the demo catalog.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<PgPool> {
-    let timeout = Duration::from_secs(settings.startup_timeout_secs);
-    let acquire = Duration::from_millis(settings.database_acquire_timeout_ms);
-    let pool = connect(
-        settings.database_url(),
-        settings.database_ca_file.as_deref(),
-        settings.database_max_connections,
-        timeout,
-        acquire,
-    )
-    .await?;
+    let pool = connect(&settings.database, settings.startup_timeout).await?;
     migrate(&pool).await?;
     if settings.seed_demo_catalog {
         let added = crate::seed::seed_demo_catalog(&pool).await.context("seeding the demo catalog")?;

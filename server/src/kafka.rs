@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
 
 /// librdkafka properties the operator passes through (TLS, SASL, timeouts…): `CARTOGRAPH_KAFKA__SECURITY_PROTOCOL`
-/// or `[kafka] "security.protocol"` in the file; underscores in a name read as dots. Values of secrets
-/// (passwords, keys) never appear in `check-config`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// or `[kafka.properties] "security.protocol"` in the file; underscores in a name read as dots. Values of secrets
+/// (passwords, keys) never appear in `check-config`, nor in `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct KafkaProperties(BTreeMap<String, String>);
 
 /// librdkafka property names that contain an underscore.
@@ -47,15 +47,22 @@ impl KafkaProperties {
             .iter()
             .any(|part| name.contains(part))
     }
+
+    /// The properties as they may be shown: a secret's value is `[redacted]`.
+    fn shown(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.iter().map(|(name, value)| (name, if Self::is_secret(name) { "[redacted]" } else { value }))
+    }
+}
+
+impl fmt::Debug for KafkaProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.shown()).finish()
+    }
 }
 
 impl Serialize for KafkaProperties {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(
-            self.0
-                .iter()
-                .map(|(name, value)| (name, if Self::is_secret(name) { "[redacted]" } else { value.as_str() })),
-        )
+        s.collect_map(self.shown())
     }
 }
 

@@ -15,7 +15,7 @@ async fn main() -> ExitCode {
         Err(error) => return fail(&error.to_string()),
     };
     let service = if command == "worker" { "cartograph-worker" } else { "cartograph" };
-    let telemetry = match telemetry::init(settings.log_format, settings.otlp_endpoint.as_deref(), service) {
+    let telemetry = match telemetry::init(settings.log_format, settings.telemetry.otlp_endpoint.as_deref(), service) {
         Ok(telemetry) => telemetry,
         Err(error) => return fail(&format!("{error:#}")),
     };
@@ -26,14 +26,14 @@ async fn main() -> ExitCode {
             config_file = settings.config_file.as_deref().unwrap_or("none"),
             "settings loaded"
         );
-        if settings.test_payments() {
+        if settings.payments.test_payments() {
             tracing::warn!(
                 "payments go to the built-in test gateway: no money is taken (CARTOGRAPH_PAYMENT_GATEWAY=test)"
             );
         }
-        if settings.kafka_crosses_the_network_in_plaintext() {
+        if settings.kafka.crosses_the_network_in_plaintext() {
             tracing::warn!(
-                brokers = settings.kafka_brokers(),
+                brokers = settings.kafka.brokers(),
                 "Kafka traffic leaves this machine unencrypted and unauthenticated: set CARTOGRAPH_KAFKA__SECURITY_PROTOCOL=SASL_SSL (and the SASL settings)"
             );
         }
@@ -43,7 +43,7 @@ async fn main() -> ExitCode {
         "worker" => worker(settings).await,
         "migrate" => db::prepare(&settings).await.map(|_| ()),
         "check-config" => {
-            println!("{}", serde_json::to_string_pretty(&redacted(&settings)).unwrap_or_default());
+            println!("{}", serde_json::to_string_pretty(&settings.redacted()).unwrap_or_default());
             Ok(())
         }
         "read-topic" => read_topic(&settings).await,
@@ -81,9 +81,9 @@ async fn read_topic(settings: &Settings) -> anyhow::Result<()> {
     let mut args = std::env::args().skip(2);
     let topic = args.next().ok_or_else(|| anyhow::anyhow!("{USAGE}"))?;
     let key = args.next();
-    let topic = format!("{}{topic}", settings.kafka_topic_prefix);
+    let topic = format!("{}{topic}", settings.kafka.topic_prefix);
     let records =
-        cartograph::kafka::read_topic(&settings.kafka_connection(), &topic, std::time::Duration::from_secs(10)).await?;
+        cartograph::kafka::read_topic(&settings.kafka.connection(), &topic, std::time::Duration::from_secs(10)).await?;
     for record in records.iter().filter(|r| key.is_none() || r.key == key) {
         let payload: serde_json::Value =
             serde_json::from_str(&record.payload).unwrap_or(serde_json::Value::String(record.payload.clone()));
@@ -91,22 +91,6 @@ async fn read_topic(settings: &Settings) -> anyhow::Result<()> {
         println!("{line}");
     }
     Ok(())
-}
-
-fn redacted(settings: &Settings) -> serde_json::Value {
-    let mut value = serde_json::to_value(settings).unwrap_or_default();
-    for key in ["database_url", "oidc_client_secret", "visit_signing_key"] {
-        if let Some(field) = value.get_mut(key) {
-            if let Some(text) = field.as_str() {
-                *field = serde_json::Value::String(if key == "database_url" {
-                    cartograph::config::redact_url(text)
-                } else {
-                    "***".into()
-                });
-            }
-        }
-    }
-    value
 }
 
 /// One line on stderr and a non-zero exit: no panic trace for a missing service.

@@ -8,14 +8,13 @@
 //!
 //! A limit of 0 days keeps that table's rows forever.
 
-use crate::{config::Settings, prometheus::names, shutdown::Shutdown};
+use crate::{config::RetentionSettings, prometheus::names, shutdown::Shutdown};
 use std::time::Duration;
 
 /// Rows deleted per statement by the worker's sweeps.
 pub const SWEEP_BATCH: i64 = 500;
 /// The session table tower-sessions' `PostgresStore::migrate` creates when the web process starts.
 const SESSION_TABLE: &str = "tower_sessions.session";
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long each kind of row is kept; `None` keeps it forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,15 +32,14 @@ pub struct RetentionRules {
 }
 
 impl RetentionRules {
-    /// The limits configured in `CARTOGRAPH_RETENTION_*_DAYS`.
-    pub fn from_settings(settings: &Settings) -> Self {
-        let days = |days: u32| (days > 0).then(|| DAY * days);
+    /// The limits configured in `CARTOGRAPH_RETENTION_*_DAYS` (`[retention]`).
+    pub fn from_settings(settings: &RetentionSettings) -> Self {
         Self {
-            events: days(settings.retention_events_days),
-            rejects: days(settings.retention_rejects_days),
-            visits: days(settings.retention_visits_days),
-            anonymous_carts: days(settings.retention_anonymous_carts_days),
-            idempotency: days(settings.retention_idempotency_days),
+            events: settings.events,
+            rejects: settings.rejects,
+            visits: settings.visits,
+            anonymous_carts: settings.anonymous_carts,
+            idempotency: settings.idempotency,
         }
     }
 }
@@ -333,14 +331,15 @@ mod tests {
 
     #[test]
     fn rules_take_the_configured_days() {
-        let settings = Settings {
-            retention_events_days: 90,
-            retention_rejects_days: 30,
-            retention_visits_days: 180,
-            retention_anonymous_carts_days: 0,
-            retention_idempotency_days: 7,
-            ..Settings::default()
-        };
+        let settings: RetentionSettings = serde_json::from_value(serde_json::json!({
+            "events_days": 90,
+            "rejects_days": 30,
+            "visits_days": 180,
+            "anonymous_carts_days": 0,
+            "idempotency_days": 7,
+            "sweep_secs": 3600,
+        }))
+        .unwrap();
         let rules = RetentionRules::from_settings(&settings);
         assert_eq!(rules.events, Some(Duration::from_secs(90 * 86_400)));
         assert_eq!(rules.rejects, Some(Duration::from_secs(30 * 86_400)));

@@ -37,11 +37,11 @@ impl Application {
     /// Checks every service (database, broker, OpenID provider) and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         crate::prometheus::install();
-        let timeout = Duration::from_secs(settings.startup_timeout_secs);
+        let timeout = settings.startup_timeout;
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen_addr))?;
-        let internal_listener = match settings.internal_addr() {
+        let internal_listener = match settings.telemetry.internal_addr() {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
                 format!("cannot listen for /metrics and /readyz on {addr} (CARTOGRAPH_INTERNAL_ADDR)")
             })?),
@@ -54,10 +54,11 @@ impl Application {
         }
 
         let pool = db::prepare(&settings).await?;
-        let topics = Topics::new(&settings.kafka_topic_prefix);
-        kafka::ensure_topics(&settings.kafka_connection(), &topics, settings.kafka_partitions, timeout).await?;
-        let producer = ClickstreamProducer::new(&settings.kafka_connection(), topics, settings.broker_breaker())?;
-        let oidc = OidcClient::discover(&settings, timeout).await?;
+        let kafka = settings.kafka.connection();
+        let topics = Topics::new(&settings.kafka.topic_prefix);
+        kafka::ensure_topics(&kafka, &topics, settings.kafka.partitions, timeout).await?;
+        let producer = ClickstreamProducer::new(&kafka, topics, settings.collect.broker_breaker())?;
+        let oidc = OidcClient::discover(&settings.oidc, &settings.public_url, timeout).await?;
         let sessions = PostgresStore::new(pool.clone());
         sessions.migrate().await.context("creating the session table")?;
 
@@ -75,14 +76,17 @@ impl Application {
             settings: Arc::new(settings),
             producer: producer.clone(),
             oidc: Arc::new(oidc),
-            payments: payments(&settings_ref, &pool),
-            commerce: commerce(&settings_ref),
-            collect_limits: Arc::new(CollectLimits::from_settings(&settings_ref)),
+            payments: payments(&settings_ref.payments, settings_ref.visits.signing_key(), &pool),
+            commerce: commerce(&settings_ref.orders),
+            collect_limits: Arc::new(CollectLimits::from_settings(
+                &settings_ref.collect,
+                settings_ref.visits.max_events.get(),
+            )),
             journey_renders: Arc::default(),
             readiness: Arc::default(),
         };
-        let sweep_every = Duration::from_secs(state.settings.expiry_sweep_secs);
-        let limits = ConnectionLimits::from_settings(&state.settings);
+        let sweep_every = state.settings.orders.expiry_sweep;
+        let limits = ConnectionLimits::from_settings(&state.settings.http, state.settings.request_timeout);
         let internal = internal_listener.map(|listener| (listener, crate::web::internal_router(state.clone())));
         let router = crate::web::router(state, sessions);
         Ok(Self { listener, router, internal, producer, pool, sweep_every, limits })

@@ -18,7 +18,6 @@ use axum::{
 use http::{HeaderName, HeaderValue, StatusCode};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::time::Duration;
 use tower_http::{
     compression::CompressionLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -40,10 +39,7 @@ pub fn internal_router(state: AppState) -> Router {
         .route("/metrics", get(health::scrape))
         .route("/readyz", get(health::ready_in_detail))
         .route("/healthz", get(health::live))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(state.settings.request_timeout_secs),
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.settings.request_timeout))
         .with_state(state)
 }
 
@@ -51,8 +47,8 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let leptos_routes = generate_route_list(App);
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
     let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
-    let session_rules = state.settings.session_rules();
-    let test_payments = state.settings.test_payments();
+    let session_rules = state.settings.session.rules();
+    let test_payments = state.settings.payments.test_payments();
     let provide_server_context = move || {
         if test_payments {
             provide_context(app::server_context::TestPayments);
@@ -64,8 +60,12 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         provide_context(session_rules);
     };
     let secure = state.settings.secure_cookies();
-    let visit_cookies =
-        visit::VisitCookies::new(state.settings.visit_signing_key(), secure, state.settings.session_lifetime());
+    let visit_cookies = visit::VisitCookies::new(
+        state.settings.visits.signing_key(),
+        secure,
+        state.settings.session.absolute,
+        state.settings.visits.idle,
+    );
     let request_id = HeaderName::from_static("x-request-id");
 
     // `__Host-` in production: the browser keeps the cookie only when Secure, host-only and `Path=/`.
@@ -74,8 +74,8 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::minutes(
-            state.settings.session_idle_minutes as i64,
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::seconds(
+            i64::try_from(state.settings.session.idle.as_secs()).unwrap_or(i64::MAX),
         )));
 
     let site = Router::new()
@@ -115,10 +115,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .merge(site)
         .route_layer(middleware::from_fn(crate::prometheus::remember_route))
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(state.settings.request_timeout_secs),
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.settings.request_timeout))
         .layer(middleware::from_fn_with_state(
             headers::HeaderPolicy { hsts: state.settings.mode == crate::config::Mode::Production },
             headers::security_headers,
@@ -150,7 +147,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
 /// Pages may run only their own nonce'd bootstrap script and same-origin code (the WASM bundle needs
 /// `wasm-unsafe-eval`); forms may post only here and to the OpenID provider (sign-out redirects there).
 fn content_security_policy(settings: &crate::config::Settings) -> String {
-    let provider = settings.oidc_issuer_url.as_deref().map(|url| origin::SiteOrigin::of(url).0).unwrap_or_default();
+    let provider = settings.oidc.issuer_url.as_deref().map(|url| origin::SiteOrigin::of(url).0).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{{nonce}}' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \

@@ -1,6 +1,6 @@
 //! The OpenID Connect relying party: discovery, the authorization request and ID-token verification.
 
-use crate::config::Settings;
+use crate::config::OidcSettings;
 use anyhow::{anyhow, Context};
 use base64::Engine;
 use openidconnect::{
@@ -11,7 +11,6 @@ use openidconnect::{
     SubjectIdentifier, TokenResponse, UserInfoClaims, UserInfoError,
 };
 use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::{
@@ -69,9 +68,10 @@ pub struct VerifiedIdentity {
 
 impl OidcClient {
     /// Fetches the provider's discovery document, failing within `timeout` with an error naming the issuer.
-    pub async fn discover(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
-        let issuer = settings.oidc_issuer_url.clone().unwrap_or_default();
-        let call_timeout = Duration::from_secs(settings.oidc_timeout_secs);
+    /// Sign-in comes back to `public_url`.
+    pub async fn discover(settings: &OidcSettings, public_url: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let issuer = settings.issuer_url.clone().unwrap_or_default();
+        let call_timeout = settings.timeout;
         let http = openidconnect::reqwest::ClientBuilder::new()
             // Following redirects from the token endpoint would open the door to SSRF.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
@@ -85,22 +85,20 @@ impl OidcClient {
             .await
             .map_err(|_| anyhow!("OpenID provider unreachable at {issuer}: no answer within {}s", timeout.as_secs()))?
             .map_err(|e| anyhow!("OpenID provider unreachable at {issuer}: {}", error_chain(&e)))?;
-        let redirect = format!("{}/auth/callback", settings.public_url);
+        let redirect = format!("{public_url}/auth/callback");
         Ok(Self {
             http,
             timeout: call_timeout,
             metadata: RwLock::new(metadata),
             keys_refreshed: tokio::sync::Mutex::new(None),
-            client_id: ClientId::new(settings.oidc_client_id.clone().unwrap_or_default()),
-            client_secret: ClientSecret::new(
-                settings.oidc_client_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default(),
-            ),
+            client_id: ClientId::new(settings.client_id.clone().unwrap_or_default()),
+            client_secret: ClientSecret::new(settings.client_secret().to_string()),
             redirect_url: RedirectUrl::new(redirect.clone())
                 .map_err(|e| anyhow!("invalid redirect URL {redirect}: {e}"))?,
-            post_logout_url: format!("{}/", settings.public_url),
-            scopes: settings.oidc_scopes.split_whitespace().map(str::to_owned).collect(),
-            admin_claim: settings.oidc_admin_claim.clone(),
-            admin_value: settings.oidc_admin_value.clone(),
+            post_logout_url: format!("{public_url}/"),
+            scopes: settings.scopes.split_whitespace().map(str::to_owned).collect(),
+            admin_claim: settings.admin_claim.clone(),
+            admin_value: settings.admin_value.clone(),
         })
     }
 

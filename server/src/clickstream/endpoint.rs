@@ -102,14 +102,9 @@ impl CollectLimits {
         }
     }
 
-    /// From the settings.
-    pub fn from_settings(settings: &crate::config::Settings) -> Self {
-        Self::new(
-            settings.collect_rate_per_visit,
-            settings.collect_rate_per_ip,
-            settings.collect_max_concurrency,
-            settings.visit_max_events,
-        )
+    /// From the endpoint's settings, with `visit_max_events` from the visits'.
+    pub fn from_settings(settings: &crate::config::CollectSettings, visit_max_events: u32) -> Self {
+        Self::new(settings.rate_per_visit, settings.rate_per_ip, settings.max_concurrency.get(), visit_max_events)
     }
 }
 
@@ -157,7 +152,7 @@ pub async fn collect(
     body: Bytes,
 ) -> Result<Response, HttpError> {
     let received_at = Utc::now();
-    let ip = client_ip::rate_key(client_ip::client_ip(&headers, peer.ip(), &state.settings.trusted_proxies));
+    let ip = client_ip::rate_key(client_ip::client_ip(&headers, peer.ip(), &state.settings.collect.trusted_proxies));
     let limits = &state.limits;
     if let Err(wait) = limits.per_visit.check(&visit.0).and_then(|()| limits.per_ip.check(&ip)) {
         count_batch("rate_limited");
@@ -216,7 +211,7 @@ pub async fn collect(
         let error = format!("no event in the batch was taken: {}", reasons.first().copied().unwrap_or("no events"));
         return Err(HttpError::json(StatusCode::BAD_REQUEST, error).with("rejected", &reasons));
     }
-    let user_id = app::server_context::signed_in_user(&session, state.settings.session_lifetime())
+    let user_id = app::server_context::signed_in_user(&session, state.settings.session.absolute)
         .await
         .ok()
         .flatten()

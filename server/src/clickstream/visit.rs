@@ -1,4 +1,5 @@
-//! The visit: an id the server issues, signed, in an HttpOnly cookie that ends after 30 minutes without a request.
+//! The visit: an id the server issues, signed, in an HttpOnly cookie that ends after `visits.idle` (30 minutes by
+//! default, `CARTOGRAPH_VISIT_IDLE_MINUTES`) without a request.
 //!
 //! The cookie is `{visit}.{owner}.{tag}`: the visit id, the signed-in user it belongs to (`-` while anonymous) and
 //! an HMAC-SHA256 tag over both, so a client can neither choose a visit nor claim someone else's. Any other value
@@ -25,8 +26,6 @@ pub const VISIT_COOKIE: &str = "cg_visit";
 /// The production name: the `__Host-` prefix makes browsers refuse it unless `Secure`, host-only and `Path=/`,
 /// so a sibling subdomain cannot plant one.
 pub const HOST_VISIT_COOKIE: &str = "__Host-cg_visit";
-/// A visit ends after this long without a request.
-pub const VISIT_IDLE_SECS: u64 = 30 * 60;
 /// Bytes of the HMAC kept in the cookie (128 bits).
 const TAG_BYTES: usize = 16;
 
@@ -41,6 +40,8 @@ pub struct VisitCookies {
     secure: bool,
     /// A session older than this is over, whatever its cookie says.
     session_lifetime: Duration,
+    /// A visit ends after this long without a request: the cookie's `Max-Age`.
+    idle: Duration,
 }
 
 /// A visit and the user it belongs to, as a verified cookie carries them.
@@ -51,8 +52,9 @@ pub struct SignedVisit {
 }
 
 impl VisitCookies {
-    pub fn new(key: &[u8], secure: bool, session_lifetime: Duration) -> Self {
-        Self { key: Arc::from(key), secure, session_lifetime }
+    /// Cookies signed with `key`, for visits that end after `idle` without a request.
+    pub fn new(key: &[u8], secure: bool, session_lifetime: Duration, idle: Duration) -> Self {
+        Self { key: Arc::from(key), secure, session_lifetime, idle }
     }
 
     /// The cookie's name.
@@ -110,7 +112,7 @@ impl VisitCookies {
     fn set_cookie(&self, response: &mut Response, signed: SignedVisit) {
         let cookie = cookie::Cookie::build((self.name(), self.value(signed)))
             .path("/")
-            .max_age(cookie::time::Duration::seconds(VISIT_IDLE_SECS as i64))
+            .max_age(cookie::time::Duration::seconds(i64::try_from(self.idle.as_secs()).unwrap_or(i64::MAX)))
             .http_only(true)
             .same_site(cookie::SameSite::Lax)
             .secure(self.secure)
@@ -197,7 +199,12 @@ mod tests {
     use super::*;
 
     fn cookies() -> VisitCookies {
-        VisitCookies::new(b"a test key that is long enough to sign visits", false, Duration::from_secs(3600))
+        VisitCookies::new(
+            b"a test key that is long enough to sign visits",
+            false,
+            Duration::from_secs(3600),
+            Duration::from_secs(30 * 60),
+        )
     }
 
     fn headers(cookie: &str) -> http::HeaderMap {
@@ -230,14 +237,19 @@ mod tests {
         let tag = value.rsplit('.').next().unwrap();
         assert_eq!(c.verify(&format!("{}.{}.{tag}", signed.visit, Uuid::new_v4())), None);
         // Signed with another key.
-        let other = VisitCookies::new(b"another key, another deployment, same length", false, Duration::from_secs(1));
+        let other = VisitCookies::new(
+            b"another key, another deployment, same length",
+            false,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
         assert_eq!(c.verify(&other.value(signed)), None);
         assert_eq!(c.from_headers(&http::HeaderMap::new()), None);
     }
 
     #[test]
     fn production_cookies_carry_the_host_prefix() {
-        let production = VisitCookies::new(b"k", true, Duration::from_secs(1));
+        let production = VisitCookies::new(b"k", true, Duration::from_secs(1), Duration::from_secs(45 * 60));
         assert_eq!(production.name(), "__Host-cg_visit");
         let mut response = Response::new(axum::body::Body::empty());
         production.set_cookie(&mut response, SignedVisit { visit: Uuid::new_v4(), owner: None });
@@ -246,6 +258,7 @@ mod tests {
             cookie.starts_with("__Host-cg_visit=") && cookie.contains("; Secure") && cookie.contains("Path=/"),
             "{cookie}"
         );
+        assert!(cookie.contains("Max-Age=2700"), "the cookie lasts as long as an idle visit: {cookie}");
         assert!(!cookie.contains("Domain"), "{cookie}");
     }
 }

@@ -65,7 +65,7 @@ pub async fn upload_product_image(
     Path(id): Path<i64>,
     multipart: Multipart,
 ) -> Response {
-    let signed_in = app::server_context::current_user(&session, state.settings.session_rules(), &state.pool).await;
+    let signed_in = app::server_context::current_user(&session, state.settings.session.rules(), &state.pool).await;
     let admin = match signed_in.and_then(app::server_context::admin) {
         Ok(admin) => admin,
         Err(error) => return HttpError::from_app(&error).into_response(),

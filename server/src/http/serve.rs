@@ -15,7 +15,7 @@
 //! On shutdown the server stops accepting, lets the requests in progress finish (idle connections close at
 //! once) and gives up on stragglers after a bounded wait.
 
-use crate::{config::Settings, shutdown::Shutdown};
+use crate::{config::HttpSettings, shutdown::Shutdown};
 use axum::{extract::ConnectInfo, Router};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn, Request};
 use hyper_util::{
@@ -62,13 +62,14 @@ pub struct ConnectionLimits {
 }
 
 impl ConnectionLimits {
-    /// The limits from settings; shutdown waits for the longest a request may take, and a little more.
-    pub fn from_settings(settings: &Settings) -> Self {
+    /// The limits from settings; shutdown waits for the longest a request may take (`request_timeout`), and a
+    /// little more.
+    pub fn from_settings(settings: &HttpSettings, request_timeout: Duration) -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(settings.http_header_read_timeout_secs),
-            idle_timeout: Duration::from_secs(settings.http_idle_timeout_secs),
-            max_connections: settings.http_max_connections,
-            drain_timeout: Duration::from_secs(settings.request_timeout_secs + 5),
+            header_read_timeout: settings.header_read_timeout,
+            idle_timeout: settings.idle_timeout,
+            max_connections: settings.max_connections.get(),
+            drain_timeout: request_timeout + Duration::from_secs(5),
         }
     }
 }

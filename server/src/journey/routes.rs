@@ -56,7 +56,7 @@ pub async fn download(
 ) -> Result<Response, HttpError> {
     let visit = file.strip_suffix(".pdf").and_then(|id| Uuid::parse_str(id).ok()).ok_or_else(HttpError::not_found)?;
     // Admin rights as the database has them now: a demoted admin reads only their own journeys.
-    let reader = match app::server_context::current_user(&session, state.settings.session_rules(), &state.pool).await {
+    let reader = match app::server_context::current_user(&session, state.settings.session.rules(), &state.pool).await {
         Ok(Some(reader)) => reader,
         Ok(None) => return Err(HttpError::not_found()),
         Err(_) => return Err(HttpError::unavailable()),
@@ -118,7 +118,7 @@ async fn document(state: &DownloadState, visit: Uuid, reader: &SessionUser) -> a
     let started = Instant::now();
     let (pool, info) = (state.pool.clone(), record.info.clone());
     let rendering = state.renders.get_or_render(visit, move || render_now(pool, info));
-    match tokio::time::timeout(render_budget(state.settings.request_timeout_secs), rendering).await {
+    match tokio::time::timeout(render_budget(state.settings.request_timeout), rendering).await {
         Ok(rendered) => {
             let (pdf, served) = rendered?;
             Ok(Download::Found(Document { pdf, record, on_demand: Some((served, started.elapsed())) }))
@@ -129,8 +129,8 @@ async fn document(state: &DownloadState, visit: Uuid, reader: &SessionUser) -> a
 
 /// How long a download waits for a render: a little less than the request timeout, so that the answer is this
 /// handler's 503 with `Retry-After` rather than the timeout layer's.
-fn render_budget(request_timeout_secs: u64) -> Duration {
-    Duration::from_secs(request_timeout_secs).mul_f64(0.9)
+fn render_budget(request_timeout: Duration) -> Duration {
+    request_timeout.mul_f64(0.9)
 }
 
 /// Loads the visit's events and renders its journey on a blocking thread.

@@ -5,35 +5,25 @@
 pub mod expiry;
 pub mod settlement;
 
-use crate::config::Settings;
+use crate::config::{OrderSettings, PaymentSettings};
 use app::orders::{
     payment::{Payments, TestGateway},
     store::CommerceSettings,
 };
 use sqlx::PgPool;
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 /// The payment gateway from settings: the built-in test gateway (a real provider plugs in behind the same trait).
-pub fn payments(settings: &Settings, pool: &PgPool) -> Payments {
-    let gateway = TestGateway::new(
-        pool.clone(),
-        Duration::from_millis(settings.test_gateway_latency_ms),
-        Duration::from_millis(settings.test_gateway_slow_ms),
-    );
-    let timeout = Duration::from_secs(settings.payment_timeout_secs);
-    let mut payments =
-        Payments::new(Arc::new(gateway), timeout, settings.payment_breaker(), settings.visit_signing_key());
-    payments.limits = settings.payment_attempt_limits();
-    payments.settle_after =
-        Duration::from_secs(settings.payment_settle_after_secs).max(timeout + Duration::from_secs(1));
+/// `card_key` keys the card fingerprints (the visit-signing key).
+pub fn payments(settings: &PaymentSettings, card_key: &[u8], pool: &PgPool) -> Payments {
+    let gateway = TestGateway::new(pool.clone(), settings.test_gateway_latency, settings.test_gateway_slow);
+    let mut payments = Payments::new(Arc::new(gateway), settings.timeout, settings.breaker(), card_key);
+    payments.limits = settings.attempt_limits();
+    payments.settle_after = settings.effective_settle_after();
     payments
 }
 
 /// The commerce rules from settings.
-pub fn commerce(settings: &Settings) -> CommerceSettings {
-    CommerceSettings {
-        reservation: Duration::from_secs(settings.reservation_minutes * 60),
-        max_unpaid_orders: settings.max_unpaid_orders,
-        max_reserved_per_product: settings.max_reserved_per_product,
-    }
+pub fn commerce(settings: &OrderSettings) -> CommerceSettings {
+    settings.commerce()
 }

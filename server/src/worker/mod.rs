@@ -31,17 +31,17 @@ use std::time::Duration;
 
 /// Checks the database and the broker, then runs every job until `shutdown` fires.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
-    let timeout = Duration::from_secs(settings.startup_timeout_secs);
+    let timeout = settings.startup_timeout;
     crate::prometheus::install();
     let health = failure::StorageHealth::default();
-    let metrics_listener = match settings.worker_metrics_addr() {
+    let metrics_listener = match settings.telemetry.worker_metrics_addr() {
         Some(addr) => Some(metrics::serve(addr, health.clone(), shutdown.clone()).await?),
         None => None,
     };
     let pool = crate::db::prepare(&settings).await?;
-    let kafka = settings.kafka_connection();
-    let topics = Topics::new(&settings.kafka_topic_prefix);
-    kafka::ensure_topics(&kafka, &topics, settings.kafka_partitions, timeout).await?;
+    let kafka = settings.kafka.connection();
+    let topics = Topics::new(&settings.kafka.topic_prefix);
+    kafka::ensure_topics(&kafka, &topics, settings.kafka.partitions, timeout).await?;
 
     let mut jobs = tokio::task::JoinSet::new();
     for (outbox, topic) in [(Outbox::Catalog, &topics.catalog), (Outbox::Clickstream, &topics.clickstream)] {
@@ -50,31 +50,31 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     }
     jobs.spawn(retention::run_until(
         pool.clone(),
-        RetentionRules::from_settings(&settings),
-        Duration::from_secs(settings.retention_sweep_secs),
+        RetentionRules::from_settings(&settings.retention),
+        settings.retention.sweep,
         shutdown.clone(),
     ));
     jobs.spawn(crate::orders::settlement::settle_until(
         pool.clone(),
-        crate::orders::payments(&settings, &pool),
-        Duration::from_secs(settings.payment_settle_sweep_secs),
+        crate::orders::payments(&settings.payments, settings.visits.signing_key(), &pool),
+        settings.payments.settle_sweep,
         shutdown.clone(),
     ));
     let rules = ClosingRules {
-        idle: Duration::from_secs(settings.visit_idle_minutes * 60),
+        idle: settings.visits.idle,
         sign_out_grace: Duration::from_secs(5),
-        every: Duration::from_secs(settings.visit_sweep_secs),
+        every: settings.visits.sweep,
     };
     jobs.spawn(closer::close_visits_until(pool.clone(), rules, shutdown.clone()));
 
-    let group = &settings.kafka_consumer_group;
-    let member = settings.kafka_group_member.as_deref();
+    let group = &settings.kafka.consumer_group;
+    let member = settings.kafka.group_member.as_deref();
     let notifications_group = format!("{group}.notifications");
     let notifications_member = member.map(|member| format!("{member}.notifications"));
     let notify = Notify { pool: pool.clone(), health: health.clone(), shutdown: shutdown.clone() };
     let store = StoreEvents {
         pool: pool.clone(),
-        visit_max_events: settings.visit_max_events,
+        visit_max_events: settings.visits.max_events.get(),
         health,
         shutdown: shutdown.clone(),
     };

@@ -341,9 +341,9 @@ async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_af
     app.broker().restart();
     let published = app.wait_for_count("SELECT count(*) FROM catalog_outbox WHERE published_at IS NOT NULL", 3).await;
     assert_eq!(published, 3, "published once the broker is back");
-    let topic = format!("{}catalog.v1", app.settings.kafka_topic_prefix);
+    let topic = format!("{}catalog.v1", app.settings.kafka.topic_prefix);
     let records =
-        cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, Duration::from_secs(20)).await.unwrap();
+        cartograph::kafka::read_topic(&app.settings.kafka.connection(), &topic, Duration::from_secs(20)).await.unwrap();
     let prices: Vec<i64> = records
         .iter()
         .map(|r| serde_json::from_str::<Value>(&r.payload).unwrap()["after"]["price_cents"].as_i64().unwrap())

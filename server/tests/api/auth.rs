@@ -128,7 +128,10 @@ async fn signing_out_ends_the_local_session_and_the_providers() {
 
 #[tokio::test]
 async fn a_session_ends_at_its_absolute_lifetime_however_active() {
-    let app = TestApp::builder().with_settings(|settings| settings.session_absolute_minutes = 0).spawn().await;
+    let app = TestApp::builder()
+        .with_settings(|settings| settings.session.absolute = std::time::Duration::ZERO)
+        .spawn()
+        .await;
     let response = app.sign_in("shopper", "/").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.current_user().await, serde_json::Value::Null, "a session past its lifetime is signed out");

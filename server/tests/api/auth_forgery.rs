@@ -12,8 +12,8 @@ use std::time::Duration;
 async fn app_signing_in_at(provider: &FakeProvider) -> TestApp {
     TestApp::builder()
         .with_settings(|settings| {
-            settings.oidc_issuer_url = Some(provider.issuer.clone());
-            settings.oidc_timeout_secs = 1;
+            settings.oidc.issuer_url = Some(provider.issuer.clone());
+            settings.oidc.timeout = Duration::from_secs(1);
         })
         .spawn()
         .await

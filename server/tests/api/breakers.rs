@@ -15,10 +15,10 @@ async fn assert_tripped(app: &TestApp, breaker: &str) {
 async fn a_failing_gateway_opens_the_breaker_and_the_order_stays_payable_until_it_closes() {
     let app = TestApp::builder()
         .with_settings(|settings| {
-            settings.payment_breaker_failures = 3;
-            settings.payment_breaker_cooldown_secs = 2;
-            settings.payment_timeout_secs = 2;
-            settings.test_gateway_latency_ms = 20;
+            settings.payments.breaker_failures = std::num::NonZeroU32::new(3).unwrap();
+            settings.payments.breaker_cooldown = Duration::from_secs(2);
+            settings.payments.timeout = Duration::from_secs(2);
+            settings.payments.test_gateway_latency = Duration::from_millis(20);
         })
         .spawn()
         .await;
@@ -72,8 +72,8 @@ async fn with_the_broker_down_the_endpoint_answers_503_at_once_once_the_breaker_
     let app = TestApp::builder()
         .with_private_broker()
         .with_settings(|settings| {
-            settings.broker_breaker_failures = 2;
-            settings.broker_breaker_cooldown_secs = 4;
+            settings.collect.broker_breaker_failures = std::num::NonZeroU32::new(2).unwrap();
+            settings.collect.broker_breaker_cooldown = Duration::from_secs(4);
         })
         .spawn()
         .await;

@@ -14,8 +14,8 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
         TestApp::builder()
             .with_private_broker()
             .with_settings(|settings| {
-                settings.collect_rate_per_visit = 1000.0;
-                settings.collect_rate_per_ip = 1000.0;
+                settings.collect.rate_per_visit = 1000.0;
+                settings.collect.rate_per_ip = 1000.0;
             })
             .spawn()
             .await,
@@ -73,9 +73,9 @@ async fn accepted_events_survive_a_broker_restart_exactly_once() {
     let batches = outcomes.keys().filter(|k| k.starts_with("batch-")).count();
     assert!(!accepted.is_empty() && batches > 10, "{} accepted events of {batches} batches", accepted.len());
 
-    let topic = format!("{}clickstream.v1", app.settings.kafka_topic_prefix);
+    let topic = format!("{}clickstream.v1", app.settings.kafka.topic_prefix);
     let records =
-        cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, Duration::from_secs(20)).await.unwrap();
+        cartograph::kafka::read_topic(&app.settings.kafka.connection(), &topic, Duration::from_secs(20)).await.unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for record in &records {
         let value: serde_json::Value = serde_json::from_str(&record.payload).unwrap();
@@ -112,8 +112,8 @@ async fn the_endpoint_takes_events_again_at_once_after_an_outage_longer_than_the
     let app = TestApp::builder()
         .with_private_broker()
         .with_settings(|settings| {
-            settings.collect_rate_per_visit = 1000.0;
-            settings.collect_rate_per_ip = 1000.0;
+            settings.collect.rate_per_visit = 1000.0;
+            settings.collect.rate_per_ip = 1000.0;
         })
         .spawn()
         .await;

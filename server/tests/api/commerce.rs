@@ -79,7 +79,7 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
 }
 
 fn startup_payments(app: &TestApp) -> payment::Payments {
-    cartograph::orders::payments(&app.settings, &app.pool)
+    cartograph::orders::payments(&app.settings.payments, app.settings.visits.signing_key(), &app.pool)
 }
 
 #[tokio::test]

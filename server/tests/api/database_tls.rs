@@ -18,15 +18,15 @@ async fn the_database_is_reached_over_verified_tls_with_a_private_ca() {
     admin.close().await.unwrap();
 
     let mut settings = test_settings().await;
-    settings.database_url = Some(verified("cartograph").into());
-    settings.startup_timeout_secs = 5;
+    settings.database.url = Some(verified("cartograph").into());
+    settings.startup_timeout = std::time::Duration::from_secs(5);
     let refused = Application::build(settings.clone()).await.err().expect("an unknown CA is refused");
     let refused = format!("{refused:#}");
     println!("without the CA file: {refused}");
     assert!(refused.starts_with(&format!("database unreachable at {}", verified("cartograph"))), "{refused}");
     assert!(refused.to_lowercase().contains("certificate") || refused.contains("UnknownIssuer"), "{refused}");
 
-    settings.database_ca_file = Some(ca.display().to_string());
+    settings.database.ca_file = Some(ca.display().to_string());
     let app = TestApp::builder().with_test_settings(settings).spawn().await;
     let encrypted: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         .fetch_one(&app.pool)

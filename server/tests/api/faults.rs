@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 async fn a_sigkilled_worker_process_mid_batch_loses_and_duplicates_nothing() {
     let app = TestApp::builder()
         .with_settings(|settings| {
-            settings.collect_rate_per_visit = 10_000.0;
-            settings.collect_rate_per_ip = 10_000.0;
+            settings.collect.rate_per_visit = 10_000.0;
+            settings.collect.rate_per_ip = 10_000.0;
         })
         .spawn()
         .await;
@@ -69,7 +69,7 @@ async fn a_sigkilled_worker_process_mid_batch_loses_and_duplicates_nothing() {
 async fn a_database_restart_fails_fast_with_503_and_recovers_without_an_app_restart() {
     let app = TestApp::builder()
         .with_private_postgres()
-        .with_settings(|settings| settings.database_acquire_timeout_ms = 1000)
+        .with_settings(|settings| settings.database.acquire_timeout = Duration::from_millis(1000))
         .spawn()
         .await;
     let (pen, _, _) = app.product("brass-fountain-pen").await;

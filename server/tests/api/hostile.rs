@@ -32,9 +32,9 @@ async fn the_nul_event_is_refused_naming_the_field_and_the_next_event_is_stored_
 
     let elapsed = app.an_ordinary_event_is_stored_within(Duration::from_secs(5)).await;
     assert!(elapsed <= Duration::from_secs(5));
-    let bad = format!("{}clickstream.bad.v1", app.settings.kafka_topic_prefix);
+    let bad = format!("{}clickstream.bad.v1", app.settings.kafka.topic_prefix);
     let records =
-        cartograph::kafka::read_topic(&app.settings.kafka_connection(), &bad, Duration::from_secs(15)).await.unwrap();
+        cartograph::kafka::read_topic(&app.settings.kafka.connection(), &bad, Duration::from_secs(15)).await.unwrap();
     assert!(
         records.iter().any(|r| r.payload.contains("U+0000")),
         "the refused event is in the bad topic with its reason"
@@ -72,11 +72,11 @@ async fn poison_records_in_the_topic_are_set_aside_with_their_bytes_and_the_part
         ),
     ];
     let producer: FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", app.settings.kafka_brokers())
+        .set("bootstrap.servers", app.settings.kafka.brokers())
         .set("message.max.bytes", "10000000")
         .create()
         .unwrap();
-    let topic = format!("{}clickstream.v1", app.settings.kafka_topic_prefix);
+    let topic = format!("{}clickstream.v1", app.settings.kafka.topic_prefix);
     let mut sent = Vec::new();
     for (_, payload) in &poison {
         let delivered = producer
@@ -115,7 +115,7 @@ async fn poison_records_in_the_topic_are_set_aside_with_their_bytes_and_the_part
 async fn a_transient_storage_failure_is_retried_reported_and_loses_nothing() {
     let port = free_port();
     let app = TestApp::builder()
-        .with_settings(|settings| settings.worker_metrics_addr = format!("127.0.0.1:{port}"))
+        .with_settings(|settings| settings.telemetry.worker_metrics_addr = format!("127.0.0.1:{port}"))
         .spawn()
         .await;
     sqlx::query("ALTER TABLE clickstream_events RENAME TO clickstream_events_away").execute(&app.pool).await.unwrap();
@@ -257,9 +257,9 @@ async fn a_new_visit_starts_when_the_session_ends_or_the_user_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     let mut settings = test_settings().await;
-    settings.collect_rate_per_visit = 1_000.0;
-    settings.collect_rate_per_ip = 1_000.0;
-    let cap = settings.visit_max_events;
+    settings.collect.rate_per_visit = 1_000.0;
+    settings.collect.rate_per_ip = 1_000.0;
+    let cap = settings.visits.max_events.get();
     assert_eq!(cap, 5_000, "the default cap");
     let app = TestApp::builder().with_test_settings(settings).with_worker().spawn().await;
     let visit = app.visit().await;
@@ -291,8 +291,8 @@ async fn a_visit_holds_at_most_its_cap_and_the_tracker_is_told_to_stop() {
     assert_eq!(body["accepted"], 0, "{body}");
     assert_eq!(body["rejected"], serde_json::json!(["visit_full"]));
     // What the endpoint let through before the worker caught up is set aside by the worker, never stored.
-    let bad = format!("{}clickstream.bad.v1", app.settings.kafka_topic_prefix);
-    let diverted = cartograph::kafka::read_topic(&app.settings.kafka_connection(), &bad, Duration::from_secs(15))
+    let bad = format!("{}clickstream.bad.v1", app.settings.kafka.topic_prefix);
+    let diverted = cartograph::kafka::read_topic(&app.settings.kafka.connection(), &bad, Duration::from_secs(15))
         .await
         .unwrap()
         .iter()
@@ -353,9 +353,9 @@ async fn purchases_are_recorded_by_the_server_and_cannot_be_claimed_by_the_brows
 #[tokio::test]
 async fn the_catalog_consumer_and_the_outbox_relay_move_past_poison() {
     let app = app_with_a_storing_worker().await;
-    let topic = format!("{}catalog.v1", app.settings.kafka_topic_prefix);
+    let topic = format!("{}catalog.v1", app.settings.kafka.topic_prefix);
     let producer: FutureProducer =
-        rdkafka::ClientConfig::new().set("bootstrap.servers", app.settings.kafka_brokers()).create().unwrap();
+        rdkafka::ClientConfig::new().set("bootstrap.servers", app.settings.kafka.brokers()).create().unwrap();
     producer
         .send(
             FutureRecord::to(&topic).key("1").payload(&b"{\"schema_version\":1,\"nonsense\":\x00}"[..]),
@@ -405,8 +405,8 @@ async fn the_endpoint_sheds_batches_past_its_concurrency_limit() {
     let app = TestApp::builder()
         .with_private_broker()
         .with_settings(|settings| {
-            settings.collect_max_concurrency = 1;
-            settings.broker_breaker_failures = 1_000;
+            settings.collect.max_concurrency = std::num::NonZeroUsize::new(1).unwrap();
+            settings.collect.broker_breaker_failures = std::num::NonZeroU32::new(1_000).unwrap();
         })
         .spawn()
         .await;

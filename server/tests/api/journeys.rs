@@ -25,7 +25,11 @@ fn pdf_text(pdf: &[u8]) -> String {
 }
 
 async fn app_with_fast_closing() -> TestApp {
-    TestApp::builder().with_settings(|settings| settings.visit_sweep_secs = 1).with_worker().spawn().await
+    TestApp::builder()
+        .with_settings(|settings| settings.visits.sweep = Duration::from_secs(1))
+        .with_worker()
+        .spawn()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +186,11 @@ fn closing_rules() -> ClosingRules {
 
 /// An app with a worker that stores events but sweeps visits only every `sweep_secs`.
 async fn app_with_worker_sweeping_every(sweep_secs: u64) -> TestApp {
-    TestApp::builder().with_settings(|settings| settings.visit_sweep_secs = sweep_secs).with_worker().spawn().await
+    TestApp::builder()
+        .with_settings(|settings| settings.visits.sweep = Duration::from_secs(sweep_secs))
+        .with_worker()
+        .spawn()
+        .await
 }
 
 /// Loads a page (which issues the visit cookie) and posts `events`, each on a path starting with `marker`;

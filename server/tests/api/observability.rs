@@ -53,11 +53,11 @@ async fn metrics_count_requests_by_matched_route_events_and_payments() {
 async fn the_worker_serves_consumer_lag_and_journey_renders_on_its_own_listener() {
     let port = free_port();
     let app = TestApp::builder()
-        .with_settings(|settings| settings.worker_metrics_addr = format!("127.0.0.1:{port}"))
+        .with_settings(|settings| settings.telemetry.worker_metrics_addr = format!("127.0.0.1:{port}"))
         .with_worker()
         .spawn()
         .await;
-    let group = app.settings.kafka_consumer_group.clone();
+    let group = app.settings.kafka.consumer_group.clone();
     let visit = app.visit().await;
     // Two events: a visit with fewer is closed without rendering a journey.
     let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/","id":"w-1"},{"type":"page_view","path":"/cart","id":"w-2"}]}"#;
@@ -77,7 +77,7 @@ async fn the_worker_serves_consumer_lag_and_journey_renders_on_its_own_listener(
     // librdkafka reports statistics every 2 s; the lag gauge appears with the first report after assignment.
     let lag_series = format!(
         r#"cartograph_consumer_lag{{group="{group}",topic="{}clickstream.v1""#,
-        app.settings.kafka_topic_prefix
+        app.settings.kafka.topic_prefix
     );
     let notifications_series = format!(r#"cartograph_consumer_lag{{group="{group}.notifications""#);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -33,10 +33,10 @@ async fn app_settling_quickly(
 ) -> TestApp {
     TestApp::builder()
         .with_settings(|settings| {
-            settings.test_gateway_latency_ms = 0;
-            settings.payment_timeout_secs = timeout_secs;
-            settings.payment_settle_after_secs = settle_after_secs;
-            settings.payment_settle_sweep_secs = 1;
+            settings.payments.test_gateway_latency = Duration::from_millis(0);
+            settings.payments.timeout = Duration::from_secs(timeout_secs);
+            settings.payments.settle_after = Duration::from_secs(settle_after_secs);
+            settings.payments.settle_sweep = Duration::from_secs(1);
         })
         .with_settings(change)
         .spawn()
@@ -47,10 +47,10 @@ async fn app_settling_quickly(
 async fn a_shopper_cannot_open_the_payment_breaker_and_failed_attempts_are_throttled_per_user_and_per_card() {
     let app = TestApp::builder()
         .with_settings(|settings| {
-            settings.payment_breaker_failures = 3;
-            settings.payment_failures_per_user = 5;
-            settings.payment_failures_per_card = 5;
-            settings.test_gateway_latency_ms = 0;
+            settings.payments.breaker_failures = std::num::NonZeroU32::new(3).unwrap();
+            settings.payments.failures_per_user = 5;
+            settings.payments.failures_per_card = 5;
+            settings.payments.test_gateway_latency = Duration::from_millis(0);
         })
         .spawn()
         .await;
@@ -97,8 +97,8 @@ async fn a_shopper_cannot_open_the_payment_breaker_and_failed_attempts_are_throt
 async fn one_account_cannot_hoard_stock_with_unpaid_orders() {
     let app = TestApp::builder()
         .with_settings(|settings| {
-            settings.max_unpaid_orders = 2;
-            settings.max_reserved_per_product = 3;
+            settings.orders.max_unpaid_orders = 2;
+            settings.orders.max_reserved_per_product = 3;
         })
         .spawn()
         .await;
@@ -134,8 +134,8 @@ async fn a_crash_after_the_gateway_charged_is_settled_by_the_worker_and_a_reload
     // The request is cut off (as by a crash or the request timeout) after the gateway took the charge but
     // before its slow answer arrived.
     let app = app_settling_quickly(5, 6, |settings| {
-        settings.request_timeout_secs = 1;
-        settings.test_gateway_slow_ms = 3_000;
+        settings.request_timeout = Duration::from_secs(1);
+        settings.payments.test_gateway_slow = Duration::from_millis(3_000);
     })
     .await;
     let order = app.pending_order("wool-beanie", 1).await;
@@ -168,7 +168,7 @@ async fn a_crash_after_the_gateway_charged_is_settled_by_the_worker_and_a_reload
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_charge_the_gateway_never_answered_is_pending_then_settled_as_not_charged_and_the_order_stays_payable() {
-    let app = app_settling_quickly(1, 2, |settings| settings.reservation_minutes = 1).await;
+    let app = app_settling_quickly(1, 2, |settings| settings.orders.reservation = Duration::from_secs(60)).await;
     let (beanie, _, _) = app.product("wool-beanie").await;
     let order = app.pending_order("wool-beanie", 1).await;
     let reserved = app.stock(beanie).await;

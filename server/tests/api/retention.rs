@@ -136,7 +136,7 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
     .await
     .unwrap();
 
-    let rules = RetentionRules::from_settings(&app.settings);
+    let rules = RetentionRules::from_settings(&app.settings.retention);
     let started = std::time::Instant::now();
     let report = apply_once(pool, &rules, 2).await.expect("retention applies");
     println!("one sweep of {} rows in batches of 2: {:?}", report.total(), started.elapsed());
@@ -199,9 +199,10 @@ async fn retention_runs_before_any_web_process_created_the_session_table() {
     .execute(&pool)
     .await
     .unwrap();
-    let report = apply_once(&pool, &RetentionRules::from_settings(&cartograph::config::Settings::default()), 2)
-        .await
-        .expect("no session table is not an error");
+    let report =
+        apply_once(&pool, &RetentionRules::from_settings(&cartograph::config::Settings::default().retention), 2)
+            .await
+            .expect("no session table is not an error");
     assert_eq!(report, RetentionReport { clickstream_events: 1, ..Default::default() });
 }
 
@@ -209,9 +210,9 @@ async fn retention_runs_before_any_web_process_created_the_session_table() {
 async fn the_bad_topic_is_created_with_a_retention_limit() {
     use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
     let app = spawn_app().await;
-    let topics = cartograph::kafka::Topics::new(&app.settings.kafka_topic_prefix);
+    let topics = cartograph::kafka::Topics::new(&app.settings.kafka.topic_prefix);
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
-        cartograph::kafka::client_config(&app.settings.kafka_connection()).create().unwrap();
+        cartograph::kafka::client_config(&app.settings.kafka.connection()).create().unwrap();
     let described = admin
         .describe_configs([&ResourceSpecifier::Topic(&topics.clickstream_bad)], &AdminOptions::new())
         .await
@@ -251,10 +252,11 @@ async fn a_large_backlog_is_swept_in_worker_sized_batches() {
     let sessions = apply_once(&pool, &sessions_only, batch).await.unwrap().sessions;
     let sessions_took = started.elapsed();
     let started = std::time::Instant::now();
-    let events = apply_once(&pool, &RetentionRules::from_settings(&cartograph::config::Settings::default()), batch)
-        .await
-        .unwrap()
-        .clickstream_events;
+    let events =
+        apply_once(&pool, &RetentionRules::from_settings(&cartograph::config::Settings::default().retention), batch)
+            .await
+            .unwrap()
+            .clickstream_events;
     let events_took = started.elapsed();
     println!(
         "in batches of {batch}: {sessions} expired sessions of 100,000 in {sessions_took:?} ({:.0}/s); \

@@ -56,7 +56,8 @@ async fn signed_in_expiry(app: &TestApp) -> f64 {
 
 #[tokio::test]
 async fn an_active_session_slides_its_idle_expiry_saving_at_most_once_per_interval() {
-    let app = TestApp::builder().with_settings(|settings| settings.session_touch_secs = 2).spawn().await;
+    let app =
+        TestApp::builder().with_settings(|settings| settings.session.touch = Duration::from_secs(2)).spawn().await;
     app.sign_in("shopper", "/").await;
     app.current_user().await;
     let first = signed_in_expiry(&app).await;

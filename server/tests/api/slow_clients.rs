@@ -88,7 +88,10 @@ async fn an_ordinary_event_is_still_stored(app: &TestApp) {
 #[tokio::test]
 async fn two_hundred_half_sent_request_heads_neither_block_others_nor_stay_open() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let app = TestApp::builder().with_settings(|settings| settings.http_header_read_timeout_secs = 2).spawn().await;
+    let app = TestApp::builder()
+        .with_settings(|settings| settings.http.header_read_timeout = Duration::from_secs(2))
+        .spawn()
+        .await;
     let address = socket_address(&app);
 
     let mut held = Vec::with_capacity(200);
@@ -129,8 +132,8 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let app = TestApp::builder()
         .with_settings(|settings| {
-            settings.http_idle_timeout_secs = 2;
-            settings.http_header_read_timeout_secs = 10;
+            settings.http.idle_timeout = Duration::from_secs(2);
+            settings.http.header_read_timeout = Duration::from_secs(10);
         })
         .spawn()
         .await;
@@ -163,8 +166,8 @@ async fn a_keep_alive_connection_may_wait_past_the_header_read_timeout_but_a_lat
     let _alone = ONE_AT_A_TIME.lock().await;
     let app = TestApp::builder()
         .with_settings(|settings| {
-            settings.http_header_read_timeout_secs = 2;
-            settings.http_idle_timeout_secs = 6;
+            settings.http.header_read_timeout = Duration::from_secs(2);
+            settings.http.idle_timeout = Duration::from_secs(6);
         })
         .spawn()
         .await;
@@ -192,9 +195,9 @@ async fn at_the_connection_cap_a_new_connection_waits_and_is_served_once_one_clo
     let _alone = ONE_AT_A_TIME.lock().await;
     let app = TestApp::builder()
         .with_settings(|settings| {
-            settings.http_max_connections = 20;
-            settings.http_header_read_timeout_secs = 60;
-            settings.http_idle_timeout_secs = 60;
+            settings.http.max_connections = std::num::NonZeroUsize::new(20).unwrap();
+            settings.http.header_read_timeout = Duration::from_secs(60);
+            settings.http.idle_timeout = Duration::from_secs(60);
         })
         .spawn()
         .await;

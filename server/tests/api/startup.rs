@@ -39,7 +39,7 @@ async fn metrics_and_readiness_details_are_served_only_on_the_internal_listener(
 
 async fn start_error(change: impl FnOnce(&mut cartograph::config::Settings)) -> String {
     let mut settings = test_settings().await;
-    settings.startup_timeout_secs = 3;
+    settings.startup_timeout = std::time::Duration::from_secs(3);
     change(&mut settings);
     match Application::build(settings).await {
         Ok(_) => panic!("the app started although a service is unreachable"),
@@ -49,19 +49,19 @@ async fn start_error(change: impl FnOnce(&mut cartograph::config::Settings)) -> 
 
 #[tokio::test]
 async fn an_unreachable_database_is_named_at_start() {
-    let error = start_error(|s| s.database_url = Some("postgres://postgres@127.0.0.1:1/nowhere".into())).await;
+    let error = start_error(|s| s.database.url = Some("postgres://postgres@127.0.0.1:1/nowhere".into())).await;
     assert!(error.starts_with("database unreachable at postgres://postgres@127.0.0.1:1/nowhere"), "{error}");
 }
 
 #[tokio::test]
 async fn an_unreachable_broker_is_named_at_start() {
-    let error = start_error(|s| s.kafka_brokers = Some("127.0.0.1:1".into())).await;
+    let error = start_error(|s| s.kafka.brokers = Some("127.0.0.1:1".into())).await;
     assert!(error.starts_with("Kafka broker unreachable at 127.0.0.1:1"), "{error}");
 }
 
 #[tokio::test]
 async fn an_unreachable_openid_provider_is_named_at_start() {
-    let error = start_error(|s| s.oidc_issuer_url = Some("http://127.0.0.1:1".into())).await;
+    let error = start_error(|s| s.oidc.issuer_url = Some("http://127.0.0.1:1".into())).await;
     assert!(error.starts_with("OpenID provider unreachable at http://127.0.0.1:1"), "{error}");
 }
 
@@ -136,7 +136,7 @@ fn kafka_properties_pass_through_the_environment_and_secrets_stay_out_of_check_c
     let (ok, stdout, stderr) = run_with("check-config", &dir, &env);
     assert!(ok, "{stderr}");
     let printed: serde_json::Value = serde_json::from_str(&stdout).expect("check-config prints JSON");
-    let kafka = &printed["kafka"];
+    let kafka = &printed["kafka"]["properties"];
     assert_eq!(kafka["security.protocol"], "SASL_SSL", "{printed}");
     assert_eq!(kafka["sasl.mechanism"], "SCRAM-SHA-512");
     assert_eq!(kafka["socket.keepalive.enable"], "true");
@@ -148,15 +148,69 @@ fn kafka_properties_pass_through_the_environment_and_secrets_stay_out_of_check_c
     assert!(stderr.contains("group.id cannot be passed through"), "{stderr}");
 }
 
+/// The environment names from before the settings had sections still set them, beside the nested form
+/// (`CARTOGRAPH_SESSION__TOUCH_SECS`); a refusal names the variable.
+#[test]
+fn flat_and_nested_environment_names_set_the_sectioned_settings() {
+    let dir = std::env::temp_dir();
+    let env = production_with(&[
+        ("CARTOGRAPH_RESERVATION_MINUTES", "7"),
+        ("CARTOGRAPH_SESSION__TOUCH_SECS", "9"),
+        ("CARTOGRAPH_TRUSTED_PROXIES", "10.0.0.0/8"),
+    ]);
+    let (ok, stdout, stderr) = run_with("check-config", &dir, &env);
+    assert!(ok, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("check-config prints JSON");
+    assert_eq!(printed["orders"]["reservation_minutes"], 7, "{printed}");
+    assert_eq!(printed["session"]["touch_secs"], 9);
+    assert_eq!(printed["collect"]["trusted_proxies"], "10.0.0.0/8");
+    assert_eq!(printed["oidc"]["client_secret"], "***");
+    assert_eq!(printed["visits"]["signing_key"], "***");
+    assert!(!stdout.contains("a-real-secret") && !stdout.contains("4f1c0a9e3b7d2f5a8c6e1b0d9f3a7c5e"), "{stdout}");
+
+    let (ok, _, stderr) = run_with("check-config", &dir, &production_with(&[("CARTOGRAPH_RESERVATION_MINUTES", "0")]));
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        "cartograph: error: invalid configuration: CARTOGRAPH_RESERVATION_MINUTES must be positive (got 0)"
+    );
+}
+
+/// The file takes the sections as tables; a file with the flat names from before them is refused, saying where
+/// each went, rather than read as if those settings were not there.
+#[test]
+fn a_config_file_takes_sections_and_refuses_the_flat_names() {
+    let dir = std::env::temp_dir().join(format!("cartograph-sections-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sections.toml"),
+        "[orders]\nmax_unpaid_orders = 4\n[kafka.properties]\nsecurity_protocol = \"SASL_SSL\"\n",
+    )
+    .unwrap();
+    let env = production_with(&[("CARTOGRAPH_CONFIG", "sections.toml")]);
+    let (ok, stdout, stderr) = run_with("check-config", &dir, &env);
+    assert!(ok, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("check-config prints JSON");
+    assert_eq!(printed["orders"]["max_unpaid_orders"], 4, "{printed}");
+    assert_eq!(printed["kafka"]["properties"]["security.protocol"], "SASL_SSL");
+
+    std::fs::write(dir.join("flat.toml"), "max_unpaid_orders = 4\nkafka_brokers = \"kafka:9092\"\n").unwrap();
+    let (ok, _, stderr) = run_with("check-config", &dir, &production_with(&[("CARTOGRAPH_CONFIG", "flat.toml")]));
+    assert!(!ok);
+    assert!(stderr.contains("`max_unpaid_orders` is `max_unpaid_orders` under [orders]"), "{stderr}");
+    assert!(stderr.contains("`kafka_brokers` is `brokers` under [kafka]"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The properties are applied to the real librdkafka client: TLS with SASL SCRAM (built in) against the plaintext
 /// test broker fails the handshake, and a property librdkafka does not know is named.
 #[tokio::test]
 async fn kafka_properties_reach_the_client() {
     let error = start_error(|s| {
-        s.kafka.insert("security.protocol", "SASL_SSL");
-        s.kafka.insert("sasl.mechanism", "SCRAM-SHA-256");
-        s.kafka.insert("sasl.username", "shop");
-        s.kafka.insert("sasl.password", "secret");
+        s.kafka.properties.insert("security.protocol", "SASL_SSL");
+        s.kafka.properties.insert("sasl.mechanism", "SCRAM-SHA-256");
+        s.kafka.properties.insert("sasl.username", "shop");
+        s.kafka.properties.insert("sasl.password", "secret");
     })
     .await;
     assert!(
@@ -164,7 +218,7 @@ async fn kafka_properties_reach_the_client() {
         "the TLS handshake with a plaintext broker fails: {error}"
     );
     assert!(!error.contains("not available at build time") && !error.contains("Unsupported value"), "{error}");
-    let error = start_error(|s| s.kafka.insert("no.such.property", "1")).await;
+    let error = start_error(|s| s.kafka.properties.insert("no.such.property", "1")).await;
     assert!(error.contains("no.such.property"), "{error}");
 }
 

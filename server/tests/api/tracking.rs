@@ -70,8 +70,8 @@ async fn a_batch_over_64_kib_is_refused() {
 }
 
 async fn topic_records(app: &TestApp, topic: &str) -> Vec<cartograph::kafka::StoredRecord> {
-    let topic = format!("{}{topic}", app.settings.kafka_topic_prefix);
-    cartograph::kafka::read_topic(&app.settings.kafka_connection(), &topic, std::time::Duration::from_secs(15))
+    let topic = format!("{}{topic}", app.settings.kafka.topic_prefix);
+    cartograph::kafka::read_topic(&app.settings.kafka.connection(), &topic, std::time::Duration::from_secs(15))
         .await
         .unwrap()
 }
@@ -153,7 +153,7 @@ async fn a_flood_from_one_visit_is_rate_limited_with_retry_after() {
     let app = TestApp::builder()
         .with_settings(|settings| {
             // A burst of one batch, then one every ten seconds: timing-proof under a loaded test run.
-            settings.collect_rate_per_visit = 0.1;
+            settings.collect.rate_per_visit = 0.1;
         })
         .spawn()
         .await;
@@ -191,8 +191,8 @@ async fn behind_a_trusted_proxy_a_spoofed_forwarded_entry_buys_no_new_rate_limit
     let app = TestApp::builder()
         .with_settings(|settings| {
             // One batch per address, then one every ten seconds.
-            settings.collect_rate_per_ip = 0.1;
-            settings.trusted_proxies = "127.0.0.1".parse().unwrap();
+            settings.collect.rate_per_ip = 0.1;
+            settings.collect.trusted_proxies = "127.0.0.1".parse().unwrap();
         })
         .with_worker()
         .spawn()

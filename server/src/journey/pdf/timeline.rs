@@ -1,5 +1,6 @@
 //! The timeline: the visit's events in a table, one row each, times relative to the first event.
 
+use app::tracking::schema::EventType;
 use chrono::{DateTime, Utc};
 
 use crate::journey::draw::{Align, Canvas, Paint, Rgb8, Style, PAGE_W};
@@ -99,28 +100,28 @@ fn timeline_row(c: &mut Canvas, event: &JourneyEvent, start: DateTime<Utc>, y: f
 
 /// A readable name for an event type; unknown types are shown as they are.
 fn event_name(event_type: &str) -> &str {
-    match event_type {
-        "page_view" => "Page view",
-        "page_leave" => "Page leave",
-        "click" => "Click",
-        "product_view" => "Product view",
-        "cart_add" => "Cart add",
-        "cart_remove" => "Cart remove",
-        "search" => "Search",
-        "checkout_begin" => "Checkout begin",
-        "payment_result" => "Payment",
-        "error" => "Error",
-        other => other,
+    let Some(known) = EventType::parse(event_type) else { return event_type };
+    match known {
+        EventType::PageView => "Page view",
+        EventType::PageLeave => "Page leave",
+        EventType::Click => "Click",
+        EventType::ProductView => "Product view",
+        EventType::CartAdd => "Cart add",
+        EventType::CartRemove => "Cart remove",
+        EventType::Search => "Search",
+        EventType::CheckoutBegin => "Checkout begin",
+        EventType::PaymentResult => "Payment",
+        EventType::Error => "Error",
     }
 }
 
 fn event_color(event: &JourneyEvent) -> Rgb8 {
-    match event.event_type.as_str() {
-        "page_view" => NAVY,
-        "product_view" | "search" => NAVY_MID,
-        "cart_add" | "cart_remove" | "checkout_begin" => AMBER,
-        "payment_result" if event.label.as_deref() == Some("succeeded") => GREEN,
-        "payment_result" | "error" => RED,
-        _ => NAVY_PALE,
+    match EventType::parse(&event.event_type) {
+        Some(EventType::PageView) => NAVY,
+        Some(EventType::ProductView | EventType::Search) => NAVY_MID,
+        Some(EventType::CartAdd | EventType::CartRemove | EventType::CheckoutBegin) => AMBER,
+        Some(EventType::PaymentResult) if event.label.as_deref() == Some("succeeded") => GREEN,
+        Some(EventType::PaymentResult | EventType::Error) => RED,
+        Some(EventType::Click | EventType::PageLeave) | None => NAVY_PALE,
     }
 }

@@ -96,10 +96,10 @@ impl<'a> TestAppBuilder<'a> {
             None => test_settings().await,
         };
         if let Some(broker) = &broker {
-            settings.kafka_brokers = Some(broker.address());
+            settings.kafka.brokers = Some(broker.address());
         }
         if let Some(postgres) = &postgres {
-            settings.database_url = Some(postgres.url("cartograph").into());
+            settings.database.url = Some(postgres.url("cartograph").into());
         }
         for change in self.changes {
             change(&mut settings);
@@ -129,17 +129,17 @@ pub async fn test_settings() -> Settings {
     let figment = Figment::from(Serialized::defaults(Settings::default()))
         .merge(("mode", "dev"))
         .merge(("listen_addr", "127.0.0.1:0"))
-        .merge(("database_url", self::postgres::create_database().await))
-        .merge(("database_max_connections", 5))
-        .merge(("kafka_brokers", env_or("CARTOGRAPH_KAFKA_BROKERS", "127.0.0.1:9092")))
-        .merge(("kafka_topic_prefix", format!("test-{id}.")))
-        .merge(("kafka_partitions", 2))
-        .merge(("kafka_consumer_group", format!("test-{id}")))
-        .merge(("oidc_issuer_url", env_or("CARTOGRAPH_OIDC_ISSUER_URL", "http://127.0.0.1:9400")))
+        .merge(("database.url", self::postgres::create_database().await))
+        .merge(("database.max_connections", 5))
+        .merge(("kafka.brokers", env_or("CARTOGRAPH_KAFKA_BROKERS", "127.0.0.1:9092")))
+        .merge(("kafka.topic_prefix", format!("test-{id}.")))
+        .merge(("kafka.partitions", 2))
+        .merge(("kafka.consumer_group", format!("test-{id}")))
+        .merge(("oidc.issuer_url", env_or("CARTOGRAPH_OIDC_ISSUER_URL", "http://127.0.0.1:9400")))
         .merge(("seed_demo_catalog", true))
         // Workers of parallel tests must not compete for the default metrics port.
-        .merge(("worker_metrics_addr", "off"))
-        .merge(("internal_addr", "127.0.0.1:0"))
+        .merge(("telemetry.worker_metrics_addr", "off"))
+        .merge(("telemetry.internal_addr", "127.0.0.1:0"))
         .merge(("log_format", "pretty"));
     Settings::from_figment(figment).expect("valid test settings")
 }
@@ -175,8 +175,8 @@ async fn start(settings: Settings) -> TestApp {
     let application = startup::Application::build(settings.clone()).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let internal = format!("http://127.0.0.1:{}", application.internal_port().expect("the internal listener is on"));
-    let mut options: sqlx::postgres::PgConnectOptions = settings.database_url().parse().expect("a database URL");
-    if let Some(ca) = &settings.database_ca_file {
+    let mut options: sqlx::postgres::PgConnectOptions = settings.database.url().parse().expect("a database URL");
+    if let Some(ca) = &settings.database.ca_file {
         options = options.ssl_root_cert(ca);
     }
     let pool = PgPool::connect_with(options).await.expect("connect to the test database");

@@ -24,11 +24,11 @@ impl WorkerProcess {
         let child = command
             .env("CARTOGRAPH_CONFIG", "/dev/null/none.toml")
             .env("CARTOGRAPH_MODE", "dev")
-            .env("CARTOGRAPH_DATABASE_URL", settings.database_url())
-            .env("CARTOGRAPH_KAFKA_BROKERS", settings.kafka_brokers())
-            .env("CARTOGRAPH_KAFKA_TOPIC_PREFIX", &settings.kafka_topic_prefix)
-            .env("CARTOGRAPH_KAFKA_PARTITIONS", settings.kafka_partitions.to_string())
-            .env("CARTOGRAPH_KAFKA_CONSUMER_GROUP", &settings.kafka_consumer_group)
+            .env("CARTOGRAPH_DATABASE_URL", settings.database.url())
+            .env("CARTOGRAPH_KAFKA_BROKERS", settings.kafka.brokers())
+            .env("CARTOGRAPH_KAFKA_TOPIC_PREFIX", &settings.kafka.topic_prefix)
+            .env("CARTOGRAPH_KAFKA_PARTITIONS", settings.kafka.partitions.to_string())
+            .env("CARTOGRAPH_KAFKA_CONSUMER_GROUP", &settings.kafka.consumer_group)
             // A static member: its replacement under the same name takes the partitions back at once.
             .env("CARTOGRAPH_KAFKA_GROUP_MEMBER", "worker-0")
             // A running shop's worker holds the default metrics port.

@@ -73,12 +73,12 @@ async fn bench_settings() -> anyhow::Result<Settings> {
     let figment = Figment::from(Serialized::defaults(Settings::default()))
         .merge(("mode", "dev"))
         .merge(("listen_addr", "127.0.0.1:0"))
-        .merge(("database_url", format!("{base}/cartograph_bench")))
-        .merge(("kafka_brokers", env_or("CARTOGRAPH_KAFKA_BROKERS", "127.0.0.1:9092")))
-        .merge(("kafka_topic_prefix", format!("bench-{run}.")))
-        .merge(("oidc_issuer_url", env_or("CARTOGRAPH_OIDC_ISSUER_URL", "http://127.0.0.1:9400")))
-        .merge(("collect_rate_per_visit", 1e9))
-        .merge(("collect_rate_per_ip", 1e9))
+        .merge(("database.url", format!("{base}/cartograph_bench")))
+        .merge(("kafka.brokers", env_or("CARTOGRAPH_KAFKA_BROKERS", "127.0.0.1:9092")))
+        .merge(("kafka.topic_prefix", format!("bench-{run}.")))
+        .merge(("oidc.issuer_url", env_or("CARTOGRAPH_OIDC_ISSUER_URL", "http://127.0.0.1:9400")))
+        .merge(("collect.rate_per_visit", 1e9))
+        .merge(("collect.rate_per_ip", 1e9))
         .merge(("seed_demo_catalog", true));
     Ok(Settings::from_figment(figment)?)
 }
@@ -88,7 +88,7 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
     let settings = bench_settings().await?;
     let app = Application::build(settings.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
-    let pool = PgPool::connect(settings.database_url()).await?;
+    let pool = PgPool::connect(settings.database.url()).await?;
     let stop = Shutdown::default();
     let stopped = stop.clone();
     let server = tokio::spawn(app.run_until(async move { stopped.wait().await }));
@@ -96,8 +96,8 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
 
     let result = async {
         if wants("ingest") {
-            let topic = format!("{}clickstream.v1", settings.kafka_topic_prefix);
-            ingest::run(&base, &settings.kafka_connection(), &topic, report).await.context("ingest")?;
+            let topic = format!("{}clickstream.v1", settings.kafka.topic_prefix);
+            ingest::run(&base, &settings.kafka.connection(), &topic, report).await.context("ingest")?;
         }
         if wants("ssr") {
             let slug: String =
