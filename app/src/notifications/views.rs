@@ -67,7 +67,9 @@ pub fn NotificationBell() -> impl IntoView {
     view! {
         <details class="bell">
             <summary aria-label=move || format!("Notifications: {} unread", unread()) data-testid="notification-bell">
-                "🔔"
+                <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
+                    <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" />
+                </svg>
                 {move || (unread() > 0).then(|| view! { <span class="bell-count" data-testid="notification-count">{unread()}</span> })}
             </summary>
             <div class="bell-panel">
