@@ -21,7 +21,7 @@ pub mod session;
 pub mod tracking;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
     path, SsrMode,
@@ -42,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HashedStylesheet options=options.clone() id="cartograph" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -76,7 +77,6 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <Stylesheet id="cartograph" href="/pkg/cartograph.css" />
         <Title formatter=|title: String| {
             let title = if title.is_empty() { "Cartograph".to_string() } else { format!("{title} · Cartograph") };
             // leptos_meta 0.8 writes the server's <title> as is, so text from the catalog is escaped there; in the

@@ -28,5 +28,17 @@ build_site() {
       fs.writeFileSync(file + ".br", zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
       fs.writeFileSync(file + ".gz", zlib.gzipSync(bytes, { level: 9 }));
     }' "$pkg/cartograph.wasm" "$pkg/cartograph.js" "$pkg/cartograph.css"
+  # Content-hashed copies, which pages name and browsers keep for a year (`immutable`); `hash.txt` tells the
+  # server the names. A new build leaves only its own hashed copies.
+  find "$pkg" -regextype posix-extended -regex '.*/cartograph\.[0-9a-f]{16}\.(js|wasm|css)(\.br|\.gz)?' -delete
+  local ext hash suffix hashes=""
+  for ext in js wasm css; do
+    hash=$(sha256sum "$pkg/cartograph.$ext" | cut -c1-16)
+    for suffix in "" .br .gz; do
+      cp "$pkg/cartograph.$ext$suffix" "$pkg/cartograph.$hash.$ext$suffix"
+    done
+    hashes+="$ext: $hash"$'\n'
+  done
+  printf '%s' "$hashes" > "$pkg/hash.txt"
   log "site ready in $SITE_DIR ($(du -k "$pkg/cartograph.wasm" | cut -f1) KiB of WASM)"
 }

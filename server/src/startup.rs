@@ -66,6 +66,12 @@ impl Application {
         let leptos_options = LeptosOptions::builder()
             .output_name("cartograph")
             .site_root(settings.site_root.as_str())
+            // Pages name the content-hashed bundle when the site build wrote one (`http::bundle`).
+            .hash_files(crate::http::bundle::hash_file(&settings.site_root).is_some())
+            .hash_file(
+                crate::http::bundle::hash_file(&settings.site_root)
+                    .map_or_else(|| "hash.txt".into(), |file| file.display().to_string().into()),
+            )
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .env(if settings.mode == Mode::Production { Env::PROD } else { Env::DEV })

@@ -1,18 +1,63 @@
 //! The WASM bundle, its JS glue and the stylesheet (`/pkg/…`).
 //!
 //! `scripts/lib/site.sh` writes brotli and gzip copies next to each file at build time, so a browser that takes
-//! them gets the smallest copy with no compression work per request. The names carry no content hash, so a
-//! cached copy is revalidated on every use (`no-cache`: a `304` when unchanged) and never outlives a deploy.
+//! them gets the smallest copy with no compression work per request. It also writes content-hashed copies
+//! (`cartograph.<16 hex>.wasm`), which the pages name (`hash.txt`, read by Leptos): those never change, so
+//! browsers keep them for a year without asking again. The plain names are revalidated on every use
+//! (`no-cache`: a `304` when unchanged), so a cached copy never outlives a deploy.
 
-use axum::Router;
+use axum::{extract::Request, middleware::Next, response::Response, Router};
 use http::{header::CACHE_CONTROL, HeaderValue};
-use std::path::Path;
-use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
+use std::path::{Path, PathBuf};
+use tower_http::services::ServeDir;
+
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 
 /// The service for `/pkg`, reading from `<site_root>/pkg`.
 pub fn router<S: Clone + Send + Sync + 'static>(site_root: &str) -> Router<S> {
     let files = ServeDir::new(Path::new(site_root).join("pkg")).precompressed_br().precompressed_gzip();
-    Router::new()
-        .fallback_service(files)
-        .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+    Router::new().fallback_service(files).layer(axum::middleware::from_fn(cache_control))
+}
+
+/// The file naming the hashed copies, when the site build wrote one: absolute, as Leptos joins it to the
+/// binary's folder.
+pub fn hash_file(site_root: &str) -> Option<PathBuf> {
+    let file = std::path::absolute(Path::new(site_root).join("pkg").join("hash.txt")).ok()?;
+    file.is_file().then_some(file)
+}
+
+async fn cache_control(request: Request, next: Next) -> Response {
+    let hashed = is_hashed(request.uri().path());
+    let mut response = next.run(request).await;
+    let value = if hashed && response.status().is_success() { IMMUTABLE } else { REVALIDATE };
+    response.headers_mut().insert(CACHE_CONTROL, value);
+    response
+}
+
+/// Whether a path names a content-hashed copy: `cartograph.<16 hex digits>.<js|wasm|css>`.
+fn is_hashed(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let mut parts = name.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(_), Some(hash), Some("js" | "wasm" | "css"), None)
+            if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed;
+
+    #[test]
+    fn only_content_hashed_names_are_kept_for_a_year() {
+        assert!(is_hashed("/pkg/cartograph.0123456789abcdef.wasm"));
+        assert!(is_hashed("/cartograph.fedcba9876543210.css"));
+        for plain in
+            ["/pkg/cartograph.wasm", "/pkg/cartograph.0123.js", "/pkg/cartograph.0123456789ABCDEF.js", "/pkg/hash.txt"]
+        {
+            assert!(!is_hashed(plain), "{plain}");
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! The WASM bundle is served as the brotli or gzip copy written at build time, and revalidated on every use.
+//! The WASM bundle is served as the brotli or gzip copy written at build time; plain names are revalidated on every
+//! use, content-hashed ones kept for a year.
 
 use crate::helpers::TestApp;
 use reqwest::StatusCode;
@@ -39,5 +40,38 @@ async fn the_bundle_is_served_precompressed_and_revalidated() {
     assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED, "a revalidation costs no bytes");
     let missing = raw.get(app.url("/pkg/nothing.js")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    std::fs::remove_dir_all(site).unwrap();
+}
+
+#[tokio::test]
+async fn pages_name_the_content_hashed_bundle_which_browsers_keep_for_a_year() {
+    let site = std::env::temp_dir().join(format!("cartograph-site-{}", uuid::Uuid::new_v4().simple()));
+    let pkg = site.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let (js, wasm, css) = ("0123456789abcdef", "fedcba9876543210", "00112233aabbccdd");
+    std::fs::write(pkg.join(format!("cartograph.{wasm}.wasm")), b"\0asm hashed").unwrap();
+    std::fs::write(pkg.join("cartograph.wasm"), b"\0asm plain").unwrap();
+    std::fs::write(pkg.join("hash.txt"), format!("js: {js}\nwasm: {wasm}\ncss: {css}\n")).unwrap();
+    let app =
+        TestApp::builder().with_settings(|settings| settings.site_root = site.display().to_string()).spawn().await;
+
+    let page = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    for name in [
+        format!("/pkg/cartograph.{js}.js"),
+        format!("/pkg/cartograph.{wasm}.wasm"),
+        format!("/pkg/cartograph.{css}.css"),
+    ] {
+        assert!(page.contains(&name), "the page names {name}");
+    }
+
+    let hashed = app.client.get(app.url(&format!("/pkg/cartograph.{wasm}.wasm"))).send().await.unwrap();
+    assert_eq!(hashed.status(), StatusCode::OK);
+    assert_eq!(hashed.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(hashed.bytes().await.unwrap().as_ref(), b"\0asm hashed");
+    let plain = app.client.get(app.url("/pkg/cartograph.wasm")).send().await.unwrap();
+    assert_eq!(plain.headers()["cache-control"], "no-cache", "a plain name is revalidated");
+    let missing = app.client.get(app.url("/pkg/cartograph.0000000000000000.js")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers()["cache-control"], "no-cache", "a miss is never cached for a year");
     std::fs::remove_dir_all(site).unwrap();
 }
