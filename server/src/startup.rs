@@ -63,15 +63,13 @@ impl Application {
         sessions.migrate().await.context("creating the session table")?;
 
         let settings_ref = settings.clone();
+        let hash_file = crate::http::bundle::hash_file(&settings.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name("cartograph")
             .site_root(settings.site_root.as_str())
             // Pages name the content-hashed bundle when the site build wrote one (`http::bundle`).
-            .hash_files(crate::http::bundle::hash_file(&settings.site_root).is_some())
-            .hash_file(
-                crate::http::bundle::hash_file(&settings.site_root)
-                    .map_or_else(|| "hash.txt".into(), |file| file.display().to_string().into()),
-            )
+            .hash_files(hash_file.is_some())
+            .hash_file(hash_file.map_or_else(|| "hash.txt".into(), |file| file.display().to_string().into()))
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .env(if settings.mode == Mode::Production { Env::PROD } else { Env::DEV })

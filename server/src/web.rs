@@ -36,9 +36,9 @@ pub const MAX_EVENT_BATCH_BYTES: usize = 64 * 1024;
 /// no cross-site checks: it is for the cluster's scrapers and probes, never for shoppers.
 pub fn internal_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", get(health::scrape))
-        .route("/readyz", get(health::ready_in_detail))
-        .route("/healthz", get(health::live))
+        .route("/metrics", get(probes::scrape))
+        .route("/readyz", get(probes::ready_in_detail))
+        .route("/healthz", get(probes::live))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.settings.request_timeout))
         .with_state(state)
 }
@@ -79,8 +79,8 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         )));
 
     let site = Router::new()
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
+        .route("/healthz", get(probes::live))
+        .route("/readyz", get(probes::ready))
         .route(
             app::tracking::COLLECT_PATH,
             post(clickstream::collect).layer(DefaultBodyLimit::max(MAX_EVENT_BATCH_BYTES)),
@@ -179,7 +179,7 @@ async fn server_function_error_status(request: axum::extract::Request, next: mid
 /// `/healthz` (the process answers), `/readyz` (its database and broker answer) and `/metrics` (Prometheus).
 /// The shop's listener answers `/readyz` with the verdict alone; the internal listener adds the failing
 /// components and the breakers, and serves `/metrics`.
-mod health {
+mod probes {
     use crate::state::AppState;
     use axum::{extract::State, http::StatusCode, Json};
     use serde_json::{json, Value};

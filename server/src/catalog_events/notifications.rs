@@ -4,55 +4,39 @@
 //! a kind per user per event). A record that can never be stored (undecodable, or refused by the database) is
 //! set aside in `clickstream_rejects` with its reason, and the partition moves on; a transient failure is retried.
 
-use crate::{
-    consume::{
-        failure::{retry_transient, set_aside, Attempt, StorageHealth},
-        Handler,
-    },
-    shutdown::Shutdown,
+use crate::consume::{
+    failure::{Attempt, Writes},
+    Handler,
 };
 use app::notifications::CatalogEvent;
 use rdkafka::message::{BorrowedMessage, Message};
-use sqlx::PgPool;
 
 /// Turns catalog events into notifications.
 pub struct Notify {
-    pub pool: PgPool,
-    pub health: StorageHealth,
-    pub shutdown: Shutdown,
+    pub writes: Writes,
 }
 
 impl Handler for Notify {
     const NAME: &'static str = "catalog";
 
+    /// Records one event's notifications, or sets the record aside; false only when stopping first.
     async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
-        handle(&self.pool, &self.health, message, &self.shutdown).await
-    }
-}
-
-/// Records one event's notifications, or sets the record aside; false only when stopping first.
-async fn handle(pool: &PgPool, health: &StorageHealth, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
-    let event = match message.payload().map(serde_json::from_slice::<CatalogEvent>) {
-        Some(Ok(event)) => event,
-        Some(Err(error)) => {
-            return set_aside(
-                pool,
-                Notify::NAME,
-                health,
-                shutdown,
-                message,
-                &format!("undecodable catalog event: {error}"),
-            )
-            .await
+        let writes = &self.writes;
+        let event = match message.payload().map(serde_json::from_slice::<CatalogEvent>) {
+            Some(Ok(event)) => event,
+            Some(Err(error)) => {
+                let reason = format!("undecodable catalog event: {error}");
+                return writes.set_aside(Self::NAME, message, &reason).await;
+            }
+            None => return writes.set_aside(Self::NAME, message, "empty payload").await,
+        };
+        match writes.retry(Self::NAME, || app::notifications::store::record(&writes.pool, &event)).await {
+            Attempt::Done(added) => {
+                tracing::info!(event_id = %event.event_id, product_id = event.product_id, notifications = added, "catalog event handled");
+                true
+            }
+            Attempt::Permanent(reason) => writes.set_aside(Self::NAME, message, &reason).await,
+            Attempt::Stopped => false,
         }
-        None => return set_aside(pool, Notify::NAME, health, shutdown, message, "empty payload").await,
-    };
-    match retry_transient(Notify::NAME, health, shutdown, || app::notifications::store::record(pool, &event)).await {
-        Attempt::Done(added) => {
-            tracing::info!(event_id = %event.event_id, product_id = event.product_id, notifications = added, "catalog event handled");
-            true
-        }
-        Attempt::Permanent(reason) => set_aside(pool, Notify::NAME, health, shutdown, message, &reason).await,
-        Attempt::Stopped => false,
     }
 }

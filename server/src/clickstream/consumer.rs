@@ -4,43 +4,36 @@
 //! is set aside in `clickstream_rejects` with its reason and the partition moves on ([`crate::consume::failure`]).
 
 use super::store;
-use crate::{
-    consume::{
-        failure::{retry_transient, set_aside, Attempt, StorageHealth},
-        Handler,
-    },
-    shutdown::Shutdown,
+use crate::consume::{
+    failure::{Attempt, Writes},
+    Handler,
 };
 use app::tracking::schema::{ClickstreamRecord, SCHEMA_VERSION};
 use rdkafka::message::{BorrowedMessage, Message};
-use sqlx::PgPool;
 
 /// Stores clickstream events.
 pub struct StoreEvents {
-    pub pool: PgPool,
+    pub writes: Writes,
     /// The most events a visit may hold; enforced exactly.
     pub visit_max_events: u32,
-    pub health: StorageHealth,
-    pub shutdown: Shutdown,
 }
 
 impl Handler for StoreEvents {
     const NAME: &'static str = "clickstream";
 
     async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
-        let Self { pool, visit_max_events: cap, health, shutdown } = self;
-        let set_aside =
-            |reason: String| async move { set_aside(pool, Self::NAME, health, shutdown, message, &reason).await };
+        let Self { writes, visit_max_events: cap } = self;
         let record = match decode(message) {
             Ok(record) => record,
-            Err(reason) => return set_aside(reason).await,
+            Err(reason) => return writes.set_aside(Self::NAME, message, &reason).await,
         };
-        match retry_transient(Self::NAME, health, shutdown, || store::insert_event(pool, &record, *cap)).await {
+        match writes.retry(Self::NAME, || store::insert_event(&writes.pool, &record, *cap)).await {
             Attempt::Done(store::Stored::New | store::Stored::Duplicate) => true,
             Attempt::Done(store::Stored::VisitFull) => {
-                set_aside(format!("{}: the visit already holds {cap} events", super::VISIT_FULL)).await
+                let reason = format!("{}: the visit already holds {cap} events", super::VISIT_FULL);
+                writes.set_aside(Self::NAME, message, &reason).await
             }
-            Attempt::Permanent(reason) => set_aside(reason).await,
+            Attempt::Permanent(reason) => writes.set_aside(Self::NAME, message, &reason).await,
             Attempt::Stopped => false,
         }
     }

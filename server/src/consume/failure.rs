@@ -56,6 +56,31 @@ impl StorageHealth {
     }
 }
 
+/// Where a consumer's writes go, and what they need to be retried or set aside: one per worker, shared by its
+/// consumers.
+#[derive(Clone)]
+pub struct Writes {
+    pub pool: PgPool,
+    pub health: StorageHealth,
+    pub shutdown: Shutdown,
+}
+
+impl Writes {
+    /// [`retry_transient`] for `consumer`'s write.
+    pub async fn retry<T, F, Fut>(&self, consumer: &'static str, write: F) -> Attempt<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        retry_transient(consumer, &self.health, &self.shutdown, write).await
+    }
+
+    /// [`set_aside`] for one of `consumer`'s records.
+    pub async fn set_aside(&self, consumer: &'static str, message: &BorrowedMessage<'_>, reason: &str) -> bool {
+        set_aside(&self.pool, consumer, &self.health, &self.shutdown, message, reason).await
+    }
+}
+
 /// The outcome of [`retry_transient`].
 pub enum Attempt<T> {
     Done(T),

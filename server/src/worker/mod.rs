@@ -71,13 +71,9 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let member = settings.kafka.group_member.as_deref();
     let notifications_group = format!("{group}.notifications");
     let notifications_member = member.map(|member| format!("{member}.notifications"));
-    let notify = Notify { pool: pool.clone(), health: health.clone(), shutdown: shutdown.clone() };
-    let store = StoreEvents {
-        pool: pool.clone(),
-        visit_max_events: settings.visits.max_events.get(),
-        health,
-        shutdown: shutdown.clone(),
-    };
+    let writes = failure::Writes { pool: pool.clone(), health, shutdown: shutdown.clone() };
+    let notify = Notify { writes: writes.clone() };
+    let store = StoreEvents { writes, visit_max_events: settings.visits.max_events.get() };
     let clickstream = Subscription { kafka: &kafka, group, member, topic: &topics.clickstream };
     let catalog = Subscription {
         kafka: &kafka,

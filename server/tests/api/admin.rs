@@ -185,13 +185,7 @@ async fn an_admin_filters_orders_ships_a_paid_one_and_cancels_another_with_a_ref
 
     assert_eq!(admin.call("admin/cancel_order", &[("order_id", &second)]).await.status(), StatusCode::OK);
     assert_eq!(app.order_status(&second).await, "cancelled");
-    let refunds: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
-            .bind(&second)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(refunds, 1);
+    assert_eq!(app.refunds(&second).await, 1);
     assert_eq!(app.stock(tent).await, stock_after_sales + 2, "the cancelled units are back on sale");
 
     let detail: Value = admin.call("admin/order", &[("order_id", &second)]).await.json().await.unwrap();

@@ -180,13 +180,7 @@ async fn cancelling_a_paid_order_refunds_it_and_returns_the_stock() {
     assert_eq!(cancelled.status(), 200);
     assert_eq!(app.order_status(&order).await, "cancelled");
     assert_eq!(app.stock(id).await, before);
-    let refunds: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
-            .bind(&order)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(refunds, 1);
+    assert_eq!(app.refunds(&order).await, 1);
     let history: Vec<String> =
         sqlx::query_scalar("SELECT to_status FROM order_status_history WHERE order_id = $1::uuid ORDER BY id")
             .bind(&order)

@@ -40,6 +40,15 @@ impl TestApp {
         sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&self.pool).await.unwrap()
     }
 
+    /// How many refunds the order's payments record.
+    pub async fn refunds(&self, order: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
+            .bind(order)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn order_status(&self, order: &str) -> String {
         sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid")
             .bind(order)
