@@ -1,6 +1,8 @@
 //! Cartograph's user interface: components, shared types and `#[server]` functions.
 //!
-//! Server-only code sits behind the `ssr` feature, browser-only code behind `hydrate`.
+//! Server-only code sits behind the `ssr` feature, browser-only code behind `hydrate`. Pages are Leptos islands:
+//! every component renders on the server only, except the `#[island]`s, which the browser hydrates alone (see
+//! [`page`]); a link or a form is a full page load.
 
 pub mod admin;
 pub mod auth;
@@ -13,6 +15,7 @@ pub mod money;
 pub mod notices;
 pub mod notifications;
 pub mod orders;
+pub mod page;
 #[cfg(feature = "ssr")]
 pub mod resilience;
 #[cfg(feature = "ssr")]
@@ -43,7 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <HashedStylesheet options=options.clone() id="cartograph" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -71,10 +74,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     auth::provide_user();
     cart::CartState::provide();
-    notifications::provide_inbox();
-    // Set once hydration has run, so browser tests never click a dead page.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     view! {
         <Title formatter=|title: String| {
@@ -86,8 +85,9 @@ pub fn App() -> impl IntoView {
         <Meta name="description" content="Cartograph: a storefront that maps every shopper's journey." />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Router>
+            <tracking::PageViewTracker />
             <layout::SiteHeader />
-            <main id="main" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
+            <main id="main" data-hydrated="false">
                 <Routes fallback=NotFound>
                     // Async SSR: the server sends complete HTML, readable before (or without) any script.
                     <Route path=path!("") view=catalog::HomePage ssr=SsrMode::Async />
@@ -113,7 +113,7 @@ pub fn App() -> impl IntoView {
                 <p>"Cartograph — an open-source storefront that maps every shopper's journey."</p>
                 <tracking::TrackingConsent />
             </footer>
-            <tracking::PageViewTracker />
+            <page::HydrationMark />
         </Router>
     }
 }

@@ -4,6 +4,8 @@
 //! Modules are arranged by flow (`clickstream`, `journey`, `catalog_events`, `orders`, `auth`), with what the
 //! flows share beside them (`state`, `config`, `kafka`, `db`, `http`); `startup` builds the web process and
 //! `worker` the worker. `docs/architecture.md` has the map and the rules between modules.
+// The page views are deeply nested types (leptos 0.8 view types), laid out when this crate renders them.
+#![recursion_limit = "256"]
 
 pub mod auth;
 pub mod catalog_events;

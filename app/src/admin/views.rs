@@ -1,16 +1,25 @@
 //! The back-office pages. They render what the server functions allow: a shopper gets "not allowed" and a 403.
+//! The server renders them; each form that changes something is an island, which loads the page again (or the
+//! next one) once the server has made the change.
 
 use super::{
     admin_order, admin_orders, admin_product, admin_products, admin_users, AdminCancelOrder, DeleteProduct,
     EndUserSessions, FulfilOrder, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived,
     ORDERS_PAGE_SIZE,
 };
-use crate::{error::AppError, money::format_price, notices::ErrorView, orders::OrderStatus};
+use crate::{
+    catalog::Category,
+    error::AppError,
+    money::format_price,
+    notices::ErrorView,
+    orders::OrderStatus,
+    page::{go_to, reload},
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
     components::{Form, A},
-    hooks::{use_navigate, use_params_map, use_query_map},
+    hooks::{use_params_map, use_query_map},
 };
 
 /// Links between the back-office sections.
@@ -113,29 +122,8 @@ pub fn AdminProductsPage() -> impl IntoView {
 pub fn AdminProductPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|raw| raw.parse::<i64>().ok()).unwrap_or(0));
-    let save = ServerAction::<SaveProduct>::new();
-    let archive = ServerAction::<SetProductArchived>::new();
-    let delete = ServerAction::<DeleteProduct>::new();
-    let reset_image = ServerAction::<ResetProductImage>::new();
-    let product = Resource::new(
-        move || (id.get(), save.version().get(), archive.version().get(), reset_image.version().get()),
-        |(id, ..)| admin_product(id),
-    );
+    let product = Resource::new(move || id.get(), admin_product);
     let categories = Resource::new(|| (), |_| crate::catalog::categories());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(saved)) = save.value().get() {
-            if id.get_untracked() != saved {
-                navigate(&format!("/admin/products/{saved}?saved=1"), Default::default());
-            }
-        }
-    });
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
-            navigate("/admin/products?deleted=1", Default::default());
-        }
-    });
     let query = use_query_map();
     let notice = move || {
         let q = query.read();
@@ -143,61 +131,80 @@ pub fn AdminProductPage() -> impl IntoView {
             let message = super::image_error_message(&code).unwrap_or("The image was not saved.");
             return Some(view! { <p class="error" role="alert">{message}</p> }.into_any());
         }
-        let saved = q.get("saved").is_some() || matches!(save.value().get(), Some(Ok(_)));
-        saved.then(|| view! { <p class="ok" role="status" data-testid="saved">"Saved. Shoppers with it in their cart are told about price drops and restocks."</p> }.into_any())
+        q.get("saved").is_some().then(|| view! { <p class="ok" role="status" data-testid="saved">"Saved. Shoppers with it in their cart are told about price drops and restocks."</p> }.into_any())
     };
     view! {
         <Title text="Product · Admin" />
         <AdminNav />
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let categories = categories.await.unwrap_or_default();
                 match product.await {
                     Err(error) => refusal(error, "/admin/products"),
-                    Ok(product) => {
-                        let p = product.clone();
-                        let field = move |get: fn(&ManagedProduct) -> String| p.as_ref().map(get).unwrap_or_default();
-                        let category = field(|p| p.category_slug.clone());
-                        let stock_was = product.as_ref().map(|p| p.stock).unwrap_or(0);
-                        view! {
-                            <h1>{product.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| "New product".into())}</h1>
-                            {notice}
-                            <ActionForm action=save attr:class="admin-form product-form">
-                                <input type="hidden" name="form[id]" value=id.get_untracked().to_string() />
-                                <input type="hidden" name="form[stock_was]" value=stock_was.to_string() />
-                                <label>"Name"<input name="form[name]" required maxlength="120" value=field(|p| p.name.clone()) /></label>
-                                <label>"URL slug (blank: from the name)"<input name="form[slug]" maxlength="96" pattern="[a-z0-9-]+" value=field(|p| p.slug.clone()) /></label>
-                                <label>"Category"
-                                    <select name="form[category_slug]" required>
-                                        {categories.into_iter().map(|c| {
-                                            let selected = c.slug == category;
-                                            view! { <option value=c.slug.clone() selected=selected>{c.name}</option> }
-                                        }).collect_view()}
-                                    </select>
-                                </label>
-                                <label>"Price (EUR)"<input name="form[price]" required inputmode="decimal" value=field(|p| format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100)) /></label>
-                                <label>"Stock"<input name="form[stock]" required type="number" min="0" max="1000000" value=field(|p| p.stock.to_string()) /></label>
-                                <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>
-                                <button type="submit" disabled=move || save.pending().get()>"Save"</button>
-                                {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}
-                            </ActionForm>
-                            {product.map(|p| view! { <ProductActions product=p archive delete reset_image /> })}
-                        }.into_any()
-                    }
+                    Ok(product) => view! {
+                        <h1>{product.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| "New product".into())}</h1>
+                        {notice}
+                        <ProductEditor id=id.get_untracked() product=product.clone() categories />
+                        {product.map(|product| view! { <ProductActions product /> })}
+                    }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
-/// Image upload, archive or restore, and delete, for an existing product.
-#[component]
-fn ProductActions(
-    product: ManagedProduct,
-    archive: ServerAction<SetProductArchived>,
-    delete: ServerAction<DeleteProduct>,
-    reset_image: ServerAction<ResetProductImage>,
-) -> impl IntoView {
+/// The product's fields; once saved, the product's page opens again with "Saved".
+#[island]
+fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Category>) -> impl IntoView {
+    let save = ServerAction::<SaveProduct>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            go_to(&format!("/admin/products/{saved}?saved=1"));
+        }
+    });
+    let p = product.clone();
+    let field = move |get: fn(&ManagedProduct) -> String| p.as_ref().map(get).unwrap_or_default();
+    let category = field(|p| p.category_slug.clone());
+    let stock_was = product.as_ref().map(|p| p.stock).unwrap_or(0);
+    view! {
+        <ActionForm action=save attr:class="admin-form product-form">
+            <input type="hidden" name="form[id]" value=id.to_string() />
+            <input type="hidden" name="form[stock_was]" value=stock_was.to_string() />
+            <label>"Name"<input name="form[name]" required maxlength="120" value=field(|p| p.name.clone()) /></label>
+            <label>"URL slug (blank: from the name)"<input name="form[slug]" maxlength="96" pattern="[a-z0-9-]+" value=field(|p| p.slug.clone()) /></label>
+            <label>"Category"
+                <select name="form[category_slug]" required>
+                    {categories.into_iter().map(|c| {
+                        let selected = c.slug == category;
+                        view! { <option value=c.slug.clone() selected=selected>{c.name}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Price (EUR)"<input name="form[price]" required inputmode="decimal" value=field(|p| format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100)) /></label>
+            <label>"Stock"<input name="form[stock]" required type="number" min="0" max="1000000" value=field(|p| p.stock.to_string()) /></label>
+            <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>
+            <button type="submit" disabled=move || save.pending().get()>"Save"</button>
+            {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}
+        </ActionForm>
+    }
+}
+
+/// Image upload, archive or restore, and delete, for an existing product; each reloads the page it leaves.
+#[island]
+fn ProductActions(product: ManagedProduct) -> impl IntoView {
+    let archive = ServerAction::<SetProductArchived>::new();
+    let delete = ServerAction::<DeleteProduct>::new();
+    let reset_image = ServerAction::<ResetProductImage>::new();
+    Effect::new(move |_| {
+        if matches!(archive.value().get(), Some(Ok(()))) || matches!(reset_image.value().get(), Some(Ok(()))) {
+            reload();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            go_to("/admin/products?deleted=1");
+        }
+    });
     let id = product.id;
     let image = format!("/images/products/{}?v={}", product.slug, product.updated_at.timestamp());
     let errors = move || {
@@ -315,11 +322,9 @@ pub fn AdminOrdersPage() -> impl IntoView {
 #[component]
 pub fn AdminOrderPage() -> impl IntoView {
     let params = use_params_map();
-    let fulfil = ServerAction::<FulfilOrder>::new();
-    let cancel = ServerAction::<AdminCancelOrder>::new();
     let order = Resource::new(
-        move || (params.read().get("id"), fulfil.version().get(), cancel.version().get()),
-        |(id, ..)| async move {
+        move || params.read().get("id"),
+        |id| async move {
             match id.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
                 Some(id) => admin_order(id).await,
                 None => Err(AppError::NotFound),
@@ -329,27 +334,45 @@ pub fn AdminOrderPage() -> impl IntoView {
     view! {
         <Title text="Order · Admin" />
         <AdminNav />
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match order.await {
-                    Ok(order) => view! { <AdminOrderView order fulfil cancel /> }.into_any(),
+                    Ok(order) => view! { <AdminOrderView order /> }.into_any(),
                     Err(error) => refusal(error, "/admin/orders"),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn AdminOrderView(
-    order: ManagedOrder,
-    fulfil: ServerAction<FulfilOrder>,
-    cancel: ServerAction<AdminCancelOrder>,
-) -> impl IntoView {
+fn AdminOrderView(order: ManagedOrder) -> impl IntoView {
     let detail = order.detail;
     let summary = detail.summary.clone();
     let id = summary.id;
     let status = summary.status;
+    view! {
+        <article class="order" data-status=status.as_str()>
+            <h1>{format!("Order {}", &id.to_string()[..8])}</h1>
+            <p class=format!("status status-{}", status.as_str()) data-testid="order-status">{status.label()}</p>
+            <p>{format!("Placed {} by {}", summary.created_at.format("%Y-%m-%d %H:%M UTC"), order.shopper)}
+                {order.shopper_email.map(|email| format!(" <{email}>"))}</p>
+            <OrderActions id status />
+            {crate::orders::views::order_record(&summary.currency, summary.total_cents, detail.lines, detail.address, detail.history, detail.payments, |line| format!("/admin/products/{}", line.product_id))}
+        </article>
+    }
+}
+
+/// "Mark shipped" and "Cancel", as the order's state allows; the page is read again after either.
+#[island]
+fn OrderActions(id: uuid::Uuid, status: OrderStatus) -> impl IntoView {
+    let fulfil = ServerAction::<FulfilOrder>::new();
+    let cancel = ServerAction::<AdminCancelOrder>::new();
+    Effect::new(move |_| {
+        if matches!(fulfil.value().get(), Some(Ok(_))) || matches!(cancel.value().get(), Some(Ok(_))) {
+            reload();
+        }
+    });
     let errors = move || {
         [fulfil.value().get().and_then(Result::err), cancel.value().get().and_then(Result::err)]
             .into_iter()
@@ -358,30 +381,23 @@ fn AdminOrderView(
             .collect_view()
     };
     view! {
-        <article class="order" data-status=status.as_str()>
-            <h1>{format!("Order {}", &id.to_string()[..8])}</h1>
-            <p class=format!("status status-{}", status.as_str()) data-testid="order-status">{status.label()}</p>
-            <p>{format!("Placed {} by {}", summary.created_at.format("%Y-%m-%d %H:%M UTC"), order.shopper)}
-                {order.shopper_email.map(|email| format!(" <{email}>"))}</p>
-            <div class="admin-actions">
-                {(status == OrderStatus::Paid).then(|| view! {
-                    <ActionForm action=fulfil>
-                        <input type="hidden" name="order_id" value=id.to_string() />
-                        <button type="submit" disabled=move || fulfil.pending().get()>"Mark shipped"</button>
-                    </ActionForm>
-                })}
-                {status.cancellable().then(|| view! {
-                    <ActionForm action=cancel>
-                        <input type="hidden" name="order_id" value=id.to_string() />
-                        <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
-                            {if status == OrderStatus::Paid { "Cancel and refund" } else { "Cancel order" }}
-                        </button>
-                    </ActionForm>
-                })}
-                {errors}
-            </div>
-            {crate::orders::views::order_record(&summary.currency, summary.total_cents, detail.lines, detail.address, detail.history, detail.payments, |line| format!("/admin/products/{}", line.product_id))}
-        </article>
+        <div class="admin-actions">
+            {(status == OrderStatus::Paid).then(|| view! {
+                <ActionForm action=fulfil>
+                    <input type="hidden" name="order_id" value=id.to_string() />
+                    <button type="submit" disabled=move || fulfil.pending().get()>"Mark shipped"</button>
+                </ActionForm>
+            })}
+            {status.cancellable().then(|| view! {
+                <ActionForm action=cancel>
+                    <input type="hidden" name="order_id" value=id.to_string() />
+                    <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
+                        {if status == OrderStatus::Paid { "Cancel and refund" } else { "Cancel order" }}
+                    </button>
+                </ActionForm>
+            })}
+            {errors}
+        </div>
     }
 }
 
@@ -390,8 +406,7 @@ fn AdminOrderView(
 pub fn AdminUsersPage() -> impl IntoView {
     let query = use_query_map();
     let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
-    let end_sessions = ServerAction::<EndUserSessions>::new();
-    let users = Resource::new(move || (search.get(), end_sessions.version().get()), |(q, _)| admin_users(q));
+    let users = Resource::new(move || search.get(), admin_users);
     view! {
         <Title text="Users · Admin" />
         <AdminNav />
@@ -400,10 +415,6 @@ pub fn AdminUsersPage() -> impl IntoView {
             <input type="search" name="q" placeholder="Name or email" value=move || search.get() />
             <button type="submit">"Search"</button>
         </Form>
-        {move || end_sessions.value().get().map(|result| match result {
-            Ok(()) => view! { <p class="ok" role="status">"Signed out everywhere: each of their sessions ends at its next request."</p> }.into_any(),
-            Err(error) => view! { <ErrorView error /> }.into_any(),
-        })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {
@@ -420,10 +431,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                         <td>{user.last_login_at.format("%Y-%m-%d %H:%M").to_string()}</td>
                                         <td>
                                             {user.sessions_ended_at.map(|at| view! { <span class="hint">{format!("ended {} ", at.format("%Y-%m-%d %H:%M"))}</span> })}
-                                            <ActionForm action=end_sessions attr:class="inline-form">
-                                                <input type="hidden" name="user_id" value=user.id.to_string() />
-                                                <button type="submit" class="secondary">"End all sessions"</button>
-                                            </ActionForm>
+                                            <EndSessions user_id=user.id />
                                         </td>
                                     </tr>
                                 }).collect_view()}
@@ -434,5 +442,21 @@ pub fn AdminUsersPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// "End all sessions" for one account; says so in place once the server has ended them.
+#[island]
+fn EndSessions(user_id: uuid::Uuid) -> impl IntoView {
+    let end_sessions = ServerAction::<EndUserSessions>::new();
+    view! {
+        <ActionForm action=end_sessions attr:class="inline-form">
+            <input type="hidden" name="user_id" value=user_id.to_string() />
+            <button type="submit" class="secondary">"End all sessions"</button>
+        </ActionForm>
+        {move || end_sessions.value().get().map(|result| match result {
+            Ok(()) => view! { <p class="ok" role="status">"Signed out everywhere: each of their sessions ends at its next request."</p> }.into_any(),
+            Err(error) => view! { <ErrorView error /> }.into_any(),
+        })}
     }
 }

@@ -108,30 +108,22 @@ pub async fn set_cart_quantity(product_id: i64, quantity: i32) -> Result<Cart, A
     Ok(store::load(&pool, owner).await?)
 }
 
-/// Shared by the header's cart count and every page that changes the cart.
+/// This request's cart, loaded once on the server for the header's count and the page that shows it.
 #[derive(Clone, Copy)]
 pub struct CartState {
     pub cart: Resource<Result<Cart, AppError>>,
-    version: RwSignal<u32>,
 }
 
 impl CartState {
-    /// Creates the cart resource and provides it to the whole app.
+    /// Creates the cart resource and provides it to the whole page.
     pub fn provide() -> Self {
-        let version = RwSignal::new(0u32);
-        let cart = Resource::new(move || version.get(), |_| get_cart());
-        let state = Self { cart, version };
+        let state = Self { cart: Resource::new(|| (), |_| get_cart()) };
         provide_context(state);
         state
     }
 
     pub fn get() -> Self {
         expect_context::<Self>()
-    }
-
-    /// Re-reads the cart after something changed it.
-    pub fn refresh(&self) {
-        self.version.update(|v| *v += 1);
     }
 }
 

@@ -1,14 +1,16 @@
-//! Catalog pages: home, search and filter, product.
+//! Catalog pages: home, search and filter, product. The server renders them; the live parts are islands: a
+//! tile's stock check, and the product page's stock and add-to-cart box.
 
 use super::{
     categories, get_product, home_shelves, search_products, stock_label, CatalogQuery, CategoryShelf, ProductCard,
     ProductStock, SortOrder,
 };
 use crate::{
-    cart::{AddToCart, CartState},
+    cart::{AddToCart, Cart},
     money::format_price,
     notices::ErrorView,
-    tracking::{track, ErrorNotice, EventKind},
+    page::shared,
+    tracking::{track, ErrorNotice, EventKind, RecordOnShow},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -63,14 +65,6 @@ fn Shelf(shelf: CategoryShelf) -> impl IntoView {
 /// A product card with a live stock check.
 #[component]
 fn ProductTile(product: ProductCard) -> impl IntoView {
-    let check_stock = ServerAction::<ProductStock>::new();
-    let product_id = product.id;
-    let stock_answer = move || {
-        check_stock.value().get().map(|answer| match answer {
-            Ok(level) => level.label(),
-            Err(error) => error.to_string(),
-        })
-    };
     let href = format!("/product/{}", product.slug);
     view! {
         <li class="product-tile" data-product-id=product.id>
@@ -79,18 +73,33 @@ fn ProductTile(product: ProductCard) -> impl IntoView {
                 <h3>{product.name}</h3>
             </A>
             <p class="price">{format_price(product.price_cents, &product.currency)}</p>
-            <button
-                type="button"
-                class="check-stock"
-                data-track="check-stock"
-                on:click=move |_| {
-                    check_stock.dispatch(ProductStock { product_id });
-                }
-            >
-                "Check stock"
-            </button>
-            <output class="stock-answer" aria-live="polite">{stock_answer}</output>
+            <StockCheck product_id=product.id />
         </li>
+    }
+}
+
+/// "Check stock": asks the server for the product's stock as it is now.
+#[island]
+fn StockCheck(product_id: i64) -> impl IntoView {
+    let check_stock = ServerAction::<ProductStock>::new();
+    let stock_answer = move || {
+        check_stock.value().get().map(|answer| match answer {
+            Ok(level) => level.label(),
+            Err(error) => error.to_string(),
+        })
+    };
+    view! {
+        <button
+            type="button"
+            class="check-stock"
+            data-track="check-stock"
+            on:click=move |_| {
+                check_stock.dispatch(ProductStock { product_id });
+            }
+        >
+            "Check stock"
+        </button>
+        <output class="stock-answer" aria-live="polite">{stock_answer}</output>
     }
 }
 
@@ -107,6 +116,12 @@ fn query_from_url(map: &leptos_router::params::ParamsMap) -> CatalogQuery {
     }
 }
 
+/// The clickstream's `search` event for a query that found `results` products (none without words).
+fn searched(query: &CatalogQuery, results: i64) -> Option<impl IntoView> {
+    (!query.q.is_empty())
+        .then(|| view! { <RecordOnShow event=EventKind::Search { query: query.q.clone(), results } /> })
+}
+
 /// Search, filters, sort and paging; all of it lives in the URL, so a reload or a shared link keeps it.
 #[component]
 pub fn CatalogPage() -> impl IntoView {
@@ -114,16 +129,6 @@ pub fn CatalogPage() -> impl IntoView {
     let query = Memo::new(move |_| query_from_url(&query_map.read()));
     let results = Resource::new(move || query.get(), search_products);
     let category_list = Resource::new(|| (), |_| categories());
-
-    // The search event carries the query and how many products matched.
-    Effect::new(move |_| {
-        if let Some(Ok(page)) = results.get() {
-            let q = query.get_untracked().q;
-            if !q.is_empty() {
-                track(EventKind::Search { query: q, results: page.total });
-            }
-        }
-    });
 
     view! {
         <Title text="Shop" />
@@ -167,7 +172,9 @@ pub fn CatalogPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let current = query.get_untracked();
                         match results.await {
+                            // The search event carries the query and how many products matched.
                             Ok(page) if page.products.is_empty() => view! {
+                                {searched(&current, page.total)}
                                 <p class="empty">"No products match. Try fewer words or clear a filter."</p>
                             }.into_any(),
                             Ok(page) => {
@@ -178,6 +185,7 @@ pub fn CatalogPage() -> impl IntoView {
                                     }).collect_view()
                                 });
                                 view! {
+                                    {searched(&current, page.total)}
                                     <p class="result-count">{format!("{} products", page.total)}</p>
                                     <ul class="product-grid">
                                         {page.products.into_iter().map(|product| view! { <ProductTile product /> }).collect_view()}
@@ -198,84 +206,85 @@ pub fn CatalogPage() -> impl IntoView {
 #[component]
 pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
-    let refresh = RwSignal::new(0u32);
-    let product = Resource::new(move || (slug(), refresh.get()), |(slug, _)| get_product(slug));
-    let add = ServerAction::<AddToCart>::new();
-    let cart = CartState::get();
-    let quantity = RwSignal::new(1i32);
-
-    // Stock is live: re-read after every add and every 15 seconds while the page is open.
-    Effect::new(move |_| {
-        if let Some(Ok(updated)) = add.value().get() {
-            cart.refresh();
-            refresh.update(|v| *v += 1);
-            let _ = updated;
-        }
-    });
-    #[cfg(feature = "hydrate")]
-    {
-        if let Ok(handle) =
-            set_interval_with_handle(move || refresh.update(|v| *v += 1), std::time::Duration::from_secs(15))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    }
-    let viewed = StoredValue::new(None::<i64>);
-    Effect::new(move |_| {
-        if let Some(Ok(p)) = product.get() {
-            if viewed.get_value() != Some(p.id) {
-                viewed.set_value(Some(p.id));
-                track(EventKind::ProductView { product_id: p.id, slug: p.slug.clone() });
-            }
-        }
-    });
-
+    let product = Resource::new(move || params.read().get("slug").unwrap_or_default(), get_product);
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match product.await {
-                    Ok(p) => {
-                        let product_id = p.id;
-                        let in_stock = p.stock > 0;
-                        view! {
-                            <Title text=p.name.clone() />
-                            <article class="product-page" data-product-id=p.id>
-                                <img src=format!("/images/products/{}", p.slug) alt=p.name.clone() width="480" height="360" />
-                                <div class="product-info">
-                                    <p class="breadcrumb"><A href=format!("/products?category={}", p.category_slug)>{p.category_name.clone()}</A></p>
-                                    <h1>{p.name.clone()}</h1>
-                                    <p class="price big">{format_price(p.price_cents, &p.currency)}</p>
-                                    <p class=if p.stock <= 5 { "stock low" } else { "stock" } data-testid="stock">{stock_label(p.stock)}</p>
-                                    <p class="description">{p.description.clone()}</p>
-                                    <form class="add-to-cart" on:submit=move |ev| {
-                                        ev.prevent_default();
-                                        let quantity = quantity.get_untracked();
-                                        track(EventKind::CartAdd { product_id, quantity });
-                                        add.dispatch(AddToCart { product_id, quantity });
-                                    }>
-                                        <label>"Quantity "
-                                            <input type="number" name="quantity" min="1" max="99" required value="1"
-                                                prop:value=move || quantity.get().to_string()
-                                                on:input=move |ev| quantity.set(event_target_value(&ev).parse().unwrap_or(0)) />
-                                        </label>
-                                        <button type="submit" disabled=move || !in_stock || add.pending().get()>"Add to cart"</button>
-                                    </form>
-                                    <p class="notice" role="status">
-                                        {move || add.value().get().map(|result| match result {
-                                            Ok(_) => view! { <span class="ok">"Added to your cart. "<A href="/cart">"View cart"</A></span> }.into_any(),
-                                            Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
-                                        })}
-                                    </p>
-                                </div>
-                            </article>
-                        }.into_any()
-                    }
+                    Ok(p) => view! {
+                        <Title text=p.name.clone() />
+                        <RecordOnShow event=EventKind::ProductView { product_id: p.id, slug: p.slug.clone() } />
+                        <article class="product-page" data-product-id=p.id>
+                            <img src=format!("/images/products/{}", p.slug) alt=p.name.clone() width="480" height="360" fetchpriority="high" />
+                            <div class="product-info">
+                                <p class="breadcrumb"><A href=format!("/products?category={}", p.category_slug)>{p.category_name.clone()}</A></p>
+                                <h1>{p.name.clone()}</h1>
+                                <p class="price big">{format_price(p.price_cents, &p.currency)}</p>
+                                <BuyBox product_id=p.id stock=p.stock />
+                                <p class="description">{p.description.clone()}</p>
+                            </div>
+                        </article>
+                    }.into_any(),
                     Err(error) => view! {
                         <ErrorView error missing="that product" back=("/products", "Browse the shop") />
                     }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// The product's live stock and the add-to-cart form. Stock is re-read after every add and every 15 seconds while
+/// the page is open.
+#[island]
+fn BuyBox(product_id: i64, stock: i32) -> impl IntoView {
+    let stock = RwSignal::new(stock);
+    let add = ServerAction::<AddToCart>::new();
+    let check_stock = ServerAction::<ProductStock>::new();
+    let quantity = RwSignal::new(1i32);
+    let latest_cart = shared::<Cart>();
+    Effect::new(move |_| {
+        if let Some(Ok(cart)) = add.value().get() {
+            latest_cart.set(Some(cart));
+            check_stock.dispatch(ProductStock { product_id });
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(level)) = check_stock.value().get() {
+            stock.set(level.stock);
+        }
+    });
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                check_stock.dispatch(ProductStock { product_id });
+            },
+            std::time::Duration::from_secs(15),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    view! {
+        <p class=move || if stock.get() <= 5 { "stock low" } else { "stock" } data-testid="stock">{move || stock_label(stock.get())}</p>
+        <form class="add-to-cart" on:submit=move |ev| {
+            ev.prevent_default();
+            let quantity = quantity.get_untracked();
+            track(EventKind::CartAdd { product_id, quantity });
+            add.dispatch(AddToCart { product_id, quantity });
+        }>
+            <label>"Quantity "
+                <input type="number" name="quantity" min="1" max="99" required value="1"
+                    prop:value=move || quantity.get().to_string()
+                    on:input=move |ev| quantity.set(event_target_value(&ev).parse().unwrap_or(0)) />
+            </label>
+            <button type="submit" disabled=move || stock.get() <= 0 || add.pending().get()>"Add to cart"</button>
+        </form>
+        <p class="notice" role="status">
+            {move || add.value().get().map(|result| match result {
+                Ok(_) => view! { <span class="ok">"Added to your cart. "<a href="/cart">"View cart"</a></span> }.into_any(),
+                Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
+            })}
+        </p>
     }
 }

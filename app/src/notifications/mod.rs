@@ -4,7 +4,7 @@
 pub mod store;
 mod views;
 
-pub use views::{provide_inbox, NotificationBell, NotificationsPage};
+pub use views::{NotificationBell, NotificationsPage};
 
 #[cfg(feature = "ssr")]
 use crate::server_context as ctx;

@@ -1,7 +1,11 @@
-//! The header bell and the notifications page.
+//! The header bell and the notifications page. Both are islands over one inbox per page ([`shared`]): the bell
+//! reads it on a timer, and marking a notification read in either reads it again, so the two always agree.
 
 use super::{notifications, Inbox, MarkNotificationsRead, Notification};
-use crate::notices::{ErrorView, SignInPrompt};
+use crate::{
+    notices::{ErrorView, SignInPrompt},
+    page::shared,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -9,32 +13,25 @@ use leptos_meta::Title;
 #[cfg(feature = "hydrate")]
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The bell's inbox and the "mark read" action, created once at the app root.
-///
-/// The bell is client-side only (a `LocalResource`): the server renders it empty and the browser fills it in
-/// after hydration, so its polling never disturbs hydration. It is re-read on a timer and after "mark read".
-#[derive(Clone, Copy)]
-struct InboxState {
-    inbox: LocalResource<Result<Inbox, crate::error::AppError>>,
-    mark: ServerAction<MarkNotificationsRead>,
+/// Reads the inbox from the server into this page's shared copy.
+fn reread_inbox() {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async {
+        if let Ok(inbox) = notifications().await {
+            shared::<Inbox>().set(Some(inbox));
+        }
+    });
 }
 
-/// Creates the bell's inbox and provides it to the whole app.
-pub fn provide_inbox() {
+/// "Mark read", after which the inbox is read again.
+fn mark_read_action() -> ServerAction<MarkNotificationsRead> {
     let mark = ServerAction::<MarkNotificationsRead>::new();
-    let tick = RwSignal::new(0u32);
-    #[cfg(feature = "hydrate")]
-    {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), POLL_EVERY) {
-            on_cleanup(move || handle.clear());
+    Effect::new(move |_| {
+        if mark.value().get().is_some() {
+            reread_inbox();
         }
-    }
-    let inbox = LocalResource::new(move || {
-        tick.track();
-        mark.version().track();
-        notifications()
     });
-    provide_context(InboxState { inbox, mark });
+    mark
 }
 
 fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRead>) -> impl IntoView {
@@ -58,11 +55,20 @@ fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRea
     }
 }
 
-/// The bell in the header: the unread count, and the latest notifications when opened.
-#[component]
+/// The bell in the header: the unread count, and the latest notifications when opened. The server renders it
+/// empty; the browser reads the inbox as the page opens and every ten seconds after.
+#[island]
 pub fn NotificationBell() -> impl IntoView {
-    let InboxState { inbox, mark } = expect_context::<InboxState>();
-    let current = move || inbox.get().and_then(Result::ok).unwrap_or_default();
+    let inbox = shared::<Inbox>();
+    let mark = mark_read_action();
+    reread_inbox();
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(reread_inbox, POLL_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let current = move || inbox.get().unwrap_or_default();
     let unread = move || current().unread;
     view! {
         <details class="bell">
@@ -101,34 +107,48 @@ pub fn NotificationBell() -> impl IntoView {
 /// Every recent notification of the signed-in user.
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
-    let InboxState { mark, .. } = expect_context::<InboxState>();
-    let inbox = Resource::new(move || mark.version().get(), |_| notifications());
+    let inbox = Resource::new(|| (), |_| notifications());
     let user = crate::auth::use_user();
     view! {
         <Title text="Notifications" />
         <h1>"Notifications"</h1>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let inbox = inbox.await;
                 match (inbox, user.get()) {
                     (_, None) => view! { <SignInPrompt return_to="/notifications" purpose="to see your notifications." /> }.into_any(),
-                    (Ok(inbox), Some(_)) if inbox.items.is_empty() => view! {
-                        <p class="empty">"No notifications yet. Items in your cart that drop in price or come back in stock show up here."</p>
-                    }.into_any(),
-                    (Ok(inbox), Some(_)) => view! {
-                        {(inbox.unread > 0).then(|| view! {
-                            <ActionForm action=mark>
-                                <input type="hidden" name="id" value="0" />
-                                <button type="submit" class="button small">"Mark all read"</button>
-                            </ActionForm>
-                        })}
-                        <ul class="notifications page">
-                            {inbox.items.into_iter().map(|item| notification_item(item, mark)).collect_view()}
-                        </ul>
-                    }.into_any(),
+                    (Ok(inbox), Some(_)) => view! { <NotificationList inbox /> }.into_any(),
                     (Err(error), Some(_)) => view! { <ErrorView error /> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// The notifications page's list, with "mark read" on each and for all.
+#[island]
+fn NotificationList(inbox: Inbox) -> impl IntoView {
+    let latest = shared::<Inbox>();
+    let mark = mark_read_action();
+    move || {
+        let inbox = latest.get().unwrap_or_else(|| inbox.clone());
+        if inbox.items.is_empty() {
+            return view! {
+                <p class="empty">"No notifications yet. Items in your cart that drop in price or come back in stock show up here."</p>
+            }
+            .into_any();
+        }
+        view! {
+            {(inbox.unread > 0).then(|| view! {
+                <ActionForm action=mark>
+                    <input type="hidden" name="id" value="0" />
+                    <button type="submit" class="button small">"Mark all read"</button>
+                </ActionForm>
+            })}
+            <ul class="notifications page">
+                {inbox.items.into_iter().map(|item| notification_item(item, mark)).collect_view()}
+            </ul>
+        }
+        .into_any()
     }
 }

@@ -1,4 +1,5 @@
-//! Checkout, the order page (payment, confirmation, history) and the order list.
+//! Checkout, the order page (payment, confirmation, history) and the order list. The server renders them; the
+//! checkout form and the order itself (which payment and cancellation change in place) are islands.
 
 use super::{
     get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderLine, OrderStatus, PayOrder, PaymentOutcome,
@@ -9,34 +10,23 @@ use crate::{
     cart::CartState,
     money::format_price,
     notices::{ErrorView, SignInPrompt},
+    page::go_to,
     tracking::ErrorNotice,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::A,
-    hooks::{use_navigate, use_params_map},
-};
+use leptos_router::{components::A, hooks::use_params_map};
 use uuid::Uuid;
 
-/// The shipping address form; checkout reserves the stock and opens the order's payment page.
+/// The order summary and the shipping address form; checkout reserves the stock and opens the order's payment page.
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
     let user = use_user();
     let cart = CartState::get();
-    let checkout = ServerAction::<BeginCheckout>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        // The server records `checkout_begin` itself.
-        if let Some(Ok(order_id)) = checkout.value().get() {
-            cart.refresh();
-            navigate(&format!("/orders/{order_id}"), Default::default());
-        }
-    });
     view! {
         <Title text="Checkout" />
         <h1>"Checkout"</h1>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let c = cart.cart.await.unwrap_or_default();
                 if user.get().is_none() {
@@ -57,23 +47,38 @@ pub fn CheckoutPage() -> impl IntoView {
                             </ul>
                             <p class="total">"Total "<strong>{total}</strong></p>
                         </section>
-                        <ActionForm action=checkout attr:class="address-form">
-                            <h2>"Shipping address"</h2>
-                            <label>"Full name"<input name="name" required maxlength="100" autocomplete="name" /></label>
-                            <label>"Street address"<input name="line1" required maxlength="120" autocomplete="address-line1" /></label>
-                            <label>"Address line 2 (optional)"<input name="line2" maxlength="120" autocomplete="address-line2" /></label>
-                            <label>"City"<input name="city" required maxlength="80" autocomplete="address-level2" /></label>
-                            <label>"Postcode"<input name="postcode" required maxlength="12" autocomplete="postal-code" /></label>
-                            <label>"Country code"<input name="country" required maxlength="2" placeholder="DE" autocomplete="country" /></label>
-                            <button type="submit" disabled=move || checkout.pending().get()>"Reserve and continue to payment"</button>
-                            <p class="notice" role="status">
-                                {move || checkout.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice message=error.to_string() /> })}
-                            </p>
-                        </ActionForm>
+                        <AddressForm />
                     </div>
                 }.into_any()
             })}
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// The shipping address; once the server reserved the stock, the order's payment page opens.
+#[island]
+fn AddressForm() -> impl IntoView {
+    let checkout = ServerAction::<BeginCheckout>::new();
+    Effect::new(move |_| {
+        // The server records `checkout_begin` itself.
+        if let Some(Ok(order_id)) = checkout.value().get() {
+            go_to(&format!("/orders/{order_id}"));
+        }
+    });
+    view! {
+        <ActionForm action=checkout attr:class="address-form">
+            <h2>"Shipping address"</h2>
+            <label>"Full name"<input name="name" required maxlength="100" autocomplete="name" /></label>
+            <label>"Street address"<input name="line1" required maxlength="120" autocomplete="address-line1" /></label>
+            <label>"Address line 2 (optional)"<input name="line2" maxlength="120" autocomplete="address-line2" /></label>
+            <label>"City"<input name="city" required maxlength="80" autocomplete="address-level2" /></label>
+            <label>"Postcode"<input name="postcode" required maxlength="12" autocomplete="postal-code" /></label>
+            <label>"Country code"<input name="country" required maxlength="2" placeholder="DE" autocomplete="country" /></label>
+            <button type="submit" disabled=move || checkout.pending().get()>"Reserve and continue to payment"</button>
+            <p class="notice" role="status">
+                {move || checkout.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice message=error.to_string() /> })}
+            </p>
+        </ActionForm>
     }
 }
 
@@ -81,40 +86,56 @@ pub fn CheckoutPage() -> impl IntoView {
 #[component]
 pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
-    let order_id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
-    let version = RwSignal::new(0u32);
     let detail = Resource::new(
-        move || (order_id(), version.get()),
-        |(id, _)| async move {
+        move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok()),
+        |id| async move {
             match id {
                 Some(id) => get_order(id).await,
                 None => Err(crate::error::AppError::NotFound),
             }
         },
     );
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading your order…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(order) => view! {
+                        <Title text=format!("Order {}", &order.summary.id.to_string()[..8]) />
+                        <LiveOrder order />
+                    }.into_any(),
+                    Err(error) => view! { <ErrorView error sign_in=("/orders", "to see your orders.") missing="that order" /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The order as the server last told it: paying or cancelling reads it again, so its state, confirmation,
+/// history and payments change in place.
+#[island]
+fn LiveOrder(order: OrderDetail) -> impl IntoView {
+    let id = order.summary.id;
+    let current = RwSignal::new(order);
     let pay = ServerAction::<PayOrder>::new();
     let cancel = ServerAction::<CancelOrder>::new();
+    let reread = Action::new(move |_: &()| get_order(id));
     Effect::new(move |_| {
         // The server records `payment_result` itself.
         if pay.value().get().is_some() {
-            version.update(|v| *v += 1);
+            reread.dispatch(());
         }
     });
     Effect::new(move |_| {
         if cancel.value().get().is_some() {
-            version.update(|v| *v += 1);
+            reread.dispatch(());
         }
     });
-    view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading your order…"</p> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(order) => view! { <OrderView order pay cancel /> }.into_any(),
-                    Err(error) => view! { <ErrorView error sign_in=("/orders", "to see your orders.") missing="that order" /> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
+    Effect::new(move |_| {
+        if let Some(Ok(order)) = reread.value().get() {
+            current.set(order);
+        }
+    });
+    move || view! { <OrderView order=current.get() pay cancel /> }
 }
 
 #[component]
@@ -133,7 +154,6 @@ fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerActi
         })
     };
     view! {
-        <Title text=format!("Order {}", &id.to_string()[..8]) />
         <article class="order" data-status=status.as_str()>
             <h1>{format!("Order {}", &id.to_string()[..8])}</h1>
             <p class=format!("status status-{}", status.as_str()) data-testid="order-status">{status.label()}</p>
@@ -228,7 +248,7 @@ pub(crate) fn order_record(
                 <tbody>
                     {lines.into_iter().map(|line| view! {
                         <tr>
-                            <td><A href=line_href(&line)>{line.name}</A></td>
+                            <td><a href=line_href(&line)>{line.name.clone()}</a></td>
                             <td>{format!("× {}", line.quantity)}</td>
                             <td>{price(line.unit_price_cents * i64::from(line.quantity))}</td>
                         </tr>

@@ -33,30 +33,31 @@ pub fn track(kind: EventKind) {
     let _ = kind;
 }
 
-/// Records a page view for the first render and for every route change, with the previous page, and closes
-/// the previous page's time-on-page and scroll depth.
-#[component]
+/// Records the page view of this page load, with the page the browser came from, and closes the previous page's
+/// time-on-page and scroll depth. Every page is a full load from the server, so this is every page the shopper
+/// sees; it is the body's first island, so the page view comes before anything the page records.
+#[island]
 pub fn PageViewTracker() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
-        use leptos_router::hooks::use_location;
         tracker::install();
-        let location = use_location();
-        let previous = StoredValue::new(None::<String>);
-        Effect::new(move |_| {
-            let page = crate::tracking::page_path(&location.pathname.get(), &location.search.get());
-            let referrer = previous.get_value().or_else(tracker::document_referrer);
-            previous.set_value(Some(page.clone()));
-            tracker::page_changed(&page);
-            let mut event =
-                schema::ClientEvent::now(EventKind::PageView { referrer, title: tracker::document_title() });
-            event.path = page;
-            tracker::record(event);
+        let event = schema::ClientEvent::now(EventKind::PageView {
+            referrer: tracker::document_referrer(),
+            title: tracker::document_title(),
         });
+        tracker::page_changed(&event.path);
+        tracker::record(event);
     }
 }
 
-/// An error message shown to the shopper, recorded in the clickstream as it is shown.
+/// Records `event` in the browser as the page is shown: what the server rendered and the shopper saw (a search
+/// and how many products it found, a product page).
+#[island]
+pub fn RecordOnShow(event: EventKind) -> impl IntoView {
+    track(event);
+}
+
+/// An error message an island shows the shopper, recorded in the clickstream as it is shown.
 #[component]
 pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
     let recorded = message.clone();
@@ -65,7 +66,7 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
 }
 
 /// The footer switch: the shopper decides whether their journey is recorded in this browser.
-#[component]
+#[island]
 pub fn TrackingConsent() -> impl IntoView {
     // On the server (and before hydration) the switch shows the default.
     let on = RwSignal::new(true);
