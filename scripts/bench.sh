@@ -4,6 +4,7 @@
 #   scripts/bench.sh                             # every section
 #   scripts/bench.sh journey wasm                # some sections
 #   scripts/bench.sh --write docs/benchmarks.md  # and write the table into the doc
+#   scripts/bench.sh lighthouse [--runs 3]       # Lighthouse (mobile) on the five shopper pages, on a private shop
 set -euo pipefail
 # shellcheck source=lib/all.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/all.sh"
@@ -12,6 +13,19 @@ ensure_postgres
 ensure_broker --scratch
 ensure_oidc
 export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
+
+if [[ ${1:-} == lighthouse ]]; then
+  shift
+  ensure_chromium
+  ensure_node
+  npm_ci "$ROOT/tools/lighthouse"
+  build_site
+  log "building the server (release)"
+  (cd "$ROOT" && cargo build --release -p server --bin cartograph)
+  start_private_shop lighthouse "$CARGO_TARGET_DIR/release/cartograph" "$(free_port)"
+  node "$ROOT/tools/lighthouse/run.mjs" --url "$SHOP_URL" "$@"
+  exit 0
+fi
 
 sections=()
 for arg in "$@"; do [[ $arg == -* || $arg == */* || $arg == *.md ]] || sections+=("$arg"); done

@@ -65,25 +65,8 @@ log "browser tests (Playwright)"
 build_site
 (cd "$ROOT" && cargo build -p server --bin cartograph)
 BIN=$CARGO_TARGET_DIR/debug/cartograph
-create_database cartograph_e2e --fresh
-run_id=$(date +%s)-$$
-export CARTOGRAPH_MODE=dev
-export CARTOGRAPH_DATABASE_URL=$PG_SERVER_URL/cartograph_e2e
-export CARTOGRAPH_SITE_ROOT=$SITE_DIR
-export CARTOGRAPH_LISTEN_ADDR=127.0.0.1:$E2E_PORT
-export CARTOGRAPH_PUBLIC_URL=http://127.0.0.1:$E2E_PORT
-export CARTOGRAPH_SEED_DEMO_CATALOG=true
-export CARTOGRAPH_KAFKA_TOPIC_PREFIX=e2e-$run_id.
-export CARTOGRAPH_KAFKA_CONSUMER_GROUP=e2e-$run_id
-export CARTOGRAPH_WORKER_METRICS_ADDR=off  # a running scripts/run.sh worker may hold the default port
-export CARTOGRAPH_INTERNAL_ADDR=off  # a running scripts/run.sh web server holds the default port
-port_open 127.0.0.1 "$E2E_PORT" && die "port $E2E_PORT is taken; set CARTOGRAPH_E2E_PORT"
-"$BIN" migrate
-start_bg "the worker (e2e)" "$STATE_DIR/e2e-worker.log" "$BIN" worker
-start_bg "the web server (e2e)" "$STATE_DIR/e2e-web.log" "$BIN" serve
-wait_port 127.0.0.1 "$E2E_PORT" 60 "the web server" "$STATE_DIR/e2e-web.log"
-log "the e2e shop is at $CARTOGRAPH_PUBLIC_URL"
-(cd "$ROOT/end2end" && BASE_URL=$CARTOGRAPH_PUBLIC_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL CARTOGRAPH_BIN=$BIN \
+start_private_shop e2e "$BIN" "$E2E_PORT"
+(cd "$ROOT/end2end" && BASE_URL=$SHOP_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL CARTOGRAPH_BIN=$BIN \
   npx playwright test "$@")
 
 log "all tests passed in $((SECONDS - started_at)) s"

@@ -45,8 +45,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <HashedStylesheet options=options.clone() id="cartograph" />
-                <HydrationScripts options islands=true />
+                <HashedStylesheet options id="cartograph" />
+                <IslandsLoader />
                 <MetaTags />
             </head>
             <body>
@@ -54,6 +54,35 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The names of the bundle's glue and WASM under `/pkg/`, without their extensions: the content-hashed copies
+/// when the site build wrote them (`cartograph.<hash>`), else `cartograph`.
+#[derive(Debug, Clone)]
+pub struct BundleNames {
+    pub js: String,
+    pub wasm: String,
+}
+
+impl Default for BundleNames {
+    fn default() -> Self {
+        Self { js: "cartograph".into(), wasm: "cartograph".into() }
+    }
+}
+
+/// Loads the bundle and hydrates the islands once the browser is idle. Leptos's `HydrationScripts` would also
+/// preload the glue and the WASM at high priority, taking bandwidth from what the first paint needs (the
+/// product image, the stylesheet); no island is needed before the page is idle, so nothing is preloaded.
+#[component]
+fn IslandsLoader() -> impl IntoView {
+    // As `HydrationScripts` does in islands mode: outside the islands, the server writes no hydration markers.
+    #[cfg(feature = "ssr")]
+    if let Some(context) = leptos::reactive::owner::Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
+    let BundleNames { js, wasm } = use_context().unwrap_or_default();
+    let script = format!("{}(\"\", \"pkg\", {js:?}, {wasm:?});", include_str!("islands_loader.js").trim_end());
+    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
 
 /// Percent-encodes a value for a query string: RFC 3986's unreserved characters, and `/`, pass as they are.

@@ -42,3 +42,29 @@ build_site() {
   printf '%s' "$hashes" > "$pkg/hash.txt"
   log "site ready in $SITE_DIR ($(du -k "$pkg/cartograph.wasm" | cut -f1) KiB of WASM)"
 }
+
+# start_private_shop NAME BIN PORT: a shop of its own on PORT, a web server and a worker of BIN, for tests and
+# benchmarks that must not meet a running scripts/run.sh: a fresh database cartograph_NAME, its own topics and
+# consumer group, and no internal or metrics ports. Exports its settings; sets SHOP_URL. Stops with the script.
+start_private_shop() {
+  local name=$1 bin=$2 port=$3 run_id
+  run_id=$(date +%s)-$$
+  port_open 127.0.0.1 "$port" && die "port $port is taken; set CARTOGRAPH_E2E_PORT"
+  create_database "cartograph_$name" --fresh
+  export CARTOGRAPH_MODE=dev
+  export CARTOGRAPH_DATABASE_URL=$PG_SERVER_URL/cartograph_$name
+  export CARTOGRAPH_SITE_ROOT=$SITE_DIR
+  export CARTOGRAPH_LISTEN_ADDR=127.0.0.1:$port
+  export CARTOGRAPH_PUBLIC_URL=http://127.0.0.1:$port
+  export CARTOGRAPH_SEED_DEMO_CATALOG=true
+  export CARTOGRAPH_KAFKA_TOPIC_PREFIX=$name-$run_id.
+  export CARTOGRAPH_KAFKA_CONSUMER_GROUP=$name-$run_id
+  export CARTOGRAPH_WORKER_METRICS_ADDR=off  # a running scripts/run.sh worker may hold the default port
+  export CARTOGRAPH_INTERNAL_ADDR=off  # a running scripts/run.sh web server holds the default port
+  "$bin" migrate
+  start_bg "the worker ($name)" "$STATE_DIR/$name-worker.log" "$bin" worker
+  start_bg "the web server ($name)" "$STATE_DIR/$name-web.log" "$bin" serve
+  wait_port 127.0.0.1 "$port" 60 "the web server" "$STATE_DIR/$name-web.log"
+  SHOP_URL=$CARTOGRAPH_PUBLIC_URL
+  log "the $name shop is at $SHOP_URL"
+}

@@ -49,7 +49,9 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
     let session_rules = state.settings.session.rules();
     let test_payments = state.settings.payments.test_payments();
+    let bundle = crate::http::bundle::names(&state.settings.site_root);
     let provide_server_context = move || {
+        provide_context(bundle.clone());
         if test_payments {
             provide_context(app::server_context::TestPayments);
         }

@@ -82,7 +82,7 @@ fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
         let total = format_price(c.total_cents(), c.currency());
         view! {
             <table class="cart-table">
-                <thead><tr><th>"Product"</th><th>"Price"</th><th>"Quantity"</th><th>"Total"</th><th></th></tr></thead>
+                <thead><tr><th>"Product"</th><th>"Price"</th><th>"Quantity"</th><th>"Total"</th><th><span class="visually-hidden">"Remove"</span></th></tr></thead>
                 <tbody>
                     {c.lines.into_iter().map(|line| {
                         let id = line.product_id;

@@ -13,7 +13,7 @@ fn visit_table(visits: Vec<VisitListItem>, show_shopper: bool) -> impl IntoView 
                 <tr>
                     <th>"Visit"</th>
                     {show_shopper.then(|| view! { <th>"Shopper"</th> })}
-                    <th>"Started"</th><th>"Duration"</th><th>"Pages"</th><th>"Outcome"</th><th></th>
+                    <th>"Started"</th><th>"Duration"</th><th>"Pages"</th><th>"Outcome"</th><th><span class="visually-hidden">"Journey"</span></th>
                 </tr>
             </thead>
             <tbody>

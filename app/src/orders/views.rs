@@ -10,7 +10,7 @@ use crate::{
     cart::CartState,
     money::format_price,
     notices::{ErrorView, SignInPrompt},
-    page::go_to,
+    page::{go_to, reload},
     tracking::ErrorNotice,
 };
 use leptos::prelude::*;
@@ -99,10 +99,7 @@ pub fn OrderPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading your order…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(order) => view! {
-                        <Title text=format!("Order {}", &order.summary.id.to_string()[..8]) />
-                        <LiveOrder order />
-                    }.into_any(),
+                    Ok(order) => view! { <OrderView order /> }.into_any(),
                     Err(error) => view! { <ErrorView error sign_in=("/orders", "to see your orders.") missing="that order" /> }.into_any(),
                 }
             })}
@@ -110,41 +107,50 @@ pub fn OrderPage() -> impl IntoView {
     }
 }
 
-/// The order as the server last told it: paying or cancelling reads it again, so its state, confirmation,
-/// history and payments change in place.
-#[island]
-fn LiveOrder(order: OrderDetail) -> impl IntoView {
-    let id = order.summary.id;
-    let current = RwSignal::new(order);
-    let pay = ServerAction::<PayOrder>::new();
-    let cancel = ServerAction::<CancelOrder>::new();
-    let reread = Action::new(move |_: &()| get_order(id));
-    Effect::new(move |_| {
-        // The server records `payment_result` itself.
-        if pay.value().get().is_some() {
-            reread.dispatch(());
-        }
-    });
-    Effect::new(move |_| {
-        if cancel.value().get().is_some() {
-            reread.dispatch(());
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(order)) = reread.value().get() {
-            current.set(order);
-        }
-    });
-    move || view! { <OrderView order=current.get() pay cancel /> }
-}
-
 #[component]
-fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerAction<CancelOrder>) -> impl IntoView {
+fn OrderView(order: OrderDetail) -> impl IntoView {
     let summary = order.summary.clone();
     let status = summary.status;
     let id = summary.id;
+    let short_id = id.to_string()[..8].to_string();
+    let paid = status == OrderStatus::Paid;
     let total = format_price(summary.total_cents, &summary.currency);
-    let payment_notice = move || {
+    view! {
+        <Title text=format!("Order {short_id}") />
+        <article class="order" data-status=status.as_str()>
+            <h1>{format!("Order {short_id}")}</h1>
+            <p class=format!("status status-{}", status.as_str()) data-testid="order-status">{status.label()}</p>
+            {(status == OrderStatus::Paid).then(|| view! {
+                <p class="confirmation" data-testid="confirmation">"Thank you! Your payment was received and your order is being prepared."</p>
+            })}
+            {(status == OrderStatus::PendingPayment).then(|| view! {
+                <section class="payment">
+                    <h2>{format!("Pay {total}")}</h2>
+                    {order.reserved_until.map(|until| view! {
+                        <p class="hint">{format!("Your items are reserved until {} UTC.", until.format("%H:%M"))}</p>
+                    })}
+                    <PaymentForm order_id=id payment_key=order.payment_key.clone() />
+                    <p class="hint">"Test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0000 0000 0119 cannot be processed, 4000 0000 0000 0077 answers slowly. Any future expiry and any CVC."</p>
+                </section>
+            })}
+            {order_record(&summary.currency, summary.total_cents, order.lines, order.address, order.history, order.payments, |line| format!("/product/{}", line.slug))}
+            {status.cancellable().then(|| view! { <CancelForm order_id=id paid /> })}
+        </article>
+    }
+}
+
+/// The card form. A payment that went through loads the order page again, paid; any other answer is said in
+/// place, and the next attempt gets a new idempotency key (the answered one would only replay its answer).
+#[island]
+fn PaymentForm(order_id: Uuid, payment_key: String) -> impl IntoView {
+    let pay = ServerAction::<PayOrder>::new();
+    let key = RwSignal::new(payment_key);
+    Effect::new(move |_| match pay.value().get() {
+        Some(Ok(receipt)) if receipt.outcome == PaymentOutcome::Succeeded => reload(),
+        Some(_) => key.set(fresh_payment_key()),
+        None => {}
+    });
+    let notice = move || {
         pay.value().get().map(|result| match result {
             Ok(receipt) if receipt.outcome == PaymentOutcome::Succeeded => {
                 view! { <p class="ok" role="status">{receipt.message}</p> }.into_any()
@@ -154,43 +160,52 @@ fn OrderView(order: OrderDetail, pay: ServerAction<PayOrder>, cancel: ServerActi
         })
     };
     view! {
-        <article class="order" data-status=status.as_str()>
-            <h1>{format!("Order {}", &id.to_string()[..8])}</h1>
-            <p class=format!("status status-{}", status.as_str()) data-testid="order-status">{status.label()}</p>
-            {(status == OrderStatus::Paid).then(|| view! {
-                <p class="confirmation" data-testid="confirmation">"Thank you! Your payment was received and your order is being prepared."</p>
-            })}
-            {payment_notice}
-            {(status == OrderStatus::PendingPayment).then(|| view! {
-                <section class="payment">
-                    <h2>{format!("Pay {total}")}</h2>
-                    {order.reserved_until.map(|until| view! {
-                        <p class="hint">{format!("Your items are reserved until {} UTC.", until.format("%H:%M"))}</p>
-                    })}
-                    <ActionForm action=pay attr:class="payment-form">
-                        <input type="hidden" name="order_id" value=id.to_string() />
-                        <input type="hidden" name="idempotency_key" value=order.payment_key.clone() />
-                        <label>"Card number"<input name="card_number" required inputmode="numeric" autocomplete="cc-number" maxlength="23" /></label>
-                        <label>"Expiry (MM/YY)"<input name="expiry" required placeholder="12/29" autocomplete="cc-exp" maxlength="7" /></label>
-                        <label>"CVC"<input name="cvc" required inputmode="numeric" autocomplete="cc-csc" maxlength="4" /></label>
-                        <button type="submit" disabled=move || pay.pending().get()>
-                            {move || if pay.pending().get() { "Paying…" } else { "Pay now" }}
-                        </button>
-                    </ActionForm>
-                    <p class="hint">"Test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0000 0000 0119 cannot be processed, 4000 0000 0000 0077 answers slowly. Any future expiry and any CVC."</p>
-                </section>
-            })}
-            {order_record(&summary.currency, summary.total_cents, order.lines, order.address, order.history, order.payments, |line| format!("/product/{}", line.slug))}
-            {status.cancellable().then(|| view! {
-                <ActionForm action=cancel attr:class="cancel-form">
-                    <input type="hidden" name="order_id" value=id.to_string() />
-                    <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
-                        {if status == OrderStatus::Paid { "Cancel and refund" } else { "Cancel order" }}
-                    </button>
-                    {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}
-                </ActionForm>
-            })}
-        </article>
+        {notice}
+        <ActionForm action=pay attr:class="payment-form">
+            <input type="hidden" name="order_id" value=order_id.to_string() />
+            <input type="hidden" name="idempotency_key" prop:value=key />
+            <label>"Card number"<input name="card_number" required inputmode="numeric" autocomplete="cc-number" maxlength="23" /></label>
+            <label>"Expiry (MM/YY)"<input name="expiry" required placeholder="12/29" autocomplete="cc-exp" maxlength="7" /></label>
+            <label>"CVC"<input name="cvc" required inputmode="numeric" autocomplete="cc-csc" maxlength="4" /></label>
+            <button type="submit" disabled=move || pay.pending().get()>
+                {move || if pay.pending().get() { "Paying…" } else { "Pay now" }}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// A new idempotency key for the next payment attempt: 128 bits from the browser's `crypto`, in hex. Without
+/// them it is empty, which the server refuses as a form that is out of date.
+fn fresh_payment_key() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let mut bytes = [0u8; 16];
+        if let Some(crypto) = web_sys::window().and_then(|window| window.crypto().ok()) {
+            if crypto.get_random_values_with_u8_array(&mut bytes).is_ok() {
+                return bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+            }
+        }
+    }
+    String::new()
+}
+
+/// "Cancel order" (or "Cancel and refund" once paid); the order page loads again, cancelled.
+#[island]
+fn CancelForm(order_id: Uuid, paid: bool) -> impl IntoView {
+    let cancel = ServerAction::<CancelOrder>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = cancel.value().get() {
+            reload();
+        }
+    });
+    view! {
+        <ActionForm action=cancel attr:class="cancel-form">
+            <input type="hidden" name="order_id" value=order_id.to_string() />
+            <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
+                {if paid { "Cancel and refund" } else { "Cancel order" }}
+            </button>
+            {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}
+        </ActionForm>
     }
 }
 

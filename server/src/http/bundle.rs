@@ -27,6 +27,22 @@ pub fn hash_file(site_root: &str) -> Option<PathBuf> {
     file.is_file().then_some(file)
 }
 
+/// The bundle names the pages load: the hashed ones `hash.txt` lists (`js: <hash>`, `wasm: <hash>`), else the
+/// plain ones.
+pub fn names(site_root: &str) -> app::BundleNames {
+    let mut names = app::BundleNames::default();
+    let Some(hashes) = hash_file(site_root).and_then(|file| std::fs::read_to_string(file).ok()) else { return names };
+    for (kind, hash) in hashes.lines().filter_map(|line| line.split_once(':')) {
+        let hashed = format!("cartograph.{}", hash.trim());
+        match kind.trim() {
+            "js" => names.js = hashed,
+            "wasm" => names.wasm = hashed,
+            _ => {}
+        }
+    }
+    names
+}
+
 async fn cache_control(request: Request, next: Next) -> Response {
     let hashed = is_hashed(request.uri().path());
     let mut response = next.run(request).await;
