@@ -56,31 +56,51 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The names of the bundle's glue and WASM under `/pkg/`, without their extensions: the content-hashed copies
-/// when the site build wrote them (`cartograph.<hash>`), else `cartograph`.
+/// A bundle's glue and WASM under `/pkg/`, named without their extensions.
 #[derive(Debug, Clone)]
-pub struct BundleNames {
+pub struct Bundle {
     pub js: String,
     pub wasm: String,
 }
 
-impl Default for BundleNames {
-    fn default() -> Self {
-        Self { js: "cartograph".into(), wasm: "cartograph".into() }
+impl Bundle {
+    fn plain(name: &str) -> Self {
+        Self { js: name.into(), wasm: name.into() }
     }
 }
 
-/// Loads the bundle and hydrates the islands once the browser is idle. Leptos's `HydrationScripts` would also
-/// preload the glue and the WASM at high priority, taking bandwidth from what the first paint needs (the
+/// The two bundles a page may load: the shop's, and the back office's (the shop's islands and the back office's
+/// forms), which only `/admin` pages load. The content-hashed copies when the site build wrote them
+/// (`cartograph.<hash>`), else the plain names.
+#[derive(Debug, Clone)]
+pub struct BundleNames {
+    pub shop: Bundle,
+    pub back_office: Bundle,
+}
+
+impl Default for BundleNames {
+    fn default() -> Self {
+        Self { shop: Bundle::plain("cartograph"), back_office: Bundle::plain("cartograph-back-office") }
+    }
+}
+
+/// Loads this page's bundle and hydrates the islands once the browser is idle. Leptos's `HydrationScripts` would
+/// also preload the glue and the WASM at high priority, taking bandwidth from what the first paint needs (the
 /// product image, the stylesheet); no island is needed before the page is idle, so nothing is preloaded.
 #[component]
 fn IslandsLoader() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let back_office =
+        use_context::<http::request::Parts>().is_some_and(|request| request.uri.path().starts_with("/admin"));
+    #[cfg(not(feature = "ssr"))]
+    let back_office = false;
     // As `HydrationScripts` does in islands mode: outside the islands, the server writes no hydration markers.
     #[cfg(feature = "ssr")]
     if let Some(context) = leptos::reactive::owner::Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
-    let BundleNames { js, wasm } = use_context().unwrap_or_default();
+    let names = use_context::<BundleNames>().unwrap_or_default();
+    let Bundle { js, wasm } = if back_office { names.back_office } else { names.shop };
     let script = format!("{}(\"\", \"pkg\", {js:?}, {wasm:?});", include_str!("islands_loader.js").trim_end());
     view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }

@@ -16,7 +16,9 @@ test("a scripted visit lands in the topic in order, the last page flushed on pag
   await expect(page.getByText("Added to your cart")).toBeVisible();
   await page.getByRole("link", { name: "Shop", exact: true }).click();
   await expect(page).toHaveURL(/\/products$/);
-  // Close the tab at once: the last page's events can only leave with the pagehide beacon.
+  // Every page is a full load, and its tracker starts with its islands (as on a visit's first page). Once it
+  // has, close the tab at once: the last page's events can only leave with the pagehide beacon.
+  await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
   await page.close({ runBeforeUnload: true });
 
   await expect

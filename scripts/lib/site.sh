@@ -2,45 +2,58 @@
 # The site the server serves: the WASM bundle, its glue and the stylesheet (sourced, not executed; definitions
 # only). Needs scripts/lib/common.sh, initialised, and scripts/lib/tools.sh.
 
-# Builds the WASM bundle and lays out $SITE_DIR/pkg as leptos_axum serves it.
+# bundle_wasm PACKAGE NAME: builds one WASM entry point and writes $SITE_DIR/pkg/NAME.{js,wasm}, optimised.
+bundle_wasm() {
+  local package=$1 name=$2 pkg=$SITE_DIR/pkg
+  (cd "$ROOT" && cargo build -p "$package" --lib --target wasm32-unknown-unknown --profile wasm-release)
+  local wasm=$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/${package//-/_}.wasm
+  if [[ ! -f $pkg/$name.wasm || $wasm -nt $pkg/$name.wasm ]]; then
+    wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$pkg" --out-name "$name" "$wasm"
+    mv "$pkg/${name}_bg.wasm" "$pkg/$name.wasm"
+    log "optimising $name.wasm with wasm-opt"
+    "$ROOT/tools/wasm-opt/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      -o "$pkg/$name.wasm" "$pkg/$name.wasm"
+  fi
+}
+
+# Builds the two WASM bundles (the shop's, and the back office's with its forms) and lays out $SITE_DIR/pkg as
+# the server serves it.
 build_site() {
   ensure_rust_tools
-  log "building the WASM bundle"
-  (cd "$ROOT" && cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release)
-  local wasm=$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/frontend.wasm pkg=$SITE_DIR/pkg
-  mkdir -p "$pkg"
-  if [[ ! -f $pkg/cartograph.wasm || $wasm -nt $pkg/cartograph.wasm ]]; then
-    wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$pkg" --out-name cartograph "$wasm"
-    mv "$pkg/cartograph_bg.wasm" "$pkg/cartograph.wasm"
-    ensure_node
-    npm_ci "$ROOT/tools/wasm-opt"
-    log "optimising the WASM bundle with wasm-opt"
-    "$ROOT/tools/wasm-opt/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      -o "$pkg/cartograph.wasm" "$pkg/cartograph.wasm"
-  fi
-  cp "$ROOT/style/main.css" "$pkg/cartograph.css"
-  # Brotli and gzip copies, served as they are to browsers that take them (server/src/http/bundle.rs).
   ensure_node
+  npm_ci "$ROOT/tools/wasm-opt"
+  local pkg=$SITE_DIR/pkg
+  mkdir -p "$pkg"
+  log "building the WASM bundles (the shop's, then the back office's)"
+  bundle_wasm frontend cartograph
+  bundle_wasm frontend-back-office cartograph-back-office
+  cp "$ROOT/style/main.css" "$pkg/cartograph.css"
+  local files=("$pkg/cartograph.wasm" "$pkg/cartograph.js" "$pkg/cartograph.css" "$pkg/cartograph-back-office.wasm" "$pkg/cartograph-back-office.js")
+  # Brotli and gzip copies, served as they are to browsers that take them (server/src/http/bundle.rs).
   node -e '
     const zlib = require("zlib"), fs = require("fs");
     for (const file of process.argv.slice(1)) {
       const bytes = fs.readFileSync(file);
       fs.writeFileSync(file + ".br", zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
       fs.writeFileSync(file + ".gz", zlib.gzipSync(bytes, { level: 9 }));
-    }' "$pkg/cartograph.wasm" "$pkg/cartograph.js" "$pkg/cartograph.css"
+    }' "${files[@]}"
   # Content-hashed copies, which pages name and browsers keep for a year (`immutable`); `hash.txt` tells the
-  # server the names. A new build leaves only its own hashed copies.
-  find "$pkg" -regextype posix-extended -regex '.*/cartograph\.[0-9a-f]{16}\.(js|wasm|css)(\.br|\.gz)?' -delete
-  local ext hash suffix hashes=""
-  for ext in js wasm css; do
-    hash=$(sha256sum "$pkg/cartograph.$ext" | cut -c1-16)
+  # server the names (`js`, `wasm`, `css`; `back-office-js`, `back-office-wasm`). A new build leaves only its own.
+  find "$pkg" -regextype posix-extended -regex '.*/cartograph(-back-office)?\.[0-9a-f]{16}\.(js|wasm|css)(\.br|\.gz)?' -delete
+  local file base ext key hash suffix hashes=""
+  for file in "${files[@]}"; do
+    base=${file##*/}
+    ext=${base##*.}
+    key=$ext
+    [[ $base == cartograph-back-office.* ]] && key=back-office-$ext
+    hash=$(sha256sum "$file" | cut -c1-16)
     for suffix in "" .br .gz; do
-      cp "$pkg/cartograph.$ext$suffix" "$pkg/cartograph.$hash.$ext$suffix"
+      cp "$file$suffix" "${file%."$ext"}.$hash.$ext$suffix"
     done
-    hashes+="$ext: $hash"$'\n'
+    hashes+="$key: $hash"$'\n'
   done
   printf '%s' "$hashes" > "$pkg/hash.txt"
-  log "site ready in $SITE_DIR ($(du -k "$pkg/cartograph.wasm" | cut -f1) KiB of WASM)"
+  log "site ready in $SITE_DIR ($(du -k "$pkg/cartograph.wasm.br" | cut -f1) KiB of brotli WASM for shoppers, $(du -k "$pkg/cartograph-back-office.wasm.br" | cut -f1) KiB for the back office)"
 }
 
 # start_private_shop NAME BIN PORT: a shop of its own on PORT, a web server and a worker of BIN, for tests and

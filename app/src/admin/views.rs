@@ -1,6 +1,8 @@
 //! The back-office pages. They render what the server functions allow: a shopper gets "not allowed" and a 403.
 //! The server renders them; each form that changes something is an island, which loads the page again (or the
-//! next one) once the server has made the change.
+//! next one) once the server has made the change. Those islands are in the back office's own bundle
+//! (`frontend/back-office`, feature `back-office`), never in the one every shopper downloads: in the shop's
+//! bundle they are plain components, which no page of the shop runs.
 
 use super::{
     admin_order, admin_orders, admin_product, admin_products, admin_users, AdminCancelOrder, DeleteProduct,
@@ -154,7 +156,8 @@ pub fn AdminProductPage() -> impl IntoView {
 }
 
 /// The product's fields; once saved, the product's page opens again with "Saved".
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "back-office"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "back-office")), component)]
 fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Category>) -> impl IntoView {
     let save = ServerAction::<SaveProduct>::new();
     Effect::new(move |_| {
@@ -190,7 +193,8 @@ fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Categ
 }
 
 /// Image upload, archive or restore, and delete, for an existing product; each reloads the page it leaves.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "back-office"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "back-office")), component)]
 fn ProductActions(product: ManagedProduct) -> impl IntoView {
     let archive = ServerAction::<SetProductArchived>::new();
     let delete = ServerAction::<DeleteProduct>::new();
@@ -364,7 +368,8 @@ fn AdminOrderView(order: ManagedOrder) -> impl IntoView {
 }
 
 /// "Mark shipped" and "Cancel", as the order's state allows; the page is read again after either.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "back-office"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "back-office")), component)]
 fn OrderActions(id: uuid::Uuid, status: OrderStatus) -> impl IntoView {
     let fulfil = ServerAction::<FulfilOrder>::new();
     let cancel = ServerAction::<AdminCancelOrder>::new();
@@ -446,7 +451,8 @@ pub fn AdminUsersPage() -> impl IntoView {
 }
 
 /// "End all sessions" for one account; says so in place once the server has ended them.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "back-office"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "back-office")), component)]
 fn EndSessions(user_id: uuid::Uuid) -> impl IntoView {
     let end_sessions = ServerAction::<EndUserSessions>::new();
     view! {

@@ -27,16 +27,18 @@ pub fn hash_file(site_root: &str) -> Option<PathBuf> {
     file.is_file().then_some(file)
 }
 
-/// The bundle names the pages load: the hashed ones `hash.txt` lists (`js: <hash>`, `wasm: <hash>`), else the
-/// plain ones.
+/// The bundle names the pages load: the hashed ones `hash.txt` lists (`js: <hash>`, `wasm: <hash>`, and
+/// `back-office-js`, `back-office-wasm`), else the plain ones.
 pub fn names(site_root: &str) -> app::BundleNames {
     let mut names = app::BundleNames::default();
     let Some(hashes) = hash_file(site_root).and_then(|file| std::fs::read_to_string(file).ok()) else { return names };
     for (kind, hash) in hashes.lines().filter_map(|line| line.split_once(':')) {
-        let hashed = format!("cartograph.{}", hash.trim());
+        let hash = hash.trim();
         match kind.trim() {
-            "js" => names.js = hashed,
-            "wasm" => names.wasm = hashed,
+            "js" => names.shop.js = format!("cartograph.{hash}"),
+            "wasm" => names.shop.wasm = format!("cartograph.{hash}"),
+            "back-office-js" => names.back_office.js = format!("cartograph-back-office.{hash}"),
+            "back-office-wasm" => names.back_office.wasm = format!("cartograph-back-office.{hash}"),
             _ => {}
         }
     }

@@ -51,7 +51,12 @@ async fn pages_name_the_content_hashed_bundle_which_browsers_keep_for_a_year() {
     let (js, wasm, css) = ("0123456789abcdef", "fedcba9876543210", "00112233aabbccdd");
     std::fs::write(pkg.join(format!("cartograph.{wasm}.wasm")), b"\0asm hashed").unwrap();
     std::fs::write(pkg.join("cartograph.wasm"), b"\0asm plain").unwrap();
-    std::fs::write(pkg.join("hash.txt"), format!("js: {js}\nwasm: {wasm}\ncss: {css}\n")).unwrap();
+    let (office_js, office_wasm) = ("1111222233334444", "5555666677778888");
+    std::fs::write(
+        pkg.join("hash.txt"),
+        format!("js: {js}\nwasm: {wasm}\ncss: {css}\nback-office-js: {office_js}\nback-office-wasm: {office_wasm}\n"),
+    )
+    .unwrap();
     let app =
         TestApp::builder().with_settings(|settings| settings.site_root = site.display().to_string()).spawn().await;
 
@@ -64,6 +69,12 @@ async fn pages_name_the_content_hashed_bundle_which_browsers_keep_for_a_year() {
     );
     // Nothing competes with the first paint for bandwidth: the bundle is not preloaded.
     assert!(!page.contains("modulepreload") && !page.contains(r#"rel="preload""#), "no preload in {page}");
+    // The back office's pages, and only they, load the back office's bundle (with its forms).
+    let office = app.client.get(app.url("/admin/products")).send().await.unwrap().text().await.unwrap();
+    let office_loader =
+        format!(r#""pkg", "cartograph-back-office.{office_js}", "cartograph-back-office.{office_wasm}""#);
+    assert!(office.contains(&office_loader), "the back office loads its own bundle");
+    assert!(!page.contains("cartograph-back-office"), "a shop page never names the back office's bundle");
 
     let hashed = app.client.get(app.url(&format!("/pkg/cartograph.{wasm}.wasm"))).send().await.unwrap();
     assert_eq!(hashed.status(), StatusCode::OK);
