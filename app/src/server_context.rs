@@ -12,6 +12,16 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VisitId(pub Uuid);
 
+/// Put beside [`VisitId`] when the request brought no visit (no cookie, or one whose visit ended): the visit is
+/// new, so nothing can be stored under it yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewVisit;
+
+/// Whether this request's visit was made for it (see [`NewVisit`]).
+pub fn is_new_visit() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|request| request.extensions.get::<NewVisit>().is_some())
+}
+
 /// The database pool the server provided for this request.
 pub fn pool() -> Result<PgPool, AppError> {
     provided("database pool")

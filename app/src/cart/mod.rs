@@ -83,9 +83,12 @@ pub fn validate_quantity(quantity: i32, allow_zero: bool) -> Result<(), AppError
 /// The cart of this visit or signed-in shopper.
 #[server(endpoint = "cart")]
 pub async fn get_cart() -> Result<Cart, AppError> {
-    let pool = ctx::pool()?;
     let owner = owner().await?;
-    Ok(store::load(&pool, owner).await?)
+    // A visit made for this request has no cart yet: a first page view costs no cart query.
+    if matches!(owner, Owner::Visit(_)) && ctx::is_new_visit() {
+        return Ok(Cart::default());
+    }
+    Ok(store::load(&ctx::pool()?, owner).await?)
 }
 
 /// Adds `quantity` of a product; the order (status `cart`) is created with the first line.

@@ -30,7 +30,7 @@ pub const HOST_VISIT_COOKIE: &str = "__Host-cg_visit";
 const TAG_BYTES: usize = 16;
 
 /// The current visit, available to handlers and server functions as a request extension.
-pub use app::server_context::VisitId;
+pub use app::server_context::{NewVisit, VisitId};
 
 /// Signs and checks visit cookies.
 #[derive(Clone)]
@@ -162,7 +162,10 @@ pub async fn track_visit(State(cookies): State<VisitCookies>, mut request: Reque
     let visit = match current {
         Some(visit) => visit,
         None if is_collect => return no_visit(presented.is_some()),
-        None => SignedVisit { visit: Uuid::new_v4(), owner: None },
+        None => {
+            request.extensions_mut().insert(NewVisit);
+            SignedVisit { visit: Uuid::new_v4(), owner: None }
+        }
     };
     request.extensions_mut().insert(VisitId(visit.visit));
     let mut response = next.run(request).await;

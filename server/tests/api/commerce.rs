@@ -335,3 +335,22 @@ async fn a_cross_site_post_is_refused_and_changes_nothing() {
         app.client.post(app.url("/auth/logout")).header("origin", "https://evil.example").send().await.unwrap();
     assert_eq!(logout.status(), StatusCode::FORBIDDEN, "not even a forced sign-out");
 }
+
+#[tokio::test]
+async fn a_visits_first_page_reads_no_cart() {
+    let app = spawn_app().await;
+    let (tent, _, _) = app.product("ridgeline-2-tent").await;
+    // With the cart's lines out of reach, any cart query fails, and the cart page answers with an error.
+    sqlx::query("ALTER TABLE order_lines RENAME TO order_lines_away").execute(&app.pool).await.unwrap();
+    let first = app.client.get(app.url("/cart")).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK, "a visit made for this request has no cart to read");
+    assert!(first.text().await.unwrap().contains("Your cart is empty"));
+    let again = app.client.get(app.url("/cart")).send().await.unwrap();
+    assert!(again.status().is_server_error(), "the visit's next page reads its cart: {}", again.status());
+    sqlx::query("ALTER TABLE order_lines_away RENAME TO order_lines").execute(&app.pool).await.unwrap();
+
+    // And the shop works as before: the same visit puts the tent in its cart and sees it there.
+    assert_eq!(app.add_to_cart(tent, 1).await.status(), StatusCode::OK);
+    let cart = app.client.get(app.url("/cart")).send().await.unwrap().text().await.unwrap();
+    assert!(cart.contains("Ridgeline 2 Tent") && cart.contains("cart-total"), "{cart}");
+}
