@@ -1,13 +1,14 @@
-//! The size of the WASM bundle a shopper downloads, raw and as the two encodings browsers accept, against a
-//! budget: 2 MiB raw (what the browser compiles), and 512 KiB on the wire — about one second at 4 Mbit/s, a
-//! slow mobile link.
+//! The size of the WASM bundle a shopper downloads (the shop's islands), raw and as the two encodings browsers
+//! accept, against a budget: 1 MiB raw (what the browser compiles), and on the wire what issue 15 asks of a
+//! shopper's first page: 150 KiB brotli (under a second on a slow 4G link), 200 KiB gzip.
 
 use crate::report::{Better, Report, Row};
 use anyhow::Context;
 use std::{io::Write, path::Path};
 
-const RAW_BUDGET: f64 = 2.0 * 1024.0;
-const WIRE_BUDGET: f64 = 512.0;
+const RAW_BUDGET: f64 = 1024.0;
+const GZIP_BUDGET: f64 = 200.0;
+const BROTLI_BUDGET: f64 = 150.0;
 
 fn gzip(bytes: &[u8]) -> anyhow::Result<usize> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -30,21 +31,21 @@ pub fn run(wasm: &Path, report: &mut Report) -> anyhow::Result<()> {
     let bytes = std::fs::read(wasm)
         .with_context(|| format!("reading the WASM bundle {} (build it with scripts/bench.sh)", wasm.display()))?;
     let kib = |n: usize| n as f64 / 1024.0;
-    report.add(Row::new("WASM bundle", "raw KiB", kib(bytes.len()), RAW_BUDGET, "budget: 2 MiB", Better::Lower));
+    report.add(Row::new("WASM bundle", "raw KiB", kib(bytes.len()), RAW_BUDGET, "budget: 1 MiB", Better::Lower));
     report.add(Row::new(
         "WASM bundle",
         "gzip -9 KiB",
         kib(gzip(&bytes)?),
-        WIRE_BUDGET,
-        "budget: 512 KiB on the wire",
+        GZIP_BUDGET,
+        "budget: 200 KiB on the wire",
         Better::Lower,
     ));
     report.add(Row::new(
         "WASM bundle",
         "brotli -q 11 KiB",
         kib(brotli(&bytes)?),
-        WIRE_BUDGET,
-        "budget: 512 KiB on the wire",
+        BROTLI_BUDGET,
+        "budget: 150 KiB on the wire",
         Better::Lower,
     ));
     report.note(format!(
