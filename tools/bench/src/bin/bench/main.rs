@@ -79,7 +79,10 @@ async fn bench_settings() -> anyhow::Result<Settings> {
         .merge(("oidc.issuer_url", env_or("CARTOGRAPH_OIDC_ISSUER_URL", "http://127.0.0.1:9400")))
         .merge(("collect.rate_per_visit", 1e9))
         .merge(("collect.rate_per_ip", 1e9))
-        .merge(("seed_demo_catalog", true));
+        .merge(("seed_demo_catalog", true))
+        // A running scripts/run.sh holds the default ports of these; the bench needs neither.
+        .merge(("telemetry.internal_addr", "off"))
+        .merge(("telemetry.worker_metrics_addr", "off"));
     Ok(Settings::from_figment(figment)?)
 }
 

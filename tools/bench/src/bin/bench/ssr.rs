@@ -1,5 +1,7 @@
 //! Server-side rendering: three real pages from the app (router, middleware, sessions, the database, Leptos
-//! SSR) next to the same bytes served from memory by a bare axum handler, with the same client and concurrency.
+//! SSR) next to the same bytes served from memory by a bare axum handler, with the same client and concurrency;
+//! once as they are, and once asked for as a browser asks (`Accept-Encoding: gzip, br`), the ceiling then serving
+//! the compressed bytes the app sent. Last, what each gzip level costs a page in CPU and on a slow link.
 
 use crate::{
     driver::{closed_loop, Run, Shape},
@@ -11,17 +13,67 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 const SHAPE: Shape = Shape { concurrency: 8, warmup: Duration::from_secs(1), window: Duration::from_secs(4) };
 
+/// What a browser sends, and so what the compressed rows ask for.
+const BROWSER_ENCODINGS: &str = "gzip, deflate, br, zstd";
+/// A slow mobile link (the WASM budget's too): what a byte costs a shopper on the wire.
+const SLOW_LINK_BITS_PER_SEC: f64 = 4_000_000.0;
+
+/// A captured response: content type, content encoding (when compressed) and body.
+#[derive(Clone)]
+struct Page {
+    content_type: String,
+    encoding: Option<String>,
+    body: Bytes,
+}
+
 /// Captured responses by path and query.
-type Pages = Arc<HashMap<String, (String, Bytes)>>;
+type Pages = Arc<HashMap<String, Page>>;
 
 async fn serve_from_memory(State(pages): State<Pages>, uri: Uri) -> axum::response::Response {
     let key = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     match pages.get(key) {
-        Some((content_type, body)) => {
-            ([(http::header::CONTENT_TYPE, content_type.clone())], body.clone()).into_response()
+        Some(page) => {
+            let mut response =
+                ([(http::header::CONTENT_TYPE, page.content_type.clone())], page.body.clone()).into_response();
+            if let Some(encoding) = page.encoding.as_deref().and_then(|e| http::HeaderValue::from_str(e).ok()) {
+                response.headers_mut().insert(http::header::CONTENT_ENCODING, encoding);
+            }
+            response
         }
         None => http::StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Fetches a page as `client` asks for it, keeping its bytes as sent.
+async fn capture(client: &reqwest::Client, url: &str) -> anyhow::Result<Page> {
+    let response = client.get(url).send().await?;
+    anyhow::ensure!(response.status() == 200, "{url} answered {}", response.status());
+    let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let content_type = header(http::header::CONTENT_TYPE).unwrap_or_else(|| "text/html".into());
+    let encoding = header(http::header::CONTENT_ENCODING);
+    let body = response.bytes().await.with_context(|| format!("reading {url}"))?;
+    Ok(Page { content_type, encoding, body })
+}
+
+/// Microseconds to gzip `html` at `level` (the median of repeated runs) and the bytes it makes.
+fn gzip_cost(html: &[u8], level: u32) -> (f64, usize) {
+    use std::io::Write;
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..41 {
+        let start = std::time::Instant::now();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        encoder.write_all(html).expect("writing to memory");
+        size = encoder.finish().expect("writing to memory").len();
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], size)
+}
+
+/// Microseconds that `bytes` take on the slow link.
+fn wire_us(bytes: usize) -> f64 {
+    bytes as f64 * 8.0 / SLOW_LINK_BITS_PER_SEC * 1e6
 }
 
 /// Starts the bare server on a random loopback port and returns its base URL.
@@ -58,25 +110,17 @@ pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow:
     ];
     let mut pages = HashMap::new();
     for (_, path) in &paths {
-        let response = client.get(format!("{base}{path}")).send().await?;
-        anyhow::ensure!(response.status() == 200, "{path} answered {}", response.status());
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("text/html")
-            .to_string();
-        let body = response.bytes().await.with_context(|| format!("reading {path}"))?;
-        pages.insert(path.clone(), (content_type, body));
+        pages.insert(path.clone(), capture(&client, &format!("{base}{path}")).await?);
     }
     let sizes: Vec<String> =
-        paths.iter().map(|(label, path)| format!("{label} {} KiB", pages[path].1.len() / 1024)).collect();
+        paths.iter().map(|(label, path)| format!("{label} {} KiB", pages[path].body.len() / 1024)).collect();
+    let html: Vec<(&str, Bytes)> = paths.iter().map(|(label, path)| (*label, pages[path].body.clone())).collect();
     let bare = bare_server(Arc::new(pages)).await?;
+    let ceiling = "same bytes from a bare axum handler";
     for (label, path) in &paths {
         eprintln!("ssr: {path} from the app, then from memory ({} s each)", SHAPE.window.as_secs());
         let mut app = hammer(&client, format!("{base}{path}")).await?;
         let mut memory = hammer(&client, format!("{bare}{path}")).await?;
-        let ceiling = "same bytes from a bare axum handler";
         report.add(Row::new(
             "SSR",
             &format!("{label} req/s ({path})"),
@@ -87,12 +131,67 @@ pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow:
         ));
         report.add(Row::new("SSR", &format!("{label} p99 ms"), app.p99_ms(), memory.p99_ms(), ceiling, Better::Lower));
     }
+
+    // As a browser asks: the app compresses each response; the ceiling sends the bytes it compressed.
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static(BROWSER_ENCODINGS));
+    let browser = reqwest::Client::builder().default_headers(headers).build()?;
+    let mut compressed = HashMap::new();
+    for (_, path) in &paths {
+        compressed.insert(path.clone(), capture(&browser, &format!("{base}{path}")).await?);
+    }
+    let encodings: Vec<String> = paths
+        .iter()
+        .map(|(label, path)| {
+            let page = &compressed[path];
+            format!("{label} {} {} KiB", page.encoding.as_deref().unwrap_or("identity"), page.body.len() / 1024)
+        })
+        .collect();
+    let bare = bare_server(Arc::new(compressed)).await?;
+    for (label, path) in &paths {
+        eprintln!("ssr: {path} compressed, from the app, then from memory ({} s each)", SHAPE.window.as_secs());
+        let mut app = hammer(&browser, format!("{base}{path}")).await?;
+        let mut memory = hammer(&browser, format!("{bare}{path}")).await?;
+        report.add(Row::new(
+            "SSR",
+            &format!("{label} req/s, compressed"),
+            app.rate(),
+            memory.rate(),
+            ceiling,
+            Better::Higher,
+        ));
+        report.add(Row::new(
+            "SSR",
+            &format!("{label} p99 ms, compressed"),
+            app.p99_ms(),
+            memory.p99_ms(),
+            ceiling,
+            Better::Lower,
+        ));
+    }
+
+    // A level is worth its CPU when compressing and sending the page takes less than sending it as it is.
+    for (label, body) in &html {
+        for level in [1, 4, 6, 9] {
+            let (cpu_us, size) = gzip_cost(body, level);
+            report.add(Row::new(
+                "SSR",
+                &format!("{label} gzip -{level}: µs to compress + send ({} KiB)", size / 1024),
+                cpu_us + wire_us(size),
+                wire_us(body.len()),
+                "µs to send it uncompressed at 4 Mbit/s",
+                Better::Lower,
+            ));
+        }
+    }
     report.note(format!(
-        "SSR: {} concurrent requests over loopback (reqwest, keep-alive, no cookies, no compression), 1 s warm-up \
-         then {} s per target; client and servers share one tokio runtime (a worker thread per core). Page sizes: {}.",
+        "SSR: {} concurrent requests over loopback (reqwest, keep-alive, no cookies), 1 s warm-up then {} s per \
+         target; client and servers share one tokio runtime (a worker thread per core). Page sizes: {}; asked for \
+         with `Accept-Encoding: {BROWSER_ENCODINGS}`: {}.",
         SHAPE.concurrency,
         SHAPE.window.as_secs(),
-        sizes.join(", ")
+        sizes.join(", "),
+        encodings.join(", ")
     ));
     Ok(())
 }
