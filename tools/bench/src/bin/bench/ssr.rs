@@ -99,6 +99,28 @@ async fn hammer(client: &reqwest::Client, url: String) -> anyhow::Result<Run> {
     .await
 }
 
+/// Adds requests/s and p99 of each page from the app (`base`) and from memory (`bare`), asked for by `client`.
+async fn compare(
+    client: &reqwest::Client,
+    base: &str,
+    bare: &str,
+    paths: &[(&str, String)],
+    suffix: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let ceiling = "same bytes from a bare axum handler";
+    for (label, path) in paths {
+        eprintln!("ssr: {path}{suffix}, from the app, then from memory ({} s each)", SHAPE.window.as_secs());
+        let mut app = hammer(client, format!("{base}{path}")).await?;
+        let mut memory = hammer(client, format!("{bare}{path}")).await?;
+        let rate = format!("{label} req/s ({path}){suffix}");
+        report.add(Row::new("SSR", &rate, app.rate(), memory.rate(), ceiling, Better::Higher));
+        let p99 = format!("{label} p99 ms{suffix}");
+        report.add(Row::new("SSR", &p99, app.p99_ms(), memory.p99_ms(), ceiling, Better::Lower));
+    }
+    Ok(())
+}
+
 /// Adds requests/s and p99 for the home page, a search and a product page.
 pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow::Result<()> {
     // No cookie jar: every request is a first visit, the same for the app and the bare server.
@@ -116,21 +138,7 @@ pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow:
         paths.iter().map(|(label, path)| format!("{label} {} KiB", pages[path].body.len() / 1024)).collect();
     let html: Vec<(&str, Bytes)> = paths.iter().map(|(label, path)| (*label, pages[path].body.clone())).collect();
     let bare = bare_server(Arc::new(pages)).await?;
-    let ceiling = "same bytes from a bare axum handler";
-    for (label, path) in &paths {
-        eprintln!("ssr: {path} from the app, then from memory ({} s each)", SHAPE.window.as_secs());
-        let mut app = hammer(&client, format!("{base}{path}")).await?;
-        let mut memory = hammer(&client, format!("{bare}{path}")).await?;
-        report.add(Row::new(
-            "SSR",
-            &format!("{label} req/s ({path})"),
-            app.rate(),
-            memory.rate(),
-            ceiling,
-            Better::Higher,
-        ));
-        report.add(Row::new("SSR", &format!("{label} p99 ms"), app.p99_ms(), memory.p99_ms(), ceiling, Better::Lower));
-    }
+    compare(&client, base, &bare, &paths, "", report).await?;
 
     // As a browser asks: the app compresses each response; the ceiling sends the bytes it compressed.
     let mut headers = http::HeaderMap::new();
@@ -148,27 +156,7 @@ pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow:
         })
         .collect();
     let bare = bare_server(Arc::new(compressed)).await?;
-    for (label, path) in &paths {
-        eprintln!("ssr: {path} compressed, from the app, then from memory ({} s each)", SHAPE.window.as_secs());
-        let mut app = hammer(&browser, format!("{base}{path}")).await?;
-        let mut memory = hammer(&browser, format!("{bare}{path}")).await?;
-        report.add(Row::new(
-            "SSR",
-            &format!("{label} req/s, compressed"),
-            app.rate(),
-            memory.rate(),
-            ceiling,
-            Better::Higher,
-        ));
-        report.add(Row::new(
-            "SSR",
-            &format!("{label} p99 ms, compressed"),
-            app.p99_ms(),
-            memory.p99_ms(),
-            ceiling,
-            Better::Lower,
-        ));
-    }
+    compare(&browser, base, &bare, &paths, ", compressed", report).await?;
 
     // A level is worth its CPU when compressing and sending the page takes less than sending it as it is.
     for (label, body) in &html {
