@@ -2,7 +2,8 @@
 //!
 //! `scripts/lib/site.sh` writes brotli and gzip copies next to each file at build time, so a browser that takes
 //! them gets the smallest copy with no compression work per request. It also writes content-hashed copies
-//! (`cartograph.<16 hex>.wasm`), which the pages name (`hash.txt`, read by Leptos): those never change, so
+//! (`cartograph.<16 hex>.wasm`), which the pages name (`hash.txt`, read by [`names`] for the two bundles and by
+//! Leptos for the stylesheet): those never change, so
 //! browsers keep them for a year without asking again. The plain names are revalidated on every use
 //! (`no-cache`: a `304` when unchanged), so a cached copy never outlives a deploy.
 
@@ -30,17 +31,18 @@ pub fn hash_file(site_root: &str) -> Option<PathBuf> {
 /// The bundle names the pages load: the hashed ones `hash.txt` lists (`js: <hash>`, `wasm: <hash>`, and
 /// `back-office-js`, `back-office-wasm`), else the plain ones.
 pub fn names(site_root: &str) -> app::BundleNames {
-    let mut names = app::BundleNames::default();
+    let plain = app::BundleNames::default();
+    let mut names = plain.clone();
     let Some(hashes) = hash_file(site_root).and_then(|file| std::fs::read_to_string(file).ok()) else { return names };
     for (kind, hash) in hashes.lines().filter_map(|line| line.split_once(':')) {
-        let hash = hash.trim();
-        match kind.trim() {
-            "js" => names.shop.js = format!("cartograph.{hash}"),
-            "wasm" => names.shop.wasm = format!("cartograph.{hash}"),
-            "back-office-js" => names.back_office.js = format!("cartograph-back-office.{hash}"),
-            "back-office-wasm" => names.back_office.wasm = format!("cartograph-back-office.{hash}"),
-            _ => {}
-        }
+        let (name, plain) = match kind.trim() {
+            "js" => (&mut names.shop.js, &plain.shop.js),
+            "wasm" => (&mut names.shop.wasm, &plain.shop.wasm),
+            "back-office-js" => (&mut names.back_office.js, &plain.back_office.js),
+            "back-office-wasm" => (&mut names.back_office.wasm, &plain.back_office.wasm),
+            _ => continue,
+        };
+        *name = format!("{plain}.{}", hash.trim());
     }
     names
 }
