@@ -36,10 +36,11 @@ log "scripts: shellcheck (warnings and errors)"
 (cd "$ROOT" && shellcheck -x -P SCRIPTDIR --severity=warning scripts/*.sh scripts/lib/*.sh .ci/run) || die "shellcheck found problems (above)"
 ensure_rust_tools
 # Habits (rustfmt.toml, [workspace.lints]): formatted, and clippy-clean on the server, the tools and the WASM build.
-log "formatting and lints: cargo fmt --check; cargo clippy -D warnings (server, tools, both WASM entry points)"
+log "formatting and lints: cargo fmt --check; cargo clippy -D warnings (server, tools, the three WASM entry points)"
 (cd "$ROOT" && cargo fmt --all --check) || die "cargo fmt would change the files above: run cargo fmt --all"
 (cd "$ROOT" && cargo clippy --quiet -p app -p server -p cartograph-tools --all-targets -- -D warnings &&
   cargo clippy --quiet -p frontend --target wasm32-unknown-unknown -- -D warnings &&
+  cargo clippy --quiet -p frontend-account --target wasm32-unknown-unknown -- -D warnings &&
   cargo clippy --quiet -p frontend-back-office --target wasm32-unknown-unknown -- -D warnings) ||
   die "clippy found problems (above)"
 ensure_postgres

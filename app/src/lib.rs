@@ -69,18 +69,42 @@ impl Bundle {
     }
 }
 
-/// The two bundles a page may load: the shop's, and the back office's (the shop's islands and the back office's
-/// forms), which only `/admin` pages load. The content-hashed copies when the site build wrote them
-/// (`cartograph.<hash>`), else the plain names.
+/// The three bundles a page may load, each holding the islands of the one before it and more: the shop's (what
+/// every visitor browses: the tracker, the consent switch, the cart count, the stock check and the buy box), the
+/// account's (and the cart's lines, checkout's address form, an order's payment and cancel forms, the bell and
+/// the notification list) and the back office's (and its forms). The content-hashed copies when the site build
+/// wrote them (`cartograph.<hash>`), else the plain names.
 #[derive(Debug, Clone)]
 pub struct BundleNames {
     pub shop: Bundle,
+    pub account: Bundle,
     pub back_office: Bundle,
 }
 
 impl Default for BundleNames {
     fn default() -> Self {
-        Self { shop: Bundle::plain("cartograph"), back_office: Bundle::plain("cartograph-back-office") }
+        Self {
+            shop: Bundle::plain("cartograph"),
+            account: Bundle::plain("cartograph-account"),
+            back_office: Bundle::plain("cartograph-back-office"),
+        }
+    }
+}
+
+impl BundleNames {
+    /// The bundle for a page at `path`: the back office's on `/admin` pages; the account's on the cart's,
+    /// checkout's, orders' and notifications' pages, and on every page of a visitor with a session (only a
+    /// session can be signed in, and a signed-in header has the bell); the shop's everywhere else.
+    pub fn for_page(self, path: &str, has_session: bool) -> Bundle {
+        let under =
+            |prefix: &str| path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
+        if under("/admin") {
+            self.back_office
+        } else if has_session || ["/cart", "/checkout", "/orders", "/notifications"].into_iter().any(under) {
+            self.account
+        } else {
+            self.shop
+        }
     }
 }
 
@@ -90,17 +114,18 @@ impl Default for BundleNames {
 #[component]
 fn IslandsLoader() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    let back_office =
-        use_context::<http::request::Parts>().is_some_and(|request| request.uri.path().starts_with("/admin"));
+    let (path, has_session) = use_context::<http::request::Parts>().map_or((String::new(), false), |request| {
+        let session = request.extensions.get::<tower_sessions::Session>();
+        (request.uri.path().to_string(), session.is_some_and(|session| session.id().is_some()))
+    });
     #[cfg(not(feature = "ssr"))]
-    let back_office = false;
+    let (path, has_session) = (String::new(), false);
     // As `HydrationScripts` does in islands mode: outside the islands, the server writes no hydration markers.
     #[cfg(feature = "ssr")]
     if let Some(context) = leptos::reactive::owner::Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
-    let names = use_context::<BundleNames>().unwrap_or_default();
-    let Bundle { js, wasm } = if back_office { names.back_office } else { names.shop };
+    let Bundle { js, wasm } = use_context::<BundleNames>().unwrap_or_default().for_page(&path, has_session);
     let script = format!("{}(\"\", \"pkg\", {js:?}, {wasm:?});", include_str!("islands_loader.js").trim_end());
     view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
@@ -197,6 +222,21 @@ mod tests {
         assert_eq!(encode_query_value("/search?q=red shoes&x=1"), "/search%3Fq%3Dred%20shoes%26x%3D1");
         assert_eq!(encode_query_value("/"), "/");
         assert_eq!(encode_query_value("café"), "caf%C3%A9");
+    }
+
+    #[test]
+    fn each_page_loads_the_smallest_bundle_with_its_islands() {
+        let bundle = |path: &str, has_session: bool| super::BundleNames::default().for_page(path, has_session).js;
+        assert_eq!(bundle("/", false), "cartograph");
+        assert_eq!(bundle("/products", false), "cartograph");
+        assert_eq!(bundle("/product/ridgeline-2-tent", false), "cartograph");
+        assert_eq!(bundle("/cartography", false), "cartograph", "a path that merely starts like one");
+        assert_eq!(bundle("/", true), "cartograph-account", "a visitor with a session may be signed in");
+        for path in ["/cart", "/checkout", "/orders", "/orders/9b2f", "/notifications"] {
+            assert_eq!(bundle(path, false), "cartograph-account", "{path}");
+        }
+        assert_eq!(bundle("/admin", false), "cartograph-back-office");
+        assert_eq!(bundle("/admin/products/3", true), "cartograph-back-office");
     }
 
     #[test]

@@ -50,6 +50,39 @@ pub fn reload() {
     }
 }
 
+/// The fields of a submitted form, by name. An island's form posts to its server function as a plain form when
+/// there is no JavaScript; with it, the island's submit handler reads the fields here and dispatches its action.
+/// (Leptos's `ActionForm` does the same through `serde_qs`, whose decoder would then be in the bundle.)
+pub struct Fields {
+    #[cfg(feature = "hydrate")]
+    data: Option<web_sys::FormData>,
+}
+
+impl Fields {
+    /// The fields of the form `event` submits; the form is not sent by the browser.
+    pub fn submitted(event: &leptos::ev::SubmitEvent) -> Self {
+        event.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let form = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok());
+            Self { data: form.and_then(|form| web_sys::FormData::new_with_form(&form).ok()) }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        Self {}
+    }
+
+    /// The value of the field `name`, or empty.
+    pub fn get(&self, name: &str) -> String {
+        #[cfg(feature = "hydrate")]
+        if let Some(value) = self.data.as_ref().and_then(|data| data.get(name).as_string()) {
+            return value;
+        }
+        let _ = name;
+        String::new()
+    }
+}
+
 /// Marks the page as hydrated once every island before it is (islands hydrate in document order): the last
 /// element of the body, so that browser tests never click a page whose islands are not live yet.
 #[island]

@@ -16,19 +16,23 @@ bundle_wasm() {
   fi
 }
 
-# Builds the two WASM bundles (the shop's, and the back office's with its forms) and lays out $SITE_DIR/pkg as
-# the server serves it.
+# Builds the three WASM bundles (the shop's; the account's, with the cart, checkout, orders and notifications;
+# the back office's, with its forms too: app::BundleNames) and lays out $SITE_DIR/pkg as the server serves it.
 build_site() {
   ensure_rust_tools
   ensure_node
   npm_ci "$ROOT/tools/wasm-opt"
   local pkg=$SITE_DIR/pkg
   mkdir -p "$pkg"
-  log "building the WASM bundles (the shop's, then the back office's)"
+  log "building the WASM bundles (the shop's, the account's, the back office's)"
   bundle_wasm frontend cartograph
+  bundle_wasm frontend-account cartograph-account
   bundle_wasm frontend-back-office cartograph-back-office
   cp "$ROOT/style/main.css" "$pkg/cartograph.css"
-  local files=("$pkg/cartograph.wasm" "$pkg/cartograph.js" "$pkg/cartograph.css" "$pkg/cartograph-back-office.wasm" "$pkg/cartograph-back-office.js")
+  local files=("$pkg/cartograph.css") bundle
+  for bundle in cartograph cartograph-account cartograph-back-office; do
+    files+=("$pkg/$bundle.wasm" "$pkg/$bundle.js")
+  done
   # Brotli and gzip copies, served as they are to browsers that take them (server/src/http/bundle.rs).
   node -e '
     const zlib = require("zlib"), fs = require("fs");
@@ -38,13 +42,15 @@ build_site() {
       fs.writeFileSync(file + ".gz", zlib.gzipSync(bytes, { level: 9 }));
     }' "${files[@]}"
   # Content-hashed copies, which pages name and browsers keep for a year (`immutable`); `hash.txt` tells the
-  # server the names (`js`, `wasm`, `css`; `back-office-js`, `back-office-wasm`). A new build leaves only its own.
-  find "$pkg" -regextype posix-extended -regex '.*/cartograph(-back-office)?\.[0-9a-f]{16}\.(js|wasm|css)(\.br|\.gz)?' -delete
+  # server the names (`js`, `wasm`, `css`; `account-js`, `account-wasm`, `back-office-js`, `back-office-wasm`).
+  # A new build leaves only its own.
+  find "$pkg" -regextype posix-extended -regex '.*/cartograph(-account|-back-office)?\.[0-9a-f]{16}\.(js|wasm|css)(\.br|\.gz)?' -delete
   local file base ext key hash suffix hashes=""
   for file in "${files[@]}"; do
     base=${file##*/}
     ext=${base##*.}
     key=$ext
+    [[ $base == cartograph-account.* ]] && key=account-$ext
     [[ $base == cartograph-back-office.* ]] && key=back-office-$ext
     hash=$(sha256sum "$file" | cut -c1-16)
     for suffix in "" .br .gz; do
@@ -53,7 +59,7 @@ build_site() {
     hashes+="$key: $hash"$'\n'
   done
   printf '%s' "$hashes" > "$pkg/hash.txt"
-  log "site ready in $SITE_DIR ($(du -k "$pkg/cartograph.wasm.br" | cut -f1) KiB of brotli WASM for shoppers, $(du -k "$pkg/cartograph-back-office.wasm.br" | cut -f1) KiB for the back office)"
+  log "site ready in $SITE_DIR (brotli WASM: $(du -k "$pkg/cartograph.wasm.br" | cut -f1) KiB for a visitor browsing the shop, $(du -k "$pkg/cartograph-account.wasm.br" | cut -f1) KiB with the cart and the account, $(du -k "$pkg/cartograph-back-office.wasm.br" | cut -f1) KiB for the back office)"
 }
 
 # start_private_shop NAME BIN PORT: a shop of its own on PORT, a web server and a worker of BIN, for tests and

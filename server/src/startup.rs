@@ -3,6 +3,7 @@
 
 use crate::{
     auth::OidcClient,
+    catalog_events::cache::CatalogListener,
     clickstream::{ClickstreamProducer, CollectLimits},
     config::{Mode, Settings},
     db,
@@ -13,6 +14,7 @@ use crate::{
     state::AppState,
 };
 use anyhow::Context;
+use app::catalog::cache::CatalogCache;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_config::Env;
@@ -29,6 +31,8 @@ pub struct Application {
     internal: Option<(TcpListener, Router)>,
     producer: ClickstreamProducer,
     pool: PgPool,
+    /// The catalog cache, and the listener whose events empty it.
+    catalog: (CatalogCache, CatalogListener),
     sweep_every: Duration,
     limits: ConnectionLimits,
 }
@@ -57,6 +61,11 @@ impl Application {
         let kafka = settings.kafka.connection();
         let topics = Topics::new(&settings.kafka.topic_prefix);
         kafka::ensure_topics(&kafka, &topics, settings.kafka.partitions, timeout).await?;
+        let catalog_cache = CatalogCache::new(settings.catalog_cache);
+        let catalog_listener = CatalogListener::assign(&kafka, &topics.catalog)
+            .await
+            .with_context(|| format!("the catalog listener cannot read {} at {kafka}", topics.catalog))?;
+        let catalog = (catalog_cache.clone(), catalog_listener);
         let producer = ClickstreamProducer::new(&kafka, topics, settings.collect.broker_breaker())?;
         let oidc = OidcClient::discover(&settings.oidc, &settings.public_url, timeout).await?;
         let sessions = PostgresStore::new(pool.clone());
@@ -88,12 +97,13 @@ impl Application {
             )),
             journey_renders: Arc::default(),
             readiness: Arc::default(),
+            catalog_cache,
         };
         let sweep_every = state.settings.orders.expiry_sweep;
         let limits = ConnectionLimits::from_settings(&state.settings.http, state.settings.request_timeout);
         let internal = internal_listener.map(|listener| (listener, crate::web::internal_router(state.clone())));
         let router = crate::web::router(state, sessions);
-        Ok(Self { listener, router, internal, producer, pool, sweep_every, limits })
+        Ok(Self { listener, router, internal, producer, pool, catalog, sweep_every, limits })
     }
 
     /// The port the server listens on.
@@ -112,6 +122,8 @@ impl Application {
         let background = Shutdown::default();
         let sweeper =
             tokio::spawn(crate::orders::expiry::sweep_until(self.pool.clone(), self.sweep_every, background.clone()));
+        let (catalog_cache, catalog_listener) = self.catalog;
+        let catalog_listener = tokio::spawn(catalog_listener.run(catalog_cache, background.clone()));
         let internal = self.internal.map(|(listener, router)| {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "internal listener: /metrics, /readyz with details");
@@ -129,6 +141,7 @@ impl Application {
             crate::http::serve::serve(self.listener, self.router, self.limits, shutdown).await.context("serving HTTP");
         background.trigger();
         let _ = sweeper.await;
+        let _ = catalog_listener.await;
         if let Some(internal) = internal {
             let _ = internal.await;
         }

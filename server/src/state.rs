@@ -31,6 +31,8 @@ pub struct AppState {
     pub journey_renders: Arc<crate::journey::renders::OnDemandRenders>,
     /// `/readyz`'s last answer, shared by all callers.
     pub readiness: Arc<Readiness>,
+    /// What this copy read of the catalog; `catalog.v1` events empty it (`catalog_events::cache`).
+    pub catalog_cache: app::catalog::cache::CatalogCache,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -192,11 +192,22 @@ pub async fn save_product(form: ProductForm) -> Result<i64, AppError> {
     let admin = ctx::require_admin().await?;
     let draft = ProductDraft::parse(&form)?;
     let pool = ctx::pool()?;
-    if form.id == 0 {
+    let saved = if form.id == 0 {
         store::create_product(&pool, admin.id, &draft).await
     } else {
         store::update_product(&pool, admin.id, form.id, &draft, form.stock_was).await.map(|()| form.id)
+    };
+    catalog_changed(saved)
+}
+
+/// Empties this server's catalog cache after a change that committed: the admin sees it on their next page at
+/// once, and every other copy when the change's `catalog.v1` event reaches it.
+#[cfg(feature = "ssr")]
+fn catalog_changed<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if result.is_ok() {
+        ctx::provided::<crate::catalog::cache::CatalogCache>("catalog cache")?.invalidate();
     }
+    result
 }
 
 /// Archives (hides from the shop, keeps the history) or restores a product.
@@ -204,7 +215,7 @@ pub async fn save_product(form: ProductForm) -> Result<i64, AppError> {
 pub async fn set_product_archived(id: i64, archived: bool) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let pool = ctx::pool()?;
-    store::set_archived(&pool, admin.id, id, archived).await
+    catalog_changed(store::set_archived(&pool, admin.id, id, archived).await)
 }
 
 /// Deletes a product that was never ordered (carts holding it lose the line); an ordered one must be archived.
@@ -212,7 +223,7 @@ pub async fn set_product_archived(id: i64, archived: bool) -> Result<(), AppErro
 pub async fn delete_product(id: i64) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let pool = ctx::pool()?;
-    store::delete_product(&pool, admin.id, id).await
+    catalog_changed(store::delete_product(&pool, admin.id, id).await)
 }
 
 /// Drops an uploaded image, going back to the generated artwork.

@@ -59,7 +59,8 @@ pub fn CartPage() -> impl IntoView {
 }
 
 /// The cart's lines with their quantity buttons, the total, and the way to checkout.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "account"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "account")), component)]
 fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
     let set_quantity = ServerAction::<SetCartQuantity>::new();
     let latest = shared::<Cart>();

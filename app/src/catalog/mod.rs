@@ -2,6 +2,8 @@
 
 pub mod artwork;
 #[cfg(feature = "ssr")]
+pub mod cache;
+#[cfg(feature = "ssr")]
 pub mod store;
 mod views;
 
@@ -201,18 +203,28 @@ pub struct ProductPage {
     pub page_count: i64,
 }
 
-/// The home page's shelves: every category with its first products.
+/// This web server's catalog cache.
+#[cfg(feature = "ssr")]
+fn catalog_cache() -> Result<cache::CatalogCache, AppError> {
+    ctx::provided("catalog cache")
+}
+
+/// The home page's shelves: every category with its first products (from the catalog cache).
 #[server(endpoint = "home_shelves")]
 pub async fn home_shelves() -> Result<Vec<CategoryShelf>, AppError> {
     let pool = ctx::pool()?;
-    Ok(store::home_shelves(&pool, 4).await?)
+    let load = async { store::home_shelves(&pool, 4).await.map(Some) };
+    let shelves = catalog_cache()?.get_or_load(cache::Key::Shelves, load).await?;
+    Ok(shelves.map(|shelves| shelves.to_vec()).unwrap_or_default())
 }
 
-/// Every category, in display order.
+/// Every category, in display order (from the catalog cache).
 #[server(endpoint = "categories")]
 pub async fn categories() -> Result<Vec<Category>, AppError> {
     let pool = ctx::pool()?;
-    Ok(store::categories(&pool).await?)
+    let load = async { store::categories(&pool).await.map(Some) };
+    let categories = catalog_cache()?.get_or_load(cache::Key::Categories, load).await?;
+    Ok(categories.map(|categories| categories.to_vec()).unwrap_or_default())
 }
 
 /// Search, filter, sort and page the catalog.
@@ -223,14 +235,19 @@ pub async fn search_products(query: CatalogQuery) -> Result<ProductPage, AppErro
     Ok(store::search(&pool, &query).await?)
 }
 
-/// A product on sale, by its URL slug.
+/// A product on sale, by its URL slug: what the catalog cache keeps of it, with its stock read now (checkouts move
+/// stock without a catalog event; an archived product has no stock to read, whatever the cache still holds).
 #[server(endpoint = "product_detail")]
 pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
     if slug.len() > 96 {
         return Err(AppError::NotFound);
     }
     let pool = ctx::pool()?;
-    store::product_by_slug(&pool, &slug).await?.ok_or(AppError::NotFound)
+    let load = store::product_by_slug(&pool, &slug);
+    let product = catalog_cache()?.get_or_load(cache::Key::Product(slug.clone()), load).await?;
+    let product = product.ok_or(AppError::NotFound)?;
+    let live = store::stock_level(&pool, product.id).await?.ok_or(AppError::NotFound)?;
+    Ok(ProductDetail { stock: live.stock, ..ProductDetail::clone(&product) })
 }
 
 /// The current stock of a product, read fresh from the database.

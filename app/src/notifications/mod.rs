@@ -143,16 +143,41 @@ pub fn admin_notice(event: &CatalogEvent) -> String {
     }
 }
 
-/// A notification as the bell lists it.
+/// A notification as the bell lists it. Its time comes written by the server, as RFC 3339 and as the shopper
+/// reads it, so that the browser's bundle carries no date parsing or formatting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Notification {
     pub id: i64,
     pub kind: String,
     pub message: String,
     pub product_slug: Option<String>,
-    pub created_at: DateTime<Utc>,
+    /// RFC 3339, in UTC.
+    pub created_at: String,
+    /// The same time as the bell shows it: `2026-12-06 23:32 UTC`.
+    pub shown_at: String,
     pub read: bool,
+}
+
+impl Notification {
+    /// A stored notification, with its time written both ways.
+    pub fn new(
+        id: i64,
+        kind: String,
+        message: String,
+        product_slug: Option<String>,
+        created_at: DateTime<Utc>,
+        read: bool,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            message,
+            product_slug,
+            created_at: created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            shown_at: created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            read,
+        }
+    }
 }
 
 /// The signed-in user's notifications, newest first, with the unread count.

@@ -6,8 +6,7 @@ use uuid::Uuid;
 
 /// A user's latest `limit` notifications and their unread count.
 pub async fn inbox(pool: &PgPool, user: Uuid, limit: i64) -> Result<Inbox, sqlx::Error> {
-    let items = sqlx::query_as!(
-        Notification,
+    let rows = sqlx::query!(
         r#"SELECT id, kind, message, product_slug, created_at AS "created_at: chrono::DateTime<chrono::Utc>", read_at IS NOT NULL AS "read!"
            FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2"#,
         user,
@@ -15,6 +14,10 @@ pub async fn inbox(pool: &PgPool, user: Uuid, limit: i64) -> Result<Inbox, sqlx:
     )
     .fetch_all(pool)
     .await?;
+    let items = rows
+        .into_iter()
+        .map(|row| Notification::new(row.id, row.kind, row.message, row.product_slug, row.created_at, row.read))
+        .collect();
     Ok(Inbox { unread: unread_count(pool, user).await?, items })
 }
 

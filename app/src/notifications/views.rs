@@ -4,10 +4,11 @@
 use super::{notifications, Inbox, MarkNotificationsRead, Notification};
 use crate::{
     notices::{ErrorView, SignInPrompt},
-    page::shared,
+    page::{shared, Fields},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
+use server_fn::ServerFn;
 
 /// How often an open page asks for new notifications.
 #[cfg(feature = "hydrate")]
@@ -45,7 +46,7 @@ fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRea
                     None => view! { <span>{item.message.clone()}</span> }.into_any(),
                 }}
             </p>
-            <small>{item.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</small>
+            <small>{item.shown_at.clone()}</small>
             {(!item.read).then(|| view! {
                 <button type="button" class="link small" on:click=move |_| { mark.dispatch(MarkNotificationsRead { id }); }>
                     "Mark read"
@@ -57,7 +58,8 @@ fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRea
 
 /// The bell in the header: the unread count, and the latest notifications when opened. The server renders it
 /// empty; the browser reads the inbox as the page opens and every ten seconds after.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "account"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "account")), component)]
 pub fn NotificationBell() -> impl IntoView {
     let inbox = shared::<Inbox>();
     let mark = mark_read_action();
@@ -126,7 +128,8 @@ pub fn NotificationsPage() -> impl IntoView {
 }
 
 /// The notifications page's list, with "mark read" on each and for all.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "account"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "account")), component)]
 fn NotificationList(inbox: Inbox) -> impl IntoView {
     let latest = shared::<Inbox>();
     let mark = mark_read_action();
@@ -140,10 +143,13 @@ fn NotificationList(inbox: Inbox) -> impl IntoView {
         }
         view! {
             {(inbox.unread > 0).then(|| view! {
-                <ActionForm action=mark>
+                <form method="post" action=MarkNotificationsRead::url() on:submit=move |event| {
+                    Fields::submitted(&event);
+                    mark.dispatch(MarkNotificationsRead { id: 0 });
+                }>
                     <input type="hidden" name="id" value="0" />
                     <button type="submit" class="button small">"Mark all read"</button>
-                </ActionForm>
+                </form>
             })}
             <ul class="notifications page">
                 {inbox.items.into_iter().map(|item| notification_item(item, mark)).collect_view()}

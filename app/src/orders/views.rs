@@ -10,12 +10,13 @@ use crate::{
     cart::CartState,
     money::format_price,
     notices::{ErrorView, SignInPrompt},
-    page::{go_to, reload},
+    page::{go_to, reload, Fields},
     tracking::ErrorNotice,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
+use server_fn::ServerFn;
 use uuid::Uuid;
 
 /// The order summary and the shipping address form; checkout reserves the stock and opens the order's payment page.
@@ -56,7 +57,8 @@ pub fn CheckoutPage() -> impl IntoView {
 }
 
 /// The shipping address; once the server reserved the stock, the order's payment page opens.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "account"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "account")), component)]
 fn AddressForm() -> impl IntoView {
     let checkout = ServerAction::<BeginCheckout>::new();
     Effect::new(move |_| {
@@ -65,8 +67,19 @@ fn AddressForm() -> impl IntoView {
             go_to(&format!("/orders/{order_id}"));
         }
     });
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        let fields = Fields::submitted(&event);
+        checkout.dispatch(BeginCheckout {
+            name: fields.get("name"),
+            line1: fields.get("line1"),
+            line2: fields.get("line2"),
+            city: fields.get("city"),
+            postcode: fields.get("postcode"),
+            country: fields.get("country"),
+        });
+    };
     view! {
-        <ActionForm action=checkout attr:class="address-form">
+        <form method="post" action=BeginCheckout::url() class="address-form" on:submit=submit>
             <h2>"Shipping address"</h2>
             <label>"Full name"<input name="name" required maxlength="100" autocomplete="name" /></label>
             <label>"Street address"<input name="line1" required maxlength="120" autocomplete="address-line1" /></label>
@@ -78,7 +91,7 @@ fn AddressForm() -> impl IntoView {
             <p class="notice" role="status">
                 {move || checkout.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice message=error.to_string() /> })}
             </p>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -141,7 +154,8 @@ fn OrderView(order: OrderDetail) -> impl IntoView {
 
 /// The card form. A payment that went through loads the order page again, paid; any other answer is said in
 /// place, and the next attempt gets a new idempotency key (the answered one would only replay its answer).
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "account"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "account")), component)]
 fn PaymentForm(order_id: Uuid, payment_key: String) -> impl IntoView {
     let pay = ServerAction::<PayOrder>::new();
     let key = RwSignal::new(payment_key);
@@ -159,9 +173,19 @@ fn PaymentForm(order_id: Uuid, payment_key: String) -> impl IntoView {
             Err(error) => view! { <p><ErrorNotice message=error.to_string() /></p> }.into_any(),
         })
     };
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        let fields = Fields::submitted(&event);
+        pay.dispatch(PayOrder {
+            order_id,
+            card_number: fields.get("card_number"),
+            expiry: fields.get("expiry"),
+            cvc: fields.get("cvc"),
+            idempotency_key: key.get_untracked(),
+        });
+    };
     view! {
         {notice}
-        <ActionForm action=pay attr:class="payment-form">
+        <form method="post" action=PayOrder::url() class="payment-form" on:submit=submit>
             <input type="hidden" name="order_id" value=order_id.to_string() />
             <input type="hidden" name="idempotency_key" prop:value=key />
             <label>"Card number"<input name="card_number" required inputmode="numeric" autocomplete="cc-number" maxlength="23" /></label>
@@ -170,7 +194,7 @@ fn PaymentForm(order_id: Uuid, payment_key: String) -> impl IntoView {
             <button type="submit" disabled=move || pay.pending().get()>
                 {move || if pay.pending().get() { "Paying…" } else { "Pay now" }}
             </button>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -190,7 +214,8 @@ fn fresh_payment_key() -> String {
 }
 
 /// "Cancel order" (or "Cancel and refund" once paid); the order page loads again, cancelled.
-#[island]
+#[cfg_attr(any(feature = "ssr", feature = "account"), island)]
+#[cfg_attr(not(any(feature = "ssr", feature = "account")), component)]
 fn CancelForm(order_id: Uuid, paid: bool) -> impl IntoView {
     let cancel = ServerAction::<CancelOrder>::new();
     Effect::new(move |_| {
@@ -198,14 +223,18 @@ fn CancelForm(order_id: Uuid, paid: bool) -> impl IntoView {
             reload();
         }
     });
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        Fields::submitted(&event);
+        cancel.dispatch(CancelOrder { order_id });
+    };
     view! {
-        <ActionForm action=cancel attr:class="cancel-form">
+        <form method="post" action=CancelOrder::url() class="cancel-form" on:submit=submit>
             <input type="hidden" name="order_id" value=order_id.to_string() />
             <button type="submit" class="secondary" disabled=move || cancel.pending().get()>
                 {if paid { "Cancel and refund" } else { "Cancel order" }}
             </button>
             {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}
-        </ActionForm>
+        </form>
     }
 }
 

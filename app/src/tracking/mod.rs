@@ -50,11 +50,18 @@ pub fn PageViewTracker() -> impl IntoView {
     }
 }
 
-/// Records `event` in the browser as the page is shown: what the server rendered and the shopper saw (a search
-/// and how many products it found, a product page).
+/// Records a search in the browser as its results are shown: the query and how many products it found. (An
+/// island's props cross to the browser as JSON: plain fields keep the bundle from carrying a decoder for the
+/// whole [`EventKind`].)
 #[island]
-pub fn RecordOnShow(event: EventKind) -> impl IntoView {
-    track(event);
+pub fn RecordSearch(query: String, results: i64) -> impl IntoView {
+    track(EventKind::Search { query, results });
+}
+
+/// Records a product page in the browser as it is shown.
+#[island]
+pub fn RecordProductView(product_id: i64, slug: String) -> impl IntoView {
+    track(EventKind::ProductView { product_id, slug });
 }
 
 /// An error message an island shows the shopper, recorded in the clickstream as it is shown.

@@ -25,7 +25,7 @@ const PENDING_KEY: &str = "cartograph.tracking.pending";
 /// `sessionStorage` key: until this time (ms since the epoch) the visit is full and nothing is sent.
 const FULL_UNTIL_KEY: &str = "cartograph.tracking.visit_full_until";
 /// A full visit is over once idle this long (the server's visit idle time); then a new one may be recorded.
-const VISIT_IDLE_MS: f64 = 30.0 * 60.0 * 1000.0;
+const VISIT_IDLE_MS: i64 = 30 * 60 * 1000;
 /// `localStorage` key of the shopper's switch: `"off"` stops all tracking.
 pub const CONSENT_KEY: &str = "cartograph.tracking";
 
@@ -33,11 +33,33 @@ pub const CONSENT_KEY: &str = "cartograph.tracking";
 struct Tracker {
     installed: bool,
     queue: Vec<ClientEvent>,
-    pending: VecDeque<Vec<ClientEvent>>,
+    /// Batches written and waiting for a retry: kept as the request bodies they are, never read back into events.
+    pending: VecDeque<Batch>,
     retry_delay_ms: i32,
     retry_scheduled: bool,
     page: Option<PageTimer>,
 }
+
+/// A batch as it is sent: the request body, and how many events it carries.
+struct Batch {
+    events: usize,
+    body: String,
+}
+
+impl Batch {
+    fn new(events: &[ClientEvent]) -> Option<Self> {
+        let body = serde_json::to_string(&ClientBatch { v: SCHEMA_VERSION, events: events.to_vec() }).ok()?;
+        Some(Self { events: events.len(), body })
+    }
+
+    /// A body parked by an earlier page; its event count only bounds what is kept, so one body counts as a batch.
+    fn parked(body: &str) -> Self {
+        Self { events: MAX_EVENTS_PER_BATCH, body: body.to_string() }
+    }
+}
+
+/// Parked bodies are stored one a line: JSON written by `serde_json` holds no raw line break.
+const PARKED_SEPARATOR: char = '\n';
 
 struct PageTimer {
     path: String,
@@ -90,12 +112,13 @@ fn enabled() -> bool {
 /// The server said this visit holds all the events it may: stop sending until the visit is over.
 fn visit_full() -> bool {
     let until = session_storage().and_then(|s| s.get_item(FULL_UNTIL_KEY).ok().flatten());
-    until.and_then(|until| until.parse::<f64>().ok()).is_some_and(|until| js_sys::Date::now() < until)
+    // Whole milliseconds: formatting and parsing a float would bring the float formatter into the bundle.
+    until.and_then(|until| until.parse::<i64>().ok()).is_some_and(|until| (js_sys::Date::now() as i64) < until)
 }
 
 fn mark_visit_full() {
     if let Some(storage) = session_storage() {
-        let _ = storage.set_item(FULL_UNTIL_KEY, &(js_sys::Date::now() + VISIT_IDLE_MS).to_string());
+        let _ = storage.set_item(FULL_UNTIL_KEY, &(js_sys::Date::now() as i64 + VISIT_IDLE_MS).to_string());
     }
     with(|t| {
         t.queue.clear();
@@ -136,9 +159,8 @@ pub fn install() {
         let _ = s.remove_item(PENDING_KEY);
         value
     }) {
-        if let Ok(batches) = serde_json::from_str::<Vec<Vec<ClientEvent>>>(&parked) {
-            with(|t| t.pending.extend(batches));
-        }
+        let batches = parked.split(PARKED_SEPARATOR).filter(|body| !body.is_empty()).map(Batch::parked);
+        with(|t| t.pending.extend(batches));
     }
     let tick = Closure::<dyn Fn()>::new(|| flush(false));
     let _ =
@@ -218,7 +240,8 @@ fn record_click(event: &web_sys::Event) {
     if element.closest("[data-no-track]").ok().flatten().is_some() {
         return;
     }
-    let tag = element.tag_name().to_lowercase();
+    // Tag names are ASCII: the Unicode case tables stay out of the bundle.
+    let tag = element.tag_name().to_ascii_lowercase();
     let is_field = matches!(tag.as_str(), "input" | "select" | "textarea");
     let label = element
         .get_attribute("data-track")
@@ -244,25 +267,22 @@ fn record_click(event: &web_sys::Event) {
 /// Sends what is queued and what waits for a retry.
 fn flush(leaving: bool) {
     let (queued, mut batches) = with(|t| (std::mem::take(&mut t.queue), std::mem::take(&mut t.pending)));
-    for chunk in queued.chunks(MAX_EVENTS_PER_BATCH) {
-        batches.push_back(chunk.to_vec());
-    }
+    batches.extend(queued.chunks(MAX_EVENTS_PER_BATCH).filter_map(Batch::new));
     if batches.is_empty() {
         return;
     }
     if leaving {
         // A fetch could be cancelled with the page; the beacon outlives it. What it refuses is parked.
-        let refused: Vec<Vec<ClientEvent>> = batches.into_iter().filter(|batch| !send_beacon(batch)).collect();
-        if !refused.is_empty() {
-            if let (Some(storage), Ok(json)) = (session_storage(), serde_json::to_string(&refused)) {
-                let _ = storage.set_item(PENDING_KEY, &json);
-            }
+        let refused: Vec<String> =
+            batches.into_iter().filter(|batch| !send_beacon(&batch.body)).map(|batch| batch.body).collect();
+        if let (false, Some(storage)) = (refused.is_empty(), session_storage()) {
+            let _ = storage.set_item(PENDING_KEY, &refused.join(&PARKED_SEPARATOR.to_string()));
         }
         return;
     }
     for batch in batches {
         wasm_bindgen_futures::spawn_local(async move {
-            if !send_fetch(&batch).await {
+            if !send_fetch(&batch.body).await {
                 keep_for_retry(batch);
             } else {
                 with(|t| t.retry_delay_ms = 0);
@@ -271,10 +291,10 @@ fn flush(leaving: bool) {
     }
 }
 
-fn keep_for_retry(batch: Vec<ClientEvent>) {
+fn keep_for_retry(batch: Batch) {
     let schedule = with(|t| {
         t.pending.push_back(batch);
-        while t.pending.iter().map(Vec::len).sum::<usize>() > MAX_PENDING_EVENTS {
+        while t.pending.iter().map(|batch| batch.events).sum::<usize>() > MAX_PENDING_EVENTS {
             t.pending.pop_front();
         }
         t.retry_delay_ms = (t.retry_delay_ms.max(1_000) * 2).min(MAX_RETRY_DELAY_MS);
@@ -289,24 +309,26 @@ fn keep_for_retry(batch: Vec<ClientEvent>) {
     }
 }
 
-fn body(batch: &[ClientEvent]) -> Option<String> {
-    serde_json::to_string(&ClientBatch { v: SCHEMA_VERSION, events: batch.to_vec() }).ok()
-}
-
 /// `sendBeacon` with a string body goes out as `text/plain;charset=UTF-8`: no CORS preflight.
-fn send_beacon(batch: &[ClientEvent]) -> bool {
-    let Some(body) = body(batch) else { return true };
+fn send_beacon(body: &str) -> bool {
     web_sys::window()
-        .and_then(|window| window.navigator().send_beacon_with_opt_str(COLLECT_PATH, Some(&body)).ok())
+        .and_then(|window| window.navigator().send_beacon_with_opt_str(COLLECT_PATH, Some(body)).ok())
         .unwrap_or(false)
 }
 
+/// What the endpoint answers a batch it took.
+#[derive(serde::Deserialize)]
+struct Accepted {
+    #[serde(default)]
+    visit_full: bool,
+}
+
 /// Posts a batch; `false` when it should be retried (network error, 429 or 5xx).
-async fn send_fetch(batch: &[ClientEvent]) -> bool {
-    let (Some(window), Some(body)) = (web_sys::window(), body(batch)) else { return true };
+async fn send_fetch(body: &str) -> bool {
+    let Some(window) = web_sys::window() else { return true };
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(&body));
+    init.set_body(&JsValue::from_str(body));
     init.set_credentials(RequestCredentials::SameOrigin);
     // web-sys has no setter for `keepalive` yet; it is a plain field of the init dictionary.
     let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &true.into());
@@ -325,8 +347,8 @@ async fn send_fetch(batch: &[ClientEvent]) -> bool {
             Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.ok().and_then(|text| text.as_string()),
             Err(_) => None,
         };
-        let answer = text.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-        if answer.is_some_and(|answer| answer["visit_full"] == true) {
+        let answer = text.and_then(|text| serde_json::from_str::<Accepted>(&text).ok());
+        if answer.is_some_and(|answer| answer.visit_full) {
             mark_visit_full();
         }
     }

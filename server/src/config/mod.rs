@@ -6,7 +6,8 @@
 //! The settings come in sections, one file each, each listing its keys and environment variables:
 //! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`visits`], [`session`], [`http`],
 //! [`retention`], [`telemetry`]. The top level holds what belongs to the whole process: `mode`, `listen_addr`,
-//! `public_url`, `site_root`, `log_format`, `seed_demo_catalog`, `startup_timeout_secs`, `request_timeout_secs`.
+//! `public_url`, `site_root`, `log_format`, `seed_demo_catalog`, `startup_timeout_secs`, `request_timeout_secs`,
+//! `catalog_cache_secs`.
 //!
 //! **In the file**, a section is a table: `[database] url = "postgres://…"`, `[kafka.properties]
 //! security_protocol = "SASL_SSL"`. A key the section does not have is refused, and so is a top-level key from
@@ -74,6 +75,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("seed_demo_catalog", "seed_demo_catalog"),
     ("startup_timeout_secs", "startup_timeout_secs"),
     ("request_timeout_secs", "request_timeout_secs"),
+    ("catalog_cache_secs", "catalog_cache_secs"),
     ("database_url", "database.url"),
     ("database_ca_file", "database.ca_file"),
     ("database_max_connections", "database.max_connections"),
@@ -193,6 +195,10 @@ pub struct Settings {
     /// The limit for one HTTP request.
     #[serde(rename = "request_timeout_secs", with = "values::secs")]
     pub request_timeout: Duration,
+    /// How long a web server keeps what it read of the catalog (shelves, categories, products) when no
+    /// `catalog.v1` event empties it sooner; 0 keeps nothing.
+    #[serde(rename = "catalog_cache_secs", with = "values::secs")]
+    pub catalog_cache: Duration,
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub oidc: OidcSettings,
@@ -220,6 +226,7 @@ impl Default for Settings {
             seed_demo_catalog: false,
             startup_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
+            catalog_cache: Duration::from_secs(60),
             database: DatabaseSettings::default(),
             kafka: KafkaSettings::default(),
             oidc: OidcSettings::default(),

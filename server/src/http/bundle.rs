@@ -29,7 +29,7 @@ pub fn hash_file(site_root: &str) -> Option<PathBuf> {
 }
 
 /// The bundle names the pages load: the hashed ones `hash.txt` lists (`js: <hash>`, `wasm: <hash>`, and
-/// `back-office-js`, `back-office-wasm`), else the plain ones.
+/// `account-js`, `account-wasm`, `back-office-js`, `back-office-wasm`), else the plain ones.
 pub fn names(site_root: &str) -> app::BundleNames {
     let plain = app::BundleNames::default();
     let mut names = plain.clone();
@@ -38,6 +38,8 @@ pub fn names(site_root: &str) -> app::BundleNames {
         let (name, plain) = match kind.trim() {
             "js" => (&mut names.shop.js, &plain.shop.js),
             "wasm" => (&mut names.shop.wasm, &plain.shop.wasm),
+            "account-js" => (&mut names.account.js, &plain.account.js),
+            "account-wasm" => (&mut names.account.wasm, &plain.account.wasm),
             "back-office-js" => (&mut names.back_office.js, &plain.back_office.js),
             "back-office-wasm" => (&mut names.back_office.wasm, &plain.back_office.wasm),
             _ => continue,

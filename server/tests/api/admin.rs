@@ -377,3 +377,54 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
     sqlx::query("UPDATE users SET is_admin = true WHERE name = 'Ada Admin'").execute(&app.pool).await.unwrap();
     assert_eq!(app.call("admin/orders", &orders).await.status(), StatusCode::OK, "promoted again, at once");
 }
+
+/// The home page of `app`, as a first-time visitor sees it.
+async fn home_page(app: &TestApp) -> String {
+    app.another_browser().client.get(app.url("/")).send().await.unwrap().text().await.unwrap()
+}
+
+/// Each web server keeps the catalog it read (shelves, categories, products) until a `catalog.v1` event says it
+/// changed. Two copies on one database and topic: a change made behind the app's back stays off the cached pages
+/// (stock is read live all along); an admin's change shows at once on the copy that made it, and on the other
+/// copy once its event came through the outbox relay and the broker.
+#[tokio::test]
+async fn a_catalog_change_made_on_one_web_server_reaches_the_cached_pages_of_another() {
+    let first = TestApp::builder().with_worker().spawn().await;
+    let second = TestApp::builder().with_test_settings(first.settings.clone()).spawn().await;
+    let (id, _, _) = first.product("ridgeline-2-tent").await;
+    for copy in [&first, &second] {
+        assert!(home_page(copy).await.contains("Ridgeline 2 Tent"));
+        let product = copy.client.get(copy.url("/product/ridgeline-2-tent")).send().await.unwrap();
+        assert!(product.text().await.unwrap().contains("Ridgeline 2 Tent"));
+    }
+
+    // Behind the app's back: no event, so the cached name stays; the stock is read on every page.
+    sqlx::query("UPDATE products SET name = 'Renamed In SQL', stock = 3 WHERE id = $1")
+        .bind(id)
+        .execute(&first.pool)
+        .await
+        .unwrap();
+    assert!(home_page(&second).await.contains("Ridgeline 2 Tent"), "the shelves come from the cache");
+    let product = second.client.get(second.url("/product/ridgeline-2-tent")).send().await.unwrap();
+    let product = product.text().await.unwrap();
+    assert!(product.contains("Ridgeline 2 Tent"), "the product comes from the cache");
+    assert!(product.contains("Only 3 left"), "its stock is read live: {product}");
+
+    // An admin renames it on the first copy.
+    let admin = first.another_browser();
+    admin.sign_in("admin", "/").await;
+    let (id_text, stock_text) = (id.to_string(), 3.to_string());
+    let form = product_form(&id_text, "Ridgeline Renamed", "289.00", &stock_text, &stock_text);
+    assert_eq!(save(&admin, &form).await.status(), StatusCode::OK);
+    assert!(home_page(&first).await.contains("Ridgeline Renamed"), "the copy that made the change shows it at once");
+    let started = std::time::Instant::now();
+    while !home_page(&second).await.contains("Ridgeline Renamed") {
+        assert!(started.elapsed() < Duration::from_secs(20), "the other copy never heard of the change");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("the second copy showed the change {} ms after it was saved", started.elapsed().as_millis());
+    let slug: String =
+        sqlx::query_scalar("SELECT slug FROM products WHERE id = $1").bind(id).fetch_one(&first.pool).await.unwrap();
+    let page = second.client.get(second.url(&format!("/product/{slug}"))).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("Ridgeline Renamed"));
+}

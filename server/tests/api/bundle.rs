@@ -52,9 +52,13 @@ async fn pages_name_the_content_hashed_bundle_which_browsers_keep_for_a_year() {
     std::fs::write(pkg.join(format!("cartograph.{wasm}.wasm")), b"\0asm hashed").unwrap();
     std::fs::write(pkg.join("cartograph.wasm"), b"\0asm plain").unwrap();
     let (office_js, office_wasm) = ("1111222233334444", "5555666677778888");
+    let (account_js, account_wasm) = ("9999aaaabbbbcccc", "ddddeeeeffff0000");
     std::fs::write(
         pkg.join("hash.txt"),
-        format!("js: {js}\nwasm: {wasm}\ncss: {css}\nback-office-js: {office_js}\nback-office-wasm: {office_wasm}\n"),
+        format!(
+            "js: {js}\nwasm: {wasm}\ncss: {css}\naccount-js: {account_js}\naccount-wasm: {account_wasm}\n\
+             back-office-js: {office_js}\nback-office-wasm: {office_wasm}\n"
+        ),
     )
     .unwrap();
     let app =
@@ -75,6 +79,15 @@ async fn pages_name_the_content_hashed_bundle_which_browsers_keep_for_a_year() {
         format!(r#""pkg", "cartograph-back-office.{office_js}", "cartograph-back-office.{office_wasm}""#);
     assert!(office.contains(&office_loader), "the back office loads its own bundle");
     assert!(!page.contains("cartograph-back-office"), "a shop page never names the back office's bundle");
+    // The cart's page, and every page once the visitor has a session (who may be signed in: the bell), load the
+    // account's bundle, with the cart's, checkout's, orders' and notifications' islands.
+    let account_loader = format!(r#""pkg", "cartograph-account.{account_js}", "cartograph-account.{account_wasm}""#);
+    let cart = app.client.get(app.url("/cart")).send().await.unwrap().text().await.unwrap();
+    assert!(cart.contains(&account_loader), "the cart loads the account's bundle");
+    assert!(!page.contains("cartograph-account"), "an anonymous visitor's home page loads the shop's bundle only");
+    app.sign_in("shopper", "/").await;
+    let signed_in = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(signed_in.contains("notification-bell") && signed_in.contains(&account_loader), "the bell's bundle");
 
     let hashed = app.client.get(app.url(&format!("/pkg/cartograph.{wasm}.wasm"))).send().await.unwrap();
     assert_eq!(hashed.status(), StatusCode::OK);

@@ -8,6 +8,7 @@
 //! Without section names it runs all of them. `--write docs/benchmarks.md` replaces the generated block of that
 //! file. The app runs in this process on a random loopback port against a fresh `cartograph_bench` database.
 
+mod ceiling;
 mod driver;
 mod functions;
 mod ingest;
@@ -105,7 +106,7 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
         if wants("ssr") {
             let slug: String =
                 sqlx::query_scalar("SELECT slug FROM products ORDER BY id LIMIT 1").fetch_one(&pool).await?;
-            ssr::run(&base, &slug, report).await.context("SSR")?;
+            ssr::run(&base, &pool, &slug, report).await.context("SSR")?;
         }
         if wants("functions") {
             functions::run(&base, &pool, report).await.context("server functions")?;

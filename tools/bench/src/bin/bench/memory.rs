@@ -1,10 +1,17 @@
 //! The heap's high-water mark during a piece of work: the benchmark's allocator counts the bytes it hands out.
 //! (`VmHWM` cannot say this: memory a previous run freed stays resident, so a later peak hides under it.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The system allocator, counting the bytes in use and their peak.
+/// The allocator the benchmark measures with: the one `cartograph` ships with (mimalloc), or glibc's with the
+/// `system-allocator` feature, so that the two can be set side by side (`docs/benchmarks.md`).
+#[cfg(not(feature = "system-allocator"))]
+use mimalloc::MiMalloc as Inner;
+#[cfg(feature = "system-allocator")]
+use std::alloc::System as Inner;
+
+/// The allocator, counting the bytes in use and their peak.
 struct CountingAllocator;
 
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
@@ -22,13 +29,13 @@ fn shrank(bytes: usize) {
     IN_USE.fetch_sub(bytes, Ordering::Relaxed);
 }
 
-// SAFETY: every call goes to the system allocator unchanged; the counters are only bookkeeping.
-// A global allocator cannot be written without `unsafe`: it only forwards to the system allocator and counts.
+// SAFETY: every call goes to the inner allocator unchanged; the counters are only bookkeeping.
+// A global allocator cannot be written without `unsafe`: it only forwards to the inner allocator and counts.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract for `alloc` is passed on as it is.
-        let ptr = unsafe { System.alloc(layout) };
+        let ptr = unsafe { Inner.alloc(layout) };
         if !ptr.is_null() {
             grew(layout.size());
         }
@@ -37,7 +44,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
+        let ptr = unsafe { Inner.alloc_zeroed(layout) };
         if !ptr.is_null() {
             grew(layout.size());
         }
@@ -45,14 +52,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator with `layout`, which is the system allocator's.
-        unsafe { System.dealloc(ptr, layout) };
+        // SAFETY: `ptr` came from this allocator with `layout`, which is the inner allocator's.
+        unsafe { Inner.dealloc(ptr, layout) };
         shrank(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as for `dealloc`; the caller guarantees `new_size` is valid for `layout`'s alignment.
-        let moved = unsafe { System.realloc(ptr, layout, new_size) };
+        let moved = unsafe { Inner.realloc(ptr, layout, new_size) };
         if !moved.is_null() {
             if new_size >= layout.size() {
                 grew(new_size - layout.size());

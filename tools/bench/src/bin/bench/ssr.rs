@@ -1,9 +1,11 @@
 //! Server-side rendering: three real pages from the app (router, middleware, sessions, the database, Leptos
-//! SSR) next to the same bytes served from memory by a bare axum handler, with the same client and concurrency;
-//! once as they are, and once asked for as a browser asks (`Accept-Encoding: gzip, br`), the ceiling then serving
-//! the compressed bytes the app sent. Last, what each gzip level costs a page in CPU and on a slow link.
+//! SSR) against two ceilings, with the same client and concurrency: the same bytes served from memory by a bare
+//! axum handler (what HTTP alone costs), and the same pages written by hand with the same queries ([`ceiling`]:
+//! what the database work costs). Then as a browser asks (`Accept-Encoding: gzip, br`), the memory ceiling
+//! serving the compressed bytes the app sent. Last, what each gzip level costs a page in CPU and on a slow link.
 
 use crate::{
+    ceiling,
     driver::{closed_loop, Run, Shape},
     report::{Better, Report, Row},
 };
@@ -99,30 +101,42 @@ async fn hammer(client: &reqwest::Client, url: String) -> anyhow::Result<Run> {
     .await
 }
 
-/// Adds requests/s and p99 of each page from the app (`base`) and from memory (`bare`), asked for by `client`.
+/// A server the app's pages are measured against, and what it is.
+struct Ceiling<'a> {
+    base: String,
+    is: &'a str,
+}
+
+const FROM_MEMORY: &str = "same bytes from a bare axum handler";
+const SAME_QUERIES: &str = "hand-written maud page, same queries";
+
+/// Adds requests/s and p99 of each page from the app (`base`) and from `ceiling`, asked for by `client`.
 async fn compare(
     client: &reqwest::Client,
     base: &str,
-    bare: &str,
+    ceiling: &Ceiling<'_>,
     paths: &[(&str, String)],
     suffix: &str,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let ceiling = "same bytes from a bare axum handler";
     for (label, path) in paths {
-        eprintln!("ssr: {path}{suffix}, from the app, then from memory ({} s each)", SHAPE.window.as_secs());
+        eprintln!(
+            "ssr: {path}{suffix}, from the app, then from the ceiling: {} ({} s each)",
+            ceiling.is,
+            SHAPE.window.as_secs()
+        );
         let mut app = hammer(client, format!("{base}{path}")).await?;
-        let mut memory = hammer(client, format!("{bare}{path}")).await?;
+        let mut top = hammer(client, format!("{}{path}", ceiling.base)).await?;
         let rate = format!("{label} req/s ({path}){suffix}");
-        report.add(Row::new("SSR", &rate, app.rate(), memory.rate(), ceiling, Better::Higher));
+        report.add(Row::new("SSR", &rate, app.rate(), top.rate(), ceiling.is, Better::Higher));
         let p99 = format!("{label} p99 ms{suffix}");
-        report.add(Row::new("SSR", &p99, app.p99_ms(), memory.p99_ms(), ceiling, Better::Lower));
+        report.add(Row::new("SSR", &p99, app.p99_ms(), top.p99_ms(), ceiling.is, Better::Lower));
     }
     Ok(())
 }
 
 /// Adds requests/s and p99 for the home page, a search and a product page.
-pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow::Result<()> {
+pub async fn run(base: &str, pool: &sqlx::PgPool, product_slug: &str, report: &mut Report) -> anyhow::Result<()> {
     // No cookie jar: every request is a first visit, the same for the app and the bare server.
     let client = reqwest::Client::builder().build()?;
     let paths = [
@@ -137,8 +151,18 @@ pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow:
     let sizes: Vec<String> =
         paths.iter().map(|(label, path)| format!("{label} {} KiB", pages[path].body.len() / 1024)).collect();
     let html: Vec<(&str, Bytes)> = paths.iter().map(|(label, path)| (*label, pages[path].body.clone())).collect();
-    let bare = bare_server(Arc::new(pages)).await?;
-    compare(&client, base, &bare, &paths, "", report).await?;
+    let memory = Ceiling { base: bare_server(Arc::new(pages)).await?, is: FROM_MEMORY };
+    compare(&client, base, &memory, &paths, "", report).await?;
+    let hand_written = Ceiling { base: ceiling::serve(pool.clone()).await?, is: SAME_QUERIES };
+    let hand_written_sizes = {
+        let mut sizes = Vec::new();
+        for (label, path) in &paths {
+            let page = capture(&client, &format!("{}{path}", hand_written.base)).await?;
+            sizes.push(format!("{label} {} KiB", page.body.len() / 1024));
+        }
+        sizes
+    };
+    compare(&client, base, &hand_written, &paths, "", report).await?;
 
     // As a browser asks: the app compresses each response; the ceiling sends the bytes it compressed.
     let mut headers = http::HeaderMap::new();
@@ -155,8 +179,8 @@ pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow:
             format!("{label} {} {} KiB", page.encoding.as_deref().unwrap_or("identity"), page.body.len() / 1024)
         })
         .collect();
-    let bare = bare_server(Arc::new(compressed)).await?;
-    compare(&browser, base, &bare, &paths, ", compressed", report).await?;
+    let memory = Ceiling { base: bare_server(Arc::new(compressed)).await?, is: FROM_MEMORY };
+    compare(&browser, base, &memory, &paths, ", compressed", report).await?;
 
     // A level is worth its CPU when compressing and sending the page takes less than sending it as it is.
     for (label, body) in &html {
@@ -174,11 +198,13 @@ pub async fn run(base: &str, product_slug: &str, report: &mut Report) -> anyhow:
     }
     report.note(format!(
         "SSR: {} concurrent requests over loopback (reqwest, keep-alive, no cookies), 1 s warm-up then {} s per \
-         target; client and servers share one tokio runtime (a worker thread per core). Page sizes: {}; asked for \
-         with `Accept-Encoding: {BROWSER_ENCODINGS}`: {}.",
+         target; client and servers share one tokio runtime (a worker thread per core). Page sizes: {}; the \
+         hand-written pages (same queries, same markup, no framework): {}; asked for with `Accept-Encoding: \
+         {BROWSER_ENCODINGS}`: {}.",
         SHAPE.concurrency,
         SHAPE.window.as_secs(),
         sizes.join(", "),
+        hand_written_sizes.join(", "),
         encodings.join(", ")
     ));
     Ok(())
