@@ -4,6 +4,7 @@
 #   scripts/bench.sh                             # every section
 #   scripts/bench.sh journey wasm                # some sections
 #   scripts/bench.sh --write docs/benchmarks.md  # and write the table into the doc
+#   scripts/bench.sh ssr --system-allocator      # with glibc's malloc instead of mimalloc (the allocator rows)
 #   scripts/bench.sh lighthouse [--runs 3]       # Lighthouse (mobile) on the five shopper pages, on a private shop
 set -euo pipefail
 # shellcheck source=lib/all.sh
@@ -27,12 +28,25 @@ if [[ ${1:-} == lighthouse ]]; then
   exit 0
 fi
 
-sections=()
-for arg in "$@"; do [[ $arg == -* || $arg == */* || $arg == *.md ]] || sections+=("$arg"); done
+# --system-allocator: measure with glibc's malloc instead of mimalloc, which the server ships with (a separate
+# binary, so that the two can be run one after the other and compared).
+sections=() args=() features=() binary=cartograph-bench
+for arg in "$@"; do
+  if [[ $arg == --system-allocator ]]; then
+    features=(--features system-allocator)
+    binary=cartograph-bench-system-allocator
+    continue
+  fi
+  args+=("$arg")
+  [[ $arg == -* || $arg == */* || $arg == *.md ]] || sections+=("$arg")
+done
 if [[ ${#sections[@]} -eq 0 || " ${sections[*]} " == *" wasm "* ]]; then
   build_site
 fi
-log "building the benchmark (release)"
-(cd "$ROOT" && cargo build --release -p cartograph-tools --bin cartograph-bench)
+log "building the benchmark (release${features[*]:+, ${features[*]}})"
+(cd "$ROOT" && cargo build --release -p cartograph-tools --bin cartograph-bench "${features[@]}")
 cd "$ROOT" || die "cannot enter $ROOT"
-"$CARGO_TARGET_DIR/release/cartograph-bench" --wasm "$SITE_DIR/pkg/cartograph.wasm" "$@"
+if [[ $binary != cartograph-bench ]]; then
+  cp "$CARGO_TARGET_DIR/release/cartograph-bench" "$CARGO_TARGET_DIR/release/$binary"
+fi
+"$CARGO_TARGET_DIR/release/$binary" --wasm "$SITE_DIR/pkg/cartograph.wasm" "${args[@]}"

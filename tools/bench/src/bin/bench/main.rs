@@ -63,7 +63,7 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 /// Dev settings on a random port, a fresh database with the demo catalog, a private topic prefix, and rate
-/// limits out of the way (the ingest section measures throughput, not the limiter).
+/// limits and per-shopper caps out of the way (the sections measure throughput, not the limiters).
 async fn bench_settings() -> anyhow::Result<Settings> {
     let admin = env_or("CARTOGRAPH_TEST_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres");
     let mut conn = PgConnection::connect(&admin).await.context("connecting to PostgreSQL")?;
@@ -80,6 +80,10 @@ async fn bench_settings() -> anyhow::Result<Settings> {
         .merge(("oidc.issuer_url", env_or("CARTOGRAPH_OIDC_ISSUER_URL", "http://127.0.0.1:9400")))
         .merge(("collect.rate_per_visit", 1e9))
         .merge(("collect.rate_per_ip", 1e9))
+        // The functions section checks out over and over as the same shoppers: it measures checkout, not the caps
+        // on what one shopper may hold unpaid (tested in server/tests).
+        .merge(("orders.max_unpaid_orders", 1_000_000))
+        .merge(("orders.max_reserved_per_product", 1_000_000))
         .merge(("seed_demo_catalog", true))
         // A running scripts/run.sh holds the default ports of these; the bench needs neither.
         .merge(("telemetry.internal_addr", "off"))

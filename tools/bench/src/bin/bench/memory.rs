@@ -2,7 +2,7 @@
 //! (`VmHWM` cannot say this: memory a previous run freed stays resident, so a later peak hides under it.)
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
 /// The allocator the benchmark measures with: the one `cartograph` ships with (mimalloc), or glibc's with the
 /// `system-allocator` feature, so that the two can be set side by side (`docs/benchmarks.md`).
@@ -11,22 +11,31 @@ use mimalloc::MiMalloc as Inner;
 #[cfg(feature = "system-allocator")]
 use std::alloc::System as Inner;
 
-/// The allocator, counting the bytes in use and their peak.
+/// The allocator, counting the bytes in use and their peak while [`peak_heap_mib`] measures, and only then: two
+/// atomic updates on shared counters for every allocation of every thread would cost the app and the ceilings
+/// of the other sections a fifth of their time (seen in a profile of the SSR section).
 struct CountingAllocator;
 
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+/// Bytes allocated minus bytes freed since the measurement began (memory from before it may be freed during it).
+static IN_USE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 fn grew(bytes: usize) {
-    let now = IN_USE.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK.fetch_max(now, Ordering::Relaxed);
+    if COUNTING.load(Ordering::Relaxed) {
+        let bytes = bytes as isize;
+        let now = IN_USE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
 }
 
 fn shrank(bytes: usize) {
-    IN_USE.fetch_sub(bytes, Ordering::Relaxed);
+    if COUNTING.load(Ordering::Relaxed) {
+        IN_USE.fetch_sub(bytes as isize, Ordering::Relaxed);
+    }
 }
 
 // SAFETY: every call goes to the inner allocator unchanged; the counters are only bookkeeping.
@@ -74,9 +83,11 @@ unsafe impl GlobalAlloc for CountingAllocator {
 /// Runs `work` and returns its result with the most heap it held at once beyond what was in use before, in MiB
 /// (other threads' allocations in the meantime count too; the benchmark renders on its one thread).
 pub fn peak_heap_mib<T>(work: impl FnOnce() -> T) -> (T, f64) {
-    let before = IN_USE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    IN_USE.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::SeqCst);
     let result = work();
-    let peak = PEAK.load(Ordering::Relaxed);
-    (result, peak.saturating_sub(before) as f64 / (1024.0 * 1024.0))
+    COUNTING.store(false, Ordering::SeqCst);
+    let peak = PEAK.load(Ordering::Relaxed).max(0);
+    (result, peak as f64 / (1024.0 * 1024.0))
 }

@@ -36,23 +36,13 @@ pub fn run(wasm: &Path, report: &mut Report) -> anyhow::Result<()> {
             .with_context(|| format!("reading the WASM bundle {} (build it with scripts/bench.sh)", file.display()))?;
         let kib = |n: usize| n as f64 / 1024.0;
         let area = format!("WASM {label}");
-        report.add(Row::new(&area, "raw KiB", kib(bytes.len()), RAW_BUDGET, "budget: 1 MiB", Better::Lower));
-        report.add(Row::new(
-            &area,
-            "gzip -9 KiB",
-            kib(gzip(&bytes)?),
-            GZIP_BUDGET,
-            "budget: 200 KiB on the wire",
-            Better::Lower,
-        ));
-        report.add(Row::new(
-            &area,
-            "brotli -q 11 KiB",
-            kib(brotli(&bytes)?),
-            BROTLI_BUDGET,
-            "budget: 150 KiB on the wire",
-            Better::Lower,
-        ));
+        for (figure, size, budget, is) in [
+            ("raw KiB", bytes.len(), RAW_BUDGET, "budget: 1 MiB"),
+            ("gzip -9 KiB", gzip(&bytes)?, GZIP_BUDGET, "budget: 200 KiB on the wire"),
+            ("brotli -q 11 KiB", brotli(&bytes)?, BROTLI_BUDGET, "budget: 150 KiB on the wire"),
+        ] {
+            report.add(Row::new(&area, figure, kib(size), budget, is, Better::Lower));
+        }
     }
     report.note(
         "WASM: `cartograph.wasm` (the shop's islands: what an anonymous visitor's pages load) and \
