@@ -12,14 +12,15 @@ use crate::{
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// "Cart (3)" in the header, counted on the server.
+/// "Cart 3" in the header, counted on the server; just "Cart" when the cart cannot be read (the catalog may still
+/// come from the cache while the database is away, and a count of 0 would be wrong).
 #[component]
 pub fn CartLink() -> impl IntoView {
     let cart = CartState::get();
     view! {
-        <Suspense fallback=|| view! { <CartCount count=0 /> }>
+        <Suspense fallback=|| view! { <CartCount count=None /> }>
             {move || Suspend::new(async move {
-                let count = cart.cart.await.map(|c| c.item_count()).unwrap_or(0);
+                let count = cart.cart.await.ok().map(|c| c.item_count());
                 view! { <CartCount count /> }
             })}
         </Suspense>
@@ -28,13 +29,13 @@ pub fn CartLink() -> impl IntoView {
 
 /// The header's link to the cart; its count follows every change an island of this page makes to the cart.
 #[island]
-fn CartCount(count: i32) -> impl IntoView {
+fn CartCount(count: Option<i32>) -> impl IntoView {
     let latest = shared::<Cart>();
-    let count = move || latest.get().map(|cart| cart.item_count()).unwrap_or(count);
+    let count = move || latest.get().map(|cart| cart.item_count()).or(count);
     view! {
         <a href="/cart" class="cart-link">
             "Cart "
-            <span class="cart-count" data-testid="cart-count">{count}</span>
+            {move || count().map(|count| view! { <span class="cart-count" data-testid="cart-count">{count}</span> })}
         </a>
     }
 }

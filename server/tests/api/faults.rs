@@ -77,9 +77,14 @@ async fn a_database_restart_fails_fast_with_503_and_recovers_without_an_app_rest
     assert_eq!(app.add_to_cart(pen, 1).await.status(), StatusCode::OK);
 
     app.postgres().stop_immediately();
+    // The home page needs nothing but the catalog cache: it is still served, without a cart count it cannot read.
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK, "the home page from the catalog cache");
+    let home = home.text().await.unwrap();
+    assert!(home.contains("product-tile") && !home.contains("cart-count"), "no count rather than a wrong one");
     for (what, request) in [
-        ("the home page", app.client.get(app.url("/"))),
-        ("a product page", app.client.get(app.url("/product/brass-fountain-pen"))),
+        ("a search", app.client.get(app.url("/products?q=pen"))),
+        ("a product page (its stock is read live)", app.client.get(app.url("/product/brass-fountain-pen"))),
         (
             "a server function",
             app.client
