@@ -187,7 +187,7 @@ fn PaymentForm(order_id: Uuid, payment_key: String) -> impl IntoView {
         {notice}
         <form method="post" action=PayOrder::url() class="payment-form" on:submit=submit>
             <input type="hidden" name="order_id" value=order_id.to_string() />
-            <input type="hidden" name="idempotency_key" prop:value=key />
+            <input type="hidden" name="idempotency_key" value=key />
             <label>"Card number"<input name="card_number" required inputmode="numeric" autocomplete="cc-number" maxlength="23" /></label>
             <label>"Expiry (MM/YY)"<input name="expiry" required placeholder="12/29" autocomplete="cc-exp" maxlength="7" /></label>
             <label>"CVC"<input name="cvc" required inputmode="numeric" autocomplete="cc-csc" maxlength="4" /></label>

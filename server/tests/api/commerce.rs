@@ -354,3 +354,52 @@ async fn a_visits_first_page_reads_no_cart() {
     let cart = app.client.get(app.url("/cart")).send().await.unwrap().text().await.unwrap();
     assert!(cart.contains("Ridgeline 2 Tent") && cart.contains("cart-total"), "{cart}");
 }
+
+/// The checkout, payment and cancel forms are islands; without JavaScript they are plain forms that post to their
+/// server functions, which answer a form (a browser asking for HTML) with a redirect back to the page it came from.
+/// The payment form carries its idempotency key in the HTML itself, so a browser without scripts can pay.
+#[tokio::test]
+async fn without_javascript_the_order_forms_post_to_their_server_functions_and_a_payment_goes_through() {
+    let app = spawn_app().await;
+    app.sign_in("shopper", "/").await;
+    let (pen, _, _) = app.product("brass-fountain-pen").await;
+    assert_eq!(app.add_to_cart(pen, 1).await.status(), StatusCode::OK);
+    let checkout = app.client.get(app.url("/checkout")).send().await.unwrap().text().await.unwrap();
+    assert!(checkout.contains(r#"<form method="post" action="/api/checkout""#), "{checkout}");
+    let order = app.checkout().await.json::<String>().await.unwrap();
+    let order_url = app.url(&format!("/orders/{order}"));
+    let page = app.client.get(&order_url).send().await.unwrap().text().await.unwrap();
+    for action in ["/api/pay", "/api/cancel_order"] {
+        assert!(page.contains(&format!(r#"<form method="post" action="{action}""#)), "{action} in {page}");
+    }
+    let key = page
+        .split(r#"name="idempotency_key" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the payment form names its idempotency key in the HTML");
+    assert_eq!(key.len(), 36, "a key, not an empty field: {key:?}");
+
+    // As a browser without scripts submits it: form-encoded, asking for HTML, from the order page.
+    let paid = app
+        .client
+        .post(app.url("/api/pay"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", &order_url)
+        .form(&[
+            ("order_id", order.as_str()),
+            ("idempotency_key", key),
+            ("card_number", SUCCEEDS),
+            ("expiry", "12/40"),
+            ("cvc", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), StatusCode::FOUND);
+    // Leptos strips any earlier error from the page's query, which leaves an empty one.
+    let location = paid.headers()["location"].to_str().unwrap();
+    assert_eq!(location.trim_end_matches('?'), order_url, "back to the order page");
+    assert_eq!(app.order_status(&order).await, "paid");
+    let page = app.client.get(&order_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"data-testid="confirmation""#), "the order page says it is paid");
+}
