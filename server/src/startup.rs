@@ -31,8 +31,8 @@ pub struct Application {
     internal: Option<(TcpListener, Router)>,
     producer: ClickstreamProducer,
     pool: PgPool,
-    /// The catalog cache, and the listener whose events empty it.
-    catalog: (CatalogCache, CatalogListener),
+    /// Empties the catalog cache at every `catalog.v1` event.
+    catalog_listener: CatalogListener,
     sweep_every: Duration,
     limits: ConnectionLimits,
 }
@@ -62,10 +62,9 @@ impl Application {
         let topics = Topics::new(&settings.kafka.topic_prefix);
         kafka::ensure_topics(&kafka, &topics, settings.kafka.partitions, timeout).await?;
         let catalog_cache = CatalogCache::new(settings.catalog_cache);
-        let catalog_listener = CatalogListener::assign(&kafka, &topics.catalog)
+        let catalog_listener = CatalogListener::assign(&kafka, &topics.catalog, catalog_cache.clone())
             .await
             .with_context(|| format!("the catalog listener cannot read {} at {kafka}", topics.catalog))?;
-        let catalog = (catalog_cache.clone(), catalog_listener);
         let producer = ClickstreamProducer::new(&kafka, topics, settings.collect.broker_breaker())?;
         let oidc = OidcClient::discover(&settings.oidc, &settings.public_url, timeout).await?;
         let sessions = PostgresStore::new(pool.clone());
@@ -103,7 +102,7 @@ impl Application {
         let limits = ConnectionLimits::from_settings(&state.settings.http, state.settings.request_timeout);
         let internal = internal_listener.map(|listener| (listener, crate::web::internal_router(state.clone())));
         let router = crate::web::router(state, sessions);
-        Ok(Self { listener, router, internal, producer, pool, catalog, sweep_every, limits })
+        Ok(Self { listener, router, internal, producer, pool, catalog_listener, sweep_every, limits })
     }
 
     /// The port the server listens on.
@@ -122,8 +121,7 @@ impl Application {
         let background = Shutdown::default();
         let sweeper =
             tokio::spawn(crate::orders::expiry::sweep_until(self.pool.clone(), self.sweep_every, background.clone()));
-        let (catalog_cache, catalog_listener) = self.catalog;
-        let catalog_listener = tokio::spawn(catalog_listener.run(catalog_cache, background.clone()));
+        let catalog_listener = tokio::spawn(self.catalog_listener.run(background.clone()));
         let internal = self.internal.map(|(listener, router)| {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "internal listener: /metrics, /readyz with details");

@@ -197,17 +197,7 @@ pub async fn save_product(form: ProductForm) -> Result<i64, AppError> {
     } else {
         store::update_product(&pool, admin.id, form.id, &draft, form.stock_was).await.map(|()| form.id)
     };
-    catalog_changed(saved)
-}
-
-/// Empties this server's catalog cache after a change that committed: the admin sees it on their next page at
-/// once, and every other copy when the change's `catalog.v1` event reaches it.
-#[cfg(feature = "ssr")]
-fn catalog_changed<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if result.is_ok() {
-        ctx::provided::<crate::catalog::cache::CatalogCache>("catalog cache")?.invalidate();
-    }
-    result
+    crate::catalog::changed(saved)
 }
 
 /// Archives (hides from the shop, keeps the history) or restores a product.
@@ -215,7 +205,7 @@ fn catalog_changed<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 pub async fn set_product_archived(id: i64, archived: bool) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let pool = ctx::pool()?;
-    catalog_changed(store::set_archived(&pool, admin.id, id, archived).await)
+    crate::catalog::changed(store::set_archived(&pool, admin.id, id, archived).await)
 }
 
 /// Deletes a product that was never ordered (carts holding it lose the line); an ordered one must be archived.
@@ -223,7 +213,7 @@ pub async fn set_product_archived(id: i64, archived: bool) -> Result<(), AppErro
 pub async fn delete_product(id: i64) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let pool = ctx::pool()?;
-    catalog_changed(store::delete_product(&pool, admin.id, id).await)
+    crate::catalog::changed(store::delete_product(&pool, admin.id, id).await)
 }
 
 /// Drops an uploaded image, going back to the generated artwork.

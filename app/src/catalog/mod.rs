@@ -209,6 +209,17 @@ fn catalog_cache() -> Result<cache::CatalogCache, AppError> {
     ctx::provided("catalog cache")
 }
 
+/// Empties this server's catalog cache after a change to the catalog that committed (`result` is the change's):
+/// the admin who made it sees it on their next page at once, and every other copy when the change's
+/// `catalog.v1` event reaches it.
+#[cfg(feature = "ssr")]
+pub fn changed<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if result.is_ok() {
+        catalog_cache()?.invalidate();
+    }
+    result
+}
+
 /// The home page's shelves: every category with its first products (from the catalog cache).
 #[server(endpoint = "home_shelves")]
 pub async fn home_shelves() -> Result<Vec<CategoryShelf>, AppError> {

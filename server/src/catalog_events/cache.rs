@@ -23,16 +23,17 @@ use std::time::Duration;
 /// How long the listener waits for the topic's partitions at start.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A consumer assigned every partition of the catalog topic, from its end: made while the web server starts
-/// (before it serves a page, so its cache is still empty), run once it serves.
+/// A consumer assigned every partition of the catalog topic, from its end, and the cache it empties: made while
+/// the web server starts (before it serves a page, so the cache is still empty), run once it serves.
 pub struct CatalogListener {
     consumer: GroupConsumer<StreamConsumer>,
     topic: String,
+    cache: CatalogCache,
 }
 
 impl CatalogListener {
-    /// Reads the topic's partitions and assigns them all, from their end.
-    pub async fn assign(kafka: &Connection, topic: &str) -> anyhow::Result<Self> {
+    /// Reads the topic's partitions and assigns them all, from their end, to empty `cache`.
+    pub async fn assign(kafka: &Connection, topic: &str, cache: CatalogCache) -> anyhow::Result<Self> {
         let consumer: StreamConsumer = client_config(kafka)
             // librdkafka wants a group id for any consumer; with assign() and no commits it never joins the group.
             .set("group.id", "cartograph-catalog-cache")
@@ -58,13 +59,13 @@ impl CatalogListener {
         })
         .await
         .context("the catalog listener's start panicked")??;
-        Ok(Self { consumer, topic })
+        Ok(Self { consumer, topic, cache })
     }
 
-    /// Empties `cache` at every catalog event until `shutdown`. While the broker is away it waits and resumes
+    /// Empties the cache at every catalog event until `shutdown`. While the broker is away it waits and resumes
     /// where it was (the pages fall back on the cache's age limit meanwhile).
-    pub async fn run(self, cache: CatalogCache, shutdown: Shutdown) {
-        let Self { consumer, topic } = self;
+    pub async fn run(self, shutdown: Shutdown) {
+        let Self { consumer, topic, cache } = self;
         tracing::info!(%topic, "listening for catalog changes");
         loop {
             let received = tokio::select! {

@@ -57,6 +57,26 @@ async fn capture(client: &reqwest::Client, url: &str) -> anyhow::Result<Page> {
     Ok(Page { content_type, encoding, body })
 }
 
+/// Every page of `paths` from `base`, as `client` asks for it.
+async fn capture_all(client: &reqwest::Client, base: &str, paths: &[(&str, String)]) -> anyhow::Result<Pages> {
+    let mut pages = HashMap::new();
+    for (_, path) in paths {
+        pages.insert(path.clone(), capture(client, &format!("{base}{path}")).await?);
+    }
+    Ok(Arc::new(pages))
+}
+
+/// "home / 17 KiB, …", with the encoding when `encoded`.
+fn sizes(paths: &[(&str, String)], pages: &Pages, encoded: bool) -> String {
+    let size = |(label, path): &(&str, String)| {
+        let page = &pages[path];
+        let encoding = page.encoding.as_deref().unwrap_or("identity");
+        let encoding = if encoded { format!(" {encoding}") } else { String::new() };
+        format!("{label}{encoding} {} KiB", page.body.len() / 1024)
+    };
+    paths.iter().map(size).collect::<Vec<_>>().join(", ")
+}
+
 /// Microseconds to gzip `html` at `level` (the median of repeated runs) and the bytes it makes.
 fn gzip_cost(html: &[u8], level: u32) -> (f64, usize) {
     use std::io::Write;
@@ -144,42 +164,20 @@ pub async fn run(base: &str, pool: &sqlx::PgPool, product_slug: &str, report: &m
         ("search", "/products?q=tent".to_string()),
         ("product", format!("/product/{product_slug}")),
     ];
-    let mut pages = HashMap::new();
-    for (_, path) in &paths {
-        pages.insert(path.clone(), capture(&client, &format!("{base}{path}")).await?);
-    }
-    let sizes: Vec<String> =
-        paths.iter().map(|(label, path)| format!("{label} {} KiB", pages[path].body.len() / 1024)).collect();
+    let pages = capture_all(&client, base, &paths).await?;
     let html: Vec<(&str, Bytes)> = paths.iter().map(|(label, path)| (*label, pages[path].body.clone())).collect();
-    let memory = Ceiling { base: bare_server(Arc::new(pages)).await?, is: FROM_MEMORY };
+    let memory = Ceiling { base: bare_server(pages.clone()).await?, is: FROM_MEMORY };
     compare(&client, base, &memory, &paths, "", report).await?;
     let hand_written = Ceiling { base: ceiling::serve(pool.clone()).await?, is: SAME_QUERIES };
-    let hand_written_sizes = {
-        let mut sizes = Vec::new();
-        for (label, path) in &paths {
-            let page = capture(&client, &format!("{}{path}", hand_written.base)).await?;
-            sizes.push(format!("{label} {} KiB", page.body.len() / 1024));
-        }
-        sizes
-    };
+    let hand_written_pages = capture_all(&client, &hand_written.base, &paths).await?;
     compare(&client, base, &hand_written, &paths, "", report).await?;
 
     // As a browser asks: the app compresses each response; the ceiling sends the bytes it compressed.
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static(BROWSER_ENCODINGS));
     let browser = reqwest::Client::builder().default_headers(headers).build()?;
-    let mut compressed = HashMap::new();
-    for (_, path) in &paths {
-        compressed.insert(path.clone(), capture(&browser, &format!("{base}{path}")).await?);
-    }
-    let encodings: Vec<String> = paths
-        .iter()
-        .map(|(label, path)| {
-            let page = &compressed[path];
-            format!("{label} {} {} KiB", page.encoding.as_deref().unwrap_or("identity"), page.body.len() / 1024)
-        })
-        .collect();
-    let memory = Ceiling { base: bare_server(Arc::new(compressed)).await?, is: FROM_MEMORY };
+    let compressed = capture_all(&browser, base, &paths).await?;
+    let memory = Ceiling { base: bare_server(compressed.clone()).await?, is: FROM_MEMORY };
     compare(&browser, base, &memory, &paths, ", compressed", report).await?;
 
     // A level is worth its CPU when compressing and sending the page takes less than sending it as it is.
@@ -203,9 +201,9 @@ pub async fn run(base: &str, pool: &sqlx::PgPool, product_slug: &str, report: &m
          {BROWSER_ENCODINGS}`: {}.",
         SHAPE.concurrency,
         SHAPE.window.as_secs(),
-        sizes.join(", "),
-        hand_written_sizes.join(", "),
-        encodings.join(", ")
+        sizes(&paths, &pages, false),
+        sizes(&paths, &hand_written_pages, false),
+        sizes(&paths, &compressed, true)
     ));
     Ok(())
 }
