@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Cartograph with every service it needs: PostgreSQL, a Kafka-protocol broker (tansu), the dev OpenID
+# Runs Cartograph with every service it needs: PostgreSQL, a Kafka-protocol broker (nisshi), the dev OpenID
 # provider, the worker and the web server at http://127.0.0.1:3000. Ctrl-C stops what it started.
 set -euo pipefail
 # shellcheck source=lib/all.sh
@@ -41,7 +41,7 @@ cat <<BANNER
     sign in as  shopper (any password) — or admin (any password) for the admin role
     provider    $CARTOGRAPH_OIDC_ISSUER_URL
     broker      $CARTOGRAPH_KAFKA_BROKERS
-    logs        $STATE_DIR/{web,worker,tansu,oidc}.log
+    logs        $STATE_DIR/{web,worker,nisshi,oidc}.log
   Press Ctrl-C to stop.
 
 BANNER

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The services Cartograph talks to: PostgreSQL, a Kafka-protocol broker (tansu) and an OpenID provider
+# The services Cartograph talks to: PostgreSQL, a Kafka-protocol broker (nisshi) and an OpenID provider
 # (sourced, not executed; definitions only). Needs scripts/lib/common.sh, initialised, and scripts/lib/tools.sh.
 #
 # Every service is taken from its environment variable when set, else reused when already listening, else
@@ -72,8 +72,8 @@ create_database() {
 # directory of its own that is emptied first: the tests create topics by the hundred, and nothing in them is
 # worth keeping (a broker already running is reused either way).
 ensure_broker() {
-  local data_dir=$STATE_DIR/tansu
-  if [[ ${1:-} == --scratch ]]; then data_dir=$STATE_DIR/tansu-scratch; fi
+  local data_dir=$STATE_DIR/nisshi
+  if [[ ${1:-} == --scratch ]]; then data_dir=$STATE_DIR/nisshi-scratch; fi
   if [[ -n ${KAFKA_BROKERS:-} ]]; then
     export CARTOGRAPH_KAFKA_BROKERS=$KAFKA_BROKERS
     log "Kafka: using KAFKA_BROKERS=$KAFKA_BROKERS"
@@ -85,14 +85,17 @@ ensure_broker() {
     log "Kafka: reusing the broker on 127.0.0.1:$port"
     return
   fi
-  ensure_tansu
-  [[ $data_dir != "$STATE_DIR/tansu-scratch" ]] || rm -rf "$data_dir"
+  ensure_nisshi
+  [[ $data_dir != "$STATE_DIR/nisshi-scratch" ]] || rm -rf "$data_dir"
   mkdir -p "$data_dir"
-  # tansu resolves sqlite:// paths against its working directory; the data survives restarts.
-  start_bg "tansu (Kafka broker)" "$STATE_DIR/tansu.log" env -C "$data_dir" \
-    tansu broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine sqlite://tansu.db
-  wait_port 127.0.0.1 "$port" 30 "the Kafka broker (tansu)" "$STATE_DIR/tansu.log"
+  # nisshi resolves sqlite:// paths against its working directory; the data survives restarts. One broker on
+  # one machine: a group's first rebalance need not wait for members that are not coming (Kafka's
+  # group.initial.rebalance.delay.ms, 3 s by default). The tests' private brokers start the same way
+  # (server/tests/api/helpers/broker.rs).
+  start_bg "nisshi (Kafka broker)" "$STATE_DIR/nisshi.log" env -C "$data_dir" \
+    nisshi broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine sqlite://nisshi.db --group-initial-rebalance-delay 0s
+  wait_port 127.0.0.1 "$port" 30 "the Kafka broker (nisshi)" "$STATE_DIR/nisshi.log"
 }
 
 # Exports CARTOGRAPH_OIDC_ISSUER_URL (and the client id and secret when given).

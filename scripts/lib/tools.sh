@@ -38,12 +38,14 @@ npm_ci() {
   fi
 }
 
-ensure_tansu() {
-  local tansu_version=0.6.0
-  if [[ $(tansu --version 2>/dev/null) != "tansu $tansu_version" ]]; then
-    # The default build has no storage engine; libsql gives the durable sqlite:// store.
-    log "installing tansu $tansu_version with its SQLite store (about 40 CPU-minutes, once)"
-    cargo install tansu --version "$tansu_version" --locked --features libsql --force
+ensure_nisshi() {
+  local nisshi_version=0.8.1
+  if [[ $(nisshi --version 2>/dev/null) != "nisshi $nisshi_version" ]]; then
+    # Only the libsql engine (the durable sqlite:// store): the default features add PostgreSQL, S3 and memory
+    # engines we never start. Its lockfile pins rama 0.4.0, which declares Rust 1.96 but builds on 1.95.
+    log "installing nisshi $nisshi_version with its SQLite store (about 30 CPU-minutes, once)"
+    cargo install nisshi --version "$nisshi_version" --locked --no-default-features --features libsql \
+      --ignore-rust-version --force
   fi
 }
 

@@ -5,11 +5,19 @@ use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     config::ClientConfig,
-    consumer::{BaseConsumer, CommitMode, Consumer},
+    consumer::{BaseConsumer, CommitMode, Consumer, Rebalance},
     types::RDKafkaErrorCode,
 };
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 /// librdkafka properties the operator passes through (TLS, SASL, timeouts…): `CARTOGRAPH_KAFKA__SECURITY_PROTOCOL`
 /// or `[kafka.properties] "security.protocol"` in the file; underscores in a name read as dots. Values of secrets
@@ -129,9 +137,17 @@ impl Topics {
 }
 
 /// Settings every client shares, then the operator's properties.
+///
+/// `reconnect.backoff.max.ms`: librdkafka doubles the wait between attempts to reach a broker that went away,
+/// up to 10 s by default, so a client could notice a restarted broker many seconds late. One second is cheap to
+/// retry at and keeps the recovery budget (storing resumes within 5 s of the broker's return).
 pub fn client_config(kafka: &Connection) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &kafka.brokers).set("socket.timeout.ms", "10000").set("log_level", "3");
+    config
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("socket.timeout.ms", "10000")
+        .set("reconnect.backoff.max.ms", "1000")
+        .set("log_level", "3");
     for (name, value) in kafka.properties.iter() {
         config.set(name, value);
     }
@@ -216,6 +232,48 @@ impl<C: Send + 'static> Drop for GroupConsumer<C> {
     }
 }
 
+/// What a consumer loop does with the errors librdkafka hands it between messages.
+///
+/// librdkafka queues an error for every failed attempt to reach a broker, and a consumer reads them one at a
+/// time, in order, before the messages behind them. A long pause per error (one second, before) made a
+/// consumer spend many seconds after a broker's return working through the errors of its absence; a short
+/// one only keeps a loop from spinning. The first error of a run is a warning and the rest are debug lines,
+/// and the first message after them says how long reading was interrupted.
+pub struct ConsumerErrors {
+    consumer: &'static str,
+    failing_since: Option<std::time::Instant>,
+}
+
+impl ConsumerErrors {
+    /// The pause after each error.
+    pub const PAUSE: Duration = Duration::from_millis(50);
+
+    pub fn new(consumer: &'static str) -> Self {
+        Self { consumer, failing_since: None }
+    }
+
+    /// Records an error; the caller then waits [`Self::PAUSE`].
+    pub fn failed(&mut self, error: &rdkafka::error::KafkaError) {
+        if self.failing_since.is_none() {
+            tracing::warn!(consumer = self.consumer, %error, "consumer error; retrying");
+            self.failing_since = Some(std::time::Instant::now());
+        } else {
+            tracing::debug!(consumer = self.consumer, %error, "consumer error; retrying");
+        }
+    }
+
+    /// Records a message read: the end of a run of errors, if there was one.
+    pub fn read(&mut self) {
+        if let Some(since) = self.failing_since.take() {
+            tracing::info!(
+                consumer = self.consumer,
+                after_secs = since.elapsed().as_secs_f32(),
+                "consumer reading again"
+            );
+        }
+    }
+}
+
 /// Runs a consumer's close on a detached thread: it may wait for the broker without end.
 fn off_the_runtime(close: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
     std::thread::Builder::new().name("kafka-close".into()).spawn(close).map(drop)
@@ -225,14 +283,19 @@ fn off_the_runtime(close: impl FnOnce() + Send + 'static) -> std::io::Result<()>
 const STATISTICS_INTERVAL_MS: &str = "2000";
 
 /// A consumer context that publishes each assigned partition's lag (`cartograph_consumer_lag`) from
-/// librdkafka's periodic statistics: the partition's end offset minus the group's committed offset.
+/// librdkafka's periodic statistics: the partition's end offset minus the group's committed offset; and, at
+/// each rebalance, how many partitions this member holds (`cartograph_consumer_assigned_partitions`, logged
+/// with the partitions gained or lost), so an operator sees several workers share a topic.
 pub struct LagReporting {
     group: String,
+    /// Partitions held now: assignments add and revocations take away, whole (eager) or incremental
+    /// (cooperative-sticky) alike.
+    held: AtomicI64,
 }
 
 impl LagReporting {
     pub fn new(group: &str) -> Self {
-        Self { group: group.to_string() }
+        Self { group: group.to_string(), held: AtomicI64::new(0) }
     }
 
     /// Sets the gauge for every partition with a known lag in one statistics document.
@@ -277,7 +340,23 @@ impl rdkafka::client::ClientContext for LagReporting {
     }
 }
 
-impl rdkafka::consumer::ConsumerContext for LagReporting {}
+impl rdkafka::consumer::ConsumerContext for LagReporting {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let (change, list) = match rebalance {
+            Rebalance::Assign(list) => (list.count() as i64, list),
+            Rebalance::Revoke(list) => (-(list.count() as i64), list),
+            Rebalance::Error(error) => {
+                tracing::warn!(group = %self.group, %error, "consumer group rebalance failed");
+                return;
+            }
+        };
+        let held = self.held.fetch_add(change, Ordering::Relaxed) + change;
+        metrics::gauge!(crate::prometheus::names::ASSIGNED_PARTITIONS, "group" => self.group.clone()).set(held as f64);
+        let partitions: Vec<String> =
+            list.elements().iter().map(|element| format!("{}/{}", element.topic(), element.partition())).collect();
+        tracing::info!(group = %self.group, change, held, ?partitions, "consumer group rebalanced");
+    }
+}
 
 /// A stream consumer built from `config` that reports its lag for `group`.
 pub fn lag_reporting_consumer(
@@ -370,6 +449,7 @@ pub async fn read_topic(brokers: &Connection, topic: &str, timeout: Duration) ->
             return Ok(records);
         }
         consumer.assign(&assignment)?;
+        let mut finished = std::collections::HashSet::new();
         let deadline = std::time::Instant::now() + timeout;
         while remaining > 0 && std::time::Instant::now() < deadline {
             let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
@@ -383,7 +463,8 @@ pub async fn read_topic(brokers: &Connection, topic: &str, timeout: Duration) ->
                     payload: message.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
                 });
             }
-            if message.offset() + 1 >= end {
+            // Once per partition: a topic still being written to goes on past the end read at the start.
+            if message.offset() + 1 >= end && finished.insert(message.partition()) {
                 remaining -= 1;
             }
         }

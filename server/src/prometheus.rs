@@ -22,6 +22,7 @@ pub mod names {
     pub const BATCHES: &str = "cartograph_clickstream_batches_total";
     pub const PRODUCER_QUEUE_DEPTH: &str = "cartograph_producer_queue_depth";
     pub const CONSUMER_LAG: &str = "cartograph_consumer_lag";
+    pub const ASSIGNED_PARTITIONS: &str = "cartograph_consumer_assigned_partitions";
     pub const JOURNEY_PDFS: &str = "cartograph_journey_pdfs_rendered_total";
     pub const JOURNEY_RENDER: &str = "cartograph_journey_render_seconds";
     pub const STORAGE_RETRIES: &str = "cartograph_worker_storage_retries_total";
@@ -77,6 +78,7 @@ fn describe() {
     );
     describe_gauge!(PRODUCER_QUEUE_DEPTH, "Messages in the producer's queue or awaiting the broker's acknowledgement");
     describe_gauge!(CONSUMER_LAG, "Messages behind the partition's end, by consumer group, topic and partition");
+    describe_gauge!(ASSIGNED_PARTITIONS, "Partitions this process's member of the consumer group holds, by group");
     describe_counter!(JOURNEY_PDFS, "Journey PDFs rendered");
     describe_histogram!(JOURNEY_RENDER, Unit::Seconds, "Time to render one journey PDF");
     describe_counter!(STORAGE_RETRIES, "Worker writes that failed transiently and were retried, by consumer");

@@ -9,7 +9,7 @@
 //! (or a change made in SQL by hand) can leave on the pages.
 
 use crate::{
-    kafka::{client_config, Connection, GroupConsumer},
+    kafka::{client_config, Connection, ConsumerErrors, GroupConsumer},
     shutdown::Shutdown,
 };
 use anyhow::Context;
@@ -67,6 +67,7 @@ impl CatalogListener {
     pub async fn run(self, shutdown: Shutdown) {
         let Self { consumer, topic, cache } = self;
         tracing::info!(%topic, "listening for catalog changes");
+        let mut errors = ConsumerErrors::new("catalog cache");
         loop {
             let received = tokio::select! {
                 _ = shutdown.wait() => break,
@@ -74,12 +75,13 @@ impl CatalogListener {
             };
             match received {
                 Ok(_) => {
+                    errors.read();
                     cache.invalidate();
                     metrics::counter!("cartograph_catalog_cache_invalidations_total").increment(1);
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "the catalog listener could not read; retrying");
-                    if !shutdown.sleep(Duration::from_secs(1)).await {
+                    errors.failed(&error);
+                    if !shutdown.sleep(ConsumerErrors::PAUSE).await {
                         break;
                     }
                 }

@@ -7,7 +7,7 @@
 pub mod failure;
 
 use crate::{
-    kafka::{at_least_once_consumer_config, lag_reporting_consumer, Connection, GroupConsumer},
+    kafka::{at_least_once_consumer_config, lag_reporting_consumer, Connection, ConsumerErrors, GroupConsumer},
     shutdown::Shutdown,
 };
 use anyhow::Context;
@@ -53,6 +53,7 @@ pub async fn consume<H: Handler>(
     );
     consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;
     tracing::info!(consumer = H::NAME, %group, %topic, "consuming");
+    let mut errors = ConsumerErrors::new(H::NAME);
     loop {
         let message = tokio::select! {
             _ = shutdown.wait() => break,
@@ -61,11 +62,12 @@ pub async fn consume<H: Handler>(
         let message = match message {
             Ok(message) => message,
             Err(error) => {
-                tracing::warn!(consumer = H::NAME, %error, "consumer error; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                errors.failed(&error);
+                tokio::time::sleep(ConsumerErrors::PAUSE).await;
                 continue;
             }
         };
+        errors.read();
         if !handler.handle(&message).await {
             break;
         }

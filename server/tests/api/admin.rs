@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The product form's fields, for `admin/save_product`.
-fn product_form<'a>(
+pub(crate) fn product_form<'a>(
     id: &'a str,
     name: &'a str,
     price: &'a str,
@@ -26,7 +26,7 @@ fn product_form<'a>(
     ]
 }
 
-async fn save(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn save(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
     app.call("admin/save_product", form).await
 }
 

@@ -20,6 +20,7 @@ mod journeys;
 mod observability;
 mod payments;
 mod retention;
+mod scale;
 mod sessions;
 mod slow_clients;
 mod startup;

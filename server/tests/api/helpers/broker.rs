@@ -1,10 +1,10 @@
-//! A private tansu broker for one test (`TestApp::builder().with_private_broker()`), so stopping it disturbs no
+//! A private nisshi broker for one test (`TestApp::builder().with_private_broker()`), so stopping it disturbs no
 //! other test. The app owns it; `app.broker().kill()` and `.restart()` stop and start it under the app.
 
 use super::free_port;
 use std::{
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     sync::{Mutex, MutexGuard},
     time::Duration,
 };
@@ -37,7 +37,8 @@ impl Broker {
 
     pub fn restart(&self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new("tansu")
+        // As scripts/lib/services.sh starts the shared one.
+        let child = Command::new("nisshi")
             .args([
                 "broker",
                 "--listener-url",
@@ -45,13 +46,15 @@ impl Broker {
                 "--advertised-listener-url",
                 &url,
                 "--storage-engine",
-                "sqlite://tansu.db",
+                "sqlite://nisshi.db",
+                "--group-initial-rebalance-delay",
+                "0s",
             ])
             .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(self.log_file())
+            .stderr(self.log_file())
             .spawn()
-            .expect("tansu is installed (scripts/test.sh installs it)");
+            .expect("nisshi is installed (scripts/test.sh installs it)");
         *self.child() = Some(child);
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
@@ -59,7 +62,21 @@ impl Broker {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("tansu did not start on port {}", self.port);
+        panic!("nisshi did not start on port {}", self.port);
+    }
+
+    /// Where the broker writes its log, across restarts.
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("broker.log")
+    }
+
+    fn log_file(&self) -> std::fs::File {
+        std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("the broker's log")
+    }
+
+    /// Everything the broker has written so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     pub fn kill(&self) {

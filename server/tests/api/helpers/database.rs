@@ -27,6 +27,26 @@ impl TestApp {
         }
     }
 
+    /// How many of these events (ids as the endpoint answered them) are in `clickstream_events`.
+    pub async fn stored_events(&self, ids: &[String]) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM clickstream_events WHERE event_id = ANY($1::text[]::uuid[])")
+            .bind(ids)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count stored events")
+    }
+
+    /// Waits up to `limit` for every accepted event to be stored, then checks that the table holds exactly
+    /// them, each counted once in its visit's summary: nothing lost, nothing stored or counted twice.
+    pub async fn assert_stored_exactly_once(&self, accepted: &[String], limit: Duration) {
+        let total = accepted.len() as i64;
+        let stored = self.wait_for_count_within("SELECT count(*) FROM clickstream_events", total, limit).await;
+        assert_eq!(stored, total, "every accepted event is stored, and nothing else");
+        assert_eq!(self.stored_events(accepted).await, total, "the stored events are the accepted ones");
+        let summarised = self.count("SELECT coalesce(sum(events), 0)::bigint FROM visits").await;
+        assert_eq!(summarised, total, "each event counted once in the visit summaries");
+    }
+
     /// The product with this slug: (id, price in cents, stock).
     pub async fn product(&self, slug: &str) -> (i64, i64, i32) {
         sqlx::query_as("SELECT id, price_cents, stock FROM products WHERE slug = $1")

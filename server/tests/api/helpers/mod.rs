@@ -3,11 +3,13 @@
 //! rest (changed settings, a private broker or PostgreSQL a test may stop, a worker).
 //!
 //! One job per file: what a browser does is a method in `shopper`, what a test reads from its database one in
-//! `database`; `broker`, `postgres`, `worker_process` and `oidc` are the services a test may stop, kill or make
-//! lie (a private tansu broker, a private PostgreSQL cluster, a `cartograph worker` process, an OpenID provider).
+//! `database`; `event_stream` is a tracker that never pauses; `broker`, `postgres`, `worker_process` and `oidc` are the services a test may stop, kill or make
+//! lie (a private nisshi broker, a private PostgreSQL cluster, a `cartograph worker` process, an OpenID provider).
 
+pub mod balancer;
 pub mod broker;
 mod database;
+pub mod event_stream;
 pub mod oidc;
 pub mod postgres;
 pub mod shopper;
@@ -68,7 +70,7 @@ impl<'a> TestAppBuilder<'a> {
         self
     }
 
-    /// A tansu broker of the test's own ([`TestApp::broker`]), so stopping it disturbs no other test.
+    /// A nisshi broker of the test's own ([`TestApp::broker`]), so stopping it disturbs no other test.
     pub fn with_private_broker(mut self) -> Self {
         self.private_broker = true;
         self

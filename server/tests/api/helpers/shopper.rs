@@ -28,7 +28,8 @@ impl TestApp {
     /// Loads the home page, as a browser arriving does, and returns the visit its `cg_visit` cookie names.
     pub async fn visit(&self) -> String {
         let home = self.client.get(self.url("/")).send().await.unwrap();
-        visit_of(&home).unwrap()
+        let status = home.status();
+        visit_of(&home).unwrap_or_else(|| panic!("the home page ({status}) issued no visit cookie"))
     }
 
     pub async fn add_to_cart(&self, product_id: i64, quantity: i32) -> reqwest::Response {
