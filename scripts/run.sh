@@ -27,6 +27,8 @@ export CARTOGRAPH_SITE_ROOT=$SITE_DIR
 export CARTOGRAPH_LISTEN_ADDR=127.0.0.1:$PORT
 export CARTOGRAPH_PUBLIC_URL=${CARTOGRAPH_PUBLIC_URL:-http://127.0.0.1:$PORT}
 export CARTOGRAPH_SEED_DEMO_CATALOG=${CARTOGRAPH_SEED_DEMO_CATALOG:-true}
+# Edit it while the shop runs: banner, rate limits, breakers, drills (README, Live settings and drills).
+export CARTOGRAPH_LIVE_FILE=${CARTOGRAPH_LIVE_FILE:-$STATE_DIR/live.toml}
 
 "$BIN" migrate
 # A static group member: a worker restarted after a crash resumes its partitions at once.
@@ -42,6 +44,7 @@ cat <<BANNER
     provider    $CARTOGRAPH_OIDC_ISSUER_URL
     broker      $CARTOGRAPH_KAFKA_BROKERS
     logs        $STATE_DIR/{web,worker,nisshi,oidc}.log
+    live file   $CARTOGRAPH_LIVE_FILE (read again within a second of any change)
   Press Ctrl-C to stop.
 
 BANNER

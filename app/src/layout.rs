@@ -1,4 +1,5 @@
-//! The site's chrome around every page: the header (brand, navigation, cart, who is signed in). It composes
+//! The site's chrome around every page: the operator's banner, if any, and the header (brand, navigation, cart,
+//! who is signed in). It composes
 //! the flows' own pieces (the cart link, the notification bell); what the flows share goes in `notices`.
 
 use crate::{auth::UserState, encode_query_value};
@@ -9,12 +10,15 @@ use leptos_router::{components::A, hooks::use_location};
 #[component]
 pub fn SiteHeader() -> impl IntoView {
     let UserState(user) = expect_context::<UserState>();
+    // The operator's notice (live settings), rendered by the server.
+    let banner = use_context::<crate::live::Live>().and_then(|live| live.get().banner.clone());
     let location = use_location();
     let login_href = move || {
         let here = crate::tracking::page_path(&location.pathname.get(), &location.search.get());
         format!("/auth/login?return_to={}", encode_query_value(&here))
     };
     view! {
+        {banner.map(|text| view! { <p class="live-banner" role="status" data-testid="live-banner">{text}</p> })}
         <header class="site-header">
             <a class="brand" href="/">"Cartograph"</a>
             <nav class="main-nav" aria-label="Shop">

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod error;
 pub mod journeys;
 pub mod layout;
+pub mod live;
 pub mod money;
 pub mod notices;
 pub mod notifications;

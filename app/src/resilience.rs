@@ -71,6 +71,8 @@ impl std::error::Error for BreakerOpen {}
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 struct Inner {
+    /// Behind the lock with the state: live settings change it while the breaker is in use.
+    settings: BreakerSettings,
     state: BreakerState,
     consecutive_failures: u32,
     opened_at: Option<Instant>,
@@ -80,7 +82,6 @@ struct Inner {
 /// A thread-safe circuit breaker; clone the `Arc` it usually lives in to share it.
 pub struct CircuitBreaker {
     name: &'static str,
-    settings: BreakerSettings,
     clock: Clock,
     inner: Mutex<Inner>,
 }
@@ -99,12 +100,11 @@ impl CircuitBreaker {
 
     /// A closed breaker that reads the time from `clock`.
     pub fn with_clock(name: &'static str, settings: BreakerSettings, clock: Clock) -> Self {
-        let settings = BreakerSettings { failure_threshold: settings.failure_threshold.max(1), ..settings };
         let breaker = Self {
             name,
-            settings,
             clock,
             inner: Mutex::new(Inner {
+                settings: at_least_one_failure(settings),
                 state: BreakerState::Closed,
                 consecutive_failures: 0,
                 opened_at: None,
@@ -118,6 +118,17 @@ impl CircuitBreaker {
     /// The breaker's name.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// When the breaker opens and how long it stays open.
+    pub fn settings(&self) -> BreakerSettings {
+        self.lock().settings
+    }
+
+    /// Changes when the breaker opens and how long it stays open (live settings). An open breaker's cool-down
+    /// is measured with the new length from when it opened.
+    pub fn set_settings(&self, settings: BreakerSettings) {
+        self.lock().settings = at_least_one_failure(settings);
     }
 
     /// The state a call would meet now (an open breaker past its cool-down reads as half-open).
@@ -177,7 +188,7 @@ impl CircuitBreaker {
         }
         inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
         let trips = match inner.state {
-            BreakerState::Closed => inner.consecutive_failures >= self.settings.failure_threshold,
+            BreakerState::Closed => inner.consecutive_failures >= inner.settings.failure_threshold,
             BreakerState::HalfOpen => trial,
             // A call let through before the breaker opened finished late: the breaker is already open.
             BreakerState::Open => false,
@@ -188,7 +199,7 @@ impl CircuitBreaker {
             tracing::warn!(
                 breaker = self.name,
                 failures = inner.consecutive_failures,
-                cool_down_secs = self.settings.cool_down.as_secs_f64(),
+                cool_down_secs = inner.settings.cool_down.as_secs_f64(),
                 "circuit breaker opened: refusing calls until the cool-down ends"
             );
         }
@@ -206,7 +217,7 @@ impl CircuitBreaker {
 
     fn remaining(&self, inner: &Inner) -> Duration {
         let opened = inner.opened_at.unwrap_or_else(|| (self.clock)());
-        self.settings.cool_down.saturating_sub((self.clock)().saturating_duration_since(opened))
+        inner.settings.cool_down.saturating_sub((self.clock)().saturating_duration_since(opened))
     }
 
     fn set_state(&self, inner: &mut Inner, state: BreakerState) {
@@ -222,6 +233,10 @@ impl CircuitBreaker {
         // The state is a few plain fields updated together: a panic elsewhere cannot leave it half-written.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn at_least_one_failure(settings: BreakerSettings) -> BreakerSettings {
+    BreakerSettings { failure_threshold: settings.failure_threshold.max(1), ..settings }
 }
 
 /// Leave to make one call through a breaker; report its outcome.
@@ -335,6 +350,20 @@ mod tests {
         let (a, b) = (breaker.try_acquire().unwrap(), breaker.try_acquire().unwrap());
         a.succeeded();
         b.succeeded();
+    }
+
+    #[test]
+    fn new_settings_apply_from_the_next_call_and_to_an_open_cool_down() {
+        let (breaker, clock) = breaker(3, 10);
+        fail(&breaker);
+        breaker.set_settings(BreakerSettings { failure_threshold: 2, cool_down: Duration::from_secs(4) });
+        fail(&breaker);
+        assert_eq!(breaker.state(), BreakerState::Open, "the second failure reaches the new threshold");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(breaker.try_acquire().err().unwrap().retry_after, Duration::from_secs(3), "the new cool-down");
+        breaker.set_settings(BreakerSettings { failure_threshold: 0, cool_down: Duration::from_secs(1) });
+        assert_eq!(breaker.settings().failure_threshold, 1, "at least one failure opens it");
+        assert_eq!(breaker.state(), BreakerState::HalfOpen, "a shorter cool-down has already passed");
     }
 
     #[test]

@@ -27,6 +27,14 @@ pub fn pool() -> Result<PgPool, AppError> {
     provided("database pool")
 }
 
+/// Waits as long as the slow-catalog drill says (live settings), before a catalog read that goes to the
+/// database; at once when no drill is on.
+pub async fn slow_catalog_drill() {
+    if let Some(live) = use_context::<crate::live::Live>() {
+        crate::live::delay(live.get().drills.slow_catalog_ms).await;
+    }
+}
+
 /// The visit of this request.
 pub async fn visit_id() -> Result<Uuid, AppError> {
     let axum::Extension(VisitId(id)) = leptos_axum::extract::<axum::Extension<VisitId>>().await.map_err(|error| {

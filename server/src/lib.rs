@@ -18,6 +18,7 @@ pub mod health;
 pub mod http;
 pub mod journey;
 pub mod kafka;
+pub mod live;
 pub mod orders;
 pub mod prometheus;
 pub mod retention;

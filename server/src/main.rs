@@ -1,6 +1,8 @@
 //! `cartograph serve` (the web process), `cartograph worker` (the Kafka consumer group),
 //! `cartograph migrate` (apply migrations and seed, then exit), `cartograph check-config`,
-//! `cartograph read-topic TOPIC [KEY]` (print a topic's records as JSON lines, for inspection).
+//! `cartograph read-topic TOPIC [KEY]` (print a topic's records as JSON lines, for inspection),
+//! `cartograph probe URL` (exit 0 when a plain-HTTP GET of URL answers 2xx: a container's healthcheck, where no
+//! curl is installed).
 
 use cartograph::{config::Settings, db, shutdown, startup, telemetry, worker};
 use std::process::ExitCode;
@@ -9,11 +11,18 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]]";
+const USAGE: &str = "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]|probe URL]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_string());
+    // Before the settings: a healthcheck needs none, and must not log or refuse to start.
+    if command == "probe" {
+        return match probe(std::env::args().nth(2).as_deref().unwrap_or_default()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&format!("{error:#}")),
+        };
+    }
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(error) => return fail(&error.to_string()),
@@ -63,6 +72,25 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&format!("{error:#}")),
     }
+}
+
+/// GETs `url` (`http://HOST:PORT/PATH`) within 3 s; an error unless the answer is 2xx.
+async fn probe(url: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").context("probe takes an http:// URL")?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(host, path)| (host, format!("/{path}")));
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await.with_context(|| format!("connecting to {host}"))?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.context("reading the status line")?;
+        let status = std::str::from_utf8(&head[9..12]).unwrap_or_default().to_string();
+        anyhow::ensure!(status.starts_with('2'), "{url} answered {status}");
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), check).await.context("no answer within 3 s")?
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -23,6 +23,8 @@ pub mod names {
     pub const PRODUCER_QUEUE_DEPTH: &str = "cartograph_producer_queue_depth";
     pub const CONSUMER_LAG: &str = "cartograph_consumer_lag";
     pub const ASSIGNED_PARTITIONS: &str = "cartograph_consumer_assigned_partitions";
+    pub const LIVE_SETTING: &str = "cartograph_live_setting";
+    pub const LIVE_RELOADS: &str = "cartograph_live_reloads_total";
     pub const JOURNEY_PDFS: &str = "cartograph_journey_pdfs_rendered_total";
     pub const JOURNEY_RENDER: &str = "cartograph_journey_render_seconds";
     pub const STORAGE_RETRIES: &str = "cartograph_worker_storage_retries_total";
@@ -78,6 +80,8 @@ fn describe() {
     );
     describe_gauge!(PRODUCER_QUEUE_DEPTH, "Messages in the producer's queue or awaiting the broker's acknowledgement");
     describe_gauge!(CONSUMER_LAG, "Messages behind the partition's end, by consumer group, topic and partition");
+    describe_gauge!(LIVE_SETTING, "The live settings in force, by name (banner: 1 when one is shown)");
+    describe_counter!(LIVE_RELOADS, "Changes of the live file, by outcome (applied, refused)");
     describe_gauge!(ASSIGNED_PARTITIONS, "Partitions this process's member of the consumer group holds, by group");
     describe_counter!(JOURNEY_PDFS, "Journey PDFs rendered");
     describe_histogram!(JOURNEY_RENDER, Unit::Seconds, "Time to render one journey PDF");

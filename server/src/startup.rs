@@ -9,12 +9,13 @@ use crate::{
     db,
     http::serve::ConnectionLimits,
     kafka::{self, Topics},
+    live,
     orders::{commerce, payments},
     shutdown::Shutdown,
     state::AppState,
 };
 use anyhow::Context;
-use app::catalog::cache::CatalogCache;
+use app::{catalog::cache::CatalogCache, live::Live, orders::payment::DrillGateway};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_config::Env;
@@ -33,6 +34,8 @@ pub struct Application {
     pool: PgPool,
     /// Empties the catalog cache at every `catalog.v1` event.
     catalog_listener: CatalogListener,
+    /// Reloads the live file when it changes, if there is one.
+    live_watch: Option<(live::LiveFileWatch, live::Governed)>,
     sweep_every: Duration,
     limits: ConnectionLimits,
 }
@@ -82,27 +85,38 @@ impl Application {
             .site_addr(local_addr)
             .env(if settings.mode == Mode::Production { Env::PROD } else { Env::DEV })
             .build();
+        let live = Live::default();
+        let mut payments = payments(&settings_ref.payments, settings_ref.visits.signing_key(), &pool);
+        payments.gateway = Arc::new(DrillGateway::new(payments.gateway, live.clone()));
+        let collect_limits =
+            Arc::new(CollectLimits::from_settings(&settings_ref.collect, settings_ref.visits.max_events.get()));
+        let governed = live::Governed {
+            live: live.clone(),
+            limits: collect_limits.clone(),
+            payments_breaker: payments.breaker.clone(),
+            broker_breaker: producer.breaker(),
+        };
+        let settings = Arc::new(settings);
+        let live_watch = live::LiveFileWatch::start(settings.clone(), &governed)?.map(|watch| (watch, governed));
         let state = AppState {
             leptos_options,
             pool: pool.clone(),
-            settings: Arc::new(settings),
+            settings,
             producer: producer.clone(),
             oidc: Arc::new(oidc),
-            payments: payments(&settings_ref.payments, settings_ref.visits.signing_key(), &pool),
+            payments,
             commerce: commerce(&settings_ref.orders),
-            collect_limits: Arc::new(CollectLimits::from_settings(
-                &settings_ref.collect,
-                settings_ref.visits.max_events.get(),
-            )),
+            collect_limits,
             journey_renders: Arc::default(),
             readiness: Arc::default(),
             catalog_cache,
+            live,
         };
         let sweep_every = state.settings.orders.expiry_sweep;
         let limits = ConnectionLimits::from_settings(&state.settings.http, state.settings.request_timeout);
         let internal = internal_listener.map(|listener| (listener, crate::web::internal_router(state.clone())));
         let router = crate::web::router(state, sessions);
-        Ok(Self { listener, router, internal, producer, pool, catalog_listener, sweep_every, limits })
+        Ok(Self { listener, router, internal, producer, pool, catalog_listener, live_watch, sweep_every, limits })
     }
 
     /// The port the server listens on.
@@ -122,6 +136,7 @@ impl Application {
         let sweeper =
             tokio::spawn(crate::orders::expiry::sweep_until(self.pool.clone(), self.sweep_every, background.clone()));
         let catalog_listener = tokio::spawn(self.catalog_listener.run(background.clone()));
+        let live_watch = self.live_watch.map(|(watch, governed)| tokio::spawn(watch.run(governed, background.clone())));
         let internal = self.internal.map(|(listener, router)| {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "internal listener: /metrics, /readyz with details");
@@ -140,6 +155,9 @@ impl Application {
         background.trigger();
         let _ = sweeper.await;
         let _ = catalog_listener.await;
+        if let Some(live_watch) = live_watch {
+            let _ = live_watch.await;
+        }
         if let Some(internal) = internal {
             let _ = internal.await;
         }

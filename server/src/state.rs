@@ -33,6 +33,8 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// What this copy read of the catalog; `catalog.v1` events empty it (`catalog_events::cache`).
     pub catalog_cache: app::catalog::cache::CatalogCache,
+    /// The live settings in force (`crate::live`).
+    pub live: app::live::Live,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -54,6 +56,7 @@ impl FromRef<AppState> for CollectState {
             producer: state.producer.clone(),
             limits: state.collect_limits.clone(),
             settings: state.settings.clone(),
+            live: state.live.clone(),
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let leptos_routes = generate_route_list(App);
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
     let catalog_cache = state.catalog_cache.clone();
+    let live = state.live.clone();
     let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
     let session_rules = state.settings.session.rules();
     let test_payments = state.settings.payments.test_payments();
@@ -58,6 +59,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         }
         provide_context(pool.clone());
         provide_context(catalog_cache.clone());
+        provide_context(live.clone());
         provide_context(payments.clone());
         provide_context(commerce);
         provide_context(policy.clone());

@@ -224,7 +224,10 @@ pub fn changed<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 #[server(endpoint = "home_shelves")]
 pub async fn home_shelves() -> Result<Vec<CategoryShelf>, AppError> {
     let pool = ctx::pool()?;
-    let load = async { store::home_shelves(&pool, 4).await.map(Some) };
+    let load = async {
+        ctx::slow_catalog_drill().await;
+        store::home_shelves(&pool, 4).await.map(Some)
+    };
     let shelves = catalog_cache()?.get_or_load(cache::Key::Shelves, load).await?;
     Ok(shelves.map(|shelves| shelves.to_vec()).unwrap_or_default())
 }
@@ -233,7 +236,10 @@ pub async fn home_shelves() -> Result<Vec<CategoryShelf>, AppError> {
 #[server(endpoint = "categories")]
 pub async fn categories() -> Result<Vec<Category>, AppError> {
     let pool = ctx::pool()?;
-    let load = async { store::categories(&pool).await.map(Some) };
+    let load = async {
+        ctx::slow_catalog_drill().await;
+        store::categories(&pool).await.map(Some)
+    };
     let categories = catalog_cache()?.get_or_load(cache::Key::Categories, load).await?;
     Ok(categories.map(|categories| categories.to_vec()).unwrap_or_default())
 }
@@ -243,6 +249,7 @@ pub async fn categories() -> Result<Vec<Category>, AppError> {
 pub async fn search_products(query: CatalogQuery) -> Result<ProductPage, AppError> {
     query.validate()?;
     let pool = ctx::pool()?;
+    ctx::slow_catalog_drill().await;
     Ok(store::search(&pool, &query).await?)
 }
 
@@ -254,9 +261,13 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
         return Err(AppError::NotFound);
     }
     let pool = ctx::pool()?;
-    let load = store::product_by_slug(&pool, &slug);
+    let load = async {
+        ctx::slow_catalog_drill().await;
+        store::product_by_slug(&pool, &slug).await
+    };
     let product = catalog_cache()?.get_or_load(cache::Key::Product(slug.clone()), load).await?;
     let product = product.ok_or(AppError::NotFound)?;
+    ctx::slow_catalog_drill().await;
     let live = store::stock_level(&pool, product.id).await?.ok_or(AppError::NotFound)?;
     Ok(ProductDetail { stock: live.stock, ..ProductDetail::clone(&product) })
 }
@@ -268,6 +279,7 @@ pub async fn product_stock(product_id: i64) -> Result<StockLevel, AppError> {
         return Err(AppError::NotFound);
     }
     let pool = ctx::pool()?;
+    ctx::slow_catalog_drill().await;
     store::stock_level(&pool, product_id).await?.ok_or(AppError::NotFound)
 }
 

@@ -93,19 +93,29 @@ impl CollectLimits {
     /// Limits of `per_visit` and `per_ip` batches per second (bursts of ten times that), at most `concurrency`
     /// batches at once, and `visit_max_events` per visit.
     pub fn new(per_visit: f64, per_ip: f64, concurrency: usize, visit_max_events: u32) -> Self {
-        let rate = |per_second: f64| Rate { burst: per_second * 10.0, per_second };
         Self {
-            per_visit: RateLimiter::new(rate(per_visit), 100_000),
-            per_ip: RateLimiter::new(rate(per_ip), 100_000),
+            per_visit: RateLimiter::new(batches_per_second(per_visit), 100_000),
+            per_ip: RateLimiter::new(batches_per_second(per_ip), 100_000),
             in_flight: tokio::sync::Semaphore::new(concurrency),
             visit_max_events,
         }
+    }
+
+    /// New per-visit and per-IP limits from now on (live settings).
+    pub fn set_rates(&self, per_visit: f64, per_ip: f64) {
+        self.per_visit.set_rate(batches_per_second(per_visit));
+        self.per_ip.set_rate(batches_per_second(per_ip));
     }
 
     /// From the endpoint's settings, with `visit_max_events` from the visits'.
     pub fn from_settings(settings: &crate::config::CollectSettings, visit_max_events: u32) -> Self {
         Self::new(settings.rate_per_visit, settings.rate_per_ip, settings.max_concurrency.get(), visit_max_events)
     }
+}
+
+/// `per_second` batches a second, in bursts of ten times that.
+fn batches_per_second(per_second: f64) -> Rate {
+    Rate { burst: per_second * 10.0, per_second }
 }
 
 /// The reason given for events past a visit's cap.
@@ -140,6 +150,8 @@ pub struct CollectState {
     pub producer: super::ClickstreamProducer,
     pub limits: std::sync::Arc<CollectLimits>,
     pub settings: std::sync::Arc<Settings>,
+    /// The broker-delay drill.
+    pub live: app::live::Live,
 }
 
 /// Accepts a batch; answers 202 once the broker has acknowledged it, 503 with `Retry-After` when it cannot.
@@ -237,6 +249,7 @@ pub async fn collect(
             event: event.kind,
         })
         .collect();
+    app::live::delay(state.live.get().drills.broker_produce_delay_ms).await;
     state
         .producer
         .send_events(&records)

@@ -10,7 +10,12 @@ use governor::{
     state::keyed::HashMapStateStore,
     Quota,
 };
-use std::{hash::Hash, num::NonZeroU32, time::Duration};
+use std::{
+    hash::Hash,
+    num::NonZeroU32,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 /// A limit's shape: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy)]
@@ -27,9 +32,13 @@ impl Rate {
     }
 }
 
-/// A limit per key, keeping at most about `max_keys` keys (idle ones are forgotten first).
+type Keyed<K, C> = governor::RateLimiter<K, HashMapStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// A limit per key, keeping at most about `max_keys` keys (idle ones are forgotten first). The limit can change
+/// while in use ([`RateLimiter::set_rate`], live settings).
 pub struct RateLimiter<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
-    limiter: governor::RateLimiter<K, HashMapStateStore<K>, C, NoOpMiddleware<C::Instant>>,
+    limiter: RwLock<Arc<Keyed<K, C>>>,
+    clock: C,
     max_keys: usize,
 }
 
@@ -39,24 +48,36 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
-impl<K: Hash + Eq + Clone, C: Clock> RateLimiter<K, C> {
+impl<K: Hash + Eq + Clone, C: Clock + Clone> RateLimiter<K, C> {
     /// The same limit, on a clock of the caller's (tests move time by hand).
     pub fn with_clock(rate: Rate, max_keys: usize, clock: C) -> Self {
-        Self { limiter: governor::RateLimiter::hashmap_with_clock(rate.quota(), clock), max_keys }
+        let limiter = RwLock::new(Arc::new(governor::RateLimiter::hashmap_with_clock(rate.quota(), clock.clone())));
+        Self { limiter, clock, max_keys }
+    }
+
+    /// A new limit from now on; every key starts again with a full burst.
+    pub fn set_rate(&self, rate: Rate) {
+        let limiter = Arc::new(governor::RateLimiter::hashmap_with_clock(rate.quota(), self.clock.clone()));
+        *self.limiter.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = limiter;
+    }
+
+    fn current(&self) -> Arc<Keyed<K, C>> {
+        Arc::clone(&self.limiter.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// Takes one request's worth for `key`; `Err(wait)` says how long until one is free.
     pub fn check(&self, key: &K) -> Result<(), Duration> {
-        if self.limiter.len() >= self.max_keys {
+        let limiter = self.current();
+        if limiter.len() >= self.max_keys {
             // Keys whose limit is back to full carry no state worth keeping.
-            self.limiter.retain_recent();
+            limiter.retain_recent();
         }
-        self.limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
+        limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 
     /// How many keys are remembered.
     pub fn keys(&self) -> usize {
-        self.limiter.len()
+        self.current().len()
     }
 }
 
@@ -64,6 +85,19 @@ impl<K: Hash + Eq + Clone, C: Clock> RateLimiter<K, C> {
 mod tests {
     use super::*;
     use governor::clock::FakeRelativeClock;
+
+    #[test]
+    fn a_new_rate_applies_at_once_with_a_full_burst() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(Rate { burst: 1.0, per_second: 0.1 }, 100, clock.clone());
+        assert!(limiter.check(&"visit").is_ok());
+        assert!(limiter.check(&"visit").is_err());
+        limiter.set_rate(Rate { burst: 3.0, per_second: 1.0 });
+        for _ in 0..3 {
+            assert!(limiter.check(&"visit").is_ok());
+        }
+        assert!(limiter.check(&"visit").is_err(), "the new burst, not more");
+    }
 
     #[test]
     fn a_burst_is_allowed_then_refilled_over_time() {

@@ -104,6 +104,11 @@ impl ClickstreamProducer {
         }
     }
 
+    /// The breaker around the broker (live settings change its thresholds).
+    pub fn breaker(&self) -> Arc<CircuitBreaker> {
+        Arc::clone(&self.breaker)
+    }
+
     /// Where the broker's circuit breaker stands.
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker.state()

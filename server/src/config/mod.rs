@@ -7,7 +7,8 @@
 //! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`visits`], [`session`], [`http`],
 //! [`retention`], [`telemetry`]. The top level holds what belongs to the whole process: `mode`, `listen_addr`,
 //! `public_url`, `site_root`, `log_format`, `seed_demo_catalog`, `startup_timeout_secs`, `request_timeout_secs`,
-//! `catalog_cache_secs`.
+//! `catalog_cache_secs`, `live_file` (`CARTOGRAPH_LIVE_FILE`: the settings reloaded while the web server runs,
+//! `crate::live`).
 //!
 //! **In the file**, a section is a table: `[database] url = "postgres://…"`, `[kafka.properties]
 //! security_protocol = "SASL_SSL"`. A key the section does not have is refused, and so is a top-level key from
@@ -76,6 +77,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("startup_timeout_secs", "startup_timeout_secs"),
     ("request_timeout_secs", "request_timeout_secs"),
     ("catalog_cache_secs", "catalog_cache_secs"),
+    ("live_file", "live_file"),
     ("database_url", "database.url"),
     ("database_ca_file", "database.ca_file"),
     ("database_max_connections", "database.max_connections"),
@@ -199,6 +201,8 @@ pub struct Settings {
     /// `catalog.v1` event empties it sooner; 0 keeps nothing.
     #[serde(rename = "catalog_cache_secs", with = "values::secs")]
     pub catalog_cache: Duration,
+    /// The live file: settings reloaded while the web server runs (`crate::live`), if any.
+    pub live_file: Option<String>,
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub oidc: OidcSettings,
@@ -227,6 +231,7 @@ impl Default for Settings {
             startup_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
             catalog_cache: Duration::from_secs(60),
+            live_file: None,
             database: DatabaseSettings::default(),
             kafka: KafkaSettings::default(),
             oidc: OidcSettings::default(),

@@ -17,6 +17,7 @@ mod headers;
 mod helpers;
 mod hostile;
 mod journeys;
+mod live;
 mod observability;
 mod payments;
 mod retention;

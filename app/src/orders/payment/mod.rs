@@ -7,8 +7,10 @@
 //! twice, and a refund is sent once however often it is retried.
 //!
 //! `gateway` is the contract a payment provider implements and `test_gateway` the built-in provider; `guard` puts
-//! every call behind a timeout and a circuit breaker ([`Payments`]); `pay` is the flow and `store` its SQL.
+//! every call behind a timeout and a circuit breaker ([`Payments`]); `drill` fails and delays calls on purpose
+//! when the live settings say so; `pay` is the flow and `store` its SQL.
 
+mod drill;
 mod gateway;
 mod guard;
 mod key;
@@ -16,6 +18,7 @@ mod pay;
 mod store;
 mod test_gateway;
 
+pub use drill::DrillGateway;
 pub use gateway::{
     test_cards, ChargeOutcome, ChargeRequest, GatewayError, GatewayFuture, PaymentGateway, RefundRequest,
     PAYMENTS_METRIC,

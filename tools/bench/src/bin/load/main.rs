@@ -3,12 +3,17 @@
 //!
 //! ```text
 //! cartograph-load [--url URL] [--duration SECS] [--users N] [--think-ms MS] [--seed N] [--no-assets] [--allow-remote]
+//!                 [--live-file PATH --drill AT:NAME=VALUE ...]
 //! ```
+//! `--drill` turns a drill flag on or off AT seconds into the run by writing the web servers' live file
+//! (`drills`), e.g. `--drill 10:payment_failure_rate=0.3 --drill 40:payment_failure_rate=0`; the report then
+//! shows what the shoppers met meanwhile.
 //! Each user plays one visit after another, each visit a new browser with its own cookie jar. Checking out signs
 //! the shopper in at the dev OpenID provider (any login is accepted there) as `load-RUN-N`, so the run leaves
 //! accounts, orders and reserved stock behind: point it at a development stack, never at a shop with real
 //! customers. It refuses any host but this machine unless `--allow-remote` is given.
 
+mod drills;
 mod shopper;
 mod stats;
 mod tracker;
@@ -23,7 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-const USAGE: &str = "usage: cartograph-load [--url URL] [--duration SECS] [--users N] [--think-ms MS] [--seed N] [--no-assets] [--allow-remote]";
+const USAGE: &str = "usage: cartograph-load [--url URL] [--duration SECS] [--users N] [--think-ms MS] [--seed N] [--no-assets] [--allow-remote] [--live-file PATH --drill AT:NAME=VALUE ...]";
 /// How long shoppers get after the deadline to finish the request in flight and send their last events.
 const GRACE: Duration = Duration::from_secs(15);
 
@@ -36,6 +41,9 @@ pub struct Options {
     pub seed: u64,
     pub assets: bool,
     pub allow_remote: bool,
+    /// The web servers' live file, which `--drill` steps write.
+    pub live_file: Option<std::path::PathBuf>,
+    pub drills: Vec<drills::Step>,
     /// Part of every sign-in name, so two runs never share accounts.
     pub run_id: String,
 }
@@ -49,6 +57,8 @@ fn parse_options() -> anyhow::Result<Options> {
         seed: rand::random(),
         assets: true,
         allow_remote: false,
+        live_file: None,
+        drills: Vec::new(),
         run_id: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
     };
     let mut args = std::env::args().skip(1);
@@ -66,6 +76,8 @@ fn parse_options() -> anyhow::Result<Options> {
             "--seed" => options.seed = value()?.parse().context("--seed: a number")?,
             "--no-assets" => options.assets = false,
             "--allow-remote" => options.allow_remote = true,
+            "--live-file" => options.live_file = Some(value()?.into()),
+            "--drill" => options.drills.push(drills::Step::parse(&value()?)?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -74,6 +86,10 @@ fn parse_options() -> anyhow::Result<Options> {
         }
     }
     ensure!(options.users >= 1 && options.users <= 5_000, "--users must be 1 to 5000");
+    ensure!(
+        options.drills.is_empty() || options.live_file.is_some(),
+        "--drill needs --live-file (the web servers' live file)"
+    );
     ensure!(
         !options.duration.is_zero() && options.duration <= Duration::from_secs(3600),
         "--duration must be 1 to 3600 s"
@@ -132,7 +148,14 @@ async fn run() -> anyhow::Result<()> {
         options.seed
     );
     let stats = Arc::new(Stats::default());
+    let plan = match &options.live_file {
+        Some(file) if !options.drills.is_empty() => {
+            Some(Arc::new(drills::Plan::new(file.clone(), options.drills.clone())?))
+        }
+        _ => None,
+    };
     let started = Instant::now();
+    let drilling = plan.clone().map(|plan| tokio::spawn(async move { plan.run(started).await }));
     let deadline = started + options.duration;
     // Users join evenly over the first quarter of the run (at most 10 s), as traffic ramps up.
     let ramp = (options.duration / 4).min(Duration::from_secs(10));
@@ -166,6 +189,13 @@ async fn run() -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed();
+    if let (Some(plan), Some(drilling)) = (plan, drilling) {
+        drilling.abort();
+        match plan.restore() {
+            Ok(()) => println!("drills: the live file is back as it was before the run"),
+            Err(error) => eprintln!("drills: cannot put the live file back: {error}"),
+        }
+    }
     println!(
         "\nran {:.1} s: a {} s deadline, then the requests in flight and the last events (rates are over the whole run)\n",
         elapsed.as_secs_f64(),
