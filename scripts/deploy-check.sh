@@ -4,18 +4,21 @@
 #   manifests  deploy/k8s rendered with `kubectl kustomize` and validated strictly against the Kubernetes 1.30
 #              and 1.37 schemas (PyPI kubernetes-validate, pinned, in a virtualenv), worker replicas checked
 #              against the partitions
+#   compose    deploy/compose.yaml validated against the Compose schema by Debian's docker-compose (`config`, which
+#              runs nothing), with the example secrets and without them (it must refuse); its scripts
+#              scripts checked by shellcheck and the Keycloak realm parsed
 #   image      deploy/Containerfile built with podman (`--target prebuilt`, from scripts/dist.sh's files) on a
 #              Debian base made with debootstrap and imported (no image registry is reachable here); then the
 #              image's user runs its binary from the mounted image (podman cannot run containers here): the web
 #              server and the worker against this machine's services until both /readyz answer 200, and the
 #              image's own healthcheck command
-#   scripts/deploy-check.sh [manifests|image|all]    # all by default
+#   scripts/deploy-check.sh [manifests|compose|image|all]    # all by default
 set -euo pipefail
 # shellcheck source=lib/all.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/all.sh"
 cartograph_init
 WHAT=${1:-all}
-case $WHAT in all | manifests | image) ;; *) die "usage: scripts/deploy-check.sh [manifests|image|all]" ;; esac
+case $WHAT in all | manifests | compose | image) ;; *) die "usage: scripts/deploy-check.sh [manifests|compose|image|all]" ;; esac
 
 check_manifests() {
   command -v kubectl >/dev/null || apt_install kubernetes-client
@@ -37,6 +40,22 @@ check_manifests() {
   [[ -n $replicas && -n $partitions ]] || die "could not read the worker replicas or the partitions"
   ((replicas <= partitions)) || die "$replicas workers for $partitions partitions: the extra ones would hold none"
   log "manifests: valid; $replicas workers for $partitions partitions"
+}
+
+check_compose() {
+  command -v docker-compose >/dev/null || apt_install docker-compose
+  ensure_shellcheck
+  local deploy=$ROOT/deploy empty=$STATE_DIR/empty.env
+  : >"$empty"
+  log "compose: deploy/compose.yaml against the Compose schema ($(docker-compose version --short))"
+  (cd "$deploy" && docker-compose --env-file compose/example.env -f compose.yaml config -q) ||
+    die "deploy/compose.yaml is not a valid Compose file (above)"
+  if (cd "$deploy" && docker-compose --env-file "$empty" -f compose.yaml config -q) 2>/dev/null; then
+    die "deploy/compose.yaml starts without its secrets; every one must be required (\${NAME:?…})"
+  fi
+  shellcheck "$deploy"/compose/*.sh || die "shellcheck found problems in deploy/compose (above)"
+  python3 -m json.tool "$deploy/compose/cartograph-realm.json" >/dev/null || die "the Keycloak realm is not JSON"
+  log "compose: valid; refuses to start without its secrets"
 }
 
 check_image() {
@@ -82,7 +101,8 @@ check_image() {
     CARTOGRAPH_OIDC_ISSUER_URL="$CARTOGRAPH_OIDC_ISSUER_URL" CARTOGRAPH_LISTEN_ADDR="127.0.0.1:$web"
     CARTOGRAPH_PUBLIC_URL="http://127.0.0.1:$web" CARTOGRAPH_INTERNAL_ADDR=off
     CARTOGRAPH_WORKER_METRICS_ADDR="127.0.0.1:$metrics" CARTOGRAPH_SEED_DEMO_CATALOG=true)
-  local run=(chroot --userspec=10001:10001 "$root" /opt/cartograph/cartograph)
+  # `env -i` leaves no PATH: chroot by its full path.
+  local run=("$(command -v chroot)" --userspec=10001:10001 "$root" /opt/cartograph/cartograph)
   start_bg "the image's web server" "$STATE_DIR/deploy-check-web.log" "${env[@]}" "${run[@]}" serve
   start_bg "the image's worker" "$STATE_DIR/deploy-check-worker.log" "${env[@]}" "${run[@]}" worker
   local url
@@ -99,5 +119,6 @@ check_image() {
   log "image: the web server and the worker started from it as user 10001 are ready; its healthcheck passes"
 }
 
-[[ $WHAT == image ]] || check_manifests
-[[ $WHAT == manifests ]] || check_image
+[[ $WHAT != all && $WHAT != manifests ]] || check_manifests
+[[ $WHAT != all && $WHAT != compose ]] || check_compose
+[[ $WHAT != all && $WHAT != image ]] || check_image

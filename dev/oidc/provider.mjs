@@ -13,8 +13,10 @@
 //   OIDC_CLIENT_SECRET              (default cartograph-dev-secret)
 //   OIDC_REDIRECT_URIS              comma separated (default http://127.0.0.1:3000/auth/callback)
 //   OIDC_POST_LOGOUT_REDIRECT_URIS  comma separated (default http://127.0.0.1:3000/)
+//   OIDC_TLS_CERT, OIDC_TLS_KEY     PEM files: serve HTTPS with them (the issuer's default becomes https://)
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { fileURLToPath } from 'node:url';
 
 import Provider from 'oidc-provider';
@@ -26,7 +28,10 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535 || String(PORT) !== rawP
   console.error(`oidc-provider: invalid OIDC_PORT ${JSON.stringify(rawPort)}`);
   process.exit(2);
 }
-const ISSUER = (process.env.OIDC_ISSUER || `http://${HOST}:${PORT}`).replace(/\/+$/, '');
+const TLS = process.env.OIDC_TLS_CERT && process.env.OIDC_TLS_KEY
+  ? { cert: readFileSync(process.env.OIDC_TLS_CERT), key: readFileSync(process.env.OIDC_TLS_KEY) }
+  : null;
+const ISSUER = (process.env.OIDC_ISSUER || `${TLS ? 'https' : 'http'}://${HOST}:${PORT}`).replace(/\/+$/, '');
 
 const CLIENT_ID = process.env.OIDC_CLIENT_ID || 'cartograph';
 const CLIENT_SECRET = process.env.OIDC_CLIENT_SECRET || 'cartograph-dev-secret';
@@ -177,7 +182,7 @@ provider.on('server_error', (ctx, err) => {
 });
 
 // ----------------------------------------------------------------- server --
-const server = createServer(provider.callback());
+const server = TLS ? createTlsServer(TLS, provider.callback()) : createServer(provider.callback());
 
 server.on('error', (err) => {
   if (err.code === 'EADDRINUSE') {

@@ -66,18 +66,31 @@ pub struct VerifiedIdentity {
     pub id_token: String,
 }
 
+/// The CA certificates in the PEM file `file` (`CARTOGRAPH_OIDC_CA_FILE`), or why they cannot be read.
+fn private_cas(file: &str) -> anyhow::Result<Vec<openidconnect::reqwest::Certificate>> {
+    let pem = std::fs::read(file).with_context(|| format!("reading CARTOGRAPH_OIDC_CA_FILE {file}"))?;
+    let certificates = openidconnect::reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("CARTOGRAPH_OIDC_CA_FILE {file} is not a PEM file of certificates"))?;
+    anyhow::ensure!(!certificates.is_empty(), "CARTOGRAPH_OIDC_CA_FILE {file} holds no certificate");
+    Ok(certificates)
+}
+
 impl OidcClient {
     /// Fetches the provider's discovery document, failing within `timeout` with an error naming the issuer.
     /// Sign-in comes back to `public_url`.
     pub async fn discover(settings: &OidcSettings, public_url: &str, timeout: Duration) -> anyhow::Result<Self> {
         let issuer = settings.issuer_url.clone().unwrap_or_default();
         let call_timeout = settings.timeout;
-        let http = openidconnect::reqwest::ClientBuilder::new()
+        let mut http = openidconnect::reqwest::ClientBuilder::new()
             // Following redirects from the token endpoint would open the door to SSRF.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(call_timeout.max(timeout))
-            .build()
-            .context("building the HTTP client for OpenID Connect")?;
+            .timeout(call_timeout.max(timeout));
+        if let Some(file) = &settings.ca_file {
+            for certificate in private_cas(file)? {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http.build().context("building the HTTP client for OpenID Connect")?;
         let issuer_url =
             IssuerUrl::new(issuer.clone()).map_err(|e| anyhow!("invalid OIDC issuer URL {issuer}: {e}"))?;
         let discovery = ProviderMetadataWithLogout::discover_async(issuer_url, &http);

@@ -90,6 +90,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("oidc_issuer_url", "oidc.issuer_url"),
     ("oidc_client_id", "oidc.client_id"),
     ("oidc_client_secret", "oidc.client_secret"),
+    ("oidc_ca_file", "oidc.ca_file"),
     ("oidc_scopes", "oidc.scopes"),
     ("oidc_admin_claim", "oidc.admin_claim"),
     ("oidc_admin_value", "oidc.admin_value"),

@@ -5,6 +5,7 @@
 //! | `issuer_url` | `CARTOGRAPH_OIDC_ISSUER_URL` | dev: [`dev_defaults::OIDC_ISSUER_URL`](super::dev_defaults::OIDC_ISSUER_URL); production: required, `https://` on another host |
 //! | `client_id` | `CARTOGRAPH_OIDC_CLIENT_ID` | dev: `cartograph`; production: required |
 //! | `client_secret` | `CARTOGRAPH_OIDC_CLIENT_SECRET` | dev: the published dev secret; production: required, and not that one |
+//! | `ca_file` | `CARTOGRAPH_OIDC_CA_FILE` | unset: the public web roots only; a PEM file of CAs to trust as well |
 //! | `scopes` | `CARTOGRAPH_OIDC_SCOPES` | `email profile groups` |
 //! | `admin_claim` | `CARTOGRAPH_OIDC_ADMIN_CLAIM` | `groups` |
 //! | `admin_value` | `CARTOGRAPH_OIDC_ADMIN_VALUE` | `cartograph-admin` (never empty) |
@@ -22,6 +23,9 @@ pub struct OidcSettings {
     pub client_id: Option<String>,
     #[serde(serialize_with = "values::hidden")]
     pub client_secret: Option<SecretString>,
+    /// A PEM file of CA certificates to trust for the provider besides the public web roots (a provider behind
+    /// a private CA).
+    pub ca_file: Option<String>,
     /// Scopes asked for besides `openid`, separated by spaces.
     pub scopes: String,
     /// The ID-token claim that lists a user's groups or roles.
@@ -39,6 +43,7 @@ impl Default for OidcSettings {
             issuer_url: None,
             client_id: None,
             client_secret: None,
+            ca_file: None,
             scopes: "email profile groups".into(),
             admin_claim: "groups".into(),
             admin_value: "cartograph-admin".into(),

@@ -20,6 +20,7 @@ mod journeys;
 mod live;
 mod observability;
 mod payments;
+mod provider_tls;
 mod retention;
 mod scale;
 mod sessions;

@@ -13,6 +13,7 @@ pub mod event_stream;
 pub mod oidc;
 pub mod postgres;
 pub mod shopper;
+pub mod tls;
 pub mod worker_process;
 
 use self::{broker::Broker, postgres::PrivatePostgres};

@@ -54,61 +54,11 @@ impl PrivatePostgres {
     pub fn start_with_tls() -> (Self, PathBuf) {
         let mut postgres = Self::init();
         let tls = postgres.dir.join("tls");
-        std::fs::create_dir_all(&tls).unwrap();
-        let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(&tls).args(args));
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Cartograph test CA",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ]);
-        std::fs::write(
-            tls.join("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ]);
+        let ca = super::tls::LocalCa::make(&tls);
         if running_as_root() {
             run(Command::new("chown").args(["-R", "postgres"]).arg(&tls));
         }
-        run(Command::new("chmod").arg("600").arg(tls.join("server.key")));
+        run(Command::new("chmod").arg("600").arg(&ca.key));
         // TLS or nothing: a plaintext connection is turned away by the server itself.
         std::fs::write(
             postgres.dir.join("data/pg_hba.conf"),
@@ -116,9 +66,9 @@ impl PrivatePostgres {
         )
         .unwrap();
         postgres.options =
-            format!("-c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key", tls.display());
+            format!("-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", ca.cert.display(), ca.key.display());
         postgres.start_server();
-        (postgres, tls.join("ca.crt"))
+        (postgres, ca.ca)
     }
 
     fn init() -> Self {
