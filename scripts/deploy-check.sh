@@ -54,8 +54,31 @@ check_compose() {
     die "deploy/compose.yaml starts without its secrets; every one must be required (\${NAME:?…})"
   fi
   shellcheck "$deploy"/compose/*.sh || die "shellcheck found problems in deploy/compose (above)"
+  # Each Cartograph service's environment, as Compose resolves it, through the binary's own settings check
+  # (production mode: every required setting present and safe, no variable that sets nothing).
+  (cd "$ROOT" && cargo build --quiet -p server --bin cartograph)
+  local bin=$CARGO_TARGET_DIR/debug/cartograph resolved=$STATE_DIR/compose-resolved.yaml ca=$STATE_DIR/compose-ca.pem
+  (cd "$deploy" && docker-compose --env-file compose/example.env -f compose.yaml config) >"$resolved"
+  : >"$ca"
+  python3 - "$resolved" "$bin" "$ca" <<'PY' || die "a Cartograph service's settings are refused (above)"
+import subprocess, sys, yaml
+resolved, binary, ca = sys.argv[1:]
+services = yaml.safe_load(open(resolved))["services"]
+failed = False
+for name, service in sorted(services.items()):
+    env = {key: str(value) for key, value in (service.get("environment") or {}).items()}
+    if "CARTOGRAPH_MODE" not in env:
+        continue
+    # The CA exists only inside the stack: any file stands in for it here.
+    env.update({key: ca for key in env if key.endswith("_CA_FILE")})
+    run = subprocess.run([binary, "check-config"], env=env, capture_output=True, text=True)
+    if run.returncode != 0 or run.stderr.strip():
+        print(f"{name}: {run.stderr.strip()}")
+        failed = True
+sys.exit(1 if failed else 0)
+PY
   python3 -m json.tool "$deploy/compose/cartograph-realm.json" >/dev/null || die "the Keycloak realm is not JSON"
-  log "compose: valid; refuses to start without its secrets"
+  log "compose: valid; refuses to start without its secrets; every Cartograph service's settings pass production's check"
 }
 
 check_image() {

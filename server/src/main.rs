@@ -39,6 +39,12 @@ async fn main() -> ExitCode {
             config_file = settings.config_file.as_deref().unwrap_or("none"),
             "settings loaded"
         );
+        if !settings.unknown_env.is_empty() {
+            tracing::warn!(
+                variables = settings.unknown_env.join(", "),
+                "environment variables that set nothing, ignored (a typo? the README's configuration table lists every setting)"
+            );
+        }
         if settings.payments.test_payments() {
             tracing::warn!(
                 "payments go to the built-in test gateway: no money is taken (CARTOGRAPH_PAYMENT_GATEWAY=test)"
@@ -56,6 +62,9 @@ async fn main() -> ExitCode {
         "worker" => worker(settings).await,
         "migrate" => db::prepare(&settings).await.map(|_| ()),
         "check-config" => {
+            if !settings.unknown_env.is_empty() {
+                eprintln!("cartograph: warning: {} set nothing (a typo?)", settings.unknown_env.join(", "));
+            }
             println!("{}", serde_json::to_string_pretty(&settings.redacted()).unwrap_or_default());
             Ok(())
         }

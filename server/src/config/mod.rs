@@ -218,6 +218,10 @@ pub struct Settings {
     /// The file the settings were read from, if any (not a setting: filled by [`Settings::load`]).
     #[serde(skip)]
     pub config_file: Option<String>,
+    /// `CARTOGRAPH_*` variables in the environment that set nothing (a typo?), which every start warns of (not a
+    /// setting: filled by [`Settings::load`]).
+    #[serde(skip)]
+    pub unknown_env: Vec<String>,
 }
 
 impl Default for Settings {
@@ -245,6 +249,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             telemetry: TelemetrySettings::default(),
             config_file: None,
+            unknown_env: Vec::new(),
         }
     }
 }
@@ -302,6 +307,7 @@ impl Settings {
             .merge(Env::prefixed(ENV_PREFIX).ignore(&["CONFIG"]).map(|name| env_path(name.as_str()).into()));
         let mut settings = Self::from_figment(figment)?;
         settings.config_file = present.then_some(file);
+        settings.unknown_env = unknown_env(std::env::vars().map(|(name, _)| name));
         Ok(settings)
     }
 
@@ -425,6 +431,63 @@ impl Settings {
 
 /// A file with top-level keys from before the sections is refused, saying where each went: read as they are,
 /// they would be ignored, and a production file would lose its settings without a word.
+/// The variables the scripts set for themselves, never read by the binary (`scripts/`, `end2end/`).
+const SCRIPT_ENV_NAMES: &[&str] = &[
+    "config",
+    "bin",
+    "cache_dir",
+    "port",
+    "e2e_port",
+    "pg_port",
+    "kafka_port",
+    "oidc_port",
+    "test_admin_database_url",
+];
+
+/// The sections, whose own keys are checked when they are read (`CARTOGRAPH_<SECTION>__<KEY>`).
+const SECTIONS: &[&str] = &[
+    "database",
+    "kafka",
+    "oidc",
+    "payments",
+    "orders",
+    "collect",
+    "visits",
+    "session",
+    "http",
+    "retention",
+    "telemetry",
+];
+
+/// The `CARTOGRAPH_*` names among `names` that set nothing: no flat name, no librdkafka property, no section.
+/// Without this, a misspelt variable would be ignored in silence (an unknown top-level key is not an error).
+/// Kubernetes' service links (`CARTOGRAPH_WEB_SERVICE_HOST`, `CARTOGRAPH_WEB_PORT_80_TCP`… for a Service named
+/// `cartograph-web`) are not the operator's and are left out.
+fn unknown_env(names: impl Iterator<Item = String>) -> Vec<String> {
+    let service_link = |name: &str| {
+        name.contains("_SERVICE_")
+            || name.ends_with("_PORT")
+            || ["_TCP", "_UDP", "_SCTP", "_PROTO", "_ADDR"]
+                .iter()
+                .any(|end| name.contains("_PORT_") && name.ends_with(end))
+    };
+    let mut unknown: Vec<String> = names
+        .filter(|name| {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { return false };
+            if service_link(rest) {
+                return false;
+            }
+            let rest = rest.to_ascii_lowercase();
+            let section = rest.split_once("__").map(|(section, _)| section);
+            !(ENV_NAMES.iter().any(|(flat, _)| *flat == rest)
+                || SCRIPT_ENV_NAMES.contains(&rest.as_str())
+                || section.is_some_and(|section| SECTIONS.contains(&section)))
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
 fn flat_keys_refused(file: &str) -> Result<(), ConfigError> {
     let Ok(keys) = Figment::from(Toml::file(file)).extract::<figment::value::Dict>() else { return Ok(()) };
     let moved: Vec<String> = keys
@@ -559,6 +622,24 @@ mod tests {
             figment = figment.merge((*key, *value));
         }
         Settings::from_figment(figment)
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_named_and_the_known_ones_are_not() {
+        let names = [
+            "CARTOGRAPH_TRUSTED_PROXIES",
+            "CARTOGRAPH_COLLECT_TRUSTED_PROXIES",
+            "CARTOGRAPH_KAFKA__SASL_USERNAME",
+            "CARTOGRAPH_COLLECT__RATE_PER_IP",
+            "CARTOGRAPH_TEST_ADMIN_DATABASE_URL",
+            "CARTOGRAPH_DATABSE_URL",
+            "CARTOGRAPH_WEB_SERVICE_HOST",
+            "CARTOGRAPH_WEB_PORT",
+            "CARTOGRAPH_WEB_PORT_80_TCP_ADDR",
+            "PATH",
+        ];
+        let unknown = unknown_env(names.iter().map(|name| name.to_string()));
+        assert_eq!(unknown, ["CARTOGRAPH_COLLECT_TRUSTED_PROXIES", "CARTOGRAPH_DATABSE_URL"]);
     }
 
     #[test]
