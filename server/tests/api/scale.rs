@@ -100,7 +100,7 @@ async fn two_web_servers_and_two_workers_share_the_work_and_outlive_losing_one_o
     let mut workers = vec![Worker::start(&web_a, &logs, 0)];
     wait_for_partitions(&web_a, &workers, &[4]).await;
     let tracker = shop(&web_a);
-    tracker.visit().await;
+    assert_eq!(tracker.home_retrying_one_stall().await.status(), StatusCode::OK);
     tracker.an_ordinary_event_is_stored_within(Duration::from_secs(30)).await;
     let one = stored_per_second(&web_a, || shop(&web_a), 10_000).await;
     workers.push(Worker::start(&web_a, &logs, 1));
@@ -274,7 +274,8 @@ async fn stored_per_second(app: &TestApp, shopper: impl Fn() -> TestApp, n: usiz
     let mut trackers = Vec::new();
     for _ in 0..n.div_ceil(500) {
         let tracker = shopper();
-        tracker.visit().await;
+        let home = tracker.home_retrying_one_stall().await;
+        assert_eq!(home.status(), StatusCode::OK, "a backlog shopper's first page");
         trackers.push(tracker);
     }
     let mut lock = app.pool.begin().await.unwrap();

