@@ -308,3 +308,47 @@ async fn partitions_of_visits(app: &TestApp) -> HashMap<String, i32> {
     let records = read_topic(&app.settings.kafka.connection(), &topic, Duration::from_secs(20)).await.unwrap();
     records.into_iter().filter_map(|record| Some((record.key?, record.partition))).collect()
 }
+
+/// A diagnostic for the open home-page stall (issue 16's note): 20 browsers load `/` without pause, for 30 s
+/// against one web server in this process and then for 30 s against two; it prints how many answers took over
+/// 5 s or were not 200. Run it by hand: `cargo test -p server --test api -- --ignored --nocapture home_page_stalls`.
+#[ignore]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_page_stalls_with_one_and_with_two_servers_in_one_process() {
+    let first = TestApp::builder().spawn().await;
+    let second = TestApp::builder()
+        .with_test_settings(first.settings.clone())
+        .with_settings(|settings| settings.listen_addr = "127.0.0.1:0".parse().unwrap())
+        .spawn()
+        .await;
+    for servers in [vec![first.address.clone()], vec![first.address.clone(), second.address.clone()]] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let browsers: Vec<_> = (0..20)
+            .map(|n| {
+                let servers = servers.clone();
+                tokio::spawn(async move {
+                    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+                    let (mut pages, mut slow, mut failed) = (0u32, 0u32, 0u32);
+                    while Instant::now() < deadline {
+                        let started = Instant::now();
+                        match client.get(format!("{}/", servers[(n + pages as usize) % servers.len()])).send().await {
+                            Ok(page) if page.status() == StatusCode::OK => {
+                                let _ = page.bytes().await;
+                            }
+                            _ => failed += 1,
+                        }
+                        slow += u32::from(started.elapsed() > Duration::from_secs(5));
+                        pages += 1;
+                    }
+                    (pages, slow, failed)
+                })
+            })
+            .collect();
+        let (mut pages, mut slow, mut failed) = (0, 0, 0);
+        for browser in browsers {
+            let (p, s, f) = browser.await.unwrap();
+            (pages, slow, failed) = (pages + p, slow + s, failed + f);
+        }
+        println!("{} server(s): {pages} home pages, {slow} over 5 s, {failed} not 200", servers.len());
+    }
+}
