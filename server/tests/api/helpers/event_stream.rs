@@ -47,12 +47,7 @@ impl EventStream {
             let (log, stop) = (log.clone(), stop.clone());
             let run = uuid::Uuid::new_v4().simple().to_string();
             tokio::spawn(async move {
-                let mut page = client.get(format!("{}/", servers[0])).send().await.expect("the home page");
-                if page.status().as_u16() == 503 {
-                    // The open defect of `TestApp::home_retrying_one_stall`: retried once, loudly.
-                    eprintln!("KNOWN DEFECT: a stream's first page answered 503; retrying once");
-                    page = client.get(format!("{}/", servers[0])).send().await.expect("the home page");
-                }
+                let page = super::shopper::home_retrying_one_stall(&client, &servers[0]).await;
                 assert_eq!(page.status().as_u16(), 200, "the home page renders");
                 let mut n = 0usize;
                 while !stop.load(Ordering::Relaxed) {
