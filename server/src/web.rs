@@ -17,7 +17,8 @@ use axum::{
 };
 use http::{HeaderName, HeaderValue, StatusCode};
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::LazyLock;
 use tower_http::{
     compression::CompressionLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -31,7 +32,6 @@ use tower_sessions_sqlx_store::PostgresStore;
 /// The largest clickstream batch the producer endpoint reads.
 pub const MAX_EVENT_BATCH_BYTES: usize = 64 * 1024;
 
-/// Builds the whole web application.
 /// The internal listener's routes: `/metrics`, the detailed `/readyz`, `/healthz`. No cookies, no rate limits,
 /// no cross-site checks: it is for the cluster's scrapers and probes, never for shoppers.
 pub fn internal_router(state: AppState) -> Router {
@@ -43,8 +43,19 @@ pub fn internal_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The app's routes, listed once per process, before any server of the process can render a page. Listing them
+/// runs the app with every resource held back by a flag that is global to the process (leptos_server's
+/// `SuppressResourceLoad`): a resource first polled while it is up, by any request of any server in the process,
+/// never loads, and its page hangs until the request timeout (leptos#4773; seen when a test started a second
+/// server beside a running one).
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+    ROUTES.clone()
+}
+
+/// Builds the whole web application.
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
-    let leptos_routes = generate_route_list(App);
+    let leptos_routes = route_list();
     let (pool, payments, commerce) = (state.pool.clone(), state.payments.clone(), state.commerce);
     let catalog_cache = state.catalog_cache.clone();
     let live = state.live.clone();

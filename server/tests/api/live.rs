@@ -48,7 +48,7 @@ async fn a_change_to_the_live_file_reaches_two_running_web_servers_and_a_bad_one
     // The rate limit: a burst of one batch a visit, on either server.
     for server in servers {
         let tracker = server.another_browser();
-        assert_eq!(tracker.home_retrying_one_stall().await.status(), StatusCode::OK);
+        assert_eq!(tracker.home().await.status(), StatusCode::OK);
         let batch = r#"{"v":1,"events":[{"type":"page_view","path":"/live","id":"live-1"}]}"#;
         assert_eq!(tracker.post_events(batch).await.status(), StatusCode::ACCEPTED);
         assert_eq!(tracker.post_events(batch).await.status(), StatusCode::TOO_MANY_REQUESTS, "{}", server.address);
@@ -93,7 +93,7 @@ async fn a_change_to_the_live_file_reaches_two_running_web_servers_and_a_bad_one
 }
 
 async fn banner_on(server: &TestApp) -> bool {
-    let home = server.home_retrying_one_stall().await;
+    let home = server.home().await;
     assert_eq!(home.status(), StatusCode::OK);
     home.text().await.unwrap().contains(BANNER)
 }

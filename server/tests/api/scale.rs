@@ -100,7 +100,7 @@ async fn two_web_servers_and_two_workers_share_the_work_and_outlive_losing_one_o
     let mut workers = vec![Worker::start(&web_a, &logs, 0)];
     wait_for_partitions(&web_a, &workers, &[4]).await;
     let tracker = shop(&web_a);
-    assert_eq!(tracker.home_retrying_one_stall().await.status(), StatusCode::OK);
+    assert_eq!(tracker.home().await.status(), StatusCode::OK);
     tracker.an_ordinary_event_is_stored_within(Duration::from_secs(30)).await;
     let one = stored_per_second(&web_a, || shop(&web_a), 10_000).await;
     workers.push(Worker::start(&web_a, &logs, 1));
@@ -274,7 +274,7 @@ async fn stored_per_second(app: &TestApp, shopper: impl Fn() -> TestApp, n: usiz
     let mut trackers = Vec::new();
     for _ in 0..n.div_ceil(500) {
         let tracker = shopper();
-        let home = tracker.home_retrying_one_stall().await;
+        let home = tracker.home().await;
         assert_eq!(home.status(), StatusCode::OK, "a backlog shopper's first page");
         trackers.push(tracker);
     }
@@ -309,46 +309,59 @@ async fn partitions_of_visits(app: &TestApp) -> HashMap<String, i32> {
     records.into_iter().filter_map(|record| Some((record.key?, record.partition))).collect()
 }
 
-/// A diagnostic for the open home-page stall (issue 16's note): 20 browsers load `/` without pause, for 30 s
-/// against one web server in this process and then for 30 s against two; it prints how many answers took over
-/// 5 s or were not 200. Run it by hand: `cargo test -p server --test api -- --ignored --nocapture home_page_stalls`.
-#[ignore]
+/// A web server starting in this process never stalls a page that another one is rendering. leptos_router's
+/// route-list generation runs the app with every resource suppressed through a process-wide flag, and a resource
+/// first polled while the flag is up waits forever (leptos#4773): a home page rendered while a second copy of the
+/// server was starting hung until the request timeout (a 503 after 15 s; seen in two of five full test runs). The
+/// route list is now generated once per process, before any server can render. Here 8 browsers load `/` without
+/// pause while 12 more servers start and stop beside them; every page must answer 200 well inside the timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn home_page_stalls_with_one_and_with_two_servers_in_one_process() {
-    let first = TestApp::builder().spawn().await;
-    let second = TestApp::builder()
-        .with_test_settings(first.settings.clone())
-        .with_settings(|settings| settings.listen_addr = "127.0.0.1:0".parse().unwrap())
-        .spawn()
-        .await;
-    for servers in [vec![first.address.clone()], vec![first.address.clone(), second.address.clone()]] {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let browsers: Vec<_> = (0..20)
-            .map(|n| {
-                let servers = servers.clone();
-                tokio::spawn(async move {
-                    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-                    let (mut pages, mut slow, mut failed) = (0u32, 0u32, 0u32);
-                    while Instant::now() < deadline {
-                        let started = Instant::now();
-                        match client.get(format!("{}/", servers[(n + pages as usize) % servers.len()])).send().await {
-                            Ok(page) if page.status() == StatusCode::OK => {
-                                let _ = page.bytes().await;
-                            }
-                            _ => failed += 1,
+async fn a_server_starting_in_the_same_process_never_stalls_a_page_being_rendered() {
+    let app = TestApp::builder().spawn().await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let browsers: Vec<_> = (0..8)
+        .map(|_| {
+            let (server, done) = (app.address.clone(), done.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder().timeout(Duration::from_secs(8)).build().unwrap();
+                let mut pages = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let page = client.get(format!("{server}/")).send().await;
+                    let status = match page {
+                        Ok(page) => page.status().as_u16(),
+                        Err(error) => {
+                            eprintln!("a home page failed after {:?}: {error}", started.elapsed());
+                            0
                         }
-                        slow += u32::from(started.elapsed() > Duration::from_secs(5));
-                        pages += 1;
-                    }
-                    (pages, slow, failed)
-                })
+                    };
+                    pages.push((status, started.elapsed()));
+                }
+                pages
             })
-            .collect();
-        let (mut pages, mut slow, mut failed) = (0, 0, 0);
-        for browser in browsers {
-            let (p, s, f) = browser.await.unwrap();
-            (pages, slow, failed) = (pages + p, slow + s, failed + f);
-        }
-        println!("{} server(s): {pages} home pages, {slow} over 5 s, {failed} not 200", servers.len());
+        })
+        .collect();
+    for _ in 0..12 {
+        let copy = TestApp::builder()
+            .with_test_settings(app.settings.clone())
+            .with_settings(|settings| settings.listen_addr = "127.0.0.1:0".parse().unwrap())
+            .spawn()
+            .await;
+        drop(copy);
     }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut pages = Vec::new();
+    for browser in browsers {
+        pages.extend(browser.await.unwrap());
+    }
+    let slowest = pages.iter().map(|(_, took)| *took).max().unwrap();
+    let failed: Vec<_> = pages.iter().filter(|(status, _)| *status != 200).collect();
+    println!("{} home pages while 12 servers started beside them; slowest {slowest:?}", pages.len());
+    assert!(pages.len() >= 24, "the browsers loaded pages throughout");
+    assert!(failed.is_empty(), "pages that did not answer 200 (0: no answer within 8 s): {failed:?}");
+
+    // And the server still renders the whole page: the shelves come from the database.
+    let home = app.home().await;
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(home.text().await.unwrap().contains("class=\"shelf\""), "the home page shows the catalog's shelves");
 }

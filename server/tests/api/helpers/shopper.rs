@@ -32,11 +32,9 @@ impl TestApp {
         visit_of(&home).unwrap_or_else(|| panic!("the home page ({status}) issued no visit cookie"))
     }
 
-    /// The home page, for the tests that run two web servers in this one process: there a home page was seen to
-    /// hang until the request timeout (a 503 after 15 s) in two of three full runs, an open defect under
-    /// investigation (issue 16). It is retried once, loudly; a second 503 fails the test.
-    pub async fn home_retrying_one_stall(&self) -> reqwest::Response {
-        home_retrying_one_stall(&self.client, &self.address).await
+    /// The home page, as this client sees it.
+    pub async fn home(&self) -> reqwest::Response {
+        self.client.get(format!("{}/", self.address)).send().await.unwrap()
     }
 
     pub async fn add_to_cart(&self, product_id: i64, quantity: i32) -> reqwest::Response {
@@ -185,17 +183,6 @@ pub fn set_cookie<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a
 pub fn visit_of(response: &reqwest::Response) -> Option<String> {
     let value = set_cookie(response, "cg_visit")?.split(['=', ';']).nth(1)?;
     value.split('.').next().map(str::to_owned)
-}
-
-/// [`TestApp::home_retrying_one_stall`] for any client and server address.
-pub async fn home_retrying_one_stall(client: &reqwest::Client, server: &str) -> reqwest::Response {
-    let started = std::time::Instant::now();
-    let home = client.get(format!("{server}/")).send().await.unwrap();
-    if home.status() != StatusCode::SERVICE_UNAVAILABLE {
-        return home;
-    }
-    eprintln!("KNOWN DEFECT: the home page answered 503 after {:?}; retrying once", started.elapsed());
-    client.get(format!("{server}/")).send().await.unwrap()
 }
 
 /// Where a redirect points, resolved against the URL that answered.
