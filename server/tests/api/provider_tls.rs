@@ -37,10 +37,12 @@ async fn sign_in_works_with_a_provider_behind_a_private_ca_named_in_the_settings
         .spawn()
         .expect("node runs the dev provider (scripts/test.sh installs its packages)");
     let _provider = Provider(provider);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
+    // Node may take a while to start on a busy machine; a provider that never listens fails here, by name (it
+    // would otherwise be refused below for the wrong reason: no connection, rather than an unknown CA).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let log = || std::fs::read_to_string(dir.join("provider.log")).unwrap_or_default();
+        assert!(std::time::Instant::now() < deadline, "the dev provider did not listen within 60 s: {}", log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -51,6 +53,7 @@ async fn sign_in_works_with_a_provider_behind_a_private_ca_named_in_the_settings
     let refused = format!("{refused:#}");
     println!("without the CA file: {refused}");
     assert!(refused.starts_with(&format!("OpenID provider unreachable at {issuer}")), "{refused}");
+    assert!(!refused.contains("Connection refused"), "refused for its certificate, not for want of a provider");
 
     settings.oidc.ca_file = Some(ca.ca.display().to_string());
     let app = TestApp::builder().with_test_settings(settings).spawn().await;
