@@ -22,7 +22,7 @@ use anyhow::{bail, Context};
 use cartograph::{config::Settings, shutdown::Shutdown, startup::Application};
 use cartograph_tools::common::exit;
 use figment::{providers::Serialized, Figment};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -96,7 +96,8 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
     let settings = bench_settings().await?;
     let app = Application::build(settings.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
-    let pool = PgPool::connect(settings.database.url()).await?;
+    // The app's own pool settings: the same-queries ceiling pays what the app pays for a connection.
+    let pool = cartograph::db::connect(&settings.database, std::time::Duration::from_secs(10)).await?;
     let stop = Shutdown::default();
     let stopped = stop.clone();
     let server = tokio::spawn(app.run_until(async move { stopped.wait().await }));
