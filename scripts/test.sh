@@ -50,6 +50,9 @@ ensure_chromium
 ensure_pdf_tools
 ensure_node
 npm_ci "$ROOT/end2end"
+# Some integration tests start a provider of their own from this checkout (provider_tls), even when ensure_oidc
+# reused one already running (scripts/run.sh's, say).
+npm_ci "$ROOT/dev/oidc"
 
 export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
 
