@@ -429,8 +429,6 @@ impl Settings {
     }
 }
 
-/// A file with top-level keys from before the sections is refused, saying where each went: read as they are,
-/// they would be ignored, and a production file would lose its settings without a word.
 /// The variables the scripts set for themselves, never read by the binary (`scripts/`, `end2end/`).
 const SCRIPT_ENV_NAMES: &[&str] = &[
     "config",
@@ -444,22 +442,8 @@ const SCRIPT_ENV_NAMES: &[&str] = &[
     "test_admin_database_url",
 ];
 
-/// The sections, whose own keys are checked when they are read (`CARTOGRAPH_<SECTION>__<KEY>`).
-const SECTIONS: &[&str] = &[
-    "database",
-    "kafka",
-    "oidc",
-    "payments",
-    "orders",
-    "collect",
-    "visits",
-    "session",
-    "http",
-    "retention",
-    "telemetry",
-];
-
-/// The `CARTOGRAPH_*` names among `names` that set nothing: no flat name, no librdkafka property, no section.
+/// The `CARTOGRAPH_*` names among `names` that set nothing: no flat name, no librdkafka property, no section (a
+/// section's own keys, `CARTOGRAPH_<SECTION>__<KEY>`, are checked when they are read).
 /// Without this, a misspelt variable would be ignored in silence (an unknown top-level key is not an error).
 /// Kubernetes' service links (`CARTOGRAPH_WEB_SERVICE_HOST`, `CARTOGRAPH_WEB_PORT_80_TCP`… for a Service named
 /// `cartograph-web`) are not the operator's and are left out.
@@ -481,13 +465,16 @@ fn unknown_env(names: impl Iterator<Item = String>) -> Vec<String> {
             let section = rest.split_once("__").map(|(section, _)| section);
             !(ENV_NAMES.iter().any(|(flat, _)| *flat == rest)
                 || SCRIPT_ENV_NAMES.contains(&rest.as_str())
-                || section.is_some_and(|section| SECTIONS.contains(&section)))
+                || section
+                    .is_some_and(|section| ENV_NAMES.iter().any(|(_, path)| path.split('.').next() == Some(section))))
         })
         .collect();
     unknown.sort();
     unknown
 }
 
+/// A file with top-level keys from before the sections is refused, saying where each went: read as they are,
+/// they would be ignored, and a production file would lose its settings without a word.
 fn flat_keys_refused(file: &str) -> Result<(), ConfigError> {
     let Ok(keys) = Figment::from(Toml::file(file)).extract::<figment::value::Dict>() else { return Ok(()) };
     let moved: Vec<String> = keys

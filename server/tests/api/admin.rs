@@ -309,12 +309,13 @@ async fn restocking_and_deleting_tell_cart_holders_back_in_stock_and_no_longer_a
 /// An app on a private broker (so a test may stop it), with its worker, and an admin signed in; and the tent's id
 /// and stock. The worker's relay is seen working first: the tent saved at 95.00 is published (its start needs the
 /// broker, and a test that stopped the broker before the worker had started found no worker to relay anything).
-async fn admin_on_private_broker() -> (TestApp, String, String) {
+async fn admin_on_private_broker() -> (TestApp, i64, String) {
     let app = TestApp::builder().with_private_broker().with_worker().spawn().await;
     app.sign_in("admin", "/").await;
     let (id, _, stock) = app.product("ridgeline-2-tent").await;
-    let (id, stock) = (id.to_string(), stock.to_string());
-    assert_eq!(save(&app, &product_form(&id, "Ridgeline 2 Tent", "95", &stock, &stock)).await.status(), StatusCode::OK);
+    let stock = stock.to_string();
+    let saved = save(&app, &product_form(&id.to_string(), "Ridgeline 2 Tent", "95", &stock, &stock)).await;
+    assert_eq!(saved.status(), StatusCode::OK);
     assert_eq!(app.wait_for_count(PUBLISHED, 1).await, 1, "the relay is running");
     (app, id, stock)
 }
@@ -323,8 +324,8 @@ const PUBLISHED: &str = "SELECT count(*) FROM catalog_outbox WHERE published_at 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_after() {
-    let (app, id_text, stock_text) = admin_on_private_broker().await;
-    let id: i64 = id_text.parse().unwrap();
+    let (app, id, stock_text) = admin_on_private_broker().await;
+    let id_text = id.to_string();
 
     app.broker().kill();
     for price in ["90", "80", "70"] {
@@ -354,7 +355,8 @@ async fn product_edits_commit_while_the_broker_is_down_and_are_published_once_af
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_events_go_out_after_an_outage_longer_than_the_delivery_timeout() {
-    let (app, id_text, stock_text) = admin_on_private_broker().await;
+    let (app, id, stock_text) = admin_on_private_broker().await;
+    let id_text = id.to_string();
 
     app.broker().kill();
     let saved = save(&app, &product_form(&id_text, "Ridgeline 2 Tent", "85", &stock_text, &stock_text)).await;

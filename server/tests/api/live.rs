@@ -13,11 +13,7 @@ async fn a_change_to_the_live_file_reaches_two_running_web_servers_and_a_bad_one
     let file = std::env::temp_dir().join(format!("cartograph-live-{}.toml", uuid::Uuid::new_v4().simple()));
     let path = file.display().to_string();
     let first = TestApp::builder().with_settings(|settings| settings.live_file = Some(path.clone())).spawn().await;
-    let second = TestApp::builder()
-        .with_test_settings(first.settings.clone())
-        .with_settings(|settings| settings.listen_addr = "127.0.0.1:0".parse().unwrap())
-        .spawn()
-        .await;
+    let second = first.another_server().await;
     let servers = [&first, &second];
     for server in servers {
         assert!(!banner_on(server).await, "no banner without a live file");

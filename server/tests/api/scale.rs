@@ -24,6 +24,10 @@ use std::{
     collections::{HashMap, HashSet},
     net::SocketAddr,
     path::Path,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -318,14 +322,14 @@ async fn partitions_of_visits(app: &TestApp) -> HashMap<String, i32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_starting_in_the_same_process_never_stalls_a_page_being_rendered() {
     let app = TestApp::builder().spawn().await;
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
     let browsers: Vec<_> = (0..8)
         .map(|_| {
             let (server, done) = (app.address.clone(), done.clone());
             tokio::spawn(async move {
                 let client = reqwest::Client::builder().timeout(Duration::from_secs(8)).build().unwrap();
                 let mut pages = Vec::new();
-                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                while !done.load(Ordering::Relaxed) {
                     let started = Instant::now();
                     let page = client.get(format!("{server}/")).send().await;
                     let status = match page {
@@ -342,14 +346,9 @@ async fn a_server_starting_in_the_same_process_never_stalls_a_page_being_rendere
         })
         .collect();
     for _ in 0..12 {
-        let copy = TestApp::builder()
-            .with_test_settings(app.settings.clone())
-            .with_settings(|settings| settings.listen_addr = "127.0.0.1:0".parse().unwrap())
-            .spawn()
-            .await;
-        drop(copy);
+        drop(app.another_server().await);
     }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    done.store(true, Ordering::Relaxed);
     let mut pages = Vec::new();
     for browser in browsers {
         pages.extend(browser.await.unwrap());

@@ -47,7 +47,7 @@ impl EventStream {
             let (log, stop) = (log.clone(), stop.clone());
             let run = uuid::Uuid::new_v4().simple().to_string();
             tokio::spawn(async move {
-                let page = client.get(format!("{}/", servers[0])).send().await.unwrap();
+                let page = client.get(format!("{}/", servers[0])).send().await.expect("the home page");
                 assert_eq!(page.status().as_u16(), 200, "the home page renders");
                 let mut n = 0usize;
                 while !stop.load(Ordering::Relaxed) {

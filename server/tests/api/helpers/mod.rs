@@ -238,6 +238,15 @@ impl TestApp {
         app
     }
 
+    /// A second web server in this process on this one's settings (database, topics, keys), on a port of its own.
+    pub async fn another_server(&self) -> TestApp {
+        TestApp::builder()
+            .with_test_settings(self.settings.clone())
+            .with_settings(|settings| settings.listen_addr = "127.0.0.1:0".parse().unwrap())
+            .spawn()
+            .await
+    }
+
     /// A fresh client (its own cookies: another browser) for the same app.
     pub fn another_browser(&self) -> TestApp {
         TestApp {

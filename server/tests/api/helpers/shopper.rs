@@ -34,7 +34,7 @@ impl TestApp {
 
     /// The home page, as this client sees it.
     pub async fn home(&self) -> reqwest::Response {
-        self.client.get(format!("{}/", self.address)).send().await.unwrap()
+        self.client.get(self.url("/")).send().await.unwrap()
     }
 
     pub async fn add_to_cart(&self, product_id: i64, quantity: i32) -> reqwest::Response {
