@@ -17,6 +17,7 @@ pub mod notices;
 pub mod notifications;
 pub mod orders;
 pub mod page;
+pub mod recommend;
 #[cfg(feature = "ssr")]
 pub mod resilience;
 #[cfg(feature = "ssr")]

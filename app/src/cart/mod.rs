@@ -66,6 +66,11 @@ impl Cart {
         self.lines.iter().map(CartLine::line_total_cents).sum()
     }
 
+    /// The products in the cart, in line order.
+    pub fn product_ids(&self) -> Vec<i64> {
+        self.lines.iter().map(|line| line.product_id).collect()
+    }
+
     pub fn currency(&self) -> &str {
         self.lines.first().map(|line| line.currency.as_str()).unwrap_or("EUR")
     }
@@ -127,6 +132,11 @@ impl CartState {
 
     pub fn get() -> Self {
         expect_context::<Self>()
+    }
+
+    /// The products in this request's cart; none when it cannot be read (what uses them only leaves them out).
+    pub async fn product_ids(self) -> Vec<i64> {
+        self.cart.await.map(|cart| cart.product_ids()).unwrap_or_default()
     }
 }
 

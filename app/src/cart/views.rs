@@ -7,6 +7,7 @@ use crate::{
     money::format_price,
     notices::ErrorView,
     page::shared,
+    recommend::{bought_together, RecommendationShelf},
     tracking::{track, ErrorNotice, EventKind},
 };
 use leptos::prelude::*;
@@ -40,11 +41,12 @@ fn CartCount(count: Option<i32>) -> impl IntoView {
     }
 }
 
-/// The cart: change quantities, remove lines, go to checkout.
+/// The cart: change quantities, remove lines, go to checkout; and what paid orders held with its products.
 #[component]
 pub fn CartPage() -> impl IntoView {
     let cart = CartState::get();
     let user = crate::auth::use_user();
+    let bought_with = Resource::new(|| (), move |_| async move { bought_together(cart.product_ids().await).await });
     view! {
         <Title text="Your cart" />
         <h1>"Your cart"</h1>
@@ -56,6 +58,7 @@ pub fn CartPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <RecommendationShelf load=bought_with />
     }
 }
 

@@ -6,10 +6,11 @@ use super::{
     ProductCard, ProductStock, SortOrder,
 };
 use crate::{
-    cart::{AddToCart, Cart},
+    cart::{AddToCart, Cart, CartState},
     money::format_price,
     notices::ErrorView,
     page::shared,
+    recommend::{picked_for_you, viewed_together, RecommendationShelf},
     tracking::{track, ErrorNotice, EventKind, RecordProductView, RecordSearch},
 };
 use leptos::prelude::*;
@@ -19,10 +20,13 @@ use leptos_router::{
     hooks::{use_params_map, use_query_map},
 };
 
-/// The landing page: every category with its first products.
+/// The landing page: products picked for the shopper (or the popular ones), then every category with its first
+/// products.
 #[component]
 pub fn HomePage() -> impl IntoView {
     let shelves = Resource::new(|| (), |_| home_shelves());
+    let cart = CartState::get();
+    let picked = Resource::new(|| (), move |_| async move { picked_for_you(cart.product_ids().await).await });
     view! {
         <Title text="" />
         <section class="hero">
@@ -33,6 +37,7 @@ pub fn HomePage() -> impl IntoView {
                 <button type="submit">"Search"</button>
             </form>
         </section>
+        <RecommendationShelf load=picked />
         <Suspense fallback=|| view! { <p class="loading">"Loading the catalog…"</p> }>
             {move || Suspend::new(async move {
                 match shelves.await {
@@ -201,11 +206,16 @@ pub fn CatalogPage() -> impl IntoView {
     }
 }
 
-/// A product page with live stock and add to cart.
+/// A product page with live stock and add to cart, and what other visits viewed with it.
 #[component]
 pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
     let product = Resource::new(move || params.read().get("slug").unwrap_or_default(), get_product);
+    let cart = CartState::get();
+    let viewed_with = Resource::new(
+        || (),
+        move |_| async move { viewed_together(product.await?.id, cart.product_ids().await).await },
+    );
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -230,6 +240,7 @@ pub fn ProductPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <RecommendationShelf load=viewed_with />
     }
 }
 

@@ -1,6 +1,9 @@
 //! The clickstream consumer's writes.
 
-use app::tracking::schema::{ClickstreamRecord, EventKind, EventOrigin, EventType};
+use app::{
+    recommend::store as recommend,
+    tracking::schema::{ClickstreamRecord, EventKind, EventOrigin, EventType},
+};
 use sqlx::PgPool;
 
 /// What became of an event.
@@ -19,7 +22,7 @@ pub enum Stored {
 /// exact however many workers share the visit's partition over time.
 ///
 /// Only the server's `checkout_begin` and `payment_result` move a visit's funnel: a browser cannot claim a
-/// purchase.
+/// purchase. A new product view or paid order also moves the recommendations' counts (`app::recommend::store`).
 pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -> Result<Stored, sqlx::Error> {
     let payload = serde_json::to_value(record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let mut tx = pool.begin().await?;
@@ -100,6 +103,15 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
     )
     .execute(&mut *tx)
     .await?;
+    // The recommendations' counts, in the same transaction: a redelivery counts nothing twice. A bot's views
+    // count nothing; only the server's word says an order was paid.
+    match &record.event {
+        EventKind::ProductView { product_id, .. } if !record.bot && !from_server => {
+            recommend::record_view(&mut tx, record.visit_id, *product_id, record.received_at).await?;
+        }
+        EventKind::PaymentResult { order_id, .. } if paid => recommend::record_purchase(&mut tx, *order_id).await?,
+        _ => {}
+    }
     tx.commit().await?;
     Ok(Stored::New)
 }

@@ -21,6 +21,7 @@ mod live;
 mod observability;
 mod payments;
 mod provider_tls;
+mod recommend;
 mod retention;
 mod scale;
 mod sessions;

@@ -1,7 +1,9 @@
 //! The SSR section's fair ceiling: the same three pages written by hand, with `maud` on a bare axum router. Each
 //! page runs exactly the queries the app runs for a first visit without a cache (`app::catalog::store`: the home
-//! page's shelves; a search and the categories; a product by its slug), and renders the same markup: the header,
-//! the search form, the tiles with their stock-check islands, the filters, the footer. No framework, no session,
+//! page's shelves; a search and the categories; a product by its slug; and `app::recommend::store`: the popular
+//! products on the home page, those viewed with the product on its page), and renders the same markup: the
+//! header, the search form, the tiles with their stock-check islands, the recommendations, the filters, the
+//! footer. No framework, no session,
 //! no middleware. The app against it is what Leptos, our components and our middleware cost over the same
 //! database work; an app that skips the queries (its catalog cache) can beat it.
 
@@ -9,6 +11,7 @@ use anyhow::Context;
 use app::{
     catalog::{store, CatalogQuery, CategoryShelf, ProductCard, SortOrder},
     money::format_price,
+    recommend::{self, store::Signal, Recommended, Slot},
 };
 use axum::{
     extract::{Path, Query, State},
@@ -88,6 +91,29 @@ fn shelf(shelf: &CategoryShelf) -> Markup {
     }
 }
 
+fn recommendations(slot: Slot, products: &[Recommended]) -> Markup {
+    let heading = format!("rec-{}", slot.as_str());
+    let loading = if slot == Slot::Popular { "eager" } else { "lazy" };
+    html! {
+        @if !products.is_empty() {
+            section."shelf recommendations" data-slot=(slot.as_str()) aria-labelledby=(heading) {
+                h2 id=(heading) { (slot.heading()) }
+                ul.product-grid {
+                    @for product in products {
+                        li.product-tile data-product-id=(product.id) {
+                            a.tile-link href=(slot.href(&product.slug)) data-track=(heading) {
+                                img src={ "/images/products/" (product.slug) } alt="" width="240" height="180" loading=(loading);
+                                h3 { (product.name) }
+                            }
+                            p.price { (format_price(product.price_cents, &product.currency)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 type Answer = Result<Response, (http::StatusCode, String)>;
 
 fn failed(error: impl std::fmt::Display) -> (http::StatusCode, String) {
@@ -96,6 +122,7 @@ fn failed(error: impl std::fmt::Display) -> (http::StatusCode, String) {
 
 async fn home(State(pool): State<PgPool>) -> Answer {
     let shelves = store::home_shelves(&pool, 4).await.map_err(failed)?;
+    let popular = recommend::store::popular(&pool, &[], recommend::SHOWN).await.map_err(failed)?;
     let content = html! {
         section.hero {
             h1 { "Everything for the way you move" }
@@ -105,6 +132,7 @@ async fn home(State(pool): State<PgPool>) -> Answer {
                 button type="submit" { "Search" }
             }
         }
+        (recommendations(Slot::Popular, &popular))
         @for one in &shelves { (shelf(one)) }
     };
     Ok(Html(page("Cartograph", "/", content).into_string()).into_response())
@@ -172,6 +200,9 @@ async fn product(State(pool): State<PgPool>, Path(slug): Path<String>) -> Answer
     let Some(p) = store::product_by_slug(&pool, &slug).await.map_err(failed)? else {
         return Ok(http::StatusCode::NOT_FOUND.into_response());
     };
+    let seeds = [p.id];
+    let related = recommend::store::related(&pool, Signal::Viewed, &seeds, &seeds, recommend::SHOWN);
+    let related = related.await.map_err(failed)?;
     let content = html! {
         leptos-island data-component="RecordProductView"
             data-props={ r#"{"product_id":"# (p.id) r#","slug":"# (serde_json::to_string(&p.slug).unwrap_or_default()) "}" } {}
@@ -192,6 +223,7 @@ async fn product(State(pool): State<PgPool>, Path(slug): Path<String>) -> Answer
                 p.description { (p.description) }
             }
         }
+        (recommendations(Slot::ViewedTogether, &related))
     };
     let title = format!("{} · Cartograph", p.name);
     Ok(Html(page(&title, &format!("/product/{}", p.slug), content).into_string()).into_response())
