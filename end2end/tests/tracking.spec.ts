@@ -76,3 +76,43 @@ test("switching journey recording off in the footer stops sending", async ({ pag
   await expect(page.getByRole("checkbox", { name: /Record my journey/ })).not.toBeChecked();
   void context;
 });
+
+test("a struggling shopper's rage click, dead click and quick back, and each page's Web Vitals, reach the topic", async ({
+  browser,
+}) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await openHydrated(page, "/");
+  const visit = (await context.cookies()).find((c) => c.name === "cg_visit")!.value.split(".")[0];
+  await openHydrated(page, "/product/ember-camp-stove");
+  // The product photo is not a link: four clicks on it, each within a second of the last (and apart enough not
+  // to be a double click), change nothing.
+  const photo = page.locator("article.product-page img");
+  for (let i = 0; i < 4; i++) {
+    if (i > 0) await page.waitForTimeout(550);
+    await photo.click();
+  }
+  await page.waitForTimeout(1_200);
+  // Back to the home page within seconds of arriving: a quick back.
+  await page.goBack();
+  await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+  await page.close({ runBeforeUnload: true });
+
+  const product = "/product/ember-camp-stove";
+  await expect
+    .poll(() => topicEvents(visit).filter((e) => e.path === product).map((e) => e.type), { timeout: 30_000 })
+    .toEqual(expect.arrayContaining(["rage_click", "dead_click", "web_vitals", "quick_back", "page_leave"]));
+  const events = topicEvents(visit).filter((e) => e.path === product);
+  expect(events.find((e) => e.type === "rage_click")).toMatchObject({ element: "img", label: "Ember Camp Stove", clicks: 4 });
+  expect(events.filter((e) => e.type === "dead_click"), "one dead click for the burst, not four").toHaveLength(1);
+  expect(events.find((e) => e.type === "dead_click")).toMatchObject({ element: "img", label: "Ember Camp Stove" });
+  const vitals = events.find((e) => e.type === "web_vitals")!;
+  expect(vitals.lcp_ms as number).toBeGreaterThan(0);
+  expect(typeof vitals.cls_milli).toBe("number");
+  expect(events.find((e) => e.type === "quick_back")!.duration_ms as number).toBeLessThanOrEqual(5_000);
+  // The home page before it reported its own vitals when it was left.
+  await expect
+    .poll(() => topicEvents(visit).some((e) => e.type === "web_vitals" && e.path === "/"), { timeout: 30_000 })
+    .toBe(true);
+  await context.close();
+});

@@ -6,6 +6,7 @@
 pub mod schema;
 #[cfg(feature = "ssr")]
 pub mod server_events;
+pub mod signals;
 #[cfg(feature = "hydrate")]
 mod tracker;
 

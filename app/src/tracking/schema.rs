@@ -1,14 +1,34 @@
-//! Version 1 of the clickstream schema.
+//! The clickstream schema, version 2.
 //!
 //! The browser posts a [`ClientBatch`]; the server validates it, stamps each event with an id, the visit, the
 //! user and its own receive time, and produces a [`ClickstreamRecord`] per event to `clickstream.v1`.
+//!
+//! Version 2 adds the frustration and quality signals (`rage_click`, `dead_click`, `quick_back`, `web_vitals`)
+//! and changes nothing else: a version 1 batch (a page still running an older tracker) and a version 1 record
+//! (written before the upgrade) are read as they always were; only a version 2 batch may carry the new kinds.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The schema version written into every record.
-pub const SCHEMA_VERSION: u16 = 1;
+/// The schema version written into every record, and the newest a batch may say.
+pub const SCHEMA_VERSION: u16 = 2;
+/// The oldest version still read, in batches and in records.
+pub const OLDEST_SCHEMA_VERSION: u16 = 1;
+/// Clicks on one element, each within [`RAGE_CLICK_WINDOW_MS`] of the one before, that make a rage click.
+pub const RAGE_CLICKS: i32 = 3;
+pub const RAGE_CLICK_WINDOW_MS: i64 = 1_000;
+/// A click after which nothing on the page changed for this long is a dead click.
+pub const DEAD_CLICK_MS: i64 = 1_000;
+/// A product page left sooner than this after it was shown is a quick back.
+pub const QUICK_BACK_MS: i64 = 5_000;
+/// The largest time a Web Vital may report (ten minutes), in milliseconds.
+const MAX_VITAL_MS: i64 = 600_000;
+
+/// Whether a batch or record of `version` can be read.
+pub fn is_supported_version(version: u64) -> bool {
+    (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&version)
+}
 /// The most events one batch may carry.
 pub const MAX_EVENTS_PER_BATCH: usize = 100;
 /// The longest string any field may hold, in bytes.
@@ -39,6 +59,19 @@ pub enum EventKind {
     PageLeave { duration_ms: i64, scroll_depth_pct: i32 },
     /// An error message the app showed the shopper.
     Error { message: String },
+    /// At least [`RAGE_CLICKS`] quick clicks on one element (version 2): the shopper expected something to
+    /// happen. `element` and `label` as for a click (for something that is not a control, its tag and its
+    /// `data-track`, `aria-label` or `alt`, never its text).
+    RageClick { element: String, label: String, clicks: i32 },
+    /// A click on something that looks clickable (a control, an image, a pointer cursor) after which nothing
+    /// changed for [`DEAD_CLICK_MS`]: no navigation, no change to the page, no scroll (version 2).
+    DeadClick { element: String, label: String },
+    /// A product page left [`QUICK_BACK_MS`] or sooner after it was shown (version 2).
+    QuickBack { duration_ms: i64 },
+    /// The page's Core Web Vitals when it was left (version 2): largest contentful paint and interaction to next
+    /// paint in milliseconds, cumulative layout shift in thousandths; `None` for what the browser did not measure
+    /// (no interaction, say).
+    WebVitals { lcp_ms: Option<i64>, cls_milli: Option<i64>, inp_ms: Option<i64> },
 }
 
 /// The kinds of event, without their details: the `type` field, the `clickstream_events.event_type` column and
@@ -55,10 +88,14 @@ pub enum EventType {
     Click,
     PageLeave,
     Error,
+    RageClick,
+    DeadClick,
+    QuickBack,
+    WebVitals,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 14] = [
         EventType::PageView,
         EventType::ProductView,
         EventType::CartAdd,
@@ -69,6 +106,10 @@ impl EventType {
         EventType::Click,
         EventType::PageLeave,
         EventType::Error,
+        EventType::RageClick,
+        EventType::DeadClick,
+        EventType::QuickBack,
+        EventType::WebVitals,
     ];
 
     /// The name as it appears in the `type` field (and the database).
@@ -84,7 +125,24 @@ impl EventType {
             EventType::Click => "click",
             EventType::PageLeave => "page_leave",
             EventType::Error => "error",
+            EventType::RageClick => "rage_click",
+            EventType::DeadClick => "dead_click",
+            EventType::QuickBack => "quick_back",
+            EventType::WebVitals => "web_vitals",
         }
+    }
+
+    /// The schema version that introduced the kind.
+    pub fn since_version(self) -> u16 {
+        match self {
+            EventType::RageClick | EventType::DeadClick | EventType::QuickBack | EventType::WebVitals => 2,
+            _ => 1,
+        }
+    }
+
+    /// A sign that the shopper struggled: a rage or dead click, a quick back, an error shown.
+    pub fn is_frustration(self) -> bool {
+        matches!(self, EventType::RageClick | EventType::DeadClick | EventType::QuickBack | EventType::Error)
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -106,6 +164,10 @@ impl EventKind {
             EventKind::Click { .. } => EventType::Click,
             EventKind::PageLeave { .. } => EventType::PageLeave,
             EventKind::Error { .. } => EventType::Error,
+            EventKind::RageClick { .. } => EventType::RageClick,
+            EventKind::DeadClick { .. } => EventType::DeadClick,
+            EventKind::QuickBack { .. } => EventType::QuickBack,
+            EventKind::WebVitals { .. } => EventType::WebVitals,
         }
     }
 
@@ -129,10 +191,15 @@ impl EventKind {
                 [("element", element.as_str()), ("label", label.as_str())].into_iter().chain(href).collect()
             }
             EventKind::Error { message } => vec![("message", message)],
+            EventKind::RageClick { element, label, .. } | EventKind::DeadClick { element, label } => {
+                vec![("element", element), ("label", label)]
+            }
             EventKind::CartAdd { .. }
             | EventKind::CartRemove { .. }
             | EventKind::CheckoutBegin { .. }
-            | EventKind::PageLeave { .. } => vec![],
+            | EventKind::PageLeave { .. }
+            | EventKind::QuickBack { .. }
+            | EventKind::WebVitals { .. } => vec![],
         }
     }
 
@@ -203,6 +270,24 @@ impl ClientEvent {
                 Err("cart_add: quantity must be 1 to 99".into())
             }
             EventKind::Search { results, .. } if *results < 0 => Err("search: results cannot be negative".into()),
+            EventKind::RageClick { clicks, .. } if !(RAGE_CLICKS..=1_000).contains(clicks) => {
+                Err(format!("rage_click: clicks must be {RAGE_CLICKS} to 1000"))
+            }
+            EventKind::QuickBack { duration_ms } if !(0..=QUICK_BACK_MS).contains(duration_ms) => {
+                Err(format!("quick_back: duration must be 0 to {QUICK_BACK_MS} ms"))
+            }
+            EventKind::WebVitals { lcp_ms, cls_milli, inp_ms } => {
+                let within = |value: &Option<i64>, max: i64| value.is_none_or(|value| (0..=max).contains(&value));
+                if lcp_ms.is_none() && cls_milli.is_none() && inp_ms.is_none() {
+                    Err("web_vitals: no vital measured".into())
+                } else if !within(lcp_ms, MAX_VITAL_MS) || !within(inp_ms, MAX_VITAL_MS) {
+                    Err(format!("web_vitals: lcp_ms and inp_ms must be 0 to {MAX_VITAL_MS}"))
+                } else if !within(cls_milli, 100_000) {
+                    Err("web_vitals: cls_milli must be 0 to 100000".into())
+                } else {
+                    Ok(())
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -227,7 +312,7 @@ pub fn event_id(visit_id: Uuid, client_id: Option<&str>) -> Uuid {
 /// What the browser posts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientBatch {
-    /// Schema version of the batch; must equal [`SCHEMA_VERSION`].
+    /// Schema version of the batch: [`OLDEST_SCHEMA_VERSION`] to [`SCHEMA_VERSION`].
     pub v: u16,
     pub events: Vec<ClientEvent>,
 }

@@ -7,10 +7,19 @@
 //! Do-Not-Track, Global Privacy Control, when the shopper switched tracking off, or once the server said the
 //! visit is full (it holds the most events a visit may, until it ends). Every failure is
 //! swallowed: tracking must never break or slow the shop.
+//!
+//! Besides what the shopper does, it reports signs of trouble (schema version 2): rage clicks (a burst of quick
+//! clicks on one element), dead clicks (a click on something that looks clickable after which nothing changed),
+//! quick backs (a product page left within seconds) and each page's Core Web Vitals (LCP, CLS and INP from
+//! `PerformanceObserver`), sent when the page is left.
 
-use super::schema::{ClientBatch, ClientEvent, EventKind, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
+use super::schema::{
+    ClientBatch, ClientEvent, EventKind, DEAD_CLICK_MS, MAX_EVENTS_PER_BATCH, QUICK_BACK_MS, RAGE_CLICK_WINDOW_MS,
+    SCHEMA_VERSION,
+};
+use super::signals::{Burst, Interactions, LayoutShifts};
 use super::COLLECT_PATH;
-use std::{cell::RefCell, collections::VecDeque};
+use std::{cell::RefCell, collections::VecDeque, rc::Rc};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{Element, RequestCredentials, RequestInit};
 
@@ -38,6 +47,39 @@ struct Tracker {
     retry_delay_ms: i32,
     retry_scheduled: bool,
     page: Option<PageTimer>,
+    /// The clicks of the current burst, on one element.
+    burst: Option<Burst<Clicked>>,
+    vitals: Vitals,
+}
+
+/// What a click landed on, as the clickstream names it.
+#[derive(Clone, PartialEq)]
+struct Clicked {
+    element: Element,
+    kind: String,
+    label: String,
+}
+
+/// This page's Core Web Vitals so far.
+#[derive(Default)]
+struct Vitals {
+    lcp_ms: Option<f64>,
+    shifts: LayoutShifts,
+    interactions: Interactions,
+}
+
+impl Vitals {
+    /// The `web_vitals` event for what was measured, if anything; the page's measures start again.
+    fn take_event(&mut self) -> Option<EventKind> {
+        let vitals = std::mem::take(self);
+        let lcp_ms = vitals.lcp_ms.map(|ms| ms.round() as i64);
+        let (cls_milli, inp_ms) = (vitals.shifts.cls_milli(), vitals.interactions.inp_ms());
+        (lcp_ms.is_some() || cls_milli.is_some() || inp_ms.is_some()).then_some(EventKind::WebVitals {
+            lcp_ms,
+            cls_milli,
+            inp_ms,
+        })
+    }
 }
 
 /// A batch as it is sent: the request body, and how many events it carries.
@@ -176,7 +218,8 @@ pub fn install() {
             flush(true);
         }
     });
-    listen(&document, "click", true, |event| record_click(&event));
+    listen(&document, "click", true, |event| on_click(&event));
+    observe_vitals();
     listen(&window, "scroll", false, |_| {
         let depth = scroll_depth();
         with(|t| {
@@ -210,13 +253,21 @@ pub fn page_changed(path: &str) {
 }
 
 fn leave_page() {
+    end_burst(true);
     let Some(page) = with(|t| t.page.take()) else { return };
-    let mut event = ClientEvent::now(EventKind::PageLeave {
-        duration_ms: (js_sys::Date::now() - page.started_ms).max(0.0) as i64,
-        scroll_depth_pct: page.max_scroll_pct.clamp(0, 100),
-    });
-    event.path = page.path;
-    record(event);
+    let duration_ms = (js_sys::Date::now() - page.started_ms).max(0.0) as i64;
+    let on_page = |kind: EventKind| {
+        let mut event = ClientEvent::now(kind);
+        event.path = page.path.clone();
+        record(event);
+    };
+    if let Some(vitals) = with(|t| t.vitals.take_event()) {
+        on_page(vitals);
+    }
+    if page.path.starts_with("/product/") && duration_ms <= QUICK_BACK_MS {
+        on_page(EventKind::QuickBack { duration_ms });
+    }
+    on_page(EventKind::PageLeave { duration_ms, scroll_depth_pct: page.max_scroll_pct.clamp(0, 100) });
 }
 
 /// How far down the page the bottom of the viewport is, in percent.
@@ -229,39 +280,220 @@ fn scroll_depth() -> i32 {
     (((scrolled + viewport) / height) * 100.0).round().clamp(0.0, 100.0) as i32
 }
 
-/// Clicks on links, buttons and form controls, labelled by `data-track`, `aria-label` or their text —
-/// never by an input's value. Anything inside `[data-no-track]` is skipped.
-fn record_click(event: &web_sys::Event) {
+/// What the tracker counts as a control: a click on one (or inside one) is a `click` event.
+const CONTROLS: &str = "a, button, input, select, textarea, summary, [role=button], [data-track]";
+
+/// A click anywhere: a `click` event for a control, and the element counted toward a rage click and watched for
+/// a dead click. Anything inside `[data-no-track]` is skipped.
+fn on_click(event: &web_sys::Event) {
     let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
-    let Ok(Some(element)) = target.closest("a, button, input, select, textarea, summary, [role=button], [data-track]")
-    else {
-        return;
-    };
-    if element.closest("[data-no-track]").ok().flatten().is_some() {
+    if target.closest("[data-no-track]").ok().flatten().is_some() {
         return;
     }
-    // Tag names are ASCII: the Unicode case tables stay out of the bundle.
-    let tag = element.tag_name().to_ascii_lowercase();
-    let is_field = matches!(tag.as_str(), "input" | "select" | "textarea");
-    let label = element
-        .get_attribute("data-track")
-        .or_else(|| element.get_attribute("aria-label"))
-        .or_else(|| if is_field { element.get_attribute("name") } else { element.text_content() })
-        .map(|text| text.split_whitespace().collect::<Vec<_>>().join(" "))
-        .map(|text| text.chars().take(80).collect::<String>())
-        .unwrap_or_default();
-    let element_kind = match (tag.as_str(), element.get_attribute("type")) {
-        ("input", Some(kind)) => format!("input:{kind}"),
-        _ => tag.clone(),
-    };
-    let href = (tag == "a").then(|| element.get_attribute("href")).flatten().map(|href| {
+    let control = target.closest(CONTROLS).ok().flatten();
+    if let Some(control) = &control {
+        record_click(control);
+    }
+    let element = control.unwrap_or(target);
+    let clicked = describe(&element);
+    // The first click of a burst is watched: the rest of a rage click would only repeat its dead click.
+    if count_toward_rage(clicked.clone()) && looks_clickable(&element) {
+        watch_for_dead_click(clicked);
+    }
+}
+
+/// Clicks on links, buttons and form controls, labelled by `data-track`, `aria-label` or their text —
+/// never by an input's value.
+fn record_click(element: &Element) {
+    let Clicked { kind, label, .. } = describe(element);
+    let href = (kind == "a").then(|| element.get_attribute("href")).flatten().map(|href| {
         if href.starts_with('/') {
             href
         } else {
             "external".to_string()
         }
     });
-    record(ClientEvent::now(EventKind::Click { element: element_kind, label, href }));
+    record(ClientEvent::now(EventKind::Click { element: kind, label, href }));
+}
+
+/// The element's kind (`a`, `button`, `input:checkbox`, `img`…) and label: `data-track`, `aria-label`, then an
+/// image's `alt`, a field's name or a control's text. Something that is not a control is never labelled by its
+/// text, which may be anything the page shows (an address, say).
+fn describe(element: &Element) -> Clicked {
+    // Tag names are ASCII: the Unicode case tables stay out of the bundle.
+    let tag = element.tag_name().to_ascii_lowercase();
+    let is_field = matches!(tag.as_str(), "input" | "select" | "textarea");
+    let is_control = element.matches(CONTROLS).unwrap_or(false);
+    let label = element
+        .get_attribute("data-track")
+        .or_else(|| element.get_attribute("aria-label"))
+        .or_else(|| match tag.as_str() {
+            "img" => element.get_attribute("alt"),
+            _ if is_field => element.get_attribute("name"),
+            _ if is_control => element.text_content(),
+            _ => None,
+        })
+        .map(|text| text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|text| text.chars().take(80).collect::<String>())
+        .unwrap_or_default();
+    let kind = match (tag.as_str(), element.get_attribute("type")) {
+        ("input", Some(kind)) => format!("input:{kind}"),
+        _ => tag,
+    };
+    Clicked { element: element.clone(), kind, label }
+}
+
+/// Counts a click into the current burst, and says whether it began a new one. A burst another click ended is
+/// reported if it was a rage click, and a burst still open once its window has passed.
+fn count_toward_rage(clicked: Clicked) -> bool {
+    let now = js_sys::Date::now();
+    let (ended, first) = with(|t| {
+        let ended = Burst::click(&mut t.burst, clicked, now);
+        (ended, t.burst.as_ref().is_some_and(|burst| burst.clicks == 1))
+    });
+    if let Some(ended) = ended {
+        report_burst(ended);
+    }
+    after_ms(RAGE_CLICK_WINDOW_MS as i32 + 50, Box::new(|| end_burst(false)));
+    first
+}
+
+/// Reports the current burst if it can grow no more (or at once when `now`, as the page is left).
+fn end_burst(now: bool) {
+    let ended = with(|t| if now { t.burst.take() } else { Burst::ended(&mut t.burst, js_sys::Date::now()) });
+    if let Some(ended) = ended {
+        report_burst(ended);
+    }
+}
+
+fn report_burst(burst: Burst<Clicked>) {
+    if burst.is_rage() {
+        let Clicked { kind, label, .. } = burst.target;
+        record(ClientEvent::now(EventKind::RageClick { element: kind, label, clicks: burst.clicks }));
+    }
+}
+
+/// Whether a click on `element` should do something: a button (or what plays one), an image, or anything with a
+/// pointer cursor. Links are left out (they navigate, or download, which changes nothing on the page), and so are
+/// form fields and labels (focusing one is their effect).
+fn looks_clickable(element: &Element) -> bool {
+    if element.closest("a[href], input, select, textarea, label").ok().flatten().is_some() {
+        return false;
+    }
+    if element.matches("button, summary, [role=button], img, [data-track]").unwrap_or(false) {
+        return true;
+    }
+    web_sys::window()
+        .and_then(|window| window.get_computed_style(element).ok().flatten())
+        .and_then(|style| style.get_property_value("cursor").ok())
+        .is_some_and(|cursor| cursor == "pointer")
+}
+
+/// Reports a dead click if, for [`DEAD_CLICK_MS`] after it, the page does not change (no element, attribute or
+/// text), does not scroll, is not left or hidden, and no text gets selected.
+fn watch_for_dead_click(clicked: Clicked) {
+    let Some(window) = web_sys::window() else { return };
+    let Some(root) = window.document().and_then(|document| document.document_element()) else { return };
+    let changed = Rc::new(std::cell::Cell::new(false));
+    let seen = changed.clone();
+    let on_change = Closure::<dyn Fn()>::new(move || seen.set(true));
+    let Ok(observer) = web_sys::MutationObserver::new(on_change.as_ref().unchecked_ref()) else { return };
+    let options = web_sys::MutationObserverInit::new();
+    options.set_subtree(true);
+    options.set_child_list(true);
+    options.set_attributes(true);
+    options.set_character_data(true);
+    if observer.observe_with_options(&root, &options).is_err() {
+        return;
+    }
+    let scrolled_from = window.scroll_y().unwrap_or(0.0);
+    after_ms(
+        DEAD_CLICK_MS as i32,
+        Box::new(move || {
+            observer.disconnect();
+            drop(on_change);
+            let Some(window) = web_sys::window() else { return };
+            let hidden = window.document().is_none_or(|document| document.hidden());
+            let scrolled = window.scroll_y().unwrap_or(0.0) != scrolled_from;
+            let selected = window.get_selection().ok().flatten().is_some_and(|selection| !selection.is_collapsed());
+            if !changed.get() && !hidden && !scrolled && !selected {
+                let Clicked { kind, label, .. } = clicked;
+                record(ClientEvent::now(EventKind::DeadClick { element: kind, label }));
+            }
+        }),
+    );
+}
+
+/// Runs `run` once after `delay` ms. (Boxed: one copy of the closure glue for every caller, not one each.)
+fn after_ms(delay: i32, run: Box<dyn FnOnce()>) {
+    if let Some(window) = web_sys::window() {
+        let run = Closure::once_into_js(run);
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(run.unchecked_ref(), delay);
+    }
+}
+
+/// Watches this page's largest contentful paint, layout shifts and interactions (each from the start of the
+/// page: the observers ask for what was buffered before the tracker started). A browser without one of them
+/// leaves that vital out.
+fn observe_vitals() {
+    observe(
+        "largest-contentful-paint",
+        Box::new(|entry| {
+            let at = entry.start_time();
+            with(|t| t.vitals.lcp_ms = Some(at));
+        }),
+    );
+    observe(
+        "layout-shift",
+        Box::new(|entry| {
+            let field = |name: &str| js_sys::Reflect::get(entry, &name.into()).ok();
+            let recent_input = field("hadRecentInput").and_then(|v| v.as_bool()).unwrap_or(false);
+            let value = field("value").and_then(|v| v.as_f64()).unwrap_or(0.0);
+            with(|t| {
+                if recent_input {
+                    t.vitals.shifts.observed()
+                } else {
+                    t.vitals.shifts.add(entry.start_time(), value)
+                }
+            });
+        }),
+    );
+    observe(
+        "event",
+        Box::new(|entry| {
+            let id = js_sys::Reflect::get(entry, &"interactionId".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+            let duration = entry.duration();
+            with(|t| t.vitals.interactions.add(id as u64, duration));
+        }),
+    );
+    // Layout shifts are reported only when they happen: a page that supports them and has none has a CLS of 0.
+    let supported = js_sys::Reflect::get(&js_sys::global(), &"PerformanceObserver".into())
+        .ok()
+        .and_then(|observer| js_sys::Reflect::get(&observer, &"supportedEntryTypes".into()).ok())
+        .map(|types| js_sys::Array::from(&types).includes(&"layout-shift".into(), 0))
+        .unwrap_or(false);
+    if supported {
+        with(|t| t.vitals.shifts.observed());
+    }
+}
+
+/// Calls `each` for every entry of `entry_type`, buffered ones first. (Boxed, as [`after_ms`].)
+fn observe(entry_type: &str, each: Box<dyn Fn(&web_sys::PerformanceEntry)>) {
+    let callback = Closure::<dyn Fn(web_sys::PerformanceObserverEntryList)>::new(
+        move |list: web_sys::PerformanceObserverEntryList| {
+            for entry in list.get_entries().iter() {
+                each(entry.unchecked_ref());
+            }
+        },
+    );
+    let Ok(observer) = web_sys::PerformanceObserver::new(callback.as_ref().unchecked_ref()) else { return };
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| js_sys::Reflect::set(&options, &key.into(), &value).is_ok();
+    if !(set("type", entry_type.into()) && set("buffered", true.into()) && set("durationThreshold", 16.into())) {
+        return;
+    }
+    observer.observe(options.unchecked_ref::<web_sys::PerformanceObserverInit>());
+    callback.forget();
 }
 
 /// Sends what is queued and what waits for a retry.

@@ -8,7 +8,7 @@ use crate::consume::{
     failure::{Attempt, Writes},
     Handler,
 };
-use app::tracking::schema::{ClickstreamRecord, SCHEMA_VERSION};
+use app::tracking::schema::{is_supported_version, ClickstreamRecord};
 use rdkafka::message::{BorrowedMessage, Message};
 
 /// Stores clickstream events.
@@ -43,7 +43,7 @@ fn decode(message: &BorrowedMessage<'_>) -> Result<ClickstreamRecord, String> {
     let payload = message.payload().ok_or_else(|| "empty payload".to_string())?;
     let record: ClickstreamRecord =
         serde_json::from_slice(payload).map_err(|error| format!("undecodable record: {error}"))?;
-    if record.schema_version != SCHEMA_VERSION {
+    if !is_supported_version(u64::from(record.schema_version)) {
         return Err(format!("unsupported schema version {}", record.schema_version));
     }
     Ok(record)

@@ -4,7 +4,9 @@ use super::limits::{Rate, RateLimiter};
 use super::producer::ProduceError;
 use super::visit::VisitId;
 use crate::{client_ip, config::Settings, http::error::HttpError, prometheus::names};
-use app::tracking::schema::{event_id, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION};
+use app::tracking::schema::{
+    event_id, is_supported_version, ClickstreamRecord, EventOrigin, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION,
+};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, State},
@@ -42,11 +44,11 @@ pub fn validate_batch(body: &[u8]) -> BatchVerdict {
         Ok(value) => value,
         Err(error) => return BatchVerdict::Refused(format!("body is not JSON: {error}")),
     };
-    match value.get("v").and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+    let version = match value.get("v").and_then(|v| v.as_u64()) {
+        Some(v) if is_supported_version(v) => v,
         Some(v) => return BatchVerdict::Refused(format!("unsupported schema version {v}")),
         None => return BatchVerdict::Refused("missing schema version field \"v\"".into()),
-    }
+    };
     let Some(events) = value.get("events").and_then(|e| e.as_array()) else {
         return BatchVerdict::Refused("missing \"events\" array".into());
     };
@@ -67,6 +69,14 @@ pub fn validate_batch(body: &[u8]) -> BatchVerdict {
                 let reason = format!(
                     "{}: recorded by the server at checkout and payment, not taken from the browser",
                     event.kind.name()
+                );
+                rejected.push((reason, raw.to_string()));
+            }
+            Ok(event) if u64::from(event.kind.event_type().since_version()) > version => {
+                let reason = format!(
+                    "{}: needs schema version {}, the batch says {version}",
+                    event.kind.name(),
+                    event.kind.event_type().since_version()
                 );
                 rejected.push((reason, raw.to_string()));
             }
@@ -342,11 +352,54 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         };
         assert!(refused(b"\xff\x00garbage").contains("not JSON"));
-        assert!(refused(br#"{"v":2,"events":[]}"#).contains("version 2"));
+        assert!(refused(br#"{"v":3,"events":[]}"#).contains("version 3"));
+        assert!(refused(br#"{"v":0,"events":[]}"#).contains("version 0"));
         assert!(refused(br#"{"events":[]}"#).contains("\"v\""));
         assert!(refused(br#"{"v":1,"events":[]}"#).contains("no events"));
         let many = format!(r#"{{"v":1,"events":[{}]}}"#, vec![r#"{"type":"page_view","path":"/"}"#; 101].join(","));
         assert!(refused(many.as_bytes()).contains("limit is 100"));
+    }
+
+    #[test]
+    fn version_2_batches_carry_the_frustration_and_quality_signals_and_version_1_batches_still_work() {
+        let signals = r#"[{"type":"rage_click","path":"/product/a","element":"img","label":"","clicks":4},
+            {"type":"dead_click","path":"/product/a","element":"img","label":"product photo"},
+            {"type":"quick_back","path":"/product/a","duration_ms":1200},
+            {"type":"web_vitals","path":"/product/a","lcp_ms":900,"cls_milli":12,"inp_ms":null},
+            {"type":"page_view","path":"/","referrer":null,"title":"Home"}]"#;
+        let checked = |version: u16| match validate_batch(format!(r#"{{"v":{version},"events":{signals}}}"#).as_bytes())
+        {
+            BatchVerdict::Checked { accepted, rejected } => (accepted.len(), rejected),
+            other => panic!("refused: {other:?}"),
+        };
+        assert_eq!(checked(2), (5, vec![]));
+        let (accepted, rejected) = checked(1);
+        assert_eq!(accepted, 1, "a version 1 batch keeps its page view");
+        assert_eq!(rejected.len(), 4);
+        assert!(rejected[0].0.contains("rage_click: needs schema version 2, the batch says 1"), "{rejected:?}");
+    }
+
+    #[test]
+    fn signals_out_of_range_are_rejected_with_the_field() {
+        let reason = |event: &str| match validate_batch(format!(r#"{{"v":2,"events":[{event}]}}"#).as_bytes()) {
+            BatchVerdict::Checked { rejected, .. } => {
+                rejected.first().map(|(reason, _)| reason.clone()).unwrap_or_default()
+            }
+            other => panic!("refused: {other:?}"),
+        };
+        assert!(reason(r#"{"type":"rage_click","path":"/","element":"a","label":"x","clicks":1}"#).contains("clicks"));
+        assert!(reason(r#"{"type":"quick_back","path":"/","duration_ms":60000}"#).contains("duration"));
+        assert!(
+            reason(r#"{"type":"web_vitals","path":"/","lcp_ms":-1,"cls_milli":null,"inp_ms":null}"#).contains("lcp_ms")
+        );
+        assert!(reason(r#"{"type":"web_vitals","path":"/","lcp_ms":null,"cls_milli":null,"inp_ms":null}"#)
+            .contains("no vital"));
+        assert!(reason(r#"{"type":"web_vitals","path":"/","lcp_ms":null,"cls_milli":200000,"inp_ms":null}"#)
+            .contains("cls_milli"));
+        let long = "x".repeat(3000);
+        assert!(
+            reason(&format!(r#"{{"type":"dead_click","path":"/","element":"a","label":"{long}"}}"#)).contains("label")
+        );
     }
 
     #[test]

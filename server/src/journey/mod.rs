@@ -25,7 +25,7 @@ pub struct JourneyEvent {
     /// The event's id; events with the same id are duplicates of one another.
     pub event_id: Uuid,
     /// `page_view`, `page_leave`, `click`, `product_view`, `cart_add`, `cart_remove`, `search`,
-    /// `checkout_begin`, `payment_result` or `error`.
+    /// `checkout_begin`, `payment_result`, `error`, `rage_click`, `dead_click`, `quick_back` or `web_vitals`.
     pub event_type: String,
     /// The path (with query) of the page the event happened on, e.g. `/products?q=tent`.
     pub path: String,
@@ -33,7 +33,8 @@ pub struct JourneyEvent {
     pub received_at: DateTime<Utc>,
     /// The event's sequence number within its page, to order events received in the same instant.
     pub seq: i32,
-    /// A click label, search query, product slug or payment result (`succeeded`/`declined`/`failed`).
+    /// A click label, search query, product slug, payment result (`succeeded`/`declined`/`failed`), or what a
+    /// signal measured ("Add to cart (4 clicks)", "left after 1.2 s", "LCP 900 ms · CLS 0.012").
     pub label: Option<String>,
 }
 

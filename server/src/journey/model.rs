@@ -149,6 +149,8 @@ pub struct JourneySummary {
     pub cart_adds: u32,
     /// `search` events.
     pub searches: u32,
+    /// Signs that the shopper struggled: rage and dead clicks, quick backs, errors shown.
+    pub frustrations: u32,
 }
 
 impl JourneySummary {
@@ -204,7 +206,7 @@ pub fn summarize(events: &[JourneyEvent]) -> JourneySummary {
     let mut visits: HashMap<PageNode, (u32, usize)> = HashMap::new();
     let mut furthest: Option<FunnelStage> = None;
     let mut reach = |stage: FunnelStage| furthest = furthest.max(Some(stage));
-    let (mut pages, mut clicks, mut cart_adds, mut searches) = (0, 0, 0, 0);
+    let (mut pages, mut clicks, mut cart_adds, mut searches, mut frustrations) = (0, 0, 0, 0, 0);
     let mut cart_touched = false;
     let mut paid = false;
 
@@ -234,6 +236,7 @@ pub fn summarize(events: &[JourneyEvent]) -> JourneySummary {
                 paid = true;
                 reach(FunnelStage::Paid);
             }
+            Some(kind) if kind.is_frustration() => frustrations += 1,
             _ => {}
         }
     }
@@ -263,6 +266,7 @@ pub fn summarize(events: &[JourneyEvent]) -> JourneySummary {
         clicks,
         cart_adds,
         searches,
+        frustrations,
     }
 }
 

@@ -62,8 +62,18 @@ pub async fn load_events(pool: &PgPool, visit: Uuid) -> Result<VisitEvents, sqlx
         JourneyEvent,
         r#"
         SELECT e.event_id, e.event_type, e.path, e.received_at AS "received_at: chrono::DateTime<chrono::Utc>", e.seq,
-               COALESCE(p.name, e.payload->>'label', e.payload->>'query', e.payload->>'slug',
-                        e.payload->>'outcome', e.payload->>'message') AS label
+               CASE e.event_type
+                   WHEN 'rage_click' THEN concat(COALESCE(NULLIF(e.payload->>'label', ''), e.payload->>'element'),
+                                                 ' (', e.payload->>'clicks', ' clicks)')
+                   WHEN 'dead_click' THEN COALESCE(NULLIF(e.payload->>'label', ''), e.payload->>'element')
+                   WHEN 'quick_back' THEN concat('left after ',
+                                                 round((e.payload->>'duration_ms')::numeric / 1000, 1), ' s')
+                   WHEN 'web_vitals' THEN concat_ws(' · ', 'LCP ' || (e.payload->>'lcp_ms') || ' ms',
+                                                    'CLS ' || round((e.payload->>'cls_milli')::numeric / 1000, 3),
+                                                    'INP ' || (e.payload->>'inp_ms') || ' ms')
+                   ELSE COALESCE(p.name, e.payload->>'label', e.payload->>'query', e.payload->>'slug',
+                                 e.payload->>'outcome', e.payload->>'message')
+               END AS label
         FROM clickstream_events e
         LEFT JOIN products p ON e.event_type IN ('cart_add', 'cart_remove')
                             AND p.id = (e.payload->>'product_id')::bigint

@@ -108,6 +108,62 @@ async fn a_signed_out_visit_is_closed_and_its_journey_is_the_owners_alone() {
     assert!(all.as_array().unwrap().iter().any(|j| j["visit_id"] == visit.as_str()), "{all}");
 }
 
+/// The tracker's version 2 signals travel the same endpoint, broker and worker as every event, and the journey
+/// says what each measured; a version 1 batch from a page with an older tracker is still taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frustration_and_quality_signals_reach_the_journey_report() {
+    let app = app_with_fast_closing().await;
+    let visit = app.visit().await;
+    post(&app, &[r#"{"type":"page_view","path":"/","id":"s0"}"#]).await;
+    let signals = [
+        r#"{"type":"page_view","path":"/product/ridgeline-2-tent","referrer":"/","id":"s1"}"#,
+        r#"{"type":"rage_click","path":"/product/ridgeline-2-tent","element":"img","label":"Ridgeline 2 Tent","clicks":5,"id":"s2"}"#,
+        r#"{"type":"dead_click","path":"/product/ridgeline-2-tent","element":"img","label":"","id":"s3"}"#,
+        r#"{"type":"web_vitals","path":"/product/ridgeline-2-tent","lcp_ms":1840,"cls_milli":12,"inp_ms":null,"id":"s4"}"#,
+        r#"{"type":"quick_back","path":"/product/ridgeline-2-tent","duration_ms":2300,"id":"s5"}"#,
+        r#"{"type":"page_leave","path":"/product/ridgeline-2-tent","duration_ms":2300,"scroll_depth_pct":40,"id":"s6"}"#,
+    ];
+    let body = format!(r#"{{"v":2,"events":[{}]}}"#, signals.join(","));
+    let response = app.post_events(&body).await;
+    assert_eq!(response.status(), 202);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["accepted"], 6, "{answer}");
+    // The same signals in a version 1 batch are refused one by one, with the reason; the rest of it is taken.
+    let old = format!(r#"{{"v":1,"events":[{},{}]}}"#, r#"{"type":"page_view","path":"/cart","id":"s7"}"#, signals[1]);
+    let answer: serde_json::Value = app.post_events(&old).await.json().await.unwrap();
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let stored = format!("SELECT count(*) FROM clickstream_events WHERE visit_id = '{visit}'");
+    assert_eq!(app.wait_for_count(&stored, 8).await, 8);
+    let types: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT event_type FROM clickstream_events WHERE visit_id = '{visit}' ORDER BY received_at, seq"
+    ))
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        types,
+        ["page_view", "page_view", "rage_click", "dead_click", "web_vitals", "quick_back", "page_leave", "page_view"]
+    );
+
+    // Its shopper signs in (which makes the anonymous visit theirs) and downloads it, rendered on demand.
+    app.sign_in("signals-owner", "/").await;
+    let response = app.client.get(app.url(&format!("/journeys/{visit}.pdf"))).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = pdf_text(&response.bytes().await.unwrap());
+    for shown in [
+        "FRUSTRATIONS",
+        "Rage click",
+        "Ridgeline 2 Tent (5 clicks)",
+        "Dead click",
+        "Quick back",
+        "left after 2.3 s",
+        "Web Vitals",
+        "LCP 1840 ms \u{b7} CLS 0.012",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing from the journey:\n{text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_visit_is_closed_by_the_sweep() {
     let app = TestApp::builder().with_worker().spawn().await;

@@ -98,7 +98,7 @@ async fn a_batch_reaches_the_topic_keyed_by_visit_with_its_ids_in_order() {
     assert_eq!(stored_ids, ids.iter().map(String::as_str).collect::<Vec<_>>(), "same ids, same order");
     let types: Vec<&str> = values.iter().map(|v| v["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["page_view", "search", "cart_add"]);
-    assert_eq!(values[0]["schema_version"], 1);
+    assert_eq!(values[0]["schema_version"], app::tracking::schema::SCHEMA_VERSION);
     assert_eq!(values[0]["bot"], false);
 }
 

@@ -109,6 +109,7 @@ pub(super) fn cover(
         (summary.clicks.to_string(), "CLICKS"),
         (summary.cart_adds.to_string(), "CART ADDS"),
         (summary.searches.to_string(), "SEARCHES"),
+        (summary.frustrations.to_string(), "FRUSTRATIONS"),
     ];
     let gap = 10.0;
     let card_w = (CONTENT_W - gap * (cards.len() as f32 - 1.0)) / cards.len() as f32;

@@ -112,6 +112,10 @@ fn event_name(event_type: &str) -> &str {
         EventType::CheckoutBegin => "Checkout begin",
         EventType::PaymentResult => "Payment",
         EventType::Error => "Error",
+        EventType::RageClick => "Rage click",
+        EventType::DeadClick => "Dead click",
+        EventType::QuickBack => "Quick back",
+        EventType::WebVitals => "Web Vitals",
     }
 }
 
@@ -121,7 +125,8 @@ fn event_color(event: &JourneyEvent) -> Rgb8 {
         Some(EventType::ProductView | EventType::Search) => NAVY_MID,
         Some(EventType::CartAdd | EventType::CartRemove | EventType::CheckoutBegin) => AMBER,
         Some(EventType::PaymentResult) if event.label.as_deref() == Some("succeeded") => GREEN,
-        Some(EventType::PaymentResult | EventType::Error) => RED,
-        Some(EventType::Click | EventType::PageLeave) | None => NAVY_PALE,
+        Some(EventType::PaymentResult | EventType::Error | EventType::RageClick) => RED,
+        Some(EventType::DeadClick | EventType::QuickBack) => AMBER_DEEP,
+        Some(EventType::Click | EventType::PageLeave | EventType::WebVitals) | None => NAVY_PALE,
     }
 }
