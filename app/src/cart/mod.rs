@@ -102,7 +102,7 @@ pub async fn add_to_cart(product_id: i64, quantity: i32) -> Result<Cart, AppErro
     validate_quantity(quantity, false)?;
     let pool = ctx::pool()?;
     let owner = owner().await?;
-    store::add(&pool, owner, product_id, quantity).await?;
+    store::add(&pool, owner, ctx::visit_id().await?, product_id, quantity).await?;
     Ok(store::load(&pool, owner).await?)
 }
 
@@ -112,7 +112,7 @@ pub async fn set_cart_quantity(product_id: i64, quantity: i32) -> Result<Cart, A
     validate_quantity(quantity, true)?;
     let pool = ctx::pool()?;
     let owner = owner().await?;
-    store::set_quantity(&pool, owner, product_id, quantity).await?;
+    store::set_quantity(&pool, owner, ctx::visit_id().await?, product_id, quantity).await?;
     Ok(store::load(&pool, owner).await?)
 }
 

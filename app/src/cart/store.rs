@@ -113,8 +113,8 @@ fn check_stock(product: &ProductForCart, wanted: i32) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Adds to a line (creating the cart and the line as needed), limited by stock.
-pub async fn add(pool: &PgPool, owner: Owner, product_id: i64, quantity: i32) -> Result<(), AppError> {
+/// Adds to a line (creating the cart and the line as needed), limited by stock; `visit` is the visit it happens in.
+pub async fn add(pool: &PgPool, owner: Owner, visit: Uuid, product_id: i64, quantity: i32) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let product = product_for_cart(&mut tx, product_id).await?;
     let cart = find_or_create(&mut tx, owner).await?;
@@ -138,12 +138,27 @@ pub async fn add(pool: &PgPool, owner: Owner, product_id: i64, quantity: i32) ->
     )
     .execute(&mut *tx)
     .await?;
+    touch(&mut tx, cart, visit).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Sets a line's quantity (zero removes it), limited by stock.
-pub async fn set_quantity(pool: &PgPool, owner: Owner, product_id: i64, quantity: i32) -> Result<(), AppError> {
+/// Notes that the cart changed now, in `visit`: the abandoned-cart reminder waits for a later visit.
+async fn touch(conn: &mut PgConnection, cart: Uuid, visit: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE orders SET updated_at = now(), changed_in_visit = $2 WHERE id = $1", cart, visit)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets a line's quantity (zero removes it), limited by stock; `visit` is the visit it happens in.
+pub async fn set_quantity(
+    pool: &PgPool,
+    owner: Owner,
+    visit: Uuid,
+    product_id: i64,
+    quantity: i32,
+) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let Some(cart) = find(&mut tx, owner).await? else {
         return Err(AppError::Invalid("Your cart is empty.".into()));
@@ -167,6 +182,7 @@ pub async fn set_quantity(pool: &PgPool, owner: Owner, product_id: i64, quantity
             return Err(AppError::Invalid(format!("{} is not in your cart.", product.name)));
         }
     }
+    touch(&mut tx, cart, visit).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -180,9 +196,8 @@ pub async fn merge_visit_cart(pool: &PgPool, visit: Uuid, user: Uuid) -> Result<
     };
     match find(&mut tx, Owner::User(user)).await? {
         None => {
-            sqlx::query!("UPDATE orders SET user_id = $2, updated_at = now() WHERE id = $1", visit_cart, user)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!("UPDATE orders SET user_id = $2 WHERE id = $1", visit_cart, user).execute(&mut *tx).await?;
+            touch(&mut tx, visit_cart, visit).await?;
         }
         Some(user_cart) => {
             sqlx::query!(
@@ -204,6 +219,7 @@ pub async fn merge_visit_cart(pool: &PgPool, visit: Uuid, user: Uuid) -> Result<
             .execute(&mut *tx)
             .await?;
             sqlx::query!("DELETE FROM orders WHERE id = $1", visit_cart).execute(&mut *tx).await?;
+            touch(&mut tx, user_cart, visit).await?;
         }
     }
     tx.commit().await

@@ -64,6 +64,8 @@ pub enum NoticeKind {
     BackInStock,
     Unavailable,
     CatalogChange,
+    /// A signed-in shopper's cart, left unpaid, on their next visit (once per cart).
+    CartReminder,
 }
 
 impl NoticeKind {
@@ -73,8 +75,20 @@ impl NoticeKind {
             NoticeKind::BackInStock => "back_in_stock",
             NoticeKind::Unavailable => "unavailable",
             NoticeKind::CatalogChange => "catalog_change",
+            NoticeKind::CartReminder => "cart_reminder",
         }
     }
+}
+
+/// What the cart reminder says: how many items wait, and which.
+pub fn cart_reminder(names: &[String], items: i64) -> String {
+    let which = match names {
+        [] => String::new(),
+        [one] => format!(": {one}"),
+        [first, rest @ ..] => format!(": {first} and {} more", rest.len()),
+    };
+    let items = if items == 1 { "1 item".to_string() } else { format!("{items} items") };
+    format!("You left {items} in your cart{which}. They are still there when you are ready.")
 }
 
 /// What a shopper holding the product in their cart is told about an event, if anything.
@@ -150,7 +164,8 @@ pub struct Notification {
     pub id: i64,
     pub kind: String,
     pub message: String,
-    pub product_slug: Option<String>,
+    /// Where the notification leads: the product it is about, or the cart.
+    pub href: Option<String>,
     /// RFC 3339, in UTC.
     pub created_at: String,
     /// The same time as the bell shows it: `2026-12-06 23:32 UTC`.
@@ -168,11 +183,16 @@ impl Notification {
         created_at: DateTime<Utc>,
         read: bool,
     ) -> Self {
+        let href = match product_slug {
+            Some(slug) => Some(format!("/product/{slug}")),
+            None if kind == NoticeKind::CartReminder.as_str() => Some("/cart".to_string()),
+            None => None,
+        };
         Self {
             id,
             kind,
             message,
-            product_slug,
+            href,
             created_at: created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             shown_at: created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             read,
@@ -209,6 +229,23 @@ pub async fn mark_notifications_read(id: i64) -> Result<i64, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cart_reminder_says_how_many_items_wait_and_leads_to_the_cart() {
+        let names = |list: &[&str]| list.iter().map(|name| name.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            cart_reminder(&names(&["Ridgeline 2 Tent"]), 1),
+            "You left 1 item in your cart: Ridgeline 2 Tent. They are still there when you are ready."
+        );
+        assert!(cart_reminder(&names(&["Tent", "Stove", "Bottle"]), 4)
+            .starts_with("You left 4 items in your cart: Tent and 2 more."));
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let reminder = Notification::new(1, "cart_reminder".into(), "m".into(), None, at, false);
+        assert_eq!(reminder.href.as_deref(), Some("/cart"));
+        let product = Notification::new(2, "price_dropped".into(), "m".into(), Some("tent".into()), at, false);
+        assert_eq!(product.href.as_deref(), Some("/product/tent"));
+        assert_eq!(Notification::new(3, "catalog_change".into(), "m".into(), None, at, false).href, None);
+    }
 
     fn state(price_cents: i64, stock: i32, archived: bool) -> ProductState {
         ProductState { slug: "tent".into(), name: "Tent".into(), price_cents, currency: "EUR".into(), stock, archived }

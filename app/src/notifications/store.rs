@@ -1,6 +1,6 @@
 //! Notification queries, and turning a catalog event into notifications (the worker calls `record`).
 
-use super::{admin_notice, shopper_notice, CatalogEvent, Inbox, NoticeKind, Notification};
+use super::{admin_notice, cart_reminder, shopper_notice, CatalogEvent, Inbox, NoticeKind, Notification};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -90,4 +90,50 @@ pub async fn record(pool: &PgPool, event: &CatalogEvent) -> Result<u64, sqlx::Er
     .rows_affected();
     tx.commit().await?;
     Ok(added)
+}
+
+/// Tells a signed-in shopper about the cart they left unpaid, once per cart: when `visit` (theirs) is not the
+/// visit in which the cart last changed, and that change is at least `after` old. Returns whether they were told.
+pub async fn remind_of_cart(
+    pool: &PgPool,
+    user: Uuid,
+    visit: Uuid,
+    after: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let Some(cart) = sqlx::query!(
+        r#"
+        SELECT o.id, array_agg(p.name ORDER BY l.added_at, p.id) AS "names!", sum(l.quantity) AS "items!"
+        FROM orders o
+        JOIN order_lines l ON l.order_id = o.id
+        JOIN products p ON p.id = l.product_id
+        WHERE o.user_id = $1 AND o.status = 'cart'
+          AND o.updated_at <= now() - make_interval(secs => $3)
+          AND o.changed_in_visit IS DISTINCT FROM $2
+          AND NOT EXISTS (SELECT 1 FROM notifications n
+                          WHERE n.user_id = $1 AND n.event_id = o.id AND n.kind = $4)
+        GROUP BY o.id
+        "#,
+        user,
+        visit,
+        after.as_secs_f64(),
+        NoticeKind::CartReminder.as_str(),
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let told = sqlx::query!(
+        r#"
+        INSERT INTO notifications (user_id, event_id, kind, message) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (user_id, event_id, kind) DO NOTHING
+        "#,
+        user,
+        cart.id,
+        NoticeKind::CartReminder.as_str(),
+        cart_reminder(&cart.names, cart.items),
+    )
+    .execute(pool)
+    .await?;
+    Ok(told.rows_affected() == 1)
 }

@@ -37,7 +37,7 @@ fn mark_read_action() -> ServerAction<MarkNotificationsRead> {
 
 fn notification_item(item: Notification, mark: ServerAction<MarkNotificationsRead>) -> impl IntoView {
     let id = item.id;
-    let href = item.product_slug.as_ref().map(|slug| format!("/product/{slug}"));
+    let href = item.href.clone();
     view! {
         <li class=if item.read { "notification" } else { "notification unread" } data-kind=item.kind.clone()>
             <p>

@@ -119,6 +119,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("visit_idle_minutes", "visits.idle_minutes"),
     ("visit_sweep_secs", "visits.sweep_secs"),
     ("visit_max_events", "visits.max_events"),
+    ("cart_reminder_minutes", "visits.cart_reminder_minutes"),
     ("visit_signing_key", "visits.signing_key"),
     ("session_idle_minutes", "session.idle_minutes"),
     ("session_absolute_minutes", "session.absolute_minutes"),

@@ -28,6 +28,10 @@ pub struct VisitSettings {
     pub sweep: Duration,
     /// The most events one visit may hold; past it events go to the bad topic (`visit_full`).
     pub max_events: NonZeroU32,
+    /// A signed-in shopper whose cart has not changed for this long is reminded of it on their next visit (once
+    /// per cart); zero turns the reminder off.
+    #[serde(rename = "cart_reminder_minutes", with = "values::minutes")]
+    pub cart_reminder: Duration,
     /// The key that signs visit ids (HMAC-SHA256), at least 32 bytes; production refuses to start without one.
     #[serde(serialize_with = "values::hidden")]
     pub signing_key: Option<SecretString>,
@@ -39,6 +43,7 @@ impl Default for VisitSettings {
             idle: Duration::from_secs(30 * 60),
             sweep: Duration::from_secs(15),
             max_events: NonZeroU32::new(5_000).expect("positive"),
+            cart_reminder: Duration::from_secs(60 * 60),
             signing_key: None,
         }
     }

@@ -73,7 +73,8 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let notifications_member = member.map(|member| format!("{member}.notifications"));
     let writes = failure::Writes { pool: pool.clone(), health, shutdown: shutdown.clone() };
     let notify = Notify { writes: writes.clone() };
-    let store = StoreEvents { writes, visit_max_events: settings.visits.max_events.get() };
+    let cart_reminder = Some(settings.visits.cart_reminder).filter(|after| !after.is_zero());
+    let store = StoreEvents { writes, visit_max_events: settings.visits.max_events.get(), cart_reminder };
     let clickstream = Subscription { kafka: &kafka, group, member, topic: &topics.clickstream };
     let catalog = Subscription {
         kafka: &kafka,

@@ -49,7 +49,7 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
     let mut buyers = Vec::new();
     for n in 0..20 {
         let buyer = user(&app, &format!("racer-{n}")).await;
-        cart_store::add(&app.pool, Owner::User(buyer), id, 1).await.unwrap();
+        cart_store::add(&app.pool, Owner::User(buyer), Uuid::new_v4(), id, 1).await.unwrap();
         buyers.push(buyer);
     }
     let results = join_all(buyers.iter().map(|buyer| {

@@ -22,6 +22,7 @@ mod observability;
 mod payments;
 mod provider_tls;
 mod recommend;
+mod reminders;
 mod retention;
 mod scale;
 mod sessions;
