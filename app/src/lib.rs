@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod error;
+pub mod insights;
 pub mod journeys;
 pub mod layout;
 pub mod live;
@@ -182,6 +183,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/orders") view=admin::AdminOrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders/:id") view=admin::AdminOrderPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/visits") view=journeys::AdminVisitsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/insights") view=insights::AdminInsightsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::AdminUsersPage ssr=SsrMode::Async />
                 </Routes>
             </main>

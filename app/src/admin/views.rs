@@ -26,12 +26,13 @@ use leptos_router::{
 
 /// Links between the back-office sections.
 #[component]
-fn AdminNav() -> impl IntoView {
+pub fn AdminNav() -> impl IntoView {
     view! {
         <nav class="admin-nav" aria-label="Back office">
             <A href="/admin/products">"Products"</A>
             <A href="/admin/orders">"Orders"</A>
             <A href="/admin/visits">"Visits"</A>
+            <A href="/admin/insights">"Insights"</A>
             <A href="/admin/users">"Users"</A>
         </nav>
     }

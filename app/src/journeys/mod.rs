@@ -95,16 +95,80 @@ pub async fn my_journeys() -> Result<Vec<VisitListItem>, AppError> {
     Ok(store::for_user(&pool, user.id).await?)
 }
 
-/// Every visit, newest first, optionally only one outcome (admins only).
+/// Which visits an admin list shows: an outcome, and what the insights page links with (the days the visit
+/// started, the funnel stage it reached, a page where it met a kind of event, a search it made). A list with
+/// any insight filter leaves bots out, as the insights do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VisitFilter {
+    pub outcome: Option<VisitOutcome>,
+    pub range: Option<crate::insights::DayRange>,
+    pub reached: Option<crate::insights::Stage>,
+    pub page: Option<String>,
+    pub event: Option<crate::tracking::schema::EventType>,
+    pub search: Option<String>,
+}
+
+impl VisitFilter {
+    /// The filter of a list's URL; an unknown value is an error a person can act on.
+    pub fn parse(
+        outcome: &str,
+        from: &str,
+        to: &str,
+        reached: &str,
+        page: &str,
+        signal: &str,
+        search: &str,
+    ) -> Result<Self, AppError> {
+        fn given(value: &str) -> Option<&str> {
+            Some(value.trim()).filter(|value| !value.is_empty())
+        }
+        let invalid = |what: &str| AppError::Invalid(format!("Unknown {what} filter."));
+        Ok(Self {
+            outcome: given(outcome)
+                .map(|label| VisitOutcome::parse(label).ok_or_else(|| invalid("outcome")))
+                .transpose()?,
+            range: if given(from).is_some() || given(to).is_some() {
+                Some(crate::insights::DayRange::parse(from, to, Utc::now().date_naive())?)
+            } else {
+                None
+            },
+            reached: given(reached)
+                .map(|stage| crate::insights::Stage::parse(stage).ok_or_else(|| invalid("stage")))
+                .transpose()?,
+            page: given(page).map(|page| crate::insights::page_of(page).to_string()),
+            event: given(signal)
+                .map(|kind| crate::tracking::schema::EventType::parse(kind).ok_or_else(|| invalid("event")))
+                .transpose()?,
+            search: given(search).map(crate::insights::normalize_query),
+        })
+    }
+
+    /// Whether an insight filter is set (then bots are left out).
+    pub fn from_insights(&self) -> bool {
+        self.range.is_some()
+            || self.reached.is_some()
+            || self.page.is_some()
+            || self.event.is_some()
+            || self.search.is_some()
+    }
+}
+
+/// Every visit, newest first, filtered (admins only).
 #[server(endpoint = "admin_visits")]
-pub async fn admin_visits(outcome: String) -> Result<Vec<VisitListItem>, AppError> {
+#[allow(clippy::too_many_arguments)]
+pub async fn admin_visits(
+    outcome: String,
+    #[server(default)] from: String,
+    #[server(default)] to: String,
+    #[server(default)] reached: String,
+    #[server(default)] page: String,
+    #[server(default)] signal: String,
+    #[server(default)] search: String,
+) -> Result<Vec<VisitListItem>, AppError> {
     ctx::require_admin().await?;
-    let outcome = match outcome.as_str() {
-        "" => None,
-        label => Some(VisitOutcome::parse(label).ok_or_else(|| AppError::Invalid("Unknown outcome filter.".into()))?),
-    };
+    let filter = VisitFilter::parse(&outcome, &from, &to, &reached, &page, &signal, &search)?;
     let pool = ctx::pool()?;
-    Ok(store::all(&pool, outcome).await?)
+    Ok(store::all(&pool, &filter).await?)
 }
 
 #[cfg(test)]

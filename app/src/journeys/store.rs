@@ -1,6 +1,6 @@
 //! Visit lists.
 
-use super::{VisitListItem, VisitOutcome};
+use super::{VisitFilter, VisitListItem, VisitOutcome};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -33,26 +33,23 @@ impl From<Row> for VisitListItem {
 
 /// A user's visits: those their events name, and anonymous ones linked at sign-in.
 pub async fn for_user(pool: &PgPool, user: Uuid) -> Result<Vec<VisitListItem>, sqlx::Error> {
-    list(pool, Some(user), None).await
+    list(pool, Some(user), &VisitFilter::default()).await
 }
 
-/// Every visit, newest first, optionally filtered by outcome.
-pub async fn all(pool: &PgPool, outcome: Option<VisitOutcome>) -> Result<Vec<VisitListItem>, sqlx::Error> {
-    list(pool, None, outcome).await
+/// Every visit, newest first, filtered.
+pub async fn all(pool: &PgPool, filter: &VisitFilter) -> Result<Vec<VisitListItem>, sqlx::Error> {
+    list(pool, None, filter).await
 }
 
-async fn list(
-    pool: &PgPool,
-    user: Option<Uuid>,
-    outcome: Option<VisitOutcome>,
-) -> Result<Vec<VisitListItem>, sqlx::Error> {
+async fn list(pool: &PgPool, user: Option<Uuid>, filter: &VisitFilter) -> Result<Vec<VisitListItem>, sqlx::Error> {
     // The filter as the two facts an outcome is made of (`VisitOutcome::of`): paid, and added to the cart.
-    let (paid, added_to_cart) = match outcome {
+    let (paid, added_to_cart) = match filter.outcome {
         None => (None, None),
         Some(VisitOutcome::Bought) => (Some(true), None),
         Some(VisitOutcome::AbandonedCart) => (Some(false), Some(true)),
         Some(VisitOutcome::Browsed) => (Some(false), Some(false)),
     };
+    let (since, until) = filter.range.map(|range| range.bounds()).unzip();
     let rows = sqlx::query_as!(
         Row,
         r#"
@@ -70,12 +67,32 @@ async fn list(
         WHERE ($1::uuid IS NULL OR v.user_id = $1 OR vu.user_id = $1)
           AND ($2::bool IS NULL OR v.paid = $2)
           AND ($3::bool IS NULL OR (v.cart_adds > 0) = $3)
+          AND NOT ($4 AND v.bot)
+          AND ($5::timestamptz IS NULL OR v.started_at >= $5)
+          AND ($6::timestamptz IS NULL OR v.started_at < $6)
+          AND ($7::smallint IS NULL OR v.furthest_stage >= $7)
+          AND (($8::text IS NULL AND $9::text IS NULL) OR EXISTS (
+                  SELECT 1 FROM clickstream_events e
+                  WHERE e.visit_id = v.visit_id
+                    AND ($8::text IS NULL OR split_part(split_part(e.path, '?', 1), '#', 1) = $8)
+                    AND ($9::text IS NULL OR e.event_type = $9)))
+          AND ($10::text IS NULL OR EXISTS (
+                  SELECT 1 FROM clickstream_events e
+                  WHERE e.visit_id = v.visit_id AND e.event_type = 'search'
+                    AND lower(regexp_replace(btrim(e.payload ->> 'query'), '\s+', ' ', 'g')) = $10))
         ORDER BY v.started_at DESC
         LIMIT 500
         "#,
         user,
         paid,
-        added_to_cart
+        added_to_cart,
+        filter.from_insights(),
+        since as _,
+        until as _,
+        filter.reached.map(|stage| stage.number()),
+        filter.page,
+        filter.event.map(|kind| kind.as_str()),
+        filter.search,
     )
     .fetch_all(pool)
     .await?;

@@ -65,10 +65,38 @@ pub fn JourneysPage() -> impl IntoView {
 pub fn AdminVisitsPage() -> impl IntoView {
     let query = use_query_map();
     let outcome = Memo::new(move |_| query.read().get("outcome").unwrap_or_default());
-    let visits = Resource::new(move || outcome.get(), admin_visits);
+    // What the insights page links with: the days, the stage, the page and its event, the search.
+    const INSIGHT_FILTERS: [&str; 6] = ["from", "to", "reached", "page", "signal", "search"];
+    let filters = Memo::new(move |_| {
+        let map = query.read();
+        INSIGHT_FILTERS.map(|key| map.get(key).unwrap_or_default())
+    });
+    let visits = Resource::new(
+        move || (outcome.get(), filters.get()),
+        |(outcome, [from, to, reached, page, signal, search])| {
+            admin_visits(outcome, from, to, reached, page, signal, search)
+        },
+    );
+    let described = move || {
+        let shown: Vec<String> = INSIGHT_FILTERS
+            .iter()
+            .zip(filters.get())
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(key, value)| format!("{key}: {value}"))
+            .collect();
+        (!shown.is_empty()).then(|| {
+            view! {
+                <p class="insight-note" data-testid="visit-filters">
+                    {format!("Only visits matching {} (bots left out). ", shown.join(", "))}
+                    <a href="/admin/visits">"Show every visit"</a>
+                </p>
+            }
+        })
+    };
     view! {
         <Title text="Visits" />
         <h1>"Visits"</h1>
+        {described}
         <Form method="GET" action="/admin/visits">
             <label class="inline-label">"Outcome "
                 <select name="outcome">

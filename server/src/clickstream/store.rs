@@ -1,6 +1,7 @@
 //! The clickstream consumer's writes.
 
 use app::{
+    insights::{self, store as insights_store},
     recommend::store as recommend,
     tracking::schema::{ClickstreamRecord, EventKind, EventOrigin, EventType},
 };
@@ -26,10 +27,15 @@ pub enum Stored {
 pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -> Result<Stored, sqlx::Error> {
     let payload = serde_json::to_value(record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let mut tx = pool.begin().await?;
-    let held = sqlx::query_scalar!("SELECT events FROM visits WHERE visit_id = $1 FOR UPDATE", record.visit_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .unwrap_or(0);
+    let visit = sqlx::query!(
+        r#"SELECT events, pending_search, pending_search_day AS "pending_search_day: chrono::NaiveDate"
+           FROM visits WHERE visit_id = $1 FOR UPDATE"#,
+        record.visit_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let held = visit.as_ref().map_or(0, |visit| visit.events);
+    let pending = visit.and_then(|visit| visit.pending_search.zip(visit.pending_search_day));
     let from_server = record.origin == EventOrigin::Server;
     if held >= cap as i32 && !from_server {
         let seen =
@@ -68,11 +74,22 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
     let checkout = i32::from(from_server && kind == EventType::CheckoutBegin);
     let paid =
         from_server && matches!(&record.event, EventKind::PaymentResult { outcome, .. } if outcome == "succeeded");
+    let last_path = (kind == EventType::PageView).then_some(record.path.as_str());
+    // A search that found products waits for a product view (insights: did it lead anywhere?); any other search
+    // ends the wait, and so does the product view.
+    let search = match &record.event {
+        EventKind::Search { query, results } => {
+            Some(if *results > 0 { insights::normalize_query(query) } else { String::new() })
+        }
+        _ => None,
+    };
     sqlx::query!(
         r#"
         INSERT INTO visits (visit_id, user_id, started_at, last_event_at, events, page_views, clicks, cart_adds,
-                            checkouts, paid, user_agent, bot)
-        VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10)
+                            checkouts, paid, user_agent, bot, product_views, last_path, pending_search,
+                            pending_search_day)
+        VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, ''),
+                CASE WHEN $13 <> '' THEN ($3::timestamptz AT TIME ZONE 'UTC')::date END)
         ON CONFLICT (visit_id) DO UPDATE SET
             user_id = COALESCE(visits.user_id, EXCLUDED.user_id),
             started_at = LEAST(visits.started_at, EXCLUDED.started_at),
@@ -83,6 +100,12 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
             cart_adds = visits.cart_adds + EXCLUDED.cart_adds,
             checkouts = visits.checkouts + EXCLUDED.checkouts,
             paid = visits.paid OR EXCLUDED.paid,
+            product_views = visits.product_views + EXCLUDED.product_views,
+            last_path = COALESCE(EXCLUDED.last_path, visits.last_path),
+            pending_search = CASE WHEN $13 IS NOT NULL THEN EXCLUDED.pending_search
+                                  WHEN EXCLUDED.product_views > 0 THEN NULL ELSE visits.pending_search END,
+            pending_search_day = CASE WHEN $13 IS NOT NULL THEN EXCLUDED.pending_search_day
+                                      WHEN EXCLUDED.product_views > 0 THEN NULL ELSE visits.pending_search_day END,
             user_agent = COALESCE(visits.user_agent, EXCLUDED.user_agent),
             -- Like the device, the first user agent decides whether the visit is a bot's (the server's own events
             -- carry none).
@@ -100,9 +123,13 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
         paid,
         record.user_agent,
         record.bot && !from_server,
+        count(EventType::ProductView),
+        last_path,
+        search,
     )
     .execute(&mut *tx)
     .await?;
+    insights_store::record(&mut tx, record, if kind == EventType::ProductView { pending } else { None }).await?;
     // The recommendations' counts, in the same transaction: a redelivery counts nothing twice. A bot's views
     // count nothing; only the server's word says an order was paid.
     match &record.event {

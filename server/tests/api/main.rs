@@ -16,6 +16,7 @@ mod faults;
 mod headers;
 mod helpers;
 mod hostile;
+mod insights;
 mod journeys;
 mod live;
 mod observability;

@@ -1,0 +1,275 @@
+//! `/admin/insights`: rendered on the server, charts included (SVG with a title and the table behind it), so it
+//! reads without script. Every number links to the visits behind it on `/admin/visits`.
+
+use super::{
+    load_insights, rating, AbandonedCart, DayRange, Funnel, Insights, PageTrouble, PageVitals, SearchOutcome, Stage,
+};
+use crate::{admin::AdminNav, encode_query_value, notices::ErrorView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// The insights for the range in the URL (`?from=2026-12-01&to=2026-12-07`; the last seven days without one).
+#[component]
+pub fn AdminInsightsPage() -> impl IntoView {
+    let query = use_query_map();
+    let range = Memo::new(move |_| {
+        let map = query.read();
+        (map.get("from").unwrap_or_default(), map.get("to").unwrap_or_default())
+    });
+    let loaded = Resource::new(move || range.get(), |(from, to)| load_insights(from, to));
+    view! {
+        <Title text="Insights" />
+        <AdminNav />
+        <h1>"Insights"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(insights) => view! { <InsightsBody insights /> }.into_any(),
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn InsightsBody(insights: Insights) -> impl IntoView {
+    let Insights { range, funnel, trouble, vitals, no_results, no_click, abandoned } = insights;
+    view! {
+        <form method="get" action="/admin/insights" class="admin-toolbar insights-range">
+            <label>"From " <input type="date" name="from" value=range.from.to_string() /></label>
+            <label>"To " <input type="date" name="to" value=range.to.to_string() /></label>
+            <button type="submit">"Show"</button>
+        </form>
+        <FunnelSection funnel range />
+        <TroubleSection trouble range />
+        <VitalsSection vitals />
+        <SearchSection
+            title="Searches that found nothing"
+            empty="Every search found something."
+            column="Found nothing"
+            rows=no_results
+            range
+        />
+        <SearchSection
+            title="Searches that led to no product"
+            empty="Every search that found products led to one."
+            column="No product viewed"
+            rows=no_click
+            range
+        />
+        <AbandonedSection abandoned range />
+    }
+}
+
+/// `/admin/visits` filtered to `filter` within the range.
+fn visits_link(range: DayRange, filter: &str) -> String {
+    format!("/admin/visits?{}&{filter}", range.query())
+}
+
+#[component]
+fn FunnelSection(funnel: Funnel, range: DayRange) -> impl IntoView {
+    let top = funnel.reached.first().copied().unwrap_or(0).max(1) as f64;
+    let (width, bar_height, gap, label_width) = (640.0, 28.0, 10.0, 150.0);
+    let height = Stage::ALL.len() as f64 * (bar_height + gap);
+    let bars = Stage::ALL
+        .iter()
+        .zip(&funnel.reached)
+        .enumerate()
+        .map(|(n, (stage, reached))| {
+            let y = n as f64 * (bar_height + gap);
+            let bar = ((width - label_width - 60.0) * *reached as f64 / top).max(2.0);
+            view! {
+                <text x="0" y=y + 19.0 class="chart-label">{stage.label()}</text>
+                <rect x=label_width y=y width=bar height=bar_height rx="4" class=format!("funnel-bar stage-{}", stage.as_str()) />
+                <text x=label_width + bar + 8.0 y=y + 19.0 class="chart-value">{reached.to_string()}</text>
+            }
+        })
+        .collect_view();
+    let rows = Stage::ALL
+        .iter()
+        .zip(&funnel.reached)
+        .enumerate()
+        .map(|(n, (stage, reached))| {
+            let conversion = funnel.conversion_pct(n).map_or("–".to_string(), |pct| format!("{pct:.1}%"));
+            let dropped = n.checked_sub(1).and_then(|before| funnel.reached.get(before)).map(|before| before - reached);
+            view! {
+                <tr data-stage=stage.as_str()>
+                    <th scope="row">{stage.label()}</th>
+                    <td><a href=visits_link(range, &format!("reached={}", stage.as_str()))>{reached.to_string()}</a></td>
+                    <td>{conversion}</td>
+                    <td>{dropped.map(|dropped| dropped.to_string()).unwrap_or_else(|| "–".into())}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="insight" aria-labelledby="funnel-heading">
+            <h2 id="funnel-heading">"Funnel"</h2>
+            <p class="insight-note">"Visits that started in the range, by how far they got; a visit that paid also browsed, viewed a product, added to its cart and began checkout."</p>
+            <svg class="chart" role="img" aria-labelledby="funnel-title" viewBox=format!("0 0 {width} {height}") width="100%">
+                <title id="funnel-title">"Funnel: visits reaching each stage"</title>
+                {bars}
+            </svg>
+            <table class="admin-table insight-table" data-testid="funnel">
+                <thead><tr><th scope="col">"Stage"</th><th scope="col">"Visits"</th><th scope="col">"From the stage before"</th><th scope="col">"Dropped off"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn TroubleSection(trouble: Vec<PageTrouble>, range: DayRange) -> impl IntoView {
+    let count = move |page: &str, signal: &str, n: i64| {
+        let href = visits_link(range, &format!("page={}&signal={signal}", encode_query_value(page)));
+        view! { <td><a href=href>{n.to_string()}</a></td> }
+    };
+    let rows = trouble
+        .iter()
+        .map(|row| {
+            view! {
+                <tr>
+                    <th scope="row">{row.page.clone()}</th>
+                    {count(&row.page, "rage_click", row.rage_clicks)}
+                    {count(&row.page, "dead_click", row.dead_clicks)}
+                    {count(&row.page, "quick_back", row.quick_backs)}
+                    {count(&row.page, "error", row.errors)}
+                    <td>{row.page_views.to_string()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="insight" aria-labelledby="trouble-heading">
+            <h2 id="trouble-heading">"Where shoppers struggle"</h2>
+            {if trouble.is_empty() {
+                view! { <p class="empty">"No rage clicks, dead clicks, quick backs or errors in this range."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="admin-table insight-table" data-testid="trouble">
+                        <thead><tr><th scope="col">"Page"</th><th scope="col">"Rage clicks"</th><th scope="col">"Dead clicks"</th><th scope="col">"Quick backs"</th><th scope="col">"Errors"</th><th scope="col">"Page views"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn VitalsSection(vitals: Vec<PageVitals>) -> impl IntoView {
+    let cell = |metric: &'static str, value: Option<i64>| match value {
+        None => view! { <td>"–"</td> }.into_any(),
+        Some(value) => {
+            let shown = if metric == "cls" { format!("{:.2}", value as f64 / 1000.0) } else { format!("{value} ms") };
+            let rating = rating(metric, value);
+            view! { <td class=format!("vital {}", rating.replace(' ', "-"))>{shown}" "<small>{rating}</small></td> }
+                .into_any()
+        }
+    };
+    let rows = vitals
+        .iter()
+        .map(|row| {
+            view! {
+                <tr>
+                    <th scope="row">{row.page.clone()}</th>
+                    {cell("lcp", row.lcp_ms)}
+                    {cell("cls", row.cls_milli)}
+                    {cell("inp", row.inp_ms)}
+                    <td>{row.samples.to_string()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="insight" aria-labelledby="vitals-heading">
+            <h2 id="vitals-heading">"Web Vitals (75th percentile)"</h2>
+            {if vitals.is_empty() {
+                view! { <p class="empty">"No page reported its Web Vitals in this range."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="admin-table insight-table" data-testid="vitals">
+                        <thead><tr><th scope="col">"Page"</th><th scope="col">"LCP"</th><th scope="col">"CLS"</th><th scope="col">"INP"</th><th scope="col">"Page views measured"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn SearchSection(
+    title: &'static str,
+    empty: &'static str,
+    column: &'static str,
+    rows: Vec<SearchOutcome>,
+    range: DayRange,
+) -> impl IntoView {
+    let id = format!("search-{}", if column == "Found nothing" { "none" } else { "no-click" });
+    let labelled_by = id.clone();
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let href = visits_link(range, &format!("search={}", encode_query_value(&row.query)));
+            view! {
+                <tr>
+                    <th scope="row">{row.query.clone()}</th>
+                    <td><a href=href>{row.count.to_string()}</a></td>
+                    <td>{row.searches.to_string()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="insight" aria-labelledby=labelled_by>
+            <h2 id=id>{title}</h2>
+            {if rows.is_empty() {
+                view! { <p class="empty">{empty}</p> }.into_any()
+            } else {
+                view! {
+                    <table class="admin-table insight-table">
+                        <thead><tr><th scope="col">"Query"</th><th scope="col">{column}</th><th scope="col">"Searches"</th></tr></thead>
+                        <tbody>{lines}</tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn AbandonedSection(abandoned: Vec<AbandonedCart>, range: DayRange) -> impl IntoView {
+    let rows = abandoned
+        .iter()
+        .map(|cart| {
+            view! {
+                <tr>
+                    <td>{cart.started_at.clone()}</td>
+                    <td>{cart.shopper.clone().unwrap_or_else(|| "Anonymous".into())}</td>
+                    <td>{cart.cart_adds.to_string()}</td>
+                    <td>{cart.last_page.clone().unwrap_or_else(|| "–".into())}</td>
+                    <td><a href=format!("/journeys/{}.pdf", cart.visit_id)>"Journey (PDF)"</a></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="insight" aria-labelledby="abandoned-heading">
+            <h2 id="abandoned-heading">"Carts left unpaid"</h2>
+            {if abandoned.is_empty() {
+                view! { <p class="empty">"No visit in this range added to its cart and left without paying."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="admin-table insight-table" data-testid="abandoned">
+                        <thead><tr><th scope="col">"Started"</th><th scope="col">"Shopper"</th><th scope="col">"Cart adds"</th><th scope="col">"Last page"</th><th scope="col">"Journey"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                    <p><a href=visits_link(range, "outcome=abandoned%20cart")>"Every abandoned cart in this range"</a></p>
+                }.into_any()
+            }}
+        </section>
+    }
+}
