@@ -34,47 +34,32 @@ impl Signal {
 /// pair it makes with the visit's recent views. A product that does not exist, a visit past
 /// [`MAX_PRODUCTS_PER_VISIT`] products and a product the visit viewed before count nothing. Rows are locked in
 /// key order, so two workers counting the same pair from two visits wait for each other instead of deadlocking.
+/// One statement (one round trip): the pairs read the visit's views as they were before this one.
 pub async fn record_view(
     conn: &mut PgConnection,
     visit: Uuid,
     product_id: i64,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let first = sqlx::query!(
-        r#"
-        INSERT INTO visit_products (visit_id, product_id, viewed_at)
-        SELECT $1, id, $3 FROM products
-        WHERE id = $2 AND (SELECT count(*) FROM visit_products WHERE visit_id = $1) < $4
-        ON CONFLICT DO NOTHING
-        "#,
-        visit,
-        product_id,
-        at as _,
-        MAX_PRODUCTS_PER_VISIT,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if first == 0 {
-        return Ok(());
-    }
     sqlx::query!(
         r#"
-        INSERT INTO product_signals (kind, product_id, count) VALUES ($1, $2, 1)
-        ON CONFLICT (kind, product_id) DO UPDATE SET count = product_signals.count + 1
-        "#,
-        Signal::Viewed.as_str(),
-        product_id,
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        r#"
-        WITH recent AS (
+        WITH first AS (
+            INSERT INTO visit_products (visit_id, product_id, viewed_at)
+            SELECT $2, id, $4 FROM products
+            WHERE id = $3 AND (SELECT count(*) FROM visit_products WHERE visit_id = $2) < $5
+            ON CONFLICT DO NOTHING
+            RETURNING product_id
+        ),
+        signal AS (
+            INSERT INTO product_signals (kind, product_id, count)
+            SELECT $1, product_id, 1 FROM first
+            ON CONFLICT (kind, product_id) DO UPDATE SET count = product_signals.count + 1
+        ),
+        recent AS (
             SELECT product_id FROM visit_products
-            WHERE visit_id = $2 AND product_id <> $3
+            WHERE visit_id = $2 AND product_id <> $3 AND EXISTS (SELECT 1 FROM first)
             ORDER BY viewed_at DESC, product_id
-            LIMIT $4
+            LIMIT $6
         )
         INSERT INTO product_pairs (kind, product_id, other_id, count)
         SELECT $1, a, b, 1
@@ -87,9 +72,11 @@ pub async fn record_view(
         Signal::Viewed.as_str(),
         visit,
         product_id,
+        at as _,
+        MAX_PRODUCTS_PER_VISIT,
         MAX_PAIRS_PER_VIEW,
     )
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
     Ok(())
 }
