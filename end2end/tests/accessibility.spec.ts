@@ -27,3 +27,28 @@ test("the five shopper pages have no serious or critical accessibility violation
   // The pages still work after the checks: the checkout form is there to fill in.
   await expect(page.getByLabel("Full name")).toBeEditable();
 });
+
+test("the admin insights page renders its charts and tables on the server, without serious violations", async ({ page }) => {
+  // A shopper's visit with a search that finds nothing, so that the page has something to show.
+  await openHydrated(page, "/products?q=qwertyuiop");
+  await expect(page.getByText("No products match")).toBeVisible();
+  await openHydrated(page, "/");
+  await signIn(page, "admin");
+  await openHydrated(page, "/admin/insights");
+  await expect(page.getByRole("heading", { level: 1, name: "Insights" })).toBeVisible();
+  await expect(page.getByRole("img", { name: "Funnel: visits reaching each stage" })).toBeVisible();
+  const funnel = page.getByTestId("funnel");
+  await expect(funnel.getByRole("row")).toHaveCount(6);
+  // The search that found nothing is listed once the worker has counted it.
+  await expect
+    .poll(async () => {
+      await page.reload();
+      return page.getByRole("rowheader", { name: "qwertyuiop" }).count();
+    }, { timeout: 30_000 })
+    .toBe(1);
+  expect(await seriousViolations(page), "/admin/insights").toEqual([]);
+  // Its numbers lead to the visits behind them.
+  await funnel.getByRole("row", { name: /Browsed/ }).getByRole("link").click();
+  await expect(page).toHaveURL(/\/admin\/visits\?from=.*&reached=browse/);
+  await expect(page.getByTestId("visit-filters")).toContainText("reached: browse");
+});

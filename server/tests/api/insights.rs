@@ -16,18 +16,22 @@ const TENT: &str = "/product/ridgeline-2-tent";
 async fn visit_posting(app: &TestApp, events: Vec<Value>, user_agent: &str) -> TestApp {
     let browser = app.another_browser();
     browser.visit().await;
-    let events: Vec<Value> = events
+    let batch = json!({"v": 2, "events": with_ids(events)}).to_string();
+    let response = browser.post_events_as(&batch, user_agent).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{}", response.text().await.unwrap_or_default());
+    browser
+}
+
+/// The events, the `n`th with the tracker's id `e<n>` (a batch sent again keeps its ids).
+fn with_ids(events: Vec<Value>) -> Vec<Value> {
+    events
         .into_iter()
         .enumerate()
         .map(|(n, mut event)| {
             event["id"] = json!(format!("e{n}"));
             event
         })
-        .collect();
-    let batch = json!({"v": 2, "events": events}).to_string();
-    let response = browser.post_events_as(&batch, user_agent).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED, "{}", response.text().await.unwrap_or_default());
-    browser
+        .collect()
 }
 
 fn page_view(path: &str) -> Value {
@@ -107,14 +111,7 @@ async fn the_insights_match_a_hand_computed_expectation_and_link_to_the_visits_b
     assert_eq!(buyer.pay(&order, SUCCEEDS, "insights-pay").await.status(), StatusCode::OK);
     // The second visit's batch again (a retry: the same ids) counts nothing twice; a new page view behind it in
     // the same batch is stored after it.
-    let mut again: Vec<Value> = second
-        .into_iter()
-        .enumerate()
-        .map(|(n, mut event)| {
-            event["id"] = json!(format!("e{n}"));
-            event
-        })
-        .collect();
+    let mut again = with_ids(second);
     again.push(json!({"type": "page_view", "path": "/after-the-retry", "referrer": null, "title": "Shop", "id": "e9"}));
     let again = json!({"v": 2, "events": again}).to_string();
     assert_eq!(retried.post_events(&again).await.status(), StatusCode::ACCEPTED);
