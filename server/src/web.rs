@@ -110,6 +110,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .route("/favicon.svg", get(images::favicon))
         .nest("/pkg", bundle::router(&state.settings.site_root))
         .route("/journeys/{file}", get(crate::journey::routes::download))
+        .route("/admin/insights.pdf", get(crate::journey::routes::insights_report))
         .nest("/auth", crate::auth::router())
         .leptos_routes_with_context(&state, leptos_routes, provide_server_context.clone(), {
             let options = state.leptos_options.clone();

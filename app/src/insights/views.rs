@@ -41,6 +41,7 @@ fn InsightsBody(insights: Insights) -> impl IntoView {
             <label>"From " <input type="date" name="from" value=range.from.to_string() /></label>
             <label>"To " <input type="date" name="to" value=range.to.to_string() /></label>
             <button type="submit">"Show"</button>
+            <a href=format!("/admin/insights.pdf?{}", range.query()) download="">"Download as PDF"</a>
         </form>
         <FunnelSection funnel range />
         <TroubleSection trouble range />

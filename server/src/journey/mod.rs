@@ -17,7 +17,7 @@ use uuid::Uuid;
 pub use model::{
     clean_path, normalize_events, summarize, FunnelStage, JourneySummary, NodeVisits, Outcome, PageKind, PageNode, Step,
 };
-pub use pdf::{render, MAX_PAGES};
+pub use pdf::{render, render_insights, MAX_PAGES};
 
 /// One clickstream event of a visit, as stored by the worker.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -140,3 +140,41 @@ async fn render_now(pool: PgPool, mut info: VisitInfo) -> anyhow::Result<Vec<u8>
     let pdf = tokio::task::spawn_blocking(move || super::render(&info, &loaded.events, chrono::Utc::now())).await??;
     Ok(pdf)
 }
+
+/// `GET /admin/insights.pdf?from=…&to=…`: the insights report of those days (the last seven without them), for
+/// admins; anyone else gets a 404, as for a journey. A range the page would refuse gets its reason.
+pub async fn insights_report(
+    State(state): State<DownloadState>,
+    session: Session,
+    axum::extract::Query(range): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, HttpError> {
+    match app::server_context::current_user(&session, state.settings.session.rules(), &state.pool).await {
+        Ok(Some(reader)) if reader.is_admin => {}
+        Ok(_) => return Err(HttpError::not_found()),
+        Err(_) => return Err(HttpError::unavailable()),
+    }
+    let bound = |name: &str| range.get(name).map(String::as_str).unwrap_or_default();
+    let range = app::insights::DayRange::parse(bound("from"), bound("to"), chrono::Utc::now().date_naive())
+        .map_err(|error| HttpError::from_app(&error))?;
+    let insights = app::insights::store::insights(&state.pool, range).await.map_err(|error| {
+        tracing::error!(%error, "reading the insights failed");
+        HttpError::unavailable()
+    })?;
+    let pdf = tokio::task::spawn_blocking(move || super::render_insights(&insights, chrono::Utc::now()))
+        .await
+        .map_err(|_| HttpError::unavailable())?
+        .map_err(|error| {
+            tracing::error!(error = %format!("{error:#}"), "rendering the insights report failed");
+            HttpError::unavailable()
+        })?;
+    let filename = format!("cartograph-insights-{}-{}.pdf", range.from, range.to);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        pdf,
+    )
+        .into_response())
+}

@@ -188,9 +188,42 @@ async fn the_insights_match_a_hand_computed_expectation_and_link_to_the_visits_b
     assert_eq!(behind(format!("{range}&page={TENT}&signal=rage_click")).await, 1, "the bot's rage is left out");
     assert_eq!(behind(format!("{range}&search=jakcet")).await, 1);
 
+    // The same numbers as a PDF: a valid document with every section.
+    let report =
+        admin.client.get(app.url(&format!("/admin/insights.pdf?from={today}&to={today}"))).send().await.unwrap();
+    assert_eq!(report.status(), StatusCode::OK);
+    assert_eq!(report.headers()["content-type"], "application/pdf");
+    let disposition = report.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert_eq!(disposition, format!("attachment; filename=\"cartograph-insights-{today}-{today}.pdf\""));
+    let path = std::env::temp_dir().join(format!("insights-{}.pdf", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, report.bytes().await.unwrap()).unwrap();
+    let check = std::process::Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf");
+    assert!(check.status.success(), "qpdf --check: {}", String::from_utf8_lossy(&check.stdout));
+    let text = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for shown in [
+        "Insights",
+        "Funnel",
+        "50.0% of the stage before",
+        "Searches that found nothing",
+        "jakcet",
+        "Searches that led to no product",
+        "Where shoppers struggle",
+        "Web Vitals (75th percentile)",
+        "3100 ms \u{b7} to improve",
+        "Carts left unpaid",
+        "wanderer",
+        "page 1 of",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing from the insights PDF:\n{text}");
+    }
+
     // A shopper gets none of it.
     let shopper = app.another_browser();
     shopper.sign_in("curious", "/").await;
+    let refused = shopper.client.get(app.url("/admin/insights.pdf")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     assert_eq!(shopper.call("admin/insights", &[("from", ""), ("to", "")]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         admin.call("admin/insights", &[("from", "2026-12-07"), ("to", "2026-01-01")]).await.status(),

@@ -6,6 +6,7 @@
 //! says how much it left out.
 
 mod cover;
+mod insights;
 mod parts;
 mod path;
 mod theme;
@@ -15,6 +16,7 @@ use anyhow::{anyhow, bail};
 use chrono::{DateTime, Utc};
 use printpdf::{Mm, PdfDocument, PdfPage, PdfParseErrorSeverity, PdfSaveOptions};
 
+use super::draw::Canvas;
 use super::model::{summarize, JourneySummary};
 use super::{JourneyEvent, VisitInfo};
 
@@ -82,33 +84,61 @@ pub fn render(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime
     Ok(pdf)
 }
 
+/// Renders the insights report of a range of days (`/admin/insights.pdf`), in the journey report's look.
+pub fn render_insights(insights: &app::insights::Insights, generated_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
+    let range = format!("{} to {}", insights.range.from, insights.range.to);
+    let pages = insights::insights_pages(insights, &format!("Insights {range}"));
+    let document = Document {
+        title: format!("Cartograph insights {range}"),
+        subject: format!("Funnel, searches, frustration, Web Vitals and carts left unpaid, {range}"),
+        footer: format!("insights {range}"),
+    };
+    assemble(pages, &document, generated_at)
+}
+
 fn render_document(visit: &VisitInfo, events: &[JourneyEvent], generated_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
     let summary = summarize(events);
     let excerpt = Excerpt::of(&summary, visit.events_not_loaded);
     let short = short_id(visit);
+    let about = format!("Visit {short}");
 
     let mut pages = vec![cover(visit, &summary, &excerpt, generated_at)];
-    pages.extend(path_pages(&summary, &excerpt, &short));
-    pages.extend(timeline_pages(&summary, &excerpt, &short));
+    pages.extend(path_pages(&summary, &excerpt, &about));
+    pages.extend(timeline_pages(&summary, &excerpt, &about));
+    let document = Document {
+        title: format!("Cartograph journey {short}"),
+        subject: format!("Clickstream journey of visit {}", visit.visit_id),
+        footer: format!("visit {short}"),
+    };
+    assemble(pages, &document, generated_at)
+}
 
+/// What a document says about itself: its title and subject (the PDF's metadata) and its footer's words.
+struct Document {
+    title: String,
+    subject: String,
+    footer: String,
+}
+
+/// The PDF of `pages`, each with the footer and its number, and the document's metadata.
+fn assemble(pages: Vec<Canvas>, document: &Document, generated_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
     let total = pages.len();
     let pdf_pages = pages
         .into_iter()
         .enumerate()
         .map(|(index, mut canvas)| {
-            footer(&mut canvas, &short, index + 1, total);
+            footer(&mut canvas, &document.footer, index + 1, total);
             PdfPage::new(Mm(210.0), Mm(297.0), canvas.into_ops())
         })
         .collect();
 
-    let title = format!("Cartograph journey {short}");
-    let mut doc = PdfDocument::new(&title);
+    let mut doc = PdfDocument::new(&document.title);
     let created = printpdf::DateTime::from_unix_timestamp(generated_at.timestamp()).map_err(|e| anyhow!(e))?;
     let info = &mut doc.metadata.info;
     info.author = "Cartograph".to_string();
     info.creator = "Cartograph".to_string();
     info.producer = "Cartograph (printpdf)".to_string();
-    info.subject = format!("Clickstream journey of visit {}", visit.visit_id);
+    info.subject = document.subject.clone();
     info.creation_date = created;
     info.modification_date = created;
     info.metadata_date = created;
@@ -118,7 +148,7 @@ fn render_document(visit: &VisitInfo, events: &[JourneyEvent], generated_at: Dat
     let options = PdfSaveOptions { image_optimization: None, ..PdfSaveOptions::default() };
     let mut pdf = doc.to_lopdf_document(&options, &mut warnings);
     if let Some(error) = warnings.iter().find(|warning| warning.severity == PdfParseErrorSeverity::Error) {
-        bail!("printpdf could not write the journey report: {}", error.msg);
+        bail!("printpdf could not write {}: {}", document.title, error.msg);
     }
     // printpdf always writes a `GTS_PDFXVersion` (empty here), which readers take for a PDF/X claim; the report is
     // plain PDF. Empty keywords and identifier go too.

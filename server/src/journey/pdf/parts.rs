@@ -7,18 +7,20 @@ use crate::journey::metrics::Font;
 
 use super::theme::{AMBER, CONTENT_W, MARGIN, MUTED, NAVY, RULE};
 
-/// A page's heading: title, amber rule, a line of explanation, and the visit on the right.
-pub(super) fn section_heading(c: &mut Canvas, title: &str, subtitle: &str, short: &str) {
+/// A page's heading: title, amber rule, a line of explanation, and what the document is about on the right
+/// ("Visit 1a2b3c4d").
+pub(super) fn section_heading(c: &mut Canvas, title: &str, subtitle: &str, about: &str) {
     c.text(MARGIN, 74.0, title, Style::new(Font::Bold, 22.0, NAVY), Align::Left);
-    c.text(PAGE_W - MARGIN, 74.0, &format!("Visit {short}"), Style::new(Font::Bold, 9.0, MUTED), Align::Right);
+    c.text(PAGE_W - MARGIN, 74.0, about, Style::new(Font::Bold, 9.0, MUTED), Align::Right);
     c.rect(MARGIN, 84.0, 28.0, 3.0, Paint::Fill(AMBER));
     c.text_fit(MARGIN, 104.0, subtitle, Style::new(Font::Regular, 8.5, MUTED), CONTENT_W);
 }
 
-pub(super) fn footer(c: &mut Canvas, short: &str, page: usize, pages: usize) {
+/// A page's footer: "Cartograph · <what it is about>" and the page number.
+pub(super) fn footer(c: &mut Canvas, about: &str, page: usize, pages: usize) {
     let y = PAGE_H - 30.0;
     c.line(&[(MARGIN, y - 14.0), (PAGE_W - MARGIN, y - 14.0)], RULE, 0.6, None);
-    c.text(MARGIN, y, &format!("Cartograph \u{b7} visit {short}"), Style::new(Font::Regular, 8.0, MUTED), Align::Left);
+    c.text(MARGIN, y, &format!("Cartograph \u{b7} {about}"), Style::new(Font::Regular, 8.0, MUTED), Align::Left);
     c.text(PAGE_W - MARGIN, y, &format!("page {page} of {pages}"), Style::new(Font::Regular, 8.0, MUTED), Align::Right);
 }
 
