@@ -64,6 +64,21 @@ fn InsightsBody(insights: Insights) -> impl IntoView {
     }
 }
 
+/// A table with `headings` over `rows`, or the sentence `empty` when there are none.
+fn table_or(empty: &'static str, test_id: &'static str, headings: &[&'static str], rows: Vec<AnyView>) -> AnyView {
+    if rows.is_empty() {
+        return view! { <p class="empty">{empty}</p> }.into_any();
+    }
+    let headings = headings.iter().map(|heading| view! { <th scope="col">{*heading}</th> }).collect_view();
+    view! {
+        <table class="admin-table insight-table" data-testid=test_id>
+            <thead><tr>{headings}</tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
 /// `/admin/visits` filtered to `filter` within the range.
 fn visits_link(range: DayRange, filter: &str) -> String {
     format!("/admin/visits?{}&{filter}", range.query())
@@ -140,21 +155,14 @@ fn TroubleSection(trouble: Vec<PageTrouble>, range: DayRange) -> impl IntoView {
                     <td>{row.page_views.to_string()}</td>
                 </tr>
             }
+            .into_any()
         })
-        .collect_view();
+        .collect();
+    let headings = ["Page", "Rage clicks", "Dead clicks", "Quick backs", "Errors", "Page views"];
     view! {
         <section class="insight" aria-labelledby="trouble-heading">
             <h2 id="trouble-heading">"Where shoppers struggle"</h2>
-            {if trouble.is_empty() {
-                view! { <p class="empty">"No rage clicks, dead clicks, quick backs or errors in this range."</p> }.into_any()
-            } else {
-                view! {
-                    <table class="admin-table insight-table" data-testid="trouble">
-                        <thead><tr><th scope="col">"Page"</th><th scope="col">"Rage clicks"</th><th scope="col">"Dead clicks"</th><th scope="col">"Quick backs"</th><th scope="col">"Errors"</th><th scope="col">"Page views"</th></tr></thead>
-                        <tbody>{rows}</tbody>
-                    </table>
-                }.into_any()
-            }}
+            {table_or("No rage clicks, dead clicks, quick backs or errors in this range.", "trouble", &headings, rows)}
         </section>
     }
 }
@@ -182,21 +190,14 @@ fn VitalsSection(vitals: Vec<PageVitals>) -> impl IntoView {
                     <td>{row.samples.to_string()}</td>
                 </tr>
             }
+            .into_any()
         })
-        .collect_view();
+        .collect();
+    let headings = ["Page", "LCP", "CLS", "INP", "Page views measured"];
     view! {
         <section class="insight" aria-labelledby="vitals-heading">
             <h2 id="vitals-heading">"Web Vitals (75th percentile)"</h2>
-            {if vitals.is_empty() {
-                view! { <p class="empty">"No page reported its Web Vitals in this range."</p> }.into_any()
-            } else {
-                view! {
-                    <table class="admin-table insight-table" data-testid="vitals">
-                        <thead><tr><th scope="col">"Page"</th><th scope="col">"LCP"</th><th scope="col">"CLS"</th><th scope="col">"INP"</th><th scope="col">"Page views measured"</th></tr></thead>
-                        <tbody>{rows}</tbody>
-                    </table>
-                }.into_any()
-            }}
+            {table_or("No page reported its Web Vitals in this range.", "vitals", &headings, rows)}
         </section>
     }
 }
@@ -209,9 +210,11 @@ fn SearchSection(
     rows: Vec<SearchOutcome>,
     range: DayRange,
 ) -> impl IntoView {
-    let id = format!("search-{}", if column == "Found nothing" { "none" } else { "no-click" });
+    let kind = if column == "Found nothing" { "none" } else { "no-click" };
+    let id = format!("search-{kind}");
     let labelled_by = id.clone();
-    let lines = rows
+    let test_id = if kind == "none" { "search-none" } else { "search-no-click" };
+    let lines: Vec<AnyView> = rows
         .iter()
         .map(|row| {
             let href = visits_link(range, &format!("search={}", encode_query_value(&row.query)));
@@ -222,21 +225,13 @@ fn SearchSection(
                     <td>{row.searches.to_string()}</td>
                 </tr>
             }
+            .into_any()
         })
-        .collect_view();
+        .collect();
     view! {
         <section class="insight" aria-labelledby=labelled_by>
             <h2 id=id>{title}</h2>
-            {if rows.is_empty() {
-                view! { <p class="empty">{empty}</p> }.into_any()
-            } else {
-                view! {
-                    <table class="admin-table insight-table">
-                        <thead><tr><th scope="col">"Query"</th><th scope="col">{column}</th><th scope="col">"Searches"</th></tr></thead>
-                        <tbody>{lines}</tbody>
-                    </table>
-                }.into_any()
-            }}
+            {table_or(empty, test_id, &["Query", column, "Searches"], lines)}
         </section>
     }
 }
@@ -255,22 +250,18 @@ fn AbandonedSection(abandoned: Vec<AbandonedCart>, range: DayRange) -> impl Into
                     <td><a href=format!("/journeys/{}.pdf", cart.visit_id)>"Journey (PDF)"</a></td>
                 </tr>
             }
+            .into_any()
         })
-        .collect_view();
+        .collect();
+    let every = (!abandoned.is_empty()).then(|| {
+        view! { <p><a href=visits_link(range, "outcome=abandoned%20cart")>"Every abandoned cart in this range"</a></p> }
+    });
+    let headings = ["Started", "Shopper", "Cart adds", "Last page", "Journey"];
     view! {
         <section class="insight" aria-labelledby="abandoned-heading">
             <h2 id="abandoned-heading">"Carts left unpaid"</h2>
-            {if abandoned.is_empty() {
-                view! { <p class="empty">"No visit in this range added to its cart and left without paying."</p> }.into_any()
-            } else {
-                view! {
-                    <table class="admin-table insight-table" data-testid="abandoned">
-                        <thead><tr><th scope="col">"Started"</th><th scope="col">"Shopper"</th><th scope="col">"Cart adds"</th><th scope="col">"Last page"</th><th scope="col">"Journey"</th></tr></thead>
-                        <tbody>{rows}</tbody>
-                    </table>
-                    <p><a href=visits_link(range, "outcome=abandoned%20cart")>"Every abandoned cart in this range"</a></p>
-                }.into_any()
-            }}
+            {table_or("No visit in this range added to its cart and left without paying.", "abandoned", &headings, rows)}
+            {every}
         </section>
     }
 }
