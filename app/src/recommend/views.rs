@@ -1,5 +1,7 @@
 //! A slot of recommendations: a heading and small product cards, rendered on the server (no island: the links
-//! are plain, and the tracker records a click on one like any other, with its slot).
+//! are plain, and the tracker records a click on one like any other, with its slot). A card's name is not a
+//! heading: the page's outline keeps one heading per product (its shelf's, or the product page's own), and the
+//! slot has its `h2`.
 
 use super::{Recommendations, Recommended, Slot};
 use crate::{error::AppError, money::format_price};
@@ -42,7 +44,7 @@ fn Card(shown_in: Slot, product: Recommended) -> impl IntoView {
         <li class="product-tile" data-product-id=product.id>
             <a href=slot.href(&product.slug) class="tile-link" data-track=format!("rec-{}", slot.as_str())>
                 <img src=format!("/images/products/{}", product.slug) alt="" width="240" height="180" loading=loading />
-                <h3>{product.name}</h3>
+                <p class="tile-name">{product.name}</p>
             </a>
             <p class="price">{format_price(product.price_cents, &product.currency)}</p>
         </li>

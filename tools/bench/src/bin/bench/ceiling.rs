@@ -103,7 +103,7 @@ fn recommendations(slot: Slot, products: &[Recommended]) -> Markup {
                         li.product-tile data-product-id=(product.id) {
                             a.tile-link href=(slot.href(&product.slug)) data-track=(heading) {
                                 img src={ "/images/products/" (product.slug) } alt="" width="240" height="180" loading=(loading);
-                                h3 { (product.name) }
+                                p.tile-name { (product.name) }
                             }
                             p.price { (format_price(product.price_cents, &product.currency)) }
                         }
