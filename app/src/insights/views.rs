@@ -47,6 +47,7 @@ fn InsightsBody(insights: Insights) -> impl IntoView {
         <TroubleSection trouble range />
         <VitalsSection vitals />
         <SearchSection
+            id="search-none"
             title="Searches that found nothing"
             empty="Every search found something."
             column="Found nothing"
@@ -54,6 +55,7 @@ fn InsightsBody(insights: Insights) -> impl IntoView {
             range
         />
         <SearchSection
+            id="search-no-click"
             title="Searches that led to no product"
             empty="Every search that found products led to one."
             column="No product viewed"
@@ -204,16 +206,14 @@ fn VitalsSection(vitals: Vec<PageVitals>) -> impl IntoView {
 
 #[component]
 fn SearchSection(
+    /// The heading's id, and the table's test id.
+    id: &'static str,
     title: &'static str,
     empty: &'static str,
     column: &'static str,
     rows: Vec<SearchOutcome>,
     range: DayRange,
 ) -> impl IntoView {
-    let kind = if column == "Found nothing" { "none" } else { "no-click" };
-    let id = format!("search-{kind}");
-    let labelled_by = id.clone();
-    let test_id = if kind == "none" { "search-none" } else { "search-no-click" };
     let lines: Vec<AnyView> = rows
         .iter()
         .map(|row| {
@@ -229,9 +229,9 @@ fn SearchSection(
         })
         .collect();
     view! {
-        <section class="insight" aria-labelledby=labelled_by>
+        <section class="insight" aria-labelledby=id>
             <h2 id=id>{title}</h2>
-            {table_or(empty, test_id, &["Query", column, "Searches"], lines)}
+            {table_or(empty, id, &["Query", column, "Searches"], lines)}
         </section>
     }
 }

@@ -149,8 +149,7 @@ impl Pages {
     fn table(&mut self, title: &str, columns: &[(&str, f32)], rows: Vec<Vec<String>>, empty: &str) {
         let height = TITLE_H + if rows.is_empty() { ROW_H } else { TABLE_HEADER_H + rows.len() as f32 * ROW_H };
         let (c, top) = self.room(height);
-        c.text(MARGIN, top + 14.0, title, Style::new(Font::Bold, 13.0, NAVY), Align::Left);
-        c.rect(MARGIN, top + 19.0, 20.0, 2.0, Paint::Fill(AMBER));
+        section_title(c, top, title);
         let y = top + TITLE_H;
         if rows.is_empty() {
             c.text(MARGIN, y + 10.6, empty, Style::new(Font::Regular, 8.5, MUTED), Align::Left);
@@ -183,14 +182,19 @@ impl Pages {
     }
 }
 
+/// A section's title with its amber rule, at the top of its block.
+fn section_title(c: &mut Canvas, top: f32, title: &str) {
+    c.text(MARGIN, top + 14.0, title, Style::new(Font::Bold, 13.0, NAVY), Align::Left);
+    c.rect(MARGIN, top + 19.0, 20.0, 2.0, Paint::Fill(AMBER));
+}
+
 /// The funnel: a bar per stage, as wide as its share of the visits that browsed, with the count and the
 /// conversion from the stage before.
 fn funnel(report: &mut Pages, insights: &Insights) {
     let bar_h = 22.0;
     let height = TITLE_H + Stage::ALL.len() as f32 * (bar_h + 6.0);
     let (c, top) = report.room(height);
-    c.text(MARGIN, top + 14.0, "Funnel", Style::new(Font::Bold, 13.0, NAVY), Align::Left);
-    c.rect(MARGIN, top + 19.0, 20.0, 2.0, Paint::Fill(AMBER));
+    section_title(c, top, "Funnel");
     let funnel = &insights.funnel;
     let most = funnel.reached.first().copied().unwrap_or(0).max(1) as f32;
     let (label_w, value_w) = (120.0, 150.0);
