@@ -44,5 +44,13 @@ test("a product page's 'Often viewed together' changes once a new journey is sto
       timeout: 30_000,
     })
     .toMatchObject({ href: `/product/${WITH}?rec=viewed-together` });
+  // The tracker said the slot was shown, and the worker knows the product was opened from it (the insights count
+  // the slot's impressions, clicks and the revenue it leads to).
+  const shown = topicEvents(shopperVisit).find((e) => e.type === "rec_impression");
+  expect(shown).toMatchObject({ slot: "viewed-together", path: `/product/${SEEN}` });
+  expect(Number(shown?.products)).toBeGreaterThanOrEqual(1);
+  await expect
+    .poll(() => sqlValue(`SELECT slot FROM rec_opened WHERE visit_id = '${shopperVisit}'`), { timeout: 30_000 })
+    .toBe("viewed-together");
   await shopperContext.close();
 });

@@ -1,10 +1,12 @@
-//! Insights for admins (`/admin/insights`): over a range of days, the funnel, the pages where shoppers struggle
-//! and their Web Vitals, the searches that find nothing or lead nowhere, and the carts left unpaid.
+//! Insights for admins (`/admin/insights`): over a range of days, the funnel, the top paths, the pages where
+//! shoppers struggle and their Web Vitals, the searches that find nothing or lead nowhere, how each slot of
+//! recommendations did, and the carts left unpaid.
 //!
 //! Everything is read from aggregates the worker keeps as it stores each event ([`store::record`] and the visit
 //! summary), in the event's own transaction; a page never scans the clickstream. Bots count in none of it. Each
 //! number links to the visits behind it: the admin visit list, filtered ([`crate::journeys::VisitFilter`]).
 
+pub mod paths;
 #[cfg(feature = "ssr")]
 pub mod store;
 mod views;
@@ -12,10 +14,12 @@ mod views;
 pub use views::AdminInsightsPage;
 
 use crate::error::AppError;
+use crate::recommend::Slot;
 #[cfg(feature = "ssr")]
 use crate::server_context as ctx;
 use chrono::NaiveDate;
 use leptos::prelude::*;
+pub use paths::{Flow, TopPath, PATH_PAGES};
 use serde::{Deserialize, Serialize};
 
 /// The longest range one page covers.
@@ -182,6 +186,35 @@ pub struct SearchOutcome {
     pub count: i64,
 }
 
+/// How a slot of recommendations did: how often it was shown and clicked, and the paid orders it led to (orders
+/// holding a product the paying visit had opened from the slot, and what those lines cost).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotPerformance {
+    pub slot: Slot,
+    pub impressions: i64,
+    pub clicks: i64,
+    pub orders: i64,
+    /// The attributed revenue per currency, in minor units.
+    pub revenue: Vec<(String, i64)>,
+}
+
+impl SlotPerformance {
+    /// Clicks per impression, in percent (`None` when the slot was never shown).
+    pub fn click_through_pct(&self) -> Option<f64> {
+        (self.impressions > 0).then(|| 100.0 * self.clicks as f64 / self.impressions as f64)
+    }
+
+    /// The revenue as shoppers read prices (`€12.50`, one amount per currency; `–` for none).
+    pub fn revenue_text(&self) -> String {
+        if self.revenue.is_empty() {
+            return "\u{2013}".into();
+        }
+        let amounts: Vec<String> =
+            self.revenue.iter().map(|(currency, cents)| crate::money::format_price(*cents, currency)).collect();
+        amounts.join(" + ")
+    }
+}
+
 /// A visit that added to its cart and never paid.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AbandonedCart {
@@ -197,10 +230,15 @@ pub struct AbandonedCart {
 pub struct Insights {
     pub range: DayRange,
     pub funnel: Funnel,
+    /// The top paths as a flow diagram, and the most made paths.
+    pub flow: Flow,
+    pub paths: Vec<TopPath>,
     pub trouble: Vec<PageTrouble>,
     pub vitals: Vec<PageVitals>,
     pub no_results: Vec<SearchOutcome>,
     pub no_click: Vec<SearchOutcome>,
+    /// Every slot, in [`Slot::ALL`] order.
+    pub slots: Vec<SlotPerformance>,
     pub abandoned: Vec<AbandonedCart>,
 }
 
@@ -264,5 +302,22 @@ mod tests {
         assert_eq!(rating("lcp", 2_400), "good");
         assert_eq!(rating("cls", 300), "poor");
         assert_eq!(rating("inp", 350), "needs improvement");
+    }
+
+    #[test]
+    fn a_slot_reads_as_click_through_and_revenue() {
+        let mut slot = SlotPerformance {
+            slot: Slot::Popular,
+            impressions: 8,
+            clicks: 2,
+            orders: 1,
+            revenue: vec![("EUR".into(), 4_990)],
+        };
+        assert_eq!(slot.click_through_pct(), Some(25.0));
+        assert_eq!(slot.revenue_text(), "€49.90");
+        slot.impressions = 0;
+        slot.revenue.clear();
+        assert_eq!(slot.click_through_pct(), None);
+        assert_eq!(slot.revenue_text(), "\u{2013}");
     }
 }

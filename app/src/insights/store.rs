@@ -1,9 +1,11 @@
 //! The insight aggregates: written by the worker as it stores each event, read by the insights page.
 
+use super::paths::{Flow, PathLink, TopPath, NODES_PER_STEP};
 use super::{
-    normalize_query, page_of, AbandonedCart, DayRange, Funnel, Insights, PageTrouble, PageVitals, SearchOutcome, Stage,
-    LIST_ROWS,
+    normalize_query, page_of, AbandonedCart, DayRange, Funnel, Insights, PageTrouble, PageVitals, SearchOutcome,
+    SlotPerformance, Stage, LIST_ROWS, PATH_PAGES,
 };
+use crate::recommend::Slot;
 use crate::tracking::schema::{ClickstreamRecord, EventKind};
 use chrono::NaiveDate;
 use sqlx::{PgConnection, PgPool};
@@ -11,13 +13,54 @@ use sqlx::{PgConnection, PgPool};
 /// The search a visit made last, while it waits for a product view (only a search that found products waits).
 pub type PendingSearch = Option<(String, NaiveDate)>;
 
-/// What a newly stored event adds to the aggregates, in its transaction. `pending` is the visit's waiting search
-/// as it was before this event (the visit summary keeps it; the caller read it with the visit's lock). A bot's
-/// event adds nothing.
+/// What the aggregates need of a visit's summary as it was before an event (the caller reads it with the
+/// visit's lock; a new visit has none of it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VisitBefore {
+    /// The search waiting for a product view.
+    pub pending: PendingSearch,
+    /// The visit's path so far, and the day it counts under.
+    pub path: Vec<String>,
+    pub path_day: Option<NaiveDate>,
+    /// The day the visit started.
+    pub started: Option<NaiveDate>,
+}
+
+/// A page view's step along its visit's path: the path before and after, under the day the visit started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathStep {
+    pub day: NaiveDate,
+    pub was: Vec<String>,
+    pub grown: Vec<String>,
+}
+
+impl PathStep {
+    /// The step `record` makes: a shopper's page view of another page than the path's last, while the path is
+    /// shorter than [`PATH_PAGES`] (a bot's makes none).
+    pub fn of(record: &ClickstreamRecord, before: &VisitBefore) -> Option<PathStep> {
+        if record.bot || !matches!(record.event, EventKind::PageView { .. }) || before.path.len() >= PATH_PAGES {
+            return None;
+        }
+        let page = page_of(&record.path);
+        if before.path.last().is_some_and(|last| last == page) {
+            return None;
+        }
+        let day = before.path_day.or(before.started).unwrap_or_else(|| record.received_at.date_naive());
+        let mut grown = before.path.clone();
+        grown.push(page.to_string());
+        Some(PathStep { day, was: before.path.clone(), grown })
+    }
+}
+
+/// What a newly stored event adds to the aggregates, in its transaction: `before` is its visit's summary as it
+/// was, `step` the step it made along the visit's path (the caller keeps the path in the summary; see
+/// [`PathStep::of`]). A bot's event adds nothing. One statement per event at most, so the worker's store step
+/// stays close to what it cost before the aggregates.
 pub async fn record(
     conn: &mut PgConnection,
     record: &ClickstreamRecord,
-    pending: PendingSearch,
+    before: &VisitBefore,
+    step: Option<&PathStep>,
 ) -> Result<(), sqlx::Error> {
     if record.bot {
         return Ok(());
@@ -34,16 +77,25 @@ pub async fn record(
         _ => None,
     };
     if let Some((views, rage, dead, quick, errors)) = counts {
+        // The page's counts, and a page view's step: the visit moves from its path's count to the longer one's.
         sqlx::query!(
             r#"
-            INSERT INTO page_stats (day, page, page_views, rage_clicks, dead_clicks, quick_backs, errors)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (day, page) DO UPDATE SET
-                page_views = page_stats.page_views + EXCLUDED.page_views,
-                rage_clicks = page_stats.rage_clicks + EXCLUDED.rage_clicks,
-                dead_clicks = page_stats.dead_clicks + EXCLUDED.dead_clicks,
-                quick_backs = page_stats.quick_backs + EXCLUDED.quick_backs,
-                errors = page_stats.errors + EXCLUDED.errors
+            WITH page AS (
+                INSERT INTO page_stats (day, page, page_views, rage_clicks, dead_clicks, quick_backs, errors)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (day, page) DO UPDATE SET
+                    page_views = page_stats.page_views + EXCLUDED.page_views,
+                    rage_clicks = page_stats.rage_clicks + EXCLUDED.rage_clicks,
+                    dead_clicks = page_stats.dead_clicks + EXCLUDED.dead_clicks,
+                    quick_backs = page_stats.quick_backs + EXCLUDED.quick_backs,
+                    errors = page_stats.errors + EXCLUDED.errors
+            ),
+            left_path AS (
+                UPDATE path_stats SET visits = visits - 1
+                WHERE $10::text[] IS NOT NULL AND day = $8 AND pages = $9
+            )
+            INSERT INTO path_stats (day, pages, visits) SELECT $8, $10, 1 WHERE $10::text[] IS NOT NULL
+            ON CONFLICT (day, pages) DO UPDATE SET visits = path_stats.visits + 1
             "#,
             day as _,
             page,
@@ -52,6 +104,9 @@ pub async fn record(
             dead,
             quick,
             errors,
+            step.map(|step| step.day) as _,
+            step.map(|step| step.was.as_slice()),
+            step.map(|step| step.grown.as_slice()),
         )
         .execute(&mut *conn)
         .await?;
@@ -76,7 +131,7 @@ pub async fn record(
             }
         }
         EventKind::ProductView { .. } => {
-            if let Some((query, day)) = pending {
+            if let Some((query, day)) = &before.pending {
                 sqlx::query!(
                     r#"
                     UPDATE search_stats SET followed_by_product = followed_by_product + 1
@@ -90,24 +145,26 @@ pub async fn record(
             }
         }
         EventKind::WebVitals { lcp_ms, cls_milli, inp_ms } => {
-            // Buckets of 50 ms, and of 0.01 for CLS (10 thousandths).
-            let buckets = [("lcp", *lcp_ms, 50), ("cls", *cls_milli, 10), ("inp", *inp_ms, 50)];
-            for (metric, value, width) in buckets {
-                let Some(value) = value else { continue };
-                let bucket = i32::try_from(value / width * width).unwrap_or(i32::MAX);
-                sqlx::query!(
-                    r#"
-                    INSERT INTO page_vitals (day, page, metric, bucket, count) VALUES ($1, $2, $3, $4, 1)
-                    ON CONFLICT (day, page, metric, bucket) DO UPDATE SET count = page_vitals.count + 1
-                    "#,
-                    day as _,
-                    page,
-                    metric,
-                    bucket,
-                )
-                .execute(&mut *conn)
-                .await?;
-            }
+            // Buckets of 50 ms, and of 0.01 for CLS (10 thousandths); the measured ones in one statement.
+            let measured: Vec<(&str, i32)> = [("lcp", *lcp_ms, 50), ("cls", *cls_milli, 10), ("inp", *inp_ms, 50)]
+                .into_iter()
+                .filter_map(|(metric, value, width)| Some((metric, i32::try_from(value? / width * width).ok()?)))
+                .collect();
+            let (metrics, buckets): (Vec<&str>, Vec<i32>) = measured.into_iter().unzip();
+            sqlx::query!(
+                r#"
+                INSERT INTO page_vitals (day, page, metric, bucket, count)
+                SELECT $1, $2, metric, bucket, 1 FROM unnest($3::text[], $4::int[]) AS m (metric, bucket)
+                ORDER BY metric
+                ON CONFLICT (day, page, metric, bucket) DO UPDATE SET count = page_vitals.count + 1
+                "#,
+                day as _,
+                page,
+                &metrics as &[&str],
+                &buckets,
+            )
+            .execute(&mut *conn)
+            .await?;
         }
         _ => {}
     }
@@ -119,10 +176,13 @@ pub async fn insights(pool: &PgPool, range: DayRange) -> Result<Insights, sqlx::
     Ok(Insights {
         range,
         funnel: funnel(pool, range).await?,
+        flow: Flow::of(&path_links(pool, range).await?, NODES_PER_STEP),
+        paths: top_paths(pool, range).await?,
         trouble: trouble(pool, range).await?,
         vitals: vitals(pool, range).await?,
         no_results: searches(pool, range, false).await?,
         no_click: searches(pool, range, true).await?,
+        slots: slots(pool, range).await?,
         abandoned: abandoned(pool, range).await?,
     })
 }
@@ -147,6 +207,85 @@ async fn funnel(pool: &PgPool, range: DayRange) -> Result<Funnel, sqlx::Error> {
         .map(|stage| rows.iter().filter(|row| row.stage >= stage.number()).map(|row| row.visits).sum())
         .collect();
     Ok(Funnel { reached })
+}
+
+/// Each step of the paths of visits that started in the range: its page, the next one (none at the path's
+/// end), and the visits that took it.
+async fn path_links(pool: &PgPool, range: DayRange) -> Result<Vec<PathLink>, sqlx::Error> {
+    sqlx::query_as!(
+        PathLink,
+        r#"
+        SELECT step AS "step!", pages[step] AS "source!", pages[step + 1] AS target,
+               sum(visits)::bigint AS "visits!"
+        FROM path_stats, generate_series(1, cardinality(pages)) AS step
+        WHERE day BETWEEN $1 AND $2 AND visits > 0
+        GROUP BY 1, 2, 3
+        "#,
+        range.from as _,
+        range.to as _,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The paths most visits made, most first.
+async fn top_paths(pool: &PgPool, range: DayRange) -> Result<Vec<TopPath>, sqlx::Error> {
+    sqlx::query_as!(
+        TopPath,
+        r#"
+        SELECT pages AS "pages!", sum(visits)::bigint AS "visits!"
+        FROM path_stats
+        WHERE day BETWEEN $1 AND $2
+        GROUP BY pages
+        HAVING sum(visits) > 0
+        ORDER BY 2 DESC, pages
+        LIMIT $3
+        "#,
+        range.from as _,
+        range.to as _,
+        LIST_ROWS,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Every slot's impressions, clicks, orders and revenue in the range (a slot without any: zeros).
+async fn slots(pool: &PgPool, range: DayRange) -> Result<Vec<SlotPerformance>, sqlx::Error> {
+    let shown = sqlx::query!(
+        r#"
+        SELECT slot, sum(impressions)::bigint AS "impressions!", sum(clicks)::bigint AS "clicks!"
+        FROM rec_slot_stats WHERE day BETWEEN $1 AND $2 GROUP BY slot
+        "#,
+        range.from as _,
+        range.to as _,
+    )
+    .fetch_all(pool)
+    .await?;
+    let paid = sqlx::query!(
+        r#"
+        SELECT slot, currency, sum(orders)::bigint AS "orders!", sum(revenue_cents)::bigint AS "revenue!"
+        FROM rec_slot_revenue WHERE day BETWEEN $1 AND $2 GROUP BY slot, currency ORDER BY slot, currency
+        "#,
+        range.from as _,
+        range.to as _,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(Slot::ALL
+        .into_iter()
+        .map(|slot| {
+            let name = slot.as_str();
+            let shown = shown.iter().find(|row| row.slot == name);
+            let paid = paid.iter().filter(|row| row.slot == name);
+            SlotPerformance {
+                slot,
+                impressions: shown.map_or(0, |row| row.impressions),
+                clicks: shown.map_or(0, |row| row.clicks),
+                orders: paid.clone().map(|row| row.orders).sum(),
+                revenue: paid.map(|row| (row.currency.clone(), row.revenue)).collect(),
+            }
+        })
+        .collect())
 }
 
 /// The pages with the most frustration signals.

@@ -2,7 +2,8 @@
 //! reads without script. Every number links to the visits behind it on `/admin/visits`.
 
 use super::{
-    load_insights, rating, AbandonedCart, DayRange, Funnel, Insights, PageTrouble, PageVitals, SearchOutcome, Stage,
+    load_insights, rating, AbandonedCart, DayRange, Flow, Funnel, Insights, PageTrouble, PageVitals, SearchOutcome,
+    SlotPerformance, Stage, TopPath, PATH_PAGES,
 };
 use crate::{admin::AdminNav, encode_query_value, notices::ErrorView};
 use leptos::prelude::*;
@@ -35,7 +36,7 @@ pub fn AdminInsightsPage() -> impl IntoView {
 
 #[component]
 fn InsightsBody(insights: Insights) -> impl IntoView {
-    let Insights { range, funnel, trouble, vitals, no_results, no_click, abandoned } = insights;
+    let Insights { range, funnel, flow, paths, trouble, vitals, no_results, no_click, slots, abandoned } = insights;
     view! {
         <form method="get" action="/admin/insights" class="admin-toolbar insights-range">
             <label>"From " <input type="date" name="from" value=range.from.to_string() /></label>
@@ -44,6 +45,7 @@ fn InsightsBody(insights: Insights) -> impl IntoView {
             <a href=format!("/admin/insights.pdf?{}", range.query()) download="">"Download as PDF"</a>
         </form>
         <FunnelSection funnel range />
+        <PathsSection flow paths range />
         <TroubleSection trouble range />
         <VitalsSection vitals />
         <SearchSection
@@ -62,6 +64,7 @@ fn InsightsBody(insights: Insights) -> impl IntoView {
             rows=no_click
             range
         />
+        <SlotsSection slots range />
         <AbandonedSection abandoned range />
     }
 }
@@ -134,6 +137,107 @@ fn FunnelSection(funnel: Funnel, range: DayRange) -> impl IntoView {
                 <thead><tr><th scope="col">"Stage"</th><th scope="col">"Visits"</th><th scope="col">"From the stage before"</th><th scope="col">"Dropped off"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
+        </section>
+    }
+}
+
+/// The top paths: a flow diagram of the visits' first pages (a column per step, a band per move as wide as the
+/// visits that made it), and the paths most made, each linking to its visits.
+#[component]
+fn PathsSection(flow: Flow, paths: Vec<TopPath>, range: DayRange) -> impl IntoView {
+    let (width, height) = (960.0, 340.0);
+    let layout = flow.layout(width, height);
+    let bands = layout
+        .bands
+        .iter()
+        .map(|band| {
+            view! {
+                <path d=band.svg_path() stroke-width=format!("{:.1}", band.thickness) class="flow-band">
+                    <title>{band.title.clone()}</title>
+                </path>
+            }
+        })
+        .collect_view();
+    // The nodes are not links: the chart is one image to assistive technology, and the table below it holds
+    // the numbers that lead to their visits.
+    let nodes = layout
+        .nodes
+        .iter()
+        .map(|node| {
+            let anchor = if node.label_at_end { "end" } else { "start" };
+            let middle = node.y + node.height / 2.0 + 4.0;
+            view! {
+                <rect x=node.x y=node.y width=node.width height=node.height class=format!("flow-node step-{}", node.column) />
+                <text x=node.label_x y=middle text-anchor=anchor class="flow-label">{node.label.clone()}</text>
+            }
+        })
+        .collect_view();
+    let diagram = (!flow.is_empty()).then(|| {
+        view! {
+            <svg class="chart flow" role="img" aria-labelledby="paths-title" viewBox=format!("-2 -2 {} {}", width + 4.0, height + 4.0) width="100%">
+                <title id="paths-title">{format!("Top paths: how visits moved through their first {PATH_PAGES} pages")}</title>
+                <g class="flow-bands">{bands}</g>
+                {nodes}
+            </svg>
+        }
+    });
+    let total: i64 = flow.columns.first().map_or(0, |column| column.iter().map(|node| node.visits).sum());
+    let rows = paths
+        .iter()
+        .map(|path| {
+            let share =
+                if total > 0 { format!("{:.1}%", 100.0 * path.visits as f64 / total as f64) } else { "–".into() };
+            let href = visits_link(range, &format!("path={}", encode_query_value(&path.filter())));
+            view! {
+                <tr>
+                    <th scope="row">{path.label()}</th>
+                    <td><a href=href>{path.visits.to_string()}</a></td>
+                    <td>{share}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    view! {
+        <section class="insight" aria-labelledby="paths-heading">
+            <h2 id="paths-heading">"Top paths"</h2>
+            <p class="insight-note">{format!("The first {PATH_PAGES} pages of each visit (a page shown again straight after itself is one step). A column per step; a band's width is the visits that went that way; what leaves a page by no band ended the visit there.")}</p>
+            {diagram}
+            {table_or("No visit in this range viewed a page.", "paths", &["Path", "Visits", "Share of visits"], rows)}
+        </section>
+    }
+}
+
+/// Each slot of recommendations: how often it was shown and clicked, and the paid orders it led to.
+#[component]
+fn SlotsSection(slots: Vec<SlotPerformance>, range: DayRange) -> impl IntoView {
+    let rows = slots
+        .iter()
+        .map(|row| {
+            let slot = row.slot.as_str();
+            let link = |filter: &str, n: i64| {
+                view! { <a href=visits_link(range, &format!("rec={slot}&{filter}"))>{n.to_string()}</a> }
+            };
+            let ctr = row.click_through_pct().map_or("–".to_string(), |pct| format!("{pct:.1}%"));
+            view! {
+                <tr data-slot=slot>
+                    <th scope="row">{row.slot.heading()}</th>
+                    <td>{link("signal=rec_impression", row.impressions)}</td>
+                    <td>{link("signal=click", row.clicks)}</td>
+                    <td>{ctr}</td>
+                    <td>{link("signal=product_view&reached=paid", row.orders)}</td>
+                    <td>{row.revenue_text()}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    let headings = ["Slot", "Shown", "Clicks", "Click-through", "Paid orders", "Revenue"];
+    view! {
+        <section class="insight" aria-labelledby="slots-heading">
+            <h2 id="slots-heading">"Recommendations"</h2>
+            <p class="insight-note">"A slot is shown when a page displays it; a paid order counts for a slot when the visit that paid had opened one of its products from it, and the revenue is what those lines cost."</p>
+            {table_or("No slot of recommendations.", "slots", &headings, rows)}
         </section>
     }
 }

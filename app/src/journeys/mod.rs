@@ -96,8 +96,8 @@ pub async fn my_journeys() -> Result<Vec<VisitListItem>, AppError> {
 }
 
 /// Which visits an admin list shows: an outcome, and what the insights page links with (the days the visit
-/// started, the funnel stage it reached, a page where it met a kind of event, a search it made). A list with
-/// any insight filter leaves bots out, as the insights do.
+/// started, the funnel stage it reached, a page where it met a kind of event, a search it made, a slot of
+/// recommendations it met, the path it took). A list with any insight filter leaves bots out, as the insights do.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VisitFilter {
     pub outcome: Option<VisitOutcome>,
@@ -106,40 +106,60 @@ pub struct VisitFilter {
     pub page: Option<String>,
     pub event: Option<crate::tracking::schema::EventType>,
     pub search: Option<String>,
+    /// An event of the visit belongs to the slot: it showed it, clicked in it, or opened a product from it.
+    pub slot: Option<crate::recommend::Slot>,
+    /// The visit's path: its first pages, exactly these.
+    pub path: Option<Vec<String>>,
+}
+
+/// A visit list's filters as its URL spells them (each may be empty or left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VisitQuery {
+    pub outcome: String,
+    pub from: String,
+    pub to: String,
+    pub reached: String,
+    pub page: String,
+    pub signal: String,
+    pub search: String,
+    pub rec: String,
+    pub path: String,
 }
 
 impl VisitFilter {
     /// The filter of a list's URL; an unknown value is an error a person can act on.
-    pub fn parse(
-        outcome: &str,
-        from: &str,
-        to: &str,
-        reached: &str,
-        page: &str,
-        signal: &str,
-        search: &str,
-    ) -> Result<Self, AppError> {
+    pub fn parse(query: &VisitQuery) -> Result<Self, AppError> {
         fn given(value: &str) -> Option<&str> {
             Some(value.trim()).filter(|value| !value.is_empty())
         }
         let invalid = |what: &str| AppError::Invalid(format!("Unknown {what} filter."));
+        let range = if given(&query.from).is_some() || given(&query.to).is_some() {
+            Some(crate::insights::DayRange::parse(&query.from, &query.to, Utc::now().date_naive())?)
+        } else {
+            None
+        };
+        let path = given(&query.path).map(|path| path.split_whitespace().map(String::from).collect::<Vec<_>>());
+        if path.as_ref().is_some_and(|pages| pages.len() > crate::insights::PATH_PAGES) {
+            return Err(AppError::Invalid(format!("A path has at most {} pages.", crate::insights::PATH_PAGES)));
+        }
         Ok(Self {
-            outcome: given(outcome)
+            outcome: given(&query.outcome)
                 .map(|label| VisitOutcome::parse(label).ok_or_else(|| invalid("outcome")))
                 .transpose()?,
-            range: if given(from).is_some() || given(to).is_some() {
-                Some(crate::insights::DayRange::parse(from, to, Utc::now().date_naive())?)
-            } else {
-                None
-            },
-            reached: given(reached)
+            range,
+            reached: given(&query.reached)
                 .map(|stage| crate::insights::Stage::parse(stage).ok_or_else(|| invalid("stage")))
                 .transpose()?,
-            page: given(page).map(|page| crate::insights::page_of(page).to_string()),
-            event: given(signal)
+            page: given(&query.page).map(|page| crate::insights::page_of(page).to_string()),
+            event: given(&query.signal)
                 .map(|kind| crate::tracking::schema::EventType::parse(kind).ok_or_else(|| invalid("event")))
                 .transpose()?,
-            search: given(search).map(crate::insights::normalize_query),
+            search: given(&query.search).map(crate::insights::normalize_query),
+            slot: given(&query.rec)
+                .map(|slot| crate::recommend::Slot::parse(slot).ok_or_else(|| invalid("recommendation")))
+                .transpose()?,
+            path,
         })
     }
 
@@ -150,23 +170,16 @@ impl VisitFilter {
             || self.page.is_some()
             || self.event.is_some()
             || self.search.is_some()
+            || self.slot.is_some()
+            || self.path.is_some()
     }
 }
 
-/// Every visit, newest first, filtered (admins only).
+/// Every visit, newest first, filtered (admins only). The filters are the form's fields, side by side.
 #[server(endpoint = "admin_visits")]
-#[allow(clippy::too_many_arguments)]
-pub async fn admin_visits(
-    outcome: String,
-    #[server(default)] from: String,
-    #[server(default)] to: String,
-    #[server(default)] reached: String,
-    #[server(default)] page: String,
-    #[server(default)] signal: String,
-    #[server(default)] search: String,
-) -> Result<Vec<VisitListItem>, AppError> {
+pub async fn admin_visits(#[server(flatten)] query: VisitQuery) -> Result<Vec<VisitListItem>, AppError> {
     ctx::require_admin().await?;
-    let filter = VisitFilter::parse(&outcome, &from, &to, &reached, &page, &signal, &search)?;
+    let filter = VisitFilter::parse(&query)?;
     let pool = ctx::pool()?;
     Ok(store::all(&pool, &filter).await?)
 }
@@ -184,6 +197,24 @@ mod tests {
             assert_eq!(VisitOutcome::parse(outcome.label()), Some(outcome));
             assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.label(), "JSON says the label");
         }
+    }
+
+    #[test]
+    fn a_visit_list_url_reads_as_its_filter() {
+        let query = VisitQuery {
+            rec: "popular".into(),
+            signal: "rec_impression".into(),
+            path: " / /products  /product/tent ".into(),
+            ..VisitQuery::default()
+        };
+        let filter = VisitFilter::parse(&query).unwrap();
+        assert_eq!(filter.slot, Some(crate::recommend::Slot::Popular));
+        assert_eq!(filter.path.as_deref(), Some(&["/".to_string(), "/products".into(), "/product/tent".into()][..]));
+        assert!(filter.from_insights());
+        let error = |query: VisitQuery| VisitFilter::parse(&query).unwrap_err().to_string();
+        assert!(error(VisitQuery { rec: "sponsored".into(), ..VisitQuery::default() }).contains("recommendation"));
+        assert!(error(VisitQuery { path: "/a /b /c /d /e /f".into(), ..VisitQuery::default() }).contains("5 pages"));
+        assert!(!VisitFilter::parse(&VisitQuery::default()).unwrap().from_insights());
     }
 
     #[test]

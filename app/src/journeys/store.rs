@@ -71,11 +71,15 @@ async fn list(pool: &PgPool, user: Option<Uuid>, filter: &VisitFilter) -> Result
           AND ($5::timestamptz IS NULL OR v.started_at >= $5)
           AND ($6::timestamptz IS NULL OR v.started_at < $6)
           AND ($7::smallint IS NULL OR v.furthest_stage >= $7)
-          AND (($8::text IS NULL AND $9::text IS NULL) OR EXISTS (
+          AND (($8::text IS NULL AND $9::text IS NULL AND $11::text IS NULL) OR EXISTS (
                   SELECT 1 FROM clickstream_events e
                   WHERE e.visit_id = v.visit_id
                     AND ($8::text IS NULL OR split_part(split_part(e.path, '?', 1), '#', 1) = $8)
-                    AND ($9::text IS NULL OR e.event_type = $9)))
+                    AND ($9::text IS NULL OR e.event_type = $9)
+                    -- The slot (a known name: no pattern characters) shown, clicked, or a product opened from it.
+                    AND ($11::text IS NULL OR e.payload ->> 'slot' = $11 OR e.payload ->> 'label' = 'rec-' || $11
+                         OR e.path ~ ('[?&]rec=' || $11 || '($|[&#])'))))
+          AND ($12::text[] IS NULL OR v.path_pages = $12)
           AND ($10::text IS NULL OR EXISTS (
                   SELECT 1 FROM clickstream_events e
                   WHERE e.visit_id = v.visit_id AND e.event_type = 'search'
@@ -93,6 +97,8 @@ async fn list(pool: &PgPool, user: Option<Uuid>, filter: &VisitFilter) -> Result
         filter.page,
         filter.event.map(|kind| kind.as_str()),
         filter.search,
+        filter.slot.map(|slot| slot.as_str()),
+        filter.path.as_deref(),
     )
     .fetch_all(pool)
     .await?;

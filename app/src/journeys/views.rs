@@ -65,16 +65,17 @@ pub fn JourneysPage() -> impl IntoView {
 pub fn AdminVisitsPage() -> impl IntoView {
     let query = use_query_map();
     let outcome = Memo::new(move |_| query.read().get("outcome").unwrap_or_default());
-    // What the insights page links with: the days, the stage, the page and its event, the search.
-    const INSIGHT_FILTERS: [&str; 6] = ["from", "to", "reached", "page", "signal", "search"];
+    // What the insights page links with: the days, the stage, the page and its event, the search, the slot of
+    // recommendations, the path.
+    const INSIGHT_FILTERS: [&str; 8] = ["from", "to", "reached", "page", "signal", "search", "rec", "path"];
     let filters = Memo::new(move |_| {
         let map = query.read();
         INSIGHT_FILTERS.map(|key| map.get(key).unwrap_or_default())
     });
     let visits = Resource::new(
         move || (outcome.get(), filters.get()),
-        |(outcome, [from, to, reached, page, signal, search])| {
-            admin_visits(outcome, from, to, reached, page, signal, search)
+        |(outcome, [from, to, reached, page, signal, search, rec, path])| {
+            admin_visits(super::VisitQuery { outcome, from, to, reached, page, signal, search, rec, path })
         },
     );
     let described = move || {

@@ -61,6 +61,18 @@ impl Slot {
         Slot::ALL.into_iter().find(|slot| slot.as_str() == raw)
     }
 
+    /// The slot a page was opened from: the `rec` value in its path's query, if it names one.
+    pub fn of_path(path: &str) -> Option<Slot> {
+        let query = path.split_once('?')?.1;
+        let query = query.split('#').next().unwrap_or(query);
+        query.split('&').find_map(|pair| pair.strip_prefix("rec=")).and_then(Slot::parse)
+    }
+
+    /// The slot a clicked link's label (its `data-track`, `rec-<slot>`) names, if any.
+    pub fn of_label(label: &str) -> Option<Slot> {
+        label.strip_prefix("rec-").and_then(Slot::parse)
+    }
+
     /// The heading shoppers read above the slot.
     pub fn heading(self) -> &'static str {
         match self {
@@ -171,5 +183,11 @@ mod tests {
         }
         assert_eq!(Slot::ViewedTogether.href("a-b"), "/product/a-b?rec=viewed-together");
         assert_eq!(Slot::parse("viewed_together"), None);
+        assert_eq!(Slot::of_path("/product/a-b?rec=popular"), Some(Slot::Popular));
+        assert_eq!(Slot::of_path("/product/a-b?x=1&rec=bought-together#top"), Some(Slot::BoughtTogether));
+        assert_eq!(Slot::of_path("/product/a-b?rec=nope"), None);
+        assert_eq!(Slot::of_path("/product/rec=popular"), None);
+        assert_eq!(Slot::of_label("rec-picked-for-you"), Some(Slot::PickedForYou));
+        assert_eq!(Slot::of_label("Add to cart"), None);
     }
 }

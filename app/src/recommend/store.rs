@@ -1,7 +1,8 @@
 //! The recommendation counts: written by the worker as it stores events, read by the pages.
 
-use super::Recommended;
-use chrono::{DateTime, Utc};
+use super::{Recommended, Slot};
+use crate::tracking::schema::{ClickstreamRecord, EventKind};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -81,9 +82,57 @@ pub async fn record_view(
     Ok(())
 }
 
+/// What a shopper's event adds to the slots' figures: a slot shown (`rec_impression`), a click on one of its
+/// products (a click labelled `rec-<slot>`), and a product page opened from one (a `product_view` whose page
+/// carries `?rec=<slot>`: the first slot that led the visit to a product keeps it, for [`record_purchase`]).
+/// The caller leaves bots' and the server's events out.
+pub async fn record_slot_event(conn: &mut PgConnection, record: &ClickstreamRecord) -> Result<(), sqlx::Error> {
+    let day = record.received_at.date_naive();
+    let (slot, impressions, clicks) = match &record.event {
+        EventKind::RecImpression { slot, .. } => (Slot::parse(slot), 1, 0),
+        EventKind::Click { label, .. } => (Slot::of_label(label), 0, 1),
+        EventKind::ProductView { product_id, .. } => {
+            if let Some(slot) = Slot::of_path(&record.path) {
+                sqlx::query!(
+                    "INSERT INTO rec_opened (visit_id, product_id, slot) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    record.visit_id,
+                    product_id,
+                    slot.as_str(),
+                )
+                .execute(&mut *conn)
+                .await?;
+            }
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    let Some(slot) = slot else { return Ok(()) };
+    sqlx::query!(
+        r#"
+        INSERT INTO rec_slot_stats (day, slot, impressions, clicks) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (day, slot) DO UPDATE SET
+            impressions = rec_slot_stats.impressions + EXCLUDED.impressions,
+            clicks = rec_slot_stats.clicks + EXCLUDED.clicks
+        "#,
+        day as _,
+        slot.as_str(),
+        impressions,
+        clicks,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Counts a paid order once, however many `payment_result` events say so: one for each of its products, and one
-/// for each pair of them (unless it holds more than [`MAX_LINES_PAIRED`] lines).
-pub async fn record_purchase(conn: &mut PgConnection, order: Uuid) -> Result<(), sqlx::Error> {
+/// for each pair of them (unless it holds more than [`MAX_LINES_PAIRED`] lines). Its lines whose product the
+/// paying `visit` opened from a slot are that slot's revenue on `day`.
+pub async fn record_purchase(
+    conn: &mut PgConnection,
+    order: Uuid,
+    visit: Uuid,
+    day: NaiveDate,
+) -> Result<(), sqlx::Error> {
     let first = sqlx::query!(
         r#"
         INSERT INTO counted_orders (order_id) SELECT id FROM orders WHERE id = $1
@@ -120,6 +169,26 @@ pub async fn record_purchase(conn: &mut PgConnection, order: Uuid) -> Result<(),
         Signal::Bought.as_str(),
         order,
         MAX_LINES_PAIRED,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"
+        INSERT INTO rec_slot_revenue (day, slot, currency, orders, revenue_cents)
+        SELECT $3, r.slot, o.currency, 1, sum(l.quantity * l.unit_price_cents)
+        FROM order_lines l
+        JOIN orders o ON o.id = l.order_id
+        JOIN rec_opened r ON r.visit_id = $2 AND r.product_id = l.product_id
+        WHERE l.order_id = $1
+        GROUP BY r.slot, o.currency
+        ORDER BY r.slot, o.currency
+        ON CONFLICT (day, slot, currency) DO UPDATE SET
+            orders = rec_slot_revenue.orders + 1,
+            revenue_cents = rec_slot_revenue.revenue_cents + EXCLUDED.revenue_cents
+        "#,
+        order,
+        visit,
+        day as _,
     )
     .execute(&mut *conn)
     .await?;

@@ -1,10 +1,11 @@
-//! A slot of recommendations: a heading and small product cards, rendered on the server (no island: the links
-//! are plain, and the tracker records a click on one like any other, with its slot). A card's name is not a
+//! A slot of recommendations: a heading and small product cards, rendered on the server (the links are plain,
+//! and the tracker records a click on one like any other, with its slot; a tiny island records that the slot
+//! was shown). A card's name is not a
 //! heading: the page's outline keeps one heading per product (its shelf's, or the product page's own), and the
 //! slot has its `h2`.
 
 use super::{Recommendations, Recommended, Slot};
-use crate::{error::AppError, money::format_price};
+use crate::{error::AppError, money::format_price, tracking::RecordImpression};
 use leptos::prelude::*;
 
 /// The slot `load` fills, once it has; nothing while it loads, when it has nothing to show, or when it failed (a
@@ -25,7 +26,9 @@ fn Shelf(shown: Recommendations) -> impl IntoView {
     let Recommendations { slot, products } = shown;
     let heading = format!("rec-{}", slot.as_str());
     let labelled_by = heading.clone();
+    let shown = products.len() as i32;
     view! {
+        <RecordImpression slot_name=slot.as_str().to_string() products=shown />
         <section class="shelf recommendations" data-slot=slot.as_str() aria-labelledby=labelled_by>
             <h2 id=heading>{slot.heading()}</h2>
             <ul class="product-grid">

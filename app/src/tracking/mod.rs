@@ -65,6 +65,14 @@ pub fn RecordProductView(product_id: i64, slug: String) -> impl IntoView {
     track(EventKind::ProductView { product_id, slug });
 }
 
+/// Records a slot of recommendations in the browser as it is shown: its name and how many products it holds
+/// (the insights count the slot's impressions against the clicks on it). The prop is not called `slot`: that
+/// word marks a Leptos slot in `view!`.
+#[island]
+pub fn RecordImpression(slot_name: String, products: i32) -> impl IntoView {
+    track(EventKind::RecImpression { slot: slot_name, products });
+}
+
 /// An error message an island shows the shopper, recorded in the clickstream as it is shown.
 #[component]
 pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {

@@ -1,4 +1,4 @@
-//! The clickstream schema, version 2.
+//! The clickstream schema, version 3.
 //!
 //! The browser posts a [`ClientBatch`]; the server validates it, stamps each event with an id, the visit, the
 //! user and its own receive time, and produces a [`ClickstreamRecord`] per event to `clickstream.v1`.
@@ -6,13 +6,14 @@
 //! Version 2 adds the frustration and quality signals (`rage_click`, `dead_click`, `quick_back`, `web_vitals`)
 //! and changes nothing else: a version 1 batch (a page still running an older tracker) and a version 1 record
 //! (written before the upgrade) are read as they always were; only a version 2 batch may carry the new kinds.
+//! Version 3 adds `rec_impression` (a recommendation slot shown) in the same way.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The schema version written into every record, and the newest a batch may say.
-pub const SCHEMA_VERSION: u16 = 2;
+pub const SCHEMA_VERSION: u16 = 3;
 /// The oldest version still read, in batches and in records.
 pub const OLDEST_SCHEMA_VERSION: u16 = 1;
 /// Clicks on one element, each within [`RAGE_CLICK_WINDOW_MS`] of the one before, that make a rage click.
@@ -72,6 +73,9 @@ pub enum EventKind {
     /// paint in milliseconds, cumulative layout shift in thousandths; `None` for what the browser did not measure
     /// (no interaction, say).
     WebVitals { lcp_ms: Option<i64>, cls_milli: Option<i64>, inp_ms: Option<i64> },
+    /// A slot of recommendations was shown on the page (version 3): its name (`crate::recommend::Slot`) and how
+    /// many products it held.
+    RecImpression { slot: String, products: i32 },
 }
 
 /// The kinds of event, without their details: the `type` field, the `clickstream_events.event_type` column and
@@ -92,10 +96,11 @@ pub enum EventType {
     DeadClick,
     QuickBack,
     WebVitals,
+    RecImpression,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 15] = [
         EventType::PageView,
         EventType::ProductView,
         EventType::CartAdd,
@@ -110,6 +115,7 @@ impl EventType {
         EventType::DeadClick,
         EventType::QuickBack,
         EventType::WebVitals,
+        EventType::RecImpression,
     ];
 
     /// The name as it appears in the `type` field (and the database).
@@ -129,6 +135,7 @@ impl EventType {
             EventType::DeadClick => "dead_click",
             EventType::QuickBack => "quick_back",
             EventType::WebVitals => "web_vitals",
+            EventType::RecImpression => "rec_impression",
         }
     }
 
@@ -136,6 +143,7 @@ impl EventType {
     pub fn since_version(self) -> u16 {
         match self {
             EventType::RageClick | EventType::DeadClick | EventType::QuickBack | EventType::WebVitals => 2,
+            EventType::RecImpression => 3,
             _ => 1,
         }
     }
@@ -168,6 +176,7 @@ impl EventKind {
             EventKind::DeadClick { .. } => EventType::DeadClick,
             EventKind::QuickBack { .. } => EventType::QuickBack,
             EventKind::WebVitals { .. } => EventType::WebVitals,
+            EventKind::RecImpression { .. } => EventType::RecImpression,
         }
     }
 
@@ -191,6 +200,7 @@ impl EventKind {
                 [("element", element.as_str()), ("label", label.as_str())].into_iter().chain(href).collect()
             }
             EventKind::Error { message } => vec![("message", message)],
+            EventKind::RecImpression { slot, .. } => vec![("slot", slot)],
             EventKind::RageClick { element, label, .. } | EventKind::DeadClick { element, label } => {
                 vec![("element", element), ("label", label)]
             }
@@ -284,6 +294,15 @@ impl ClientEvent {
                     Err(format!("web_vitals: lcp_ms and inp_ms must be 0 to {MAX_VITAL_MS}"))
                 } else if !within(cls_milli, 100_000) {
                     Err("web_vitals: cls_milli must be 0 to 100000".into())
+                } else {
+                    Ok(())
+                }
+            }
+            EventKind::RecImpression { slot, products } => {
+                if crate::recommend::Slot::parse(slot).is_none() {
+                    Err("rec_impression: unknown slot".into())
+                } else if !(1..=crate::recommend::SHOWN as i32).contains(products) {
+                    Err(format!("rec_impression: products must be 1 to {}", crate::recommend::SHOWN))
                 } else {
                     Ok(())
                 }

@@ -352,7 +352,7 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         };
         assert!(refused(b"\xff\x00garbage").contains("not JSON"));
-        assert!(refused(br#"{"v":3,"events":[]}"#).contains("version 3"));
+        assert!(refused(br#"{"v":4,"events":[]}"#).contains("version 4"));
         assert!(refused(br#"{"v":0,"events":[]}"#).contains("version 0"));
         assert!(refused(br#"{"events":[]}"#).contains("\"v\""));
         assert!(refused(br#"{"v":1,"events":[]}"#).contains("no events"));
@@ -377,6 +377,25 @@ mod tests {
         assert_eq!(accepted, 1, "a version 1 batch keeps its page view");
         assert_eq!(rejected.len(), 4);
         assert!(rejected[0].0.contains("rage_click: needs schema version 2, the batch says 1"), "{rejected:?}");
+    }
+
+    #[test]
+    fn version_3_batches_say_which_recommendations_were_shown() {
+        let checked = |version: u16, event: &str| match validate_batch(
+            format!(r#"{{"v":{version},"events":[{event}]}}"#).as_bytes(),
+        ) {
+            BatchVerdict::Checked { accepted, rejected } => {
+                (accepted.len(), rejected.first().map(|(reason, _)| reason.clone()).unwrap_or_default())
+            }
+            other => panic!("refused: {other:?}"),
+        };
+        let shown = r#"{"type":"rec_impression","path":"/","slot":"picked-for-you","products":4}"#;
+        assert_eq!(checked(3, shown), (1, String::new()));
+        assert!(checked(2, shown).1.contains("needs schema version 3, the batch says 2"));
+        let unknown = r#"{"type":"rec_impression","path":"/","slot":"sponsored","products":4}"#;
+        assert!(checked(3, unknown).1.contains("unknown slot"));
+        let none = r#"{"type":"rec_impression","path":"/","slot":"popular","products":0}"#;
+        assert!(checked(3, none).1.contains("products must be 1 to 4"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub mod consumer;
 mod endpoint;
 pub mod limits;
 mod producer;
-mod store;
+pub mod store;
 pub mod visit;
 
 pub use endpoint::{collect, is_bot, validate_batch, BatchVerdict, CollectLimits, CollectState, VISIT_FULL};

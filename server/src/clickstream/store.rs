@@ -1,7 +1,10 @@
 //! The clickstream consumer's writes.
 
 use app::{
-    insights::{self, store as insights_store},
+    insights::{
+        self,
+        store::{self as insights_store, PathStep, VisitBefore},
+    },
     recommend::store as recommend,
     tracking::schema::{ClickstreamRecord, EventKind, EventOrigin, EventType},
 };
@@ -23,19 +26,27 @@ pub enum Stored {
 /// exact however many workers share the visit's partition over time.
 ///
 /// Only the server's `checkout_begin` and `payment_result` move a visit's funnel: a browser cannot claim a
-/// purchase. A new product view or paid order also moves the recommendations' counts (`app::recommend::store`).
+/// purchase. A new product view or paid order also moves the recommendations' counts, and a slot shown, clicked
+/// or opened its figures (`app::recommend::store`).
 pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -> Result<Stored, sqlx::Error> {
     let payload = serde_json::to_value(record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let mut tx = pool.begin().await?;
     let visit = sqlx::query!(
-        r#"SELECT events, pending_search, pending_search_day AS "pending_search_day: chrono::NaiveDate"
+        r#"SELECT events, pending_search, pending_search_day AS "pending_search_day: chrono::NaiveDate",
+                  path_pages, path_day AS "path_day: chrono::NaiveDate",
+                  (started_at AT TIME ZONE 'UTC')::date AS "started!: chrono::NaiveDate"
            FROM visits WHERE visit_id = $1 FOR UPDATE"#,
         record.visit_id
     )
     .fetch_optional(&mut *tx)
     .await?;
     let held = visit.as_ref().map_or(0, |visit| visit.events);
-    let pending = visit.and_then(|visit| visit.pending_search.zip(visit.pending_search_day));
+    let before = visit.map_or_else(VisitBefore::default, |visit| VisitBefore {
+        pending: visit.pending_search.zip(visit.pending_search_day),
+        path: visit.path_pages,
+        path_day: visit.path_day,
+        started: Some(visit.started),
+    });
     let from_server = record.origin == EventOrigin::Server;
     if held >= cap as i32 && !from_server {
         let seen =
@@ -83,13 +94,16 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
         }
         _ => None,
     };
+    // A page view's step along the visit's path (insights: the top paths).
+    let step = PathStep::of(record, &before);
     sqlx::query!(
         r#"
         INSERT INTO visits (visit_id, user_id, started_at, last_event_at, events, page_views, clicks, cart_adds,
                             checkouts, paid, user_agent, bot, product_views, last_path, pending_search,
-                            pending_search_day)
+                            pending_search_day, path_pages, path_day)
         VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, ''),
-                CASE WHEN $13 <> '' THEN ($3::timestamptz AT TIME ZONE 'UTC')::date END)
+                CASE WHEN $13 <> '' THEN ($3::timestamptz AT TIME ZONE 'UTC')::date END,
+                COALESCE($14::text[], '{}'), $15)
         ON CONFLICT (visit_id) DO UPDATE SET
             user_id = COALESCE(visits.user_id, EXCLUDED.user_id),
             started_at = LEAST(visits.started_at, EXCLUDED.started_at),
@@ -106,6 +120,8 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
                                   WHEN EXCLUDED.product_views > 0 THEN NULL ELSE visits.pending_search END,
             pending_search_day = CASE WHEN $13 IS NOT NULL THEN EXCLUDED.pending_search_day
                                       WHEN EXCLUDED.product_views > 0 THEN NULL ELSE visits.pending_search_day END,
+            path_pages = COALESCE($14::text[], visits.path_pages),
+            path_day = COALESCE(visits.path_day, $15),
             user_agent = COALESCE(visits.user_agent, EXCLUDED.user_agent),
             -- Like the device, the first user agent decides whether the visit is a bot's (the server's own events
             -- carry none).
@@ -126,18 +142,23 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
         count(EventType::ProductView),
         last_path,
         search,
+        step.as_ref().map(|step| step.grown.as_slice()),
+        step.as_ref().map(|step| step.day) as _,
     )
     .execute(&mut *tx)
     .await?;
-    insights_store::record(&mut tx, record, if kind == EventType::ProductView { pending } else { None }).await?;
+    insights_store::record(&mut tx, record, &before, step.as_ref()).await?;
     // The recommendations' counts, in the same transaction: a redelivery counts nothing twice. A bot's views
     // count nothing; only the server's word says an order was paid.
-    match &record.event {
-        EventKind::ProductView { product_id, .. } if !record.bot && !from_server => {
+    if !record.bot && !from_server {
+        if let EventKind::ProductView { product_id, .. } = &record.event {
             recommend::record_view(&mut tx, record.visit_id, *product_id, record.received_at).await?;
         }
-        EventKind::PaymentResult { order_id, .. } if paid => recommend::record_purchase(&mut tx, *order_id).await?,
-        _ => {}
+        recommend::record_slot_event(&mut tx, record).await?;
+    }
+    if let (EventKind::PaymentResult { order_id, .. }, true) = (&record.event, paid) {
+        let day = record.received_at.date_naive();
+        recommend::record_purchase(&mut tx, *order_id, record.visit_id, day).await?;
     }
     tx.commit().await?;
     Ok(Stored::New)

@@ -71,6 +71,7 @@ pub async fn load_events(pool: &PgPool, visit: Uuid) -> Result<VisitEvents, sqlx
                    WHEN 'web_vitals' THEN concat_ws(' · ', 'LCP ' || (e.payload->>'lcp_ms') || ' ms',
                                                     'CLS ' || round((e.payload->>'cls_milli')::numeric / 1000, 3),
                                                     'INP ' || (e.payload->>'inp_ms') || ' ms')
+                   WHEN 'rec_impression' THEN concat(e.payload->>'slot', ' (', e.payload->>'products', ' products)')
                    ELSE COALESCE(p.name, e.payload->>'label', e.payload->>'query', e.payload->>'slug',
                                  e.payload->>'outcome', e.payload->>'message')
                END AS label

@@ -230,3 +230,160 @@ async fn the_insights_match_a_hand_computed_expectation_and_link_to_the_visits_b
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+/// Posts `events` (with the tracker's ids) as one version 3 batch from `browser`.
+async fn post_v3(browser: &TestApp, events: Vec<Value>, user_agent: &str) {
+    let body = json!({"v": 3, "events": with_ids(events)}).to_string();
+    let response = browser.post_events_as(&body, user_agent).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{}", response.text().await.unwrap_or_default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_top_paths_and_each_recommendation_slot_are_counted_from_real_journeys() {
+    let app = TestApp::builder().with_worker().spawn().await;
+    let (tent, tent_price, _) = app.product("ridgeline-2-tent").await;
+    let stove = app.product("ember-camp-stove").await.0;
+    let shown = |slot: &str, path: &str| json!({"type": "rec_impression", "path": path, "slot": slot, "products": 4});
+    let from_slot = |slot: &str, path: &str, href: &str| json!({"type": "click", "path": path, "element": "a", "label": format!("rec-{slot}"), "href": href});
+
+    // A: sees "Popular right now" on the home page, opens the tent from it, and buys it.
+    let opened = format!("{TENT}?rec=popular");
+    let a_events = vec![
+        page_view("/"),
+        shown("popular", "/"),
+        from_slot("popular", "/", &opened),
+        page_view(&opened),
+        json!({"type": "product_view", "path": opened, "product_id": tent, "slug": "ridgeline-2-tent"}),
+        page_view("/cart"),
+    ];
+    let buyer = app.another_browser();
+    buyer.visit().await;
+    post_v3(&buyer, a_events.clone(), FIREFOX).await;
+    let order = buyer.pending_order("ridgeline-2-tent", 1).await;
+    assert_eq!(buyer.pay(&order, SUCCEEDS, "slot-pay").await.status(), StatusCode::OK);
+    // B: home (twice: one step), the catalog, the stove, and a click in "Often viewed together" below it.
+    let stove_page = "/product/ember-camp-stove";
+    let b = app.another_browser();
+    b.visit().await;
+    post_v3(
+        &b,
+        vec![
+            page_view("/"),
+            page_view("/"),
+            page_view("/products"),
+            page_view(stove_page),
+            json!({"type": "product_view", "path": stove_page, "product_id": stove, "slug": "ember-camp-stove"}),
+            shown("viewed-together", stove_page),
+            from_slot("viewed-together", stove_page, &format!("{TENT}?rec=viewed-together")),
+        ],
+        FIREFOX,
+    )
+    .await;
+    // C and F: the home page and its slot, nothing more. D: a bot doing the same counts nowhere.
+    for user_agent in [FIREFOX, FIREFOX, "Googlebot/2.1 (+http://www.google.com/bot.html)"] {
+        let browser = app.another_browser();
+        browser.visit().await;
+        post_v3(&browser, vec![page_view("/"), shown("popular", "/")], user_agent).await;
+    }
+    // E: seven pages; its path keeps the first five.
+    let e = app.another_browser();
+    e.visit().await;
+    post_v3(&e, ["/", "/a", "/b", "/c", "/d", "/e", "/f"].map(page_view).to_vec(), FIREFOX).await;
+    // A's batch and payment again (a retry, a replayed payment): nothing counts twice.
+    post_v3(&buyer, a_events, FIREFOX).await;
+    assert_eq!(buyer.pay(&order, SUCCEEDS, "slot-pay").await.status(), StatusCode::OK);
+    // A's 6 and the server's 2, B's 7, C's, F's and D's 2 each, E's 7.
+    assert_eq!(app.wait_for_count("SELECT count(*) FROM clickstream_events", 28).await, 28);
+    let paid = "SELECT count(*) FROM rec_slot_revenue";
+    assert_eq!(app.wait_for_count(paid, 1).await, 1);
+
+    let admin = app.another_browser();
+    admin.sign_in("admin", "/").await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let found = insights(&admin, &today, &today).await;
+    let slot = |name: &str| found["slots"].as_array().unwrap().iter().find(|row| row["slot"] == name).unwrap().clone();
+    assert_eq!(
+        slot("popular"),
+        json!({"slot": "popular", "impressions": 3, "clicks": 1, "orders": 1, "revenue": [["EUR", tent_price]]}),
+        "{found:#}"
+    );
+    assert_eq!(
+        slot("viewed-together"),
+        json!({"slot": "viewed-together", "impressions": 1, "clicks": 1, "orders": 0, "revenue": []})
+    );
+    assert_eq!(slot("bought-together")["impressions"], 0);
+    // Paths: C and F made "/" alone; A, B and E one path each.
+    let paths: Vec<(Vec<String>, i64)> = found["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|path| (serde_json::from_value(path["pages"].clone()).unwrap(), path["visits"].as_i64().unwrap()))
+        .collect();
+    let path = |pages: &[&str], visits: i64| (pages.iter().map(|page| page.to_string()).collect::<Vec<_>>(), visits);
+    assert_eq!(
+        paths,
+        vec![
+            path(&["/"], 2),
+            path(&["/", "/a", "/b", "/c", "/d"], 1),
+            path(&["/", "/product/ridgeline-2-tent", "/cart"], 1),
+            path(&["/", "/products", "/product/ember-camp-stove"], 1),
+        ]
+    );
+    // The flow: five visits start at "/", three go on (to the tent, the catalog, "/a"), five steps in all.
+    let columns = found["flow"]["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), 5);
+    assert_eq!(columns[0], json!([{"page": "/", "visits": 5}]));
+    assert_eq!(columns[1].as_array().unwrap().len(), 3);
+    assert_eq!(found["flow"]["bands"].as_array().unwrap().iter().filter(|band| band["column"] == 0).count(), 3);
+
+    // The page draws the flow and the slots, and every number leads to its visits.
+    let html = admin.client.get(app.url(&format!("/admin/insights?from={today}&to={today}"))).send().await.unwrap();
+    let html = html.text().await.unwrap();
+    for shown in ["Top paths", "class=\"flow-band\"", "/ → /products → /product/ember-camp-stove", "Popular right now"]
+    {
+        assert!(html.contains(shown), "{shown:?} missing from the page");
+    }
+    let listed = |filter: Vec<(&'static str, String)>| {
+        let admin = &admin;
+        let today = today.clone();
+        async move {
+            let mut form: Vec<(&str, String)> =
+                vec![("outcome", String::new()), ("from", today.clone()), ("to", today)];
+            form.extend(filter);
+            let form: Vec<(&str, &str)> = form.iter().map(|(key, value)| (*key, value.as_str())).collect();
+            let response = admin.call("admin_visits", &form).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap().as_array().unwrap().len()
+        }
+    };
+    let popular = || ("rec", "popular".to_string());
+    assert_eq!(listed(vec![popular(), ("signal", "rec_impression".into())]).await, 3, "A, C and F; not the bot");
+    assert_eq!(listed(vec![popular(), ("signal", "click".into())]).await, 1);
+    assert_eq!(listed(vec![popular(), ("signal", "product_view".into()), ("reached", "paid".into())]).await, 1);
+    assert_eq!(listed(vec![("path", "/ /products /product/ember-camp-stove".into())]).await, 1);
+    assert_eq!(listed(vec![("path", "/".into())]).await, 2);
+    let refused = admin.call("admin_visits", &[("outcome", ""), ("rec", "sponsored")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The PDF has both sections.
+    let report =
+        admin.client.get(app.url(&format!("/admin/insights.pdf?from={today}&to={today}"))).send().await.unwrap();
+    assert_eq!(report.status(), StatusCode::OK);
+    let path = std::env::temp_dir().join(format!("insights-{}.pdf", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, report.bytes().await.unwrap()).unwrap();
+    let check = std::process::Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf");
+    assert!(check.status.success(), "qpdf --check: {}", String::from_utf8_lossy(&check.stdout));
+    let text = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for shown in [
+        "Top paths",
+        "Paths most made",
+        "/ > /products > /product/ember-camp-stove",
+        "Recommendations",
+        "Popular right now",
+        "33.3%",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing from the insights PDF:\n{text}");
+    }
+}

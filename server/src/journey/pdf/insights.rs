@@ -1,6 +1,7 @@
-//! The insights report an admin downloads (`/admin/insights.pdf`, a week by default): the funnel, the searches
-//! that found nothing or led nowhere, where shoppers struggle, the Web Vitals and the carts left unpaid; the same
-//! numbers as `/admin/insights`, in the journey report's look.
+//! The insights report an admin downloads (`/admin/insights.pdf`, a week by default): the funnel, the top paths,
+//! the searches that found nothing or led nowhere, where shoppers struggle, the Web Vitals, how the
+//! recommendations did and the carts left unpaid; the same numbers as `/admin/insights`, in the journey report's
+//! look.
 
 use app::insights::{rating, Insights, Stage};
 
@@ -9,7 +10,7 @@ use crate::journey::metrics::Font;
 
 use super::parts::{section_heading, thousands};
 use super::theme::{
-    AMBER, CONTENT_BOTTOM, CONTENT_W, GREEN, INK, MARGIN, MUTED, NAVY, NAVY_MID, ROW_H, RULE, SECTION_TOP,
+    AMBER, CONTENT_BOTTOM, CONTENT_W, GREEN, INK, MARGIN, MUTED, NAVY, NAVY_MID, NAVY_PALE, ROW_H, RULE, SECTION_TOP,
     TABLE_HEADER_H, WASH, WHITE,
 };
 
@@ -23,6 +24,7 @@ pub(super) fn insights_pages(insights: &Insights, about: &str) -> Vec<Canvas> {
     let range = format!("{} to {}", insights.range.from, insights.range.to);
     let mut report = Pages::new(about, &format!("{range} \u{b7} visits that started in these days, bots left out"));
     funnel(&mut report, insights);
+    paths(&mut report, insights);
 
     let searches = |rows: &[app::insights::SearchOutcome]| -> Vec<Vec<String>> {
         rows.iter()
@@ -90,6 +92,34 @@ pub(super) fn insights_pages(insights: &Insights, about: &str) -> Vec<Canvas> {
         &[("Page", 0.24), ("LCP", 0.22), ("CLS", 0.2), ("INP", 0.22), ("Measured", 0.12)],
         vitals,
         "No page reported its Web Vitals.",
+    );
+    let slots = insights
+        .slots
+        .iter()
+        .map(|row| {
+            let ctr = row.click_through_pct().map_or("\u{2013}".to_string(), |pct| format!("{pct:.1}%"));
+            vec![
+                row.slot.heading().to_string(),
+                thousands(row.impressions as u64),
+                thousands(row.clicks as u64),
+                ctr,
+                thousands(row.orders as u64),
+                row.revenue_text(),
+            ]
+        })
+        .collect();
+    report.table(
+        "Recommendations",
+        &[
+            ("Slot", 0.3),
+            ("Shown", 0.12),
+            ("Clicks", 0.12),
+            ("Click-through", 0.14),
+            ("Orders", 0.12),
+            ("Revenue", 0.2),
+        ],
+        slots,
+        "No slot of recommendations.",
     );
     let abandoned = insights
         .abandoned
@@ -214,4 +244,33 @@ fn funnel(report: &mut Pages, insights: &Insights) {
         let room = CONTENT_W - label_w - width - 8.0;
         c.text_fit(MARGIN + label_w + width + 8.0, y + 14.5, &text, Style::new(Font::Regular, 8.5, INK), room);
     }
+}
+
+/// The top paths: the flow diagram of the visits' first pages (bands drawn as short straight segments along the
+/// page's curves), then the paths most made.
+fn paths(report: &mut Pages, insights: &Insights) {
+    let flow = &insights.flow;
+    if !flow.is_empty() {
+        let diagram_h = 190.0;
+        let (c, top) = report.room(TITLE_H + diagram_h);
+        section_title(c, top, "Top paths");
+        // Room on the right for the last column's labels, which end at their nodes.
+        let layout = flow.layout(f64::from(CONTENT_W), f64::from(diagram_h));
+        let at = |x: f64, y: f64| (MARGIN + x as f32, top + TITLE_H + y as f32);
+        for band in &layout.bands {
+            let points: Vec<(f32, f32)> = band.points(16).into_iter().map(|(x, y)| at(x, y)).collect();
+            c.line(&points, NAVY_PALE, band.thickness as f32, None);
+        }
+        for node in &layout.nodes {
+            let (x, y) = at(node.x, node.y);
+            c.rect(x, y, node.width as f32, node.height as f32, Paint::Fill(NAVY));
+            let (label_x, middle) = at(node.label_x, node.y + node.height / 2.0);
+            let style = Style::new(Font::Regular, 7.0, INK);
+            let align = if node.label_at_end { Align::Right } else { Align::Left };
+            c.text(label_x, middle + 2.5, &node.label, style, align);
+        }
+    }
+    let rows = insights.paths.iter().map(|path| vec![path.pages.join(" > "), thousands(path.visits as u64)]).collect();
+    let title = if flow.is_empty() { "Top paths" } else { "Paths most made" };
+    report.table(title, &[("Path (first pages of a visit)", 0.85), ("Visits", 0.15)], rows, "No visit viewed a page.");
 }

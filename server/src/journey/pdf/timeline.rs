@@ -116,6 +116,7 @@ fn event_name(event_type: &str) -> &str {
         EventType::DeadClick => "Dead click",
         EventType::QuickBack => "Quick back",
         EventType::WebVitals => "Web Vitals",
+        EventType::RecImpression => "Recommended",
     }
 }
 
@@ -127,6 +128,8 @@ fn event_color(event: &JourneyEvent) -> Rgb8 {
         Some(EventType::PaymentResult) if event.label.as_deref() == Some("succeeded") => GREEN,
         Some(EventType::PaymentResult | EventType::Error | EventType::RageClick) => RED,
         Some(EventType::DeadClick | EventType::QuickBack) => AMBER_DEEP,
-        Some(EventType::Click | EventType::PageLeave | EventType::WebVitals) | None => NAVY_PALE,
+        Some(EventType::Click | EventType::PageLeave | EventType::WebVitals | EventType::RecImpression) | None => {
+            NAVY_PALE
+        }
     }
 }

@@ -60,6 +60,11 @@ pub struct Shopper {
     viewing: Option<usize>,
     /// Products in the cart (by index into the catalog).
     cart: Vec<usize>,
+    /// The slot of recommendations on the page the shopper is on, if any (the home page's, or a product page's
+    /// "Often viewed together"): the next product may be opened from it.
+    slot: Option<&'static str>,
+    /// Whether the visit has viewed a product (the home page then picks for the shopper).
+    has_history: bool,
 }
 
 /// A short, stable label for a failed request, so the report groups like with like.
@@ -119,6 +124,8 @@ impl Shopper {
             signed_in: false,
             viewing: None,
             cart: Vec::new(),
+            slot: None,
+            has_history: false,
         })
     }
 
@@ -166,7 +173,35 @@ impl Shopper {
     async fn page(&mut self, step: &'static str, path: &str, title: &str) -> bool {
         let loaded = self.request(step, self.browser_get(path), StatusCode::OK).await.is_some();
         if loaded {
+            self.vitals();
             self.tracker.navigate(path, title, &mut self.rng);
+            self.slot = None;
+        }
+        loaded
+    }
+
+    /// The Web Vitals the tracker reports as a page is left: most pages fast, some slow, a few shifting.
+    fn vitals(&mut self) {
+        if !self.tracker.on_page() {
+            return;
+        }
+        let lcp_ms =
+            if self.rng.gen_bool(0.8) { self.rng.gen_range(600..2_400) } else { self.rng.gen_range(2_400..6_000) };
+        let cls_milli = self.rng.gen_bool(0.9).then(|| self.rng.gen_range(0..300));
+        let inp_ms = self.rng.gen_bool(0.5).then(|| self.rng.gen_range(40..600));
+        self.tracker.event(EventKind::WebVitals { lcp_ms: Some(lcp_ms), cls_milli, inp_ms }, &mut self.rng);
+    }
+
+    /// The page shows a slot of recommendations: the tracker reports it, and the next product may come from it.
+    fn shows_slot(&mut self, slot: &'static str) {
+        self.tracker.event(EventKind::RecImpression { slot: slot.into(), products: 4 }, &mut self.rng);
+        self.slot = Some(slot);
+    }
+
+    async fn home(&mut self) -> bool {
+        let loaded = self.page("home", "/", "Cartograph").await;
+        if loaded {
+            self.shows_slot(if self.has_history { "picked-for-you" } else { "popular" });
         }
         loaded
     }
@@ -185,7 +220,7 @@ impl Shopper {
     /// The whole visit; returns when it ends on its own or the run's deadline passes.
     pub async fn visit(mut self) {
         self.stats.count("visits", 1);
-        if !self.page("home", "/", "Cartograph").await {
+        if !self.home().await {
             return;
         }
         if self.options.assets {
@@ -200,7 +235,7 @@ impl Shopper {
                 Action::Product => self.product().await,
                 Action::Category => self.category().await,
                 Action::Home => {
-                    self.page("home", "/", "Cartograph").await;
+                    self.home().await;
                 }
                 Action::Search => self.search().await,
                 Action::AddToCart => self.add_to_cart().await,
@@ -225,14 +260,30 @@ impl Shopper {
         Instant::now() < self.deadline
     }
 
+    /// A product page: picked from the slot on the page (two times in five when there is one, with the click
+    /// the tracker reports and the slot in the link) or found otherwise.
     async fn product(&mut self) {
         let index = self.rng.gen_range(0..self.catalog.products.len());
         let product = &self.catalog.products[index];
-        let (path, name, id, slug) =
+        let (mut path, name, id, slug) =
             (format!("/product/{}", product.slug), product.name.clone(), product.id, product.slug.clone());
+        if let Some(slot) = self.slot.filter(|_| self.rng.gen_bool(0.4)) {
+            path = format!("{path}?rec={slot}");
+            let click =
+                EventKind::Click { element: "a".into(), label: format!("rec-{slot}"), href: Some(path.clone()) };
+            self.tracker.event(click, &mut self.rng);
+        }
         if self.page("product", &path, &name).await {
             self.viewing = Some(index);
+            self.has_history = true;
             self.tracker.event(EventKind::ProductView { product_id: id, slug }, &mut self.rng);
+            if self.rng.gen_bool(0.04) {
+                let rage = EventKind::RageClick { element: "img".into(), label: name.clone(), clicks: 4 };
+                self.tracker.event(rage, &mut self.rng);
+            }
+            if self.rng.gen_bool(0.6) {
+                self.shows_slot("viewed-together");
+            }
         }
     }
 

@@ -23,6 +23,11 @@ impl Tracker {
         Self { pending: Vec::new(), last_flush: Instant::now(), page: None }
     }
 
+    /// Whether a page is shown (the first page view has been recorded and not left).
+    pub fn on_page(&self) -> bool {
+        self.page.is_some()
+    }
+
     /// Records an event on the current page.
     pub fn event(&mut self, kind: EventKind, rng: &mut impl Rng) {
         let path = self.page.as_ref().map_or_else(|| "/".to_string(), |(path, _)| path.clone());
