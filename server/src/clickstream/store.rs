@@ -55,31 +55,6 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
                 .await?;
         return Ok(if seen.is_some() { Stored::Duplicate } else { Stored::VisitFull });
     }
-    let inserted = sqlx::query!(
-        r#"
-        INSERT INTO clickstream_events
-            (event_id, visit_id, user_id, event_type, path, received_at, client_ts, seq, user_agent, payload)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT (event_id) DO NOTHING
-        "#,
-        record.event_id,
-        record.visit_id,
-        record.user_id,
-        record.event.name(),
-        record.path,
-        // sqlx prefers `time` for timestamptz once both crates are enabled; chrono encodes the same column.
-        record.received_at as _,
-        record.client_ts,
-        record.seq as i32,
-        record.user_agent,
-        payload,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(Stored::Duplicate);
-    }
     let kind = record.event.event_type();
     let count = |of: EventType| i32::from(kind == of);
     let checkout = i32::from(from_server && kind == EventType::CheckoutBegin);
@@ -96,14 +71,23 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
     };
     // A page view's step along the visit's path (insights: the top paths).
     let step = PathStep::of(record, &before);
-    sqlx::query!(
+    // The event, once, and (only if it is new) its visit's summary: one statement, one round trip.
+    let stored = sqlx::query_scalar!(
         r#"
+        WITH stored AS (
+            INSERT INTO clickstream_events
+                (event_id, visit_id, user_id, event_type, path, received_at, client_ts, seq, user_agent, payload)
+            VALUES ($16, $1, $2, $17, $18, $3, $19, $20, $9, $21)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING visit_id
+        )
         INSERT INTO visits (visit_id, user_id, started_at, last_event_at, events, page_views, clicks, cart_adds,
                             checkouts, paid, user_agent, bot, product_views, last_path, pending_search,
                             pending_search_day, path_pages, path_day)
-        VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, ''),
-                CASE WHEN $13 <> '' THEN ($3::timestamptz AT TIME ZONE 'UTC')::date END,
-                COALESCE($14::text[], '{}'), $15)
+        SELECT visit_id, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, ''),
+               CASE WHEN $13 <> '' THEN ($3::timestamptz AT TIME ZONE 'UTC')::date END,
+               COALESCE($14::text[], '{}'), $15
+        FROM stored
         ON CONFLICT (visit_id) DO UPDATE SET
             user_id = COALESCE(visits.user_id, EXCLUDED.user_id),
             started_at = LEAST(visits.started_at, EXCLUDED.started_at),
@@ -128,6 +112,7 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
             bot = CASE WHEN visits.user_agent IS NULL THEN EXCLUDED.bot ELSE visits.bot END,
             -- A late event reopens a closed visit; the sweeper closes it again and renders it anew.
             closed_at = NULL
+        RETURNING 1 AS "one!"
         "#,
         record.visit_id,
         record.user_id,
@@ -144,9 +129,18 @@ pub async fn insert_event(pool: &PgPool, record: &ClickstreamRecord, cap: u32) -
         search,
         step.as_ref().map(|step| step.grown.as_slice()),
         step.as_ref().map(|step| step.day) as _,
+        record.event_id,
+        record.event.name(),
+        record.path,
+        record.client_ts,
+        record.seq as i32,
+        payload,
     )
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    if stored.is_none() {
+        return Ok(Stored::Duplicate);
+    }
     insights_store::record(&mut tx, record, &before, step.as_ref()).await?;
     // The recommendations' counts, in the same transaction: a redelivery counts nothing twice. A bot's views
     // count nothing; only the server's word says an order was paid.

@@ -4,8 +4,9 @@
 //! The worker stores each event in one transaction (`cartograph::clickstream::store::insert_event`), and since
 //! the insights that transaction also keeps the aggregates. Its ceiling here is the same events stored as the
 //! worker stored them before (the event and its visit's summary, nothing else), on the same database, with the
-//! same concurrency (a worker's partitions). Both read the same shopper journeys; Kafka is left out, as it is
-//! the same for both. Then the insights page for the day, rendered for a signed-in admin, against the same
+//! same concurrency. Both read the same shopper journeys; Kafka is left out, as it is the same for both. A worker
+//! stores one event after another; several workers (scale-out) store at once and meet on the aggregates'
+//! busiest rows (today's home page, say), so that is measured too. Then the insights page for the day, rendered for a signed-in admin, against the same
 //! queries alone (`app::insights::store::insights`).
 
 use crate::{
@@ -26,8 +27,10 @@ use uuid::Uuid;
 const STORED: usize = 100_000;
 /// Events the ceiling writes, half before and half after (the tables grow under both alike).
 const CEILING_EVENTS: usize = 20_000;
-/// Visits stored at once, as a worker's partitions are.
-const AT_ONCE: usize = 4;
+/// Workers storing at once in the second comparison (several copies of the worker, each on its partitions).
+const WORKERS: usize = 4;
+/// Events each way in that comparison.
+const CONTENDED_EVENTS: usize = 20_000;
 const PAGE_SHAPE: Shape = Shape { concurrency: 2, warmup: Duration::from_millis(500), window: Duration::from_secs(4) };
 
 /// One shopper's visit as the tracker and the server record it: the home page and its slot, a search, products
@@ -141,12 +144,17 @@ async fn store_bare(pool: &PgPool, record: &ClickstreamRecord) -> anyhow::Result
     Ok(())
 }
 
-/// Stores `journeys` on [`AT_ONCE`] tasks (each its own visits, in order), with the worker's store step or the
-/// bare one; returns the time it took.
-async fn store_all(pool: &PgPool, journeys: Vec<Vec<ClickstreamRecord>>, aggregated: bool) -> anyhow::Result<Duration> {
-    let mut shares: Vec<Vec<Vec<ClickstreamRecord>>> = (0..AT_ONCE).map(|_| Vec::new()).collect();
+/// Stores `journeys` on `workers` tasks (each its own visits, one event after another, as a worker stores
+/// them), with the worker's store step or the bare one; returns the time it took.
+async fn store_all(
+    pool: &PgPool,
+    journeys: Vec<Vec<ClickstreamRecord>>,
+    aggregated: bool,
+    workers: usize,
+) -> anyhow::Result<Duration> {
+    let mut shares: Vec<Vec<Vec<ClickstreamRecord>>> = (0..workers).map(|_| Vec::new()).collect();
     for (n, journey) in journeys.into_iter().enumerate() {
-        shares[n % AT_ONCE].push(journey);
+        shares[n % workers].push(journey);
     }
     let began = Instant::now();
     let tasks = shares.into_iter().map(|share| {
@@ -177,23 +185,33 @@ fn journeys(events: usize, from: usize, products: &[(i64, String)]) -> Vec<Vec<C
 /// over [`STORED`] events against its queries alone.
 pub async fn run(base: &str, pool: &PgPool, report: &mut Report) -> anyhow::Result<()> {
     let products: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, slug FROM products WHERE NOT archived ORDER BY id").fetch_all(pool).await?;
+        sqlx::query_as("SELECT id, slug FROM products WHERE archived_at IS NULL ORDER BY id").fetch_all(pool).await?;
     anyhow::ensure!(!products.is_empty(), "the bench database has no products");
     let per_visit = journey(0, &products).len();
-    eprintln!(
-        "insights: storing {STORED} events with the aggregates, {CEILING_EVENTS} without ({AT_ONCE} visits at once)"
-    );
+    eprintln!("insights: storing {STORED} events with the aggregates, {CEILING_EVENTS} without, one at a time");
     let half = CEILING_EVENTS / 2;
-    let mut bare = store_all(pool, journeys(half, 1_000_000, &products), false).await?;
-    let aggregated = store_all(pool, journeys(STORED, 0, &products), true).await?;
-    bare += store_all(pool, journeys(half, 2_000_000, &products), false).await?;
+    let mut bare = store_all(pool, journeys(half, 1_000_000, &products), false, 1).await?;
+    let aggregated = store_all(pool, journeys(STORED, 0, &products), true, 1).await?;
+    bare += store_all(pool, journeys(half, 2_000_000, &products), false, 1).await?;
     let rate = |events: usize, took: Duration| (events / per_visit * per_visit) as f64 / took.as_secs_f64();
+    let ceiling = "the same journeys stored without aggregates (event + visit summary)";
     report.add(Row::new(
         "insights",
-        "events/s stored by the worker (with every aggregate)",
+        "events/s stored by a worker (with every aggregate)",
         rate(STORED, aggregated),
         rate(CEILING_EVENTS, bare),
-        "the same journeys stored without aggregates (event + visit summary)",
+        ceiling,
+        Better::Higher,
+    ));
+    eprintln!("insights: {CONTENDED_EVENTS} events each way, {WORKERS} workers at once");
+    let bare = store_all(pool, journeys(CONTENDED_EVENTS, 3_000_000, &products), false, WORKERS).await?;
+    let aggregated = store_all(pool, journeys(CONTENDED_EVENTS, 4_000_000, &products), true, WORKERS).await?;
+    report.add(Row::new(
+        "insights",
+        &format!("events/s stored by {WORKERS} workers at once (with every aggregate)"),
+        rate(CONTENDED_EVENTS, aggregated),
+        rate(CONTENDED_EVENTS, bare),
+        ceiling,
         Better::Higher,
     ));
 
@@ -239,9 +257,9 @@ pub async fn run(base: &str, pool: &PgPool, report: &mut Report) -> anyhow::Resu
     ));
     report.note(format!(
         "insights: {per_visit}-event shopper journeys (home and its slot, a search, two products, one opened from \
-         the slot, a click in it, a cart add, web vitals, a page leave) stored {AT_ONCE} visits at once; the ceiling \
-         stored {CEILING_EVENTS} of them half before, half after; the page covers the last 7 days, {} KiB of HTML, \
-         {} at once.",
+         the slot, a click in it, a cart add, web vitals, a page leave), each event in its own transaction as the \
+         worker stores it; the one-worker ceiling stored {CEILING_EVENTS} of them, half before and half after the \
+         {STORED}; the page covers the last 7 days, {} KiB of HTML, {} at once.",
         html.len() / 1024,
         PAGE_SHAPE.concurrency
     ));
