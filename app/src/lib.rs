@@ -5,6 +5,7 @@
 //! [`page`]); a link or a form is a full page load.
 
 pub mod admin;
+pub mod api_tokens;
 pub mod auth;
 pub mod cart;
 pub mod catalog;

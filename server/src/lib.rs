@@ -14,6 +14,7 @@ pub mod client_ip;
 pub mod config;
 pub mod consume;
 pub mod db;
+pub mod graphql;
 pub mod health;
 pub mod http;
 pub mod journey;

@@ -2,7 +2,7 @@
 //! `cartograph migrate` (apply migrations and seed, then exit), `cartograph check-config`,
 //! `cartograph read-topic TOPIC [KEY]` (print a topic's records as JSON lines, for inspection),
 //! `cartograph probe URL` (exit 0 when a plain-HTTP GET of URL answers 2xx: a container's healthcheck, where no
-//! curl is installed).
+//! curl is installed), `cartograph graphql-schema` (print the GraphQL schema, as `docs/schema.graphql` holds it).
 
 use cartograph::{config::Settings, db, shutdown, startup, telemetry, worker};
 use std::process::ExitCode;
@@ -11,12 +11,17 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]|probe URL]";
+const USAGE: &str =
+    "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]|probe URL|graphql-schema]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_string());
     // Before the settings: a healthcheck needs none, and must not log or refuse to start.
+    if command == "graphql-schema" {
+        print!("{}", cartograph::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
     if command == "probe" {
         return match probe(std::env::args().nth(2).as_deref().unwrap_or_default()).await {
             Ok(()) => ExitCode::SUCCESS,

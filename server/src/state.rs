@@ -35,6 +35,8 @@ pub struct AppState {
     pub catalog_cache: app::catalog::cache::CatalogCache,
     /// The live settings in force (`crate::live`).
     pub live: app::live::Live,
+    /// The GraphQL API's schema and per-token limit (`crate::graphql`).
+    pub graphql: Arc<crate::graphql::Api>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -64,6 +66,19 @@ impl FromRef<AppState> for CollectState {
 impl FromRef<AppState> for DownloadState {
     fn from_ref(state: &AppState) -> Self {
         Self { pool: state.pool.clone(), renders: state.journey_renders.clone(), settings: state.settings.clone() }
+    }
+}
+
+impl FromRef<AppState> for crate::graphql::GraphqlState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            pool: state.pool.clone(),
+            payments: state.payments.clone(),
+            commerce: state.commerce,
+            catalog_cache: state.catalog_cache.clone(),
+            session_rules: state.settings.session.rules(),
+            api: state.graphql.clone(),
+        }
     }
 }
 

@@ -111,6 +111,12 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .nest("/pkg", bundle::router(&state.settings.site_root))
         .route("/journeys/{file}", get(crate::journey::routes::download))
         .route("/admin/insights.pdf", get(crate::journey::routes::insights_report))
+        .route(
+            "/graphql",
+            get(crate::graphql::graphiql)
+                .post(crate::graphql::execute)
+                .layer(DefaultBodyLimit::max(crate::graphql::MAX_REQUEST_BYTES)),
+        )
         .nest("/auth", crate::auth::router())
         .leptos_routes_with_context(&state, leptos_routes, provide_server_context.clone(), {
             let options = state.leptos_options.clone();

@@ -63,6 +63,18 @@ pub fn prefix_tsquery(raw: &str) -> String {
 /// Full-text search with ranking, plus trigram similarity for misspellings; filters, sort and paging.
 pub async fn search(pool: &PgPool, query: &CatalogQuery) -> Result<ProductPage, sqlx::Error> {
     let page = query.page();
+    let (products, total) = search_window(pool, query, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    Ok(ProductPage { products, total, page, page_count: (total + PAGE_SIZE - 1) / PAGE_SIZE })
+}
+
+/// The same search, `limit` products from `offset` on (the page number in `query` is not read), with the
+/// number of products that match in all.
+pub async fn search_window(
+    pool: &PgPool,
+    query: &CatalogQuery,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<ProductCard>, i64), sqlx::Error> {
     let tsquery = prefix_tsquery(&query.q);
     let raw = query.q.trim().to_lowercase();
     // Prices are filtered in whole units; the catalog stores minor units.
@@ -96,8 +108,8 @@ pub async fn search(pool: &PgPool, query: &CatalogQuery) -> Result<ProductPage, 
         max_cents,
         query.in_stock,
         query.sort.as_str(),
-        PAGE_SIZE,
-        (page - 1) * PAGE_SIZE,
+        limit,
+        offset,
     )
     .fetch_all(pool)
     .await?;
@@ -113,7 +125,7 @@ pub async fn search(pool: &PgPool, query: &CatalogQuery) -> Result<ProductPage, 
             stock: row.stock,
         })
         .collect();
-    Ok(ProductPage { products, total, page, page_count: (total + PAGE_SIZE - 1) / PAGE_SIZE })
+    Ok((products, total))
 }
 
 /// A product on sale, by slug.

@@ -138,14 +138,32 @@ pub async fn begin_checkout(
 ) -> Result<Uuid, AppError> {
     let user = ctx::require_user().await?;
     let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country)?;
-    let pool = ctx::pool()?;
     let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
-    let order_id = store::checkout(&pool, user.id, &address, &settings).await?;
-    let visit = ctx::visit_id().await?;
+    checkout_for(&ctx::pool()?, &settings, user.id, ctx::visit_id().await?, &address).await
+}
+
+/// Checkout for `user`, on `visit`: the cart's stock reserved, the order awaiting payment, and the server's own
+/// `checkout_begin` recorded under the visit. The server function and the GraphQL API both check out here.
+#[cfg(feature = "ssr")]
+pub async fn checkout_for(
+    pool: &sqlx::PgPool,
+    settings: &store::CommerceSettings,
+    user: Uuid,
+    visit: Uuid,
+    address: &ShippingAddress,
+) -> Result<Uuid, AppError> {
+    let order_id = store::checkout(pool, user, address, settings).await?;
     let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
-    let event = crate::tracking::server_events::record(visit, user.id, kind, "/checkout".into(), &order_id.to_string());
-    crate::tracking::server_events::emit(&pool, &event).await;
+    let event = crate::tracking::server_events::record(visit, user, kind, "/checkout".into(), &order_id.to_string());
+    crate::tracking::server_events::emit(pool, &event).await;
     Ok(order_id)
+}
+
+/// Card details as a form gives them, checked against today's month.
+pub fn card_details(card_number: &str, expiry: &str, cvc: &str) -> Result<CardDetails, AppError> {
+    use chrono::Datelike;
+    let today = Utc::now();
+    CardDetails::parse(card_number, expiry, cvc, (today.year_ce().1 as i32, today.month0() + 1))
 }
 
 /// Pays an order awaiting payment. The same `idempotency_key` never charges twice.
@@ -158,22 +176,35 @@ pub async fn pay_order(
     idempotency_key: String,
 ) -> Result<PaymentReceipt, AppError> {
     let user = ctx::require_user().await?;
-    use chrono::Datelike;
-    let today = Utc::now();
-    let card = CardDetails::parse(&card_number, &expiry, &cvc, (today.year_ce().1 as i32, today.month0() + 1))?;
-    let pool = ctx::pool()?;
+    let card = card_details(&card_number, &expiry, &cvc)?;
     let payments = ctx::provided::<payment::Payments>("payment gateway")?;
-    let receipt = payment::pay(&pool, &payments, user.id, order_id, card, &idempotency_key).await?;
+    let visit = ctx::visit_id().await?;
+    pay_for(&ctx::pool()?, &payments, user.id, visit, order_id, card, &idempotency_key).await
+}
+
+/// Pays `user`'s order through the gateway, once per `idempotency_key`, and records the server's own
+/// `payment_result` under `visit` when the gateway decided. The server function and the GraphQL API both pay
+/// here.
+#[cfg(feature = "ssr")]
+pub async fn pay_for(
+    pool: &sqlx::PgPool,
+    payments: &payment::Payments,
+    user: Uuid,
+    visit: Uuid,
+    order_id: Uuid,
+    card: CardDetails,
+    idempotency_key: &str,
+) -> Result<PaymentReceipt, AppError> {
+    let receipt = payment::pay(pool, payments, user, order_id, card, idempotency_key).await?;
     let outcome = match receipt.outcome {
         PaymentOutcome::Succeeded => "succeeded",
         PaymentOutcome::Declined => "declined",
         PaymentOutcome::Pending => return Ok(receipt),
     };
-    let visit = ctx::visit_id().await?;
     let kind = crate::tracking::EventKind::PaymentResult { order_id, outcome: outcome.into() };
     let path = format!("/orders/{order_id}");
-    let event = crate::tracking::server_events::record(visit, user.id, kind, path, &idempotency_key);
-    crate::tracking::server_events::emit(&pool, &event).await;
+    let event = crate::tracking::server_events::record(visit, user, kind, path, idempotency_key);
+    crate::tracking::server_events::emit(pool, &event).await;
     Ok(receipt)
 }
 

@@ -23,6 +23,8 @@ pub const RAGE_CLICK_WINDOW_MS: i64 = 1_000;
 pub const DEAD_CLICK_MS: i64 = 1_000;
 /// A product page left sooner than this after it was shown is a quick back.
 pub const QUICK_BACK_MS: i64 = 5_000;
+/// The most products a slot of recommendations reports showing.
+pub const MAX_SLOT_PRODUCTS: i32 = 24;
 /// The largest time a Web Vital may report (ten minutes), in milliseconds.
 const MAX_VITAL_MS: i64 = 600_000;
 
@@ -299,10 +301,13 @@ impl ClientEvent {
                 }
             }
             EventKind::RecImpression { slot, products } => {
-                if crate::recommend::Slot::parse(slot).is_none() {
-                    Err("rec_impression: unknown slot".into())
-                } else if !(1..=crate::recommend::SHOWN as i32).contains(products) {
-                    Err(format!("rec_impression: products must be 1 to {}", crate::recommend::SHOWN))
+                // The slot's name as the shop writes it (`viewed-together`); the worker counts the ones it knows.
+                let named =
+                    !slot.is_empty() && slot.len() <= 40 && slot.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+                if !named {
+                    Err("rec_impression: slot must be 1 to 40 lower-case letters and '-'".into())
+                } else if !(1..=MAX_SLOT_PRODUCTS).contains(products) {
+                    Err(format!("rec_impression: products must be 1 to {MAX_SLOT_PRODUCTS}"))
                 } else {
                     Ok(())
                 }

@@ -392,10 +392,10 @@ mod tests {
         let shown = r#"{"type":"rec_impression","path":"/","slot":"picked-for-you","products":4}"#;
         assert_eq!(checked(3, shown), (1, String::new()));
         assert!(checked(2, shown).1.contains("needs schema version 3, the batch says 2"));
-        let unknown = r#"{"type":"rec_impression","path":"/","slot":"sponsored","products":4}"#;
-        assert!(checked(3, unknown).1.contains("unknown slot"));
+        let shouted = r#"{"type":"rec_impression","path":"/","slot":"Popular; DROP","products":4}"#;
+        assert!(checked(3, shouted).1.contains("lower-case letters"));
         let none = r#"{"type":"rec_impression","path":"/","slot":"popular","products":0}"#;
-        assert!(checked(3, none).1.contains("products must be 1 to 4"));
+        assert!(checked(3, none).1.contains("products must be 1 to 24"));
     }
 
     #[test]

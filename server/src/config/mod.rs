@@ -4,7 +4,8 @@
 //! the broker and the OpenID provider are configured, and names what is missing.
 //!
 //! The settings come in sections, one file each, each listing its keys and environment variables:
-//! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`visits`], [`session`], [`http`],
+//! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`graphql`], [`visits`], [`session`],
+//! [`http`],
 //! [`retention`], [`telemetry`]. The top level holds what belongs to the whole process: `mode`, `listen_addr`,
 //! `public_url`, `site_root`, `log_format`, `seed_demo_catalog`, `startup_timeout_secs`, `request_timeout_secs`,
 //! `catalog_cache_secs`, `live_file` (`CARTOGRAPH_LIVE_FILE`: the settings reloaded while the web server runs,
@@ -30,6 +31,7 @@
 
 pub mod collect;
 pub mod database;
+pub mod graphql;
 pub mod http;
 pub mod kafka;
 pub mod oidc;
@@ -43,6 +45,7 @@ pub mod visits;
 
 pub use collect::CollectSettings;
 pub use database::DatabaseSettings;
+pub use graphql::GraphqlSettings;
 pub use http::HttpSettings;
 pub use kafka::KafkaSettings;
 pub use oidc::OidcSettings;
@@ -116,6 +119,9 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("trusted_proxies", "collect.trusted_proxies"),
     ("broker_breaker_failures", "collect.broker_breaker_failures"),
     ("broker_breaker_cooldown_secs", "collect.broker_breaker_cooldown_secs"),
+    ("graphql_rate_per_token", "graphql.rate_per_token"),
+    ("graphql_burst_per_token", "graphql.burst_per_token"),
+    ("graphql_introspection", "graphql.introspection"),
     ("visit_idle_minutes", "visits.idle_minutes"),
     ("visit_sweep_secs", "visits.sweep_secs"),
     ("visit_max_events", "visits.max_events"),
@@ -211,6 +217,7 @@ pub struct Settings {
     pub payments: PaymentSettings,
     pub orders: OrderSettings,
     pub collect: CollectSettings,
+    pub graphql: GraphqlSettings,
     pub visits: VisitSettings,
     pub session: SessionSettings,
     pub http: HttpSettings,
@@ -244,6 +251,7 @@ impl Default for Settings {
             payments: PaymentSettings::default(),
             orders: OrderSettings::default(),
             collect: CollectSettings::default(),
+            graphql: GraphqlSettings::default(),
             visits: VisitSettings::default(),
             session: SessionSettings::default(),
             http: HttpSettings::default(),

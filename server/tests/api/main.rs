@@ -13,6 +13,7 @@ mod catalog;
 mod commerce;
 mod database_tls;
 mod faults;
+mod graphql;
 mod headers;
 mod helpers;
 mod hostile;

@@ -1,0 +1,213 @@
+//! The GraphQL API against the real app: a shopper's token buys something from browse to paid order, scopes
+//! and revocation hold, the limits refuse what they should (and the API works after), and the schema in
+//! `docs/schema.graphql` is the code's.
+
+use crate::helpers::{shopper::SUCCEEDS, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Posts a GraphQL request as `client` (with the token when given); returns the status and the body.
+async fn gql(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> (StatusCode, Value) {
+    let mut request = app.client.post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+    if let Some(secret) = bearer {
+        request = request.bearer_auth(secret);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The first error's message and code (`extensions.code`), if any.
+fn error(body: &Value) -> Option<(String, Option<i64>)> {
+    let first = body["errors"].as_array()?.first()?;
+    Some((first["message"].as_str().unwrap_or_default().to_string(), first["extensions"]["code"].as_i64()))
+}
+
+/// A token for `login` (signed in on a browser of its own), created through the API with the session.
+async fn token_for(app: &TestApp, login: &str, scope: &str) -> (TestApp, String, String) {
+    let browser = app.another_browser();
+    browser.sign_in(login, "/").await;
+    let create = "mutation($scope: String!) { createApiToken(name: \"ci\", scope: $scope, days: 30) \
+                  { secret token { id scope hint revoked } } }";
+    let (status, body) = gql(&browser, None, create, json!({ "scope": scope })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["errors"].is_null(), "{body}");
+    let created = &body["data"]["createApiToken"];
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("cgp_") && secret.len() == 68, "{secret}");
+    assert_eq!(created["token"]["scope"], scope);
+    assert!(secret.starts_with(created["token"]["hint"].as_str().unwrap()));
+    (browser, created["token"]["id"].as_str().unwrap().to_string(), secret)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_buys_from_browse_to_paid_order_and_scopes_and_revocation_hold() {
+    let app = TestApp::builder().spawn().await;
+    let (session, token_id, secret) = token_for(&app, "api-buyer", "write").await;
+    // A client with no cookies at all: the token is who it is.
+    let client = app.another_browser();
+    let token = Some(secret.as_str());
+
+    // Browse: the catalog cheapest first, page by page.
+    let search = "query($after: String) { products(sort: PRICE_ASC, inStock: true, first: 1, after: $after) \
+                  { totalCount nodes { id slug name priceCents stock } pageInfo { hasNextPage endCursor } } }";
+    let (status, first) = gql(&client, token, search, json!({ "after": null })).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let page = &first["data"]["products"];
+    assert!(page["totalCount"].as_i64().unwrap() >= 2, "{first}");
+    assert_eq!(page["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    let (_, second) = gql(&client, token, search, json!({ "after": page["pageInfo"]["endCursor"] })).await;
+    let next = &second["data"]["products"]["nodes"][0];
+    assert_ne!(next["id"], page["nodes"][0]["id"], "the next page moves on");
+    assert!(next["priceCents"].as_i64() >= page["nodes"][0]["priceCents"].as_i64(), "{second}");
+
+    // A product by slug, with live stock; categories.
+    let product = "{ product(slug: \"ridgeline-2-tent\") { id name stock priceCents category { slug } } \
+                   categories { slug name } }";
+    let (_, found) = gql(&client, token, product, json!({})).await;
+    let tent = &found["data"]["product"];
+    let (tent_id, _, stock_before) = app.product("ridgeline-2-tent").await;
+    assert_eq!(tent["id"], tent_id.to_string());
+    assert_eq!(tent["stock"], stock_before);
+    assert!(!found["data"]["categories"].as_array().unwrap().is_empty());
+
+    // Cart → checkout → pay → order.
+    let add =
+        "mutation($id: ID!) { cartAdd(productId: $id, quantity: 2) { itemCount totalCents lines { slug quantity } } }";
+    let (_, cart) = gql(&client, token, add, json!({ "id": tent_id.to_string() })).await;
+    assert_eq!(cart["data"]["cartAdd"]["itemCount"], 2, "{cart}");
+    let checkout = "mutation { checkout(address: { name: \"Api Buyer\", line1: \"1 Main St\", city: \"Berlin\", \
+                    postcode: \"10115\", country: \"DE\" }) }";
+    let (_, placed) = gql(&client, token, checkout, json!({})).await;
+    let order = placed["data"]["checkout"].as_str().unwrap_or_else(|| panic!("{placed}")).to_string();
+    assert_eq!(app.stock(tent_id).await, stock_before - 2, "the stock is reserved");
+    let pay = "mutation($order: ID!, $card: String!) { pay(orderId: $order, idempotencyKey: \"api-key-1\", \
+               card: { number: $card, expiry: \"12/40\", cvc: \"123\" }) { outcome cardLast4 orderId } }";
+    let (_, paid) = gql(&client, token, pay, json!({ "order": order, "card": SUCCEEDS })).await;
+    assert_eq!(paid["data"]["pay"]["outcome"], "SUCCEEDED", "{paid}");
+    // A retry with the same key gets the same answer and charges nothing more.
+    let (_, again) = gql(&client, token, pay, json!({ "order": order, "card": SUCCEEDS })).await;
+    assert_eq!(again["data"]["pay"], paid["data"]["pay"]);
+    let charges = format!("SELECT count(*) FROM payments WHERE order_id = '{order}' AND outcome = 'succeeded'");
+    assert_eq!(app.count(&charges).await, 1);
+    let orders = "query($id: ID!) { orders { id status } order(id: $id) { summary { status totalCents } \
+                  lines { slug quantity } history { to } } }";
+    let (_, mine) = gql(&client, token, orders, json!({ "id": order })).await;
+    assert_eq!(mine["data"]["orders"][0], json!({ "id": order, "status": "PAID" }), "{mine}");
+    assert_eq!(mine["data"]["order"]["lines"], json!([{ "slug": "ridgeline-2-tent", "quantity": 2 }]));
+    let history: Vec<&str> =
+        mine["data"]["order"]["history"].as_array().unwrap().iter().map(|step| step["to"].as_str().unwrap()).collect();
+    assert_eq!(history.last(), Some(&"PAID"), "{history:?}");
+
+    // A shopper's token cannot do an admin's work, and the order stays paid.
+    let fulfil = "mutation($id: ID!) { fulfilOrder(orderId: $id) }";
+    let (_, refused) = gql(&client, token, fulfil, json!({ "id": order })).await;
+    assert_eq!(error(&refused), Some(("you are not allowed to do that".into(), Some(403))), "{refused}");
+    // A token cannot mint tokens.
+    let (_, minted) =
+        gql(&client, token, "mutation { createApiToken(name: \"x\", scope: \"read\", days: 1) { secret } }", json!({}))
+            .await;
+    assert_eq!(error(&minted).map(|(_, code)| code), Some(Some(403)));
+    // A read token reads, and writes nothing.
+    let (_, _, read_only) = token_for(&app, "api-reader", "read").await;
+    let (_, read) = gql(&client, Some(&read_only), "{ cart { itemCount } }", json!({})).await;
+    assert_eq!(read["data"]["cart"]["itemCount"], 0, "{read}");
+    let (_, written) = gql(&client, Some(&read_only), add, json!({ "id": tent_id.to_string() })).await;
+    assert_eq!(error(&written).map(|(_, code)| code), Some(Some(403)), "{written}");
+    // A shopper cannot ask for an admin token.
+    let (_, denied) = gql(
+        &session,
+        None,
+        "mutation { createApiToken(name: \"x\", scope: \"admin\", days: 1) { secret } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error(&denied).map(|(_, code)| code), Some(Some(403)));
+
+    // Revoked: refused before anything runs.
+    let revoke = "mutation($id: ID!) { revokeApiToken(id: $id) }";
+    let (_, revoked) = gql(&session, None, revoke, json!({ "id": token_id })).await;
+    assert_eq!(revoked["data"]["revokeApiToken"], true, "{revoked}");
+    let (status, body) = gql(&client, token, "{ cart { itemCount } }", json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error(&body).unwrap().0, "The token is unknown, revoked or expired.");
+    let (status, _) = gql(&client, Some("cgp_0123456789abcdef"), "{ categories { slug } }", json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, listed) = gql(&session, None, "{ apiTokens { id revoked } }", json!({})).await;
+    assert_eq!(listed["data"]["apiTokens"], json!([{ "id": token_id, "revoked": true }]));
+
+    // An admin's token fulfils the order.
+    let (_, _, admin_token) = token_for(&app, "admin", "admin").await;
+    let (_, shipped) = gql(&client, Some(&admin_token), fulfil, json!({ "id": order })).await;
+    assert_eq!(shipped["data"]["fulfilOrder"], "FULFILLED", "{shipped}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limits_refuse_costly_and_malformed_queries_and_the_api_answers_after() {
+    let app = TestApp::builder().spawn().await;
+    let client = app.another_browser();
+    // Too deep.
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
+    let (_, body) = gql(&client, None, deep, json!({})).await;
+    assert!(error(&body).unwrap().0.to_lowercase().contains("nested too deep"), "{body}");
+    // Too costly: aliases of the largest page.
+    let costly: String = (0..10)
+        .map(|n| format!("p{n}: products(first: 50) {{ nodes {{ id slug name priceCents currency stock }} }} "))
+        .collect();
+    let (_, body) = gql(&client, None, &format!("{{ {costly} }}"), json!({})).await;
+    assert!(error(&body).unwrap().0.to_lowercase().contains("complex"), "{body}");
+    // A page too large, a cursor we never gave out, a product id that is no number: clear errors, no internals.
+    let (_, body) = gql(&client, None, "{ products(first: 500) { totalCount } }", json!({})).await;
+    assert_eq!(error(&body), Some(("`first` must be 1 to 50.".into(), Some(422))));
+    let (_, body) = gql(&client, None, "{ products(after: \"b3JkZXJzOjE\") { totalCount } }", json!({})).await;
+    assert_eq!(error(&body), Some(("The cursor is not one this API gave out.".into(), Some(422))));
+    let (_, body) = gql(
+        &client,
+        None,
+        "mutation { cartAdd(productId: \"x'; DROP TABLE products\", quantity: 1) { itemCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error(&body).map(|(_, code)| code), Some(Some(422)));
+    let (_, body) = gql(&client, None, "{ orders { id } }", json!({})).await;
+    assert_eq!(error(&body), Some(("please sign in first".into(), Some(401))));
+    let (status, _) = gql(&client, None, "{ products(", json!({})).await;
+    assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .another_browser()
+        .client
+        .post(app.url("/graphql"))
+        .header("authorization", "Basic YWRtaW46YWRtaW4=")
+        .json(&json!({ "query": "{ categories { slug } }" }))
+        .send()
+        .await
+        .map(|response| (response.status(), ()))
+        .unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // After all that, an ordinary visitor browses and fills a cart.
+    let (tent, _, _) = app.product("ridgeline-2-tent").await;
+    let (_, found) = gql(&client, None, "{ products(query: \"tent\") { totalCount } }", json!({})).await;
+    assert!(found["data"]["products"]["totalCount"].as_i64().unwrap() >= 1, "{found}");
+    let add = "mutation($id: ID!) { cartAdd(productId: $id, quantity: 1) { itemCount } }";
+    let (_, cart) = gql(&client, None, add, json!({ "id": tent.to_string() })).await;
+    assert_eq!(cart["data"]["cartAdd"]["itemCount"], 1, "{cart}");
+    let (_, cart) = gql(&client, None, "{ cart { itemCount lines { slug } } }", json!({})).await;
+    assert_eq!(cart["data"]["cart"]["lines"], json!([{ "slug": "ridgeline-2-tent" }]), "the visit keeps its cart");
+
+    // GraphiQL in dev mode.
+    let page = client.client.get(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("graphiql"));
+}
+
+#[test]
+fn the_schema_in_docs_is_the_codes() {
+    let documented = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/schema.graphql"))
+        .expect("docs/schema.graphql");
+    assert!(
+        documented == cartograph::graphql::sdl(),
+        "docs/schema.graphql differs from the code's schema: run `cargo run -p server -- graphql-schema > docs/schema.graphql`"
+    );
+}
