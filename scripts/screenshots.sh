@@ -27,7 +27,7 @@ log "building the server and the load generator (release)"
 (cd "$ROOT" && cargo build --release -p server --bin cartograph -p cartograph-tools --bin cartograph-load)
 start_private_shop screenshots "$CARGO_TARGET_DIR/release/cartograph" "$(free_port)"
 "$CARGO_TARGET_DIR/release/cartograph-load" --url "$SHOP_URL" --duration "$duration" --users "$users" \
-  --think-ms 400 --no-assets
+  --think-ms 400 --no-assets --as-browsers
 log "letting the worker store the last events"
 sleep 10
 pdf=$(mktemp --suffix .pdf)

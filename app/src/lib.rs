@@ -176,6 +176,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orders") view=orders::OrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/orders/:id") view=orders::OrderPage ssr=SsrMode::Async />
                     <Route path=path!("/account/journeys") view=journeys::JourneysPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/tokens") view=api_tokens::AccountTokensPage ssr=SsrMode::Async />
                     <Route path=path!("/notifications") view=notifications::NotificationsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=admin::AdminProductsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=admin::AdminProductsPage ssr=SsrMode::Async />

@@ -5,6 +5,9 @@
 
 #[cfg(feature = "ssr")]
 pub mod store;
+mod views;
+
+pub use views::AccountTokensPage;
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
@@ -69,6 +72,18 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// What `/account/tokens` shows: the person's tokens, and the one they just created (its secret, once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPage {
+    pub tokens: Vec<ApiToken>,
+    pub created: Option<CreatedToken>,
+    pub is_admin: bool,
+}
+
+/// Where the session holds a new token until the page after the form shows it.
+#[cfg(feature = "ssr")]
+const CREATED_KEY: &str = "cartograph.created_token";
+
 /// A request for a token, checked: a name of 1 to 80 characters, a scope the person may hold, 1 to
 /// [`MAX_DAYS`] days.
 pub fn check_request(name: &str, scope: &str, days: i64, is_admin: bool) -> Result<(String, Scope), AppError> {
@@ -103,6 +118,26 @@ pub async fn create_api_token(name: String, scope: String, days: i64) -> Result<
     let user = ctx::require_user().await?;
     let (name, scope) = check_request(&name, &scope, days, user.is_admin)?;
     store::create(&ctx::pool()?, user.id, &name, scope, days).await
+}
+
+/// The token page: the signed-in person's tokens, and the secret of the one the form just created (taken from
+/// the session: shown on this one page view, never again).
+#[server(endpoint = "api_token_page")]
+pub async fn load_token_page() -> Result<TokenPage, AppError> {
+    let user = ctx::require_user().await?;
+    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
+    let created = session.remove::<CreatedToken>(CREATED_KEY).await.map_err(|_| AppError::Internal)?;
+    let tokens = store::list(&ctx::pool()?, user.id).await?;
+    Ok(TokenPage { tokens, created, is_admin: user.is_admin })
+}
+
+/// The token page's form: creates a token and keeps it in the session for the page the browser returns to.
+#[server(endpoint = "api_token_create_form")]
+pub async fn create_api_token_form(name: String, scope: String, days: i64) -> Result<(), AppError> {
+    let created = create_api_token(name, scope, days).await?;
+    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
+    session.insert(CREATED_KEY, &created).await.map_err(|_| AppError::Internal)?;
+    Ok(())
 }
 
 /// Revokes one of the signed-in person's tokens at once.

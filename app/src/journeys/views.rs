@@ -47,6 +47,7 @@ pub fn JourneysPage() -> impl IntoView {
     view! {
         <Title text="My journeys" />
         <h1>"My journeys"</h1>
+        <p class="hint"><a href="/account/tokens">"API tokens"</a>" let your own programs use the shop as you."</p>
         <p class="hint">"A map of each visit: the pages you went through, in order, with time spent on each. A visit closes after 30 minutes without activity or when you sign out."</p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {

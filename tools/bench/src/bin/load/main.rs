@@ -2,7 +2,7 @@
 //! latency percentiles per step and errors by kind. Run it through `scripts/load.sh`.
 //!
 //! ```text
-//! cartograph-load [--url URL] [--duration SECS] [--users N] [--think-ms MS] [--seed N] [--no-assets] [--allow-remote]
+//! cartograph-load [--url URL] [--duration SECS] [--users N] [--think-ms MS] [--seed N] [--no-assets] [--as-browsers] [--allow-remote]
 //!                 [--live-file PATH --drill AT:NAME=VALUE ...]
 //! ```
 //! `--drill` turns a drill flag on or off AT seconds into the run by writing the web servers' live file
@@ -28,7 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-const USAGE: &str = "usage: cartograph-load [--url URL] [--duration SECS] [--users N] [--think-ms MS] [--seed N] [--no-assets] [--allow-remote] [--live-file PATH --drill AT:NAME=VALUE ...]";
+const USAGE: &str = "usage: cartograph-load [--url URL] [--duration SECS] [--users N] [--think-ms MS] [--seed N] [--no-assets] [--as-browsers] [--allow-remote] [--live-file PATH --drill AT:NAME=VALUE ...]";
 /// How long shoppers get after the deadline to finish the request in flight and send their last events.
 const GRACE: Duration = Duration::from_secs(15);
 
@@ -40,6 +40,9 @@ pub struct Options {
     pub think: Duration,
     pub seed: u64,
     pub assets: bool,
+    /// Play shoppers with an ordinary browser's user agent, so their visits count in the insights (a demo shop's
+    /// pictures); without it the traffic says it is a load test, and counts as a bot's.
+    pub as_browsers: bool,
     pub allow_remote: bool,
     /// The web servers' live file, which `--drill` steps write.
     pub live_file: Option<std::path::PathBuf>,
@@ -56,6 +59,7 @@ fn parse_options() -> anyhow::Result<Options> {
         think: Duration::from_millis(1000),
         seed: rand::random(),
         assets: true,
+        as_browsers: false,
         allow_remote: false,
         live_file: None,
         drills: Vec::new(),
@@ -75,6 +79,7 @@ fn parse_options() -> anyhow::Result<Options> {
             }
             "--seed" => options.seed = value()?.parse().context("--seed: a number")?,
             "--no-assets" => options.assets = false,
+            "--as-browsers" => options.as_browsers = true,
             "--allow-remote" => options.allow_remote = true,
             "--live-file" => options.live_file = Some(value()?.into()),
             "--drill" => options.drills.push(drills::Step::parse(&value()?)?),

@@ -105,12 +105,18 @@ impl Shopper {
         stats: Arc<Stats>,
         deadline: Instant,
     ) -> anyhow::Result<Self> {
+        // Synthetic traffic says so: the producer endpoint flags it as a bot, so journeys and insights leave it
+        // out; unless asked to pass for browsers (a demo shop's pictures).
+        let agent = if options.as_browsers {
+            "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+        } else {
+            concat!("cartograph-load/", env!("CARGO_PKG_VERSION"), " (load test bot)")
+        };
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
-            // Synthetic traffic says so: the producer endpoint flags it as a bot, so journeys can leave it out.
-            .user_agent(concat!("cartograph-load/", env!("CARGO_PKG_VERSION"), " (load test bot)"))
+            .user_agent(agent)
             .build()?;
         Ok(Self {
             name: format!("load-{}-{number}", options.run_id),
