@@ -14,7 +14,7 @@ pub fn AccountTokensPage() -> impl IntoView {
     let failed = leptos_router::hooks::use_query_map()
         .read_untracked()
         .get("__err")
-        .and_then(|raw| serde_json::from_str::<crate::error::AppError>(&raw).ok())
+        .map(|raw| server_fn::error::ServerFnUrlError::<crate::error::AppError>::decode_err(&raw))
         .map(|error| view! { <p class="error" role="alert">{format!("That did not work: {error}")}</p> });
     view! {
         <Title text="API tokens" />

@@ -42,6 +42,17 @@ fn search(query: &str, results: i64) -> Value {
     json!({"type": "search", "path": format!("/products?q={query}"), "query": query, "results": results})
 }
 
+/// The text of a PDF response (`pdftotext -layout`), once `qpdf --check` has found the document valid.
+async fn checked_pdf_text(report: reqwest::Response) -> String {
+    let path = std::env::temp_dir().join(format!("insights-{}.pdf", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, report.bytes().await.unwrap()).unwrap();
+    let check = std::process::Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf");
+    assert!(check.status.success(), "qpdf --check: {}", String::from_utf8_lossy(&check.stdout));
+    let text = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext");
+    let _ = std::fs::remove_file(&path);
+    String::from_utf8_lossy(&text.stdout).into_owned()
+}
+
 async fn insights(admin: &TestApp, from: &str, to: &str) -> Value {
     let response = admin.call("admin/insights", &[("from", from), ("to", to)]).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -195,13 +206,7 @@ async fn the_insights_match_a_hand_computed_expectation_and_link_to_the_visits_b
     assert_eq!(report.headers()["content-type"], "application/pdf");
     let disposition = report.headers()["content-disposition"].to_str().unwrap().to_string();
     assert_eq!(disposition, format!("attachment; filename=\"cartograph-insights-{today}-{today}.pdf\""));
-    let path = std::env::temp_dir().join(format!("insights-{}.pdf", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&path, report.bytes().await.unwrap()).unwrap();
-    let check = std::process::Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf");
-    assert!(check.status.success(), "qpdf --check: {}", String::from_utf8_lossy(&check.stdout));
-    let text = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext");
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = checked_pdf_text(report).await;
     for shown in [
         "Insights",
         "Funnel",
@@ -369,13 +374,7 @@ async fn the_top_paths_and_each_recommendation_slot_are_counted_from_real_journe
     let report =
         admin.client.get(app.url(&format!("/admin/insights.pdf?from={today}&to={today}"))).send().await.unwrap();
     assert_eq!(report.status(), StatusCode::OK);
-    let path = std::env::temp_dir().join(format!("insights-{}.pdf", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&path, report.bytes().await.unwrap()).unwrap();
-    let check = std::process::Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf");
-    assert!(check.status.success(), "qpdf --check: {}", String::from_utf8_lossy(&check.stdout));
-    let text = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().expect("pdftotext");
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = checked_pdf_text(report).await;
     for shown in [
         "Top paths",
         "Paths most made",
