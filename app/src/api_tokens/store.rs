@@ -33,7 +33,7 @@ fn when(at: chrono::DateTime<chrono::Utc>) -> String {
 /// Stores a new token for `user` (checked by the caller: [`super::check_request`]); refused past
 /// [`MAX_TOKENS`] live ones.
 pub async fn create(pool: &PgPool, user: Uuid, name: &str, scope: Scope, days: i64) -> Result<CreatedToken, AppError> {
-    let secret = new_secret();
+    let (id, secret) = (Uuid::new_v4(), new_secret());
     let hint: String = secret.chars().take(SECRET_PREFIX.len() + 6).collect();
     let row = sqlx::query!(
         r#"
@@ -44,7 +44,7 @@ pub async fn create(pool: &PgPool, user: Uuid, name: &str, scope: Scope, days: i
         RETURNING created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                   expires_at AS "expires_at: chrono::DateTime<chrono::Utc>"
         "#,
-        Uuid::new_v4(),
+        id,
         user,
         name,
         scope.as_str(),
@@ -58,9 +58,8 @@ pub async fn create(pool: &PgPool, user: Uuid, name: &str, scope: Scope, days: i
     let Some(row) = row else {
         return Err(AppError::Invalid(format!("You hold {MAX_TOKENS} live tokens already: revoke one first.")));
     };
-    let token = list(pool, user).await?.into_iter().find(|token| token.hint == hint);
-    let token = token.unwrap_or(ApiToken {
-        id: Uuid::nil(),
+    let token = ApiToken {
+        id,
         name: name.to_string(),
         scope,
         hint,
@@ -68,7 +67,7 @@ pub async fn create(pool: &PgPool, user: Uuid, name: &str, scope: Scope, days: i
         expires_at: when(row.expires_at),
         last_used_at: None,
         revoked: false,
-    });
+    };
     Ok(CreatedToken { token, secret })
 }
 

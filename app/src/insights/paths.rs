@@ -159,14 +159,12 @@ impl Flow {
                 y += size + GAP;
             }
         }
-        let node_at = |column: usize, index: usize| {
-            let before: usize = self.columns[..column].iter().map(Vec::len).sum();
-            &nodes[before + index]
-        };
+        // A node's place in `nodes`, which lists the columns one after another.
+        let flat = |column: usize, index: usize| self.columns[..column].iter().map(Vec::len).sum::<usize>() + index;
+        let node_at = |column: usize, index: usize| &nodes[flat(column, index)];
         // Bands leave a node in the order of their targets and enter one in the order of their sources.
         let mut out_used = vec![0.0; nodes.len()];
         let mut in_used = vec![0.0; nodes.len()];
-        let flat = |column: usize, index: usize| self.columns[..column].iter().map(Vec::len).sum::<usize>() + index;
         let mut entering: Vec<&FlowBand> = self.bands.iter().collect();
         entering.sort_by_key(|band| (band.column, band.target, band.source));
         let mut enter_at = std::collections::HashMap::new();

@@ -81,6 +81,14 @@ impl Caller {
         }
     }
 
+    /// The person signed in by the shop's session: tokens are managed there, never with a token.
+    fn session_person(&self) -> Result<&Person> {
+        if self.token.is_some() {
+            return Err(refused(AppError::Forbidden));
+        }
+        self.person()
+    }
+
     /// Whose cart this caller works on: the signed-in person's, else the visit's.
     fn cart_owner(&self) -> Owner {
         match &self.user {
@@ -159,16 +167,24 @@ impl From<app::catalog::ProductCard> for ProductCard {
     }
 }
 
-impl From<app::recommend::Recommended> for ProductCard {
+/// A recommended product: on sale and in stock when recommended (its live stock is on the product).
+#[derive(SimpleObject)]
+pub struct RecommendedProduct {
+    pub id: ID,
+    pub slug: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub currency: String,
+}
+
+impl From<app::recommend::Recommended> for RecommendedProduct {
     fn from(product: app::recommend::Recommended) -> Self {
-        // A recommendation is in stock by construction; its exact stock is on the product.
         Self {
             id: ID(product.id.to_string()),
             slug: product.slug,
             name: product.name,
             price_cents: product.price_cents,
             currency: product.currency,
-            stock: 1,
         }
     }
 }
@@ -220,7 +236,7 @@ impl Product {
         Ok(level.map_or(0, |level| level.stock))
     }
     /// "Often viewed together": what visits that viewed this product also viewed (in stock, on sale).
-    async fn recommendations(&self, ctx: &Context<'_>) -> Result<Vec<ProductCard>> {
+    async fn recommendations(&self, ctx: &Context<'_>) -> Result<Vec<RecommendedProduct>> {
         let pool = &state(ctx).pool;
         let signal = app::recommend::store::Signal::Viewed;
         let shown = app::recommend::SHOWN;
@@ -480,16 +496,6 @@ pub struct CreatedToken {
     pub token: ApiToken,
     /// Send as `Authorization: Bearer <secret>`.
     pub secret: String,
-}
-
-impl Caller {
-    /// The person signed in by the shop's session: tokens are managed there, never with a token.
-    fn session_person(&self) -> Result<&Person> {
-        if self.token.is_some() {
-            return Err(refused(AppError::Forbidden));
-        }
-        self.person()
-    }
 }
 
 pub struct Query;
