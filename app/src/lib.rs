@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api_tokens;
 pub mod auth;
+pub mod back_office;
 pub mod cart;
 pub mod catalog;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod resilience;
 pub mod server_context;
 pub mod session;
 pub mod tracking;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
@@ -187,6 +189,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/visits") view=journeys::AdminVisitsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/insights") view=insights::AdminInsightsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::AdminUsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/webhooks") view=webhooks::AdminWebhooksPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/webhooks/:id") view=webhooks::AdminWebhookPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

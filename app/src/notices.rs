@@ -47,3 +47,14 @@ pub fn ErrorView(
         _ => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
     }
 }
+
+/// What a plain form that failed says on the page it came back to: the server function's redirect carries the
+/// error in the URL (`__err`).
+#[component]
+pub fn FormRefusal() -> impl IntoView {
+    leptos_router::hooks::use_query_map()
+        .read_untracked()
+        .get("__err")
+        .map(|raw| server_fn::error::ServerFnUrlError::<AppError>::decode_err(&raw))
+        .map(|error| view! { <p class="error" role="alert">{format!("That did not work: {error}")}</p> })
+}

@@ -80,6 +80,7 @@ start_private_shop() {
   export CARTOGRAPH_KAFKA_CONSUMER_GROUP=$name-$run_id
   export CARTOGRAPH_WORKER_METRICS_ADDR=off  # a running scripts/run.sh worker may hold the default port
   export CARTOGRAPH_INTERNAL_ADDR=off  # a running scripts/run.sh web server holds the default port
+  export CARTOGRAPH_WEBHOOK_RETRY_BASE_SECS=1  # a browser test sees a failed webhook retried within seconds
   "$bin" migrate
   start_bg "the worker ($name)" "$STATE_DIR/$name-worker.log" "$bin" worker
   start_bg "the web server ($name)" "$STATE_DIR/$name-web.log" "$bin" serve

@@ -29,4 +29,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;
 pub mod worker;

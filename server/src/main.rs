@@ -2,7 +2,9 @@
 //! `cartograph migrate` (apply migrations and seed, then exit), `cartograph check-config`,
 //! `cartograph read-topic TOPIC [KEY]` (print a topic's records as JSON lines, for inspection),
 //! `cartograph probe URL` (exit 0 when a plain-HTTP GET of URL answers 2xx: a container's healthcheck, where no
-//! curl is installed), `cartograph graphql-schema` (print the GraphQL schema, as `docs/schema.graphql` holds it).
+//! curl is installed), `cartograph graphql-schema` (print the GraphQL schema, as `docs/schema.graphql` holds it),
+//! `cartograph graphql-manifest FILE…` (print the persisted-query manifest of these operations, one per file, for
+//! `CARTOGRAPH_GRAPHQL_ALLOWLIST`).
 
 use cartograph::{config::Settings, db, shutdown, startup, telemetry, worker};
 use std::process::ExitCode;
@@ -12,7 +14,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str =
-    "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]|probe URL|graphql-schema]";
+    "usage: cartograph [serve|worker|migrate|check-config|read-topic TOPIC [KEY]|probe URL|graphql-schema|graphql-manifest FILE…]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,6 +23,15 @@ async fn main() -> ExitCode {
     if command == "graphql-schema" {
         print!("{}", cartograph::graphql::sdl());
         return ExitCode::SUCCESS;
+    }
+    if command == "graphql-manifest" {
+        return match graphql_manifest(std::env::args().skip(2)) {
+            Ok(manifest) => {
+                println!("{manifest}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        };
     }
     if command == "probe" {
         return match probe(std::env::args().nth(2).as_deref().unwrap_or_default()).await {
@@ -143,4 +154,16 @@ async fn read_topic(settings: &Settings) -> anyhow::Result<()> {
 fn fail(message: &str) -> ExitCode {
     eprintln!("cartograph: error: {}", message.replace('\n', " "));
     ExitCode::FAILURE
+}
+
+/// The persisted-query manifest of the operations in `files`.
+fn graphql_manifest(files: impl Iterator<Item = String>) -> Result<String, String> {
+    let documents = files
+        .map(|file| std::fs::read_to_string(&file).map(|body| (file.clone(), body)).map_err(|e| format!("{file}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if documents.is_empty() {
+        return Err("name the .graphql files, one operation each".into());
+    }
+    let manifest = cartograph::graphql::allowlist::manifest_of(&documents)?;
+    serde_json::to_string_pretty(&manifest).map_err(|error| error.to_string())
 }

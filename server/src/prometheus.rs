@@ -31,6 +31,7 @@ pub mod names {
     pub const STORAGE_FAILING: &str = "cartograph_worker_storage_failing";
     pub const RECORDS_SET_ASIDE: &str = "cartograph_worker_records_set_aside_total";
     pub const RETENTION_DELETED: &str = "cartograph_retention_deleted_total";
+    pub const WEBHOOK_ATTEMPTS: &str = "cartograph_webhook_attempts_total";
     /// Recorded by the app crate, which owns these names.
     pub const PAYMENTS: &str = app::orders::payment::PAYMENTS_METRIC;
     pub const BREAKER_STATE: &str = app::resilience::BREAKER_STATE_METRIC;
@@ -69,6 +70,7 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     use names::*;
     describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request latency by matched route and status class");
+    describe_counter!(WEBHOOK_ATTEMPTS, "Webhook delivery attempts by outcome (delivered, failed, refused)");
     describe_counter!(EVENTS_ACCEPTED, "Clickstream events acknowledged by the broker");
     describe_counter!(
         EVENTS_REJECTED,

@@ -29,6 +29,8 @@ pub struct RetentionRules {
     pub anonymous_carts: Option<Duration>,
     /// Payment idempotency rows, by `created_at`.
     pub idempotency: Option<Duration>,
+    /// Finished webhook deliveries with their attempts, by `finished_at`.
+    pub webhooks: Option<Duration>,
 }
 
 impl RetentionRules {
@@ -40,6 +42,7 @@ impl RetentionRules {
             visits: settings.visits,
             anonymous_carts: settings.anonymous_carts,
             idempotency: settings.idempotency,
+            webhooks: settings.webhooks,
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct RetentionReport {
     pub anonymous_carts: u64,
     /// Rows of `idempotency`.
     pub idempotency: u64,
+    /// Finished rows of `webhook_deliveries` (their attempts cascade).
+    pub webhook_deliveries: u64,
     /// Expired rows of `tower_sessions.session`.
     pub sessions: u64,
 }
@@ -72,7 +77,7 @@ impl RetentionReport {
     }
 
     /// The counts under the table names used as the metric's `table` label.
-    pub fn by_table(&self) -> [(&'static str, u64); 8] {
+    pub fn by_table(&self) -> [(&'static str, u64); 9] {
         [
             ("clickstream_events", self.clickstream_events),
             ("clickstream_rejects", self.clickstream_rejects),
@@ -81,6 +86,7 @@ impl RetentionReport {
             ("visit_users", self.visit_users),
             ("orders", self.anonymous_carts),
             ("idempotency", self.idempotency),
+            ("webhook_deliveries", self.webhook_deliveries),
             (SESSION_TABLE, self.sessions),
         ]
     }
@@ -120,6 +126,10 @@ pub async fn apply_once(
     if let Some(limit) = rules.idempotency {
         report.idempotency = sweep("idempotency", batch, || delete_idempotency(pool, limit, batch)).await?;
     }
+    if let Some(limit) = rules.webhooks {
+        report.webhook_deliveries =
+            sweep("webhook_deliveries", batch, || delete_webhook_deliveries(pool, limit, batch)).await?;
+    }
     if session_table_exists(pool).await? {
         report.sessions = sweep(SESSION_TABLE, batch, || delete_expired_sessions(pool, batch)).await?;
     }
@@ -145,6 +155,7 @@ pub async fn run_until(pool: sqlx::PgPool, rules: RetentionRules, every: Duratio
                 visit_users = report.visit_users,
                 anonymous_carts = report.anonymous_carts,
                 idempotency = report.idempotency,
+                webhook_deliveries = report.webhook_deliveries,
                 sessions = report.sessions,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "retention deleted old rows"
@@ -304,6 +315,24 @@ async fn delete_idempotency(pool: &sqlx::PgPool, limit: Duration, batch: i64) ->
     Ok(done.rows_affected())
 }
 
+/// Deliveries that finished (delivered, or gave up) longer ago than `limit`; a waiting one is never deleted.
+async fn delete_webhook_deliveries(pool: &sqlx::PgPool, limit: Duration, batch: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"
+        DELETE FROM webhook_deliveries WHERE id = ANY(ARRAY(
+            SELECT id FROM webhook_deliveries
+            WHERE state <> 'pending' AND finished_at < now() - make_interval(secs => $1)
+            ORDER BY finished_at LIMIT $2))
+          AND state <> 'pending'
+        "#,
+        limit.as_secs_f64(),
+        batch,
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The worker may start before any web process created the session table.
 async fn session_table_exists(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(SESSION_TABLE).fetch_one(pool).await
@@ -337,6 +366,7 @@ mod tests {
             "visits_days": 180,
             "anonymous_carts_days": 0,
             "idempotency_days": 7,
+            "webhooks_days": 30,
             "sweep_secs": 3600,
         }))
         .unwrap();
@@ -346,6 +376,7 @@ mod tests {
         assert_eq!(rules.visits, Some(Duration::from_secs(180 * 86_400)));
         assert_eq!(rules.anonymous_carts, None, "0 days keeps anonymous carts forever");
         assert_eq!(rules.idempotency, Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(rules.webhooks, Some(Duration::from_secs(30 * 86_400)));
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Application {
             readiness: Arc::default(),
             catalog_cache,
             live,
-            graphql: crate::graphql::Api::new(&settings_ref),
+            graphql: crate::graphql::Api::new(&settings_ref)?,
         };
         let sweep_every = state.settings.orders.expiry_sweep;
         let limits = ConnectionLimits::from_settings(&state.settings.http, state.settings.request_timeout);

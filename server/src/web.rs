@@ -61,6 +61,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let live = state.live.clone();
     let policy = ContentSecurityPolicy(content_security_policy(&state.settings));
     let session_rules = state.settings.session.rules();
+    let webhook_targets = state.settings.webhook_targets();
     let test_payments = state.settings.payments.test_payments();
     let bundle = crate::http::bundle::names(&state.settings.site_root);
     let provide_server_context = move || {
@@ -75,6 +76,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         provide_context(commerce);
         provide_context(policy.clone());
         provide_context(session_rules);
+        provide_context(webhook_targets);
     };
     let secure = state.settings.secure_cookies();
     let visit_cookies = visit::VisitCookies::new(

@@ -6,7 +6,7 @@
 pub mod store;
 mod views;
 
-pub use views::{AdminNav, AdminOrderPage, AdminOrdersPage, AdminProductPage, AdminProductsPage, AdminUsersPage};
+pub use views::{AdminOrderPage, AdminOrdersPage, AdminProductPage, AdminProductsPage, AdminUsersPage};
 
 #[cfg(feature = "ssr")]
 use crate::server_context as ctx;

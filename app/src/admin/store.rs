@@ -79,7 +79,8 @@ async fn state(conn: &mut PgConnection, id: i64) -> Result<ProductState, sqlx::E
     .await
 }
 
-/// Writes a catalog event to the outbox; the relay publishes it to `catalog.v1` once the transaction commits.
+/// Writes a catalog event to the outbox (the relay publishes it to `catalog.v1` once the transaction commits) and
+/// its webhook deliveries.
 async fn write_event(
     conn: &mut PgConnection,
     change: CatalogChange,
@@ -110,8 +111,9 @@ async fn write_event(
         product_id,
         payload
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    crate::webhooks::store::enqueue_catalog(conn, &event).await?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use super::{
     ORDERS_PAGE_SIZE,
 };
 use crate::{
+    back_office::{refusal, AdminNav},
     catalog::Category,
     error::AppError,
     money::format_price,
@@ -23,37 +24,6 @@ use leptos_router::{
     components::{Form, A},
     hooks::{use_params_map, use_query_map},
 };
-
-/// Links between the back-office sections.
-#[component]
-pub fn AdminNav() -> impl IntoView {
-    view! {
-        <nav class="admin-nav" aria-label="Back office">
-            <A href="/admin/products">"Products"</A>
-            <A href="/admin/orders">"Orders"</A>
-            <A href="/admin/visits">"Visits"</A>
-            <A href="/admin/insights">"Insights"</A>
-            <A href="/admin/users">"Users"</A>
-        </nav>
-    }
-}
-
-/// What an admin page shows instead of its content when the server said no.
-fn refusal(error: AppError, return_to: &'static str) -> AnyView {
-    match error {
-        AppError::Forbidden => {
-            error.set_page_status();
-            view! {
-            <section class="not-found" data-testid="forbidden">
-                <h1>"Admins only"</h1>
-                <p>"Your account is not allowed to open the back office."</p>
-            </section>
-            }
-            .into_any()
-        }
-        error => view! { <ErrorView error sign_in=(return_to, "to open the back office.") /> }.into_any(),
-    }
-}
 
 fn price_of(product: &ManagedProduct) -> String {
     format_price(product.price_cents, &product.currency)

@@ -3,23 +3,17 @@
 //! which shows a new token's secret once (the session holds it for that one page view).
 
 use super::{load_token_page, ApiToken, Scope, TokenPage, MAX_DAYS};
-use crate::notices::ErrorView;
+use crate::notices::{ErrorView, FormRefusal};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn AccountTokensPage() -> impl IntoView {
     let page = Resource::new(|| (), |_| load_token_page());
-    // A form that failed comes back with its error in the URL (the server function's redirect).
-    let failed = leptos_router::hooks::use_query_map()
-        .read_untracked()
-        .get("__err")
-        .map(|raw| server_fn::error::ServerFnUrlError::<crate::error::AppError>::decode_err(&raw))
-        .map(|error| view! { <p class="error" role="alert">{format!("That did not work: {error}")}</p> });
     view! {
         <Title text="API tokens" />
         <h1>"API tokens"</h1>
-        {failed}
+        <FormRefusal />
         <p class="hint">
             "A token lets a program use the shop's GraphQL API (" <code>"/graphql"</code>
             ") as you: send it as " <code>"Authorization: Bearer <token>"</code>

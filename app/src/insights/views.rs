@@ -5,7 +5,7 @@ use super::{
     load_insights, rating, AbandonedCart, DayRange, Flow, Funnel, Insights, PageTrouble, PageVitals, SearchOutcome,
     SlotPerformance, Stage, TopPath, PATH_PAGES,
 };
-use crate::{admin::AdminNav, encode_query_value, notices::ErrorView};
+use crate::{back_office::AdminNav, encode_query_value, notices::ErrorView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

@@ -46,6 +46,17 @@ impl OrderStatus {
         Self::ALL.into_iter().find(|status| status.as_str() == raw)
     }
 
+    /// The webhook an order's move to this status sends, if any.
+    pub fn webhook_event(self) -> Option<crate::webhooks::WebhookEvent> {
+        use crate::webhooks::WebhookEvent;
+        match self {
+            OrderStatus::Paid => Some(WebhookEvent::OrderPaid),
+            OrderStatus::Fulfilled => Some(WebhookEvent::OrderFulfilled),
+            OrderStatus::Cancelled => Some(WebhookEvent::OrderCancelled),
+            OrderStatus::Cart | OrderStatus::PendingPayment | OrderStatus::Expired => None,
+        }
+    }
+
     /// Words for a shopper.
     pub fn label(self) -> &'static str {
         match self {

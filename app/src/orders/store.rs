@@ -151,11 +151,14 @@ pub async fn release_stock(conn: &mut PgConnection, order: Uuid) -> Result<(), s
     .map(|_| ())
 }
 
-/// Moves an order to `to`; the database refuses an illegal transition.
+/// Moves an order to `to` and writes the move's webhook deliveries; the database refuses an illegal transition.
 pub async fn transition(conn: &mut PgConnection, order: Uuid, to: OrderStatus, note: &str) -> Result<(), sqlx::Error> {
     // The trigger records the note in the order's history.
     sqlx::query!("SELECT set_config('cartograph.transition_note', $1, true)", note).fetch_one(&mut *conn).await?;
     sqlx::query!("UPDATE orders SET status = $2 WHERE id = $1", order, to as _).execute(&mut *conn).await?;
+    if let Some(event) = to.webhook_event() {
+        crate::webhooks::store::enqueue_order(conn, order, event).await?;
+    }
     Ok(())
 }
 

@@ -4,9 +4,8 @@
 //! the broker and the OpenID provider are configured, and names what is missing.
 //!
 //! The settings come in sections, one file each, each listing its keys and environment variables:
-//! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`graphql`], [`visits`], [`session`],
-//! [`http`],
-//! [`retention`], [`telemetry`]. The top level holds what belongs to the whole process: `mode`, `listen_addr`,
+//! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`graphql`], [`webhooks`], [`visits`],
+//! [`session`], [`http`], [`retention`], [`telemetry`]. The top level holds what belongs to the whole process: `mode`, `listen_addr`,
 //! `public_url`, `site_root`, `log_format`, `seed_demo_catalog`, `startup_timeout_secs`, `request_timeout_secs`,
 //! `catalog_cache_secs`, `live_file` (`CARTOGRAPH_LIVE_FILE`: the settings reloaded while the web server runs,
 //! `crate::live`).
@@ -42,6 +41,7 @@ pub mod session;
 pub mod telemetry;
 mod values;
 pub mod visits;
+pub mod webhooks;
 
 pub use collect::CollectSettings;
 pub use database::DatabaseSettings;
@@ -55,6 +55,7 @@ pub use retention::RetentionSettings;
 pub use session::SessionSettings;
 pub use telemetry::TelemetrySettings;
 pub use visits::{VisitSettings, MIN_VISIT_KEY_BYTES};
+pub use webhooks::WebhookSettings;
 
 use figment::{
     error::{Actual, Kind},
@@ -122,6 +123,12 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("graphql_rate_per_token", "graphql.rate_per_token"),
     ("graphql_burst_per_token", "graphql.burst_per_token"),
     ("graphql_introspection", "graphql.introspection"),
+    ("graphql_allowlist", "graphql.allowlist"),
+    ("webhook_timeout_secs", "webhooks.timeout_secs"),
+    ("webhook_retry_base_secs", "webhooks.retry_base_secs"),
+    ("webhook_retry_for_minutes", "webhooks.retry_for_minutes"),
+    ("webhook_disable_after", "webhooks.disable_after"),
+    ("webhook_allow_private", "webhooks.allow_private"),
     ("visit_idle_minutes", "visits.idle_minutes"),
     ("visit_sweep_secs", "visits.sweep_secs"),
     ("visit_max_events", "visits.max_events"),
@@ -138,6 +145,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("retention_visits_days", "retention.visits_days"),
     ("retention_anonymous_carts_days", "retention.anonymous_carts_days"),
     ("retention_idempotency_days", "retention.idempotency_days"),
+    ("retention_webhooks_days", "retention.webhooks_days"),
     ("retention_sweep_secs", "retention.sweep_secs"),
     ("otlp_endpoint", "telemetry.otlp_endpoint"),
     ("worker_metrics_addr", "telemetry.worker_metrics_addr"),
@@ -218,6 +226,7 @@ pub struct Settings {
     pub orders: OrderSettings,
     pub collect: CollectSettings,
     pub graphql: GraphqlSettings,
+    pub webhooks: WebhookSettings,
     pub visits: VisitSettings,
     pub session: SessionSettings,
     pub http: HttpSettings,
@@ -252,6 +261,7 @@ impl Default for Settings {
             orders: OrderSettings::default(),
             collect: CollectSettings::default(),
             graphql: GraphqlSettings::default(),
+            webhooks: WebhookSettings::default(),
             visits: VisitSettings::default(),
             session: SessionSettings::default(),
             http: HttpSettings::default(),
@@ -420,6 +430,17 @@ impl Settings {
             ));
         }
         problems
+    }
+
+    /// Where webhook deliveries may go: `https://` only in production, loopback only on a developer's machine,
+    /// private ranges only when the operator allows them.
+    pub fn webhook_targets(&self) -> app::webhooks::TargetRules {
+        let production = self.mode == Mode::Production;
+        app::webhooks::TargetRules {
+            https_only: production,
+            allow_loopback: !production,
+            allow_private: self.webhooks.allow_private,
+        }
     }
 
     /// Whether cookies must carry `Secure`.

@@ -7,6 +7,7 @@
 //! | `visits_days` | `CARTOGRAPH_RETENTION_VISITS_DAYS` | 180: closed visits with their journey PDFs |
 //! | `anonymous_carts_days` | `CARTOGRAPH_RETENTION_ANONYMOUS_CARTS_DAYS` | 30: anonymous carts not touched for this long |
 //! | `idempotency_days` | `CARTOGRAPH_RETENTION_IDEMPOTENCY_DAYS` | 7: payment idempotency rows |
+//! | `webhooks_days` | `CARTOGRAPH_RETENTION_WEBHOOKS_DAYS` | 30: webhook deliveries that finished (delivered or gave up), with their attempts |
 //! | `sweep_secs` | `CARTOGRAPH_RETENTION_SWEEP_SECS` | 3600 (at least 1) |
 //!
 //! Expired sessions are deleted at every sweep, whatever these say.
@@ -31,6 +32,8 @@ pub struct RetentionSettings {
     pub anonymous_carts: Option<Duration>,
     #[serde(rename = "idempotency_days", with = "values::days_or_forever")]
     pub idempotency: Option<Duration>,
+    #[serde(rename = "webhooks_days", with = "values::days_or_forever")]
+    pub webhooks: Option<Duration>,
     /// How often the worker applies retention (in small batches).
     #[serde(rename = "sweep_secs", with = "values::positive_secs")]
     pub sweep: Duration,
@@ -44,6 +47,7 @@ impl Default for RetentionSettings {
             visits: Some(DAY * 180),
             anonymous_carts: Some(DAY * 30),
             idempotency: Some(DAY * 7),
+            webhooks: Some(DAY * 30),
             sweep: Duration::from_secs(3_600),
         }
     }

@@ -9,6 +9,7 @@
 //! complexity and lists in size; errors say what `AppError` says, never more. `GET /graphql` is GraphiQL in dev
 //! mode. The schema is in `docs/schema.graphql`, and a test fails when it drifts from the code.
 
+pub mod allowlist;
 mod schema;
 
 pub use schema::{build_schema, ShopSchema};
@@ -66,24 +67,39 @@ pub struct GraphqlState {
     pub api: Arc<Api>,
 }
 
-/// The schema and the per-token limit, built once per process.
+/// The schema, the per-token limit and the allow-list, built once per process.
 pub struct Api {
     pub schema: ShopSchema,
     pub per_token: RateLimiter<Uuid>,
     pub graphiql: bool,
+    /// When set, only these operations run (`CARTOGRAPH_GRAPHQL_ALLOWLIST`).
+    pub allowlist: Option<allowlist::Allowlist>,
 }
 
 impl Api {
-    pub fn new(settings: &crate::config::Settings) -> Arc<Self> {
+    /// Builds the API; refuses an allow-list file that cannot be read or is not a valid manifest.
+    pub fn new(settings: &crate::config::Settings) -> anyhow::Result<Arc<Self>> {
+        let allowlist = match &settings.graphql.allowlist {
+            Some(path) => {
+                let json = std::fs::read_to_string(path)
+                    .map_err(|error| anyhow::anyhow!("CARTOGRAPH_GRAPHQL_ALLOWLIST {path}: {error}"))?;
+                let list = allowlist::Allowlist::parse(&json)
+                    .map_err(|error| anyhow::anyhow!("CARTOGRAPH_GRAPHQL_ALLOWLIST {path}: {error}"))?;
+                tracing::info!(path, operations = list.len(), "the GraphQL API runs only its allow-list");
+                Some(list)
+            }
+            None => None,
+        };
         let rate = crate::clickstream::limits::Rate {
             burst: settings.graphql.burst_per_token,
             per_second: settings.graphql.rate_per_token,
         };
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             schema: build_schema(settings.graphql.introspection),
             per_token: RateLimiter::new(rate, 100_000),
             graphiql: settings.mode == crate::config::Mode::Dev,
-        })
+            allowlist,
+        }))
     }
 }
 
@@ -114,7 +130,13 @@ pub async fn execute(
             return response;
         }
     }
-    let request = request.into_inner().data(caller).data(state.clone());
+    let mut request = request.into_inner();
+    if let Some(list) = &state.api.allowlist {
+        if let Err(reason) = list.admit(&mut request) {
+            return refuse(StatusCode::BAD_REQUEST, reason);
+        }
+    }
+    let request = request.data(caller).data(state.clone());
     GraphQLResponse::from(state.api.schema.execute(request).await).into_response()
 }
 

@@ -443,12 +443,54 @@ pub struct AddressInput {
     pub country: String,
 }
 
+/// A product's fields for `createProduct` and `updateProduct`, checked as the back office's form is.
+#[derive(InputObject)]
+pub struct ProductInput {
+    pub name: String,
+    /// Made from the name when left out.
+    #[graphql(default)]
+    pub slug: String,
+    #[graphql(default)]
+    pub description: String,
+    pub category_slug: String,
+    /// In minor units (cents), 1 to 100,000,000.
+    pub price_cents: i64,
+    pub stock: i32,
+}
+
+impl ProductInput {
+    /// The back office's form with these values, so the one set of rules ([`app::admin::ProductDraft::parse`])
+    /// checks both.
+    fn form(&self, id: i64, stock_was: i32) -> app::admin::ProductForm {
+        let price = if self.price_cents >= 0 {
+            format!("{}.{:02}", self.price_cents / 100, self.price_cents % 100)
+        } else {
+            String::new()
+        };
+        app::admin::ProductForm {
+            id,
+            name: self.name.clone(),
+            slug: self.slug.clone(),
+            description: self.description.clone(),
+            category_slug: self.category_slug.clone(),
+            price,
+            stock: self.stock.to_string(),
+            stock_was,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct CardInput {
     pub number: String,
     /// `MM/YY`.
     pub expiry: String,
     pub cvc: String,
+}
+
+/// A product as the shop shows it (none when archived).
+async fn shown(pool: &sqlx::PgPool, slug: &str) -> Result<Option<Product>> {
+    Ok(app::catalog::store::product_by_slug(pool, slug).await.or_refused()?.map(Product))
 }
 
 fn id_of(id: &ID) -> Result<i64> {
@@ -550,7 +592,7 @@ impl Query {
             }
             _ => return Err(refused(AppError::Invalid("Give a product's slug or its id.".into()))),
         };
-        Ok(app::catalog::store::product_by_slug(pool, &slug).await.or_refused()?.map(Product))
+        shown(pool, &slug).await
     }
 
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
@@ -709,6 +751,46 @@ impl Mutation {
         } else {
             Err(refused(AppError::NotFound))
         }
+    }
+
+    /// Creates a product (its catalog event and webhooks commit with it); returns it as the shop shows it. Admins
+    /// only.
+    async fn create_product(&self, ctx: &Context<'_>, input: ProductInput) -> Result<Product> {
+        let admin = caller(ctx).admin()?;
+        let state = state(ctx);
+        let draft = app::admin::ProductDraft::parse(&input.form(0, 0)).or_refused()?;
+        app::admin::store::create_product(&state.pool, admin.id, &draft).await.or_refused()?;
+        state.catalog_cache.invalidate();
+        shown(&state.pool, &draft.slug).await?.ok_or_else(|| refused(AppError::Internal))
+    }
+
+    /// Replaces a product's fields. `stockWas`, the stock the client last read, makes the stock an adjustment
+    /// (units sold meanwhile stay sold); without it the stock is set as given. Returns the product as the shop
+    /// shows it (null when archived). Admins only.
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ProductInput,
+        stock_was: Option<i32>,
+    ) -> Result<Option<Product>> {
+        let admin = caller(ctx).admin()?;
+        let state = state(ctx);
+        let id = id_of(&id)?;
+        let stock_was = match stock_was {
+            Some(stock_was) => stock_was,
+            None => {
+                app::admin::store::product(&state.pool, id)
+                    .await
+                    .or_refused()?
+                    .ok_or_else(|| refused(AppError::NotFound))?
+                    .stock
+            }
+        };
+        let draft = app::admin::ProductDraft::parse(&input.form(id, stock_was)).or_refused()?;
+        app::admin::store::update_product(&state.pool, admin.id, id, &draft, stock_was).await.or_refused()?;
+        state.catalog_cache.invalidate();
+        shown(&state.pool, &draft.slug).await
     }
 
     /// Archives (hides from the shop, keeps the history) or restores a product. Admins only.

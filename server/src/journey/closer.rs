@@ -150,6 +150,7 @@ pub async fn close_next_visit(pool: &PgPool, rules: ClosingRules) -> anyhow::Res
     .execute(&mut *tx)
     .await
     .context("marking the visit closed")?;
+    app::webhooks::store::enqueue_journey(&mut tx, visit.visit_id).await.context("writing the visit's webhooks")?;
     tx.commit().await.context("committing the closed visit")?;
     Ok(Some(ClosedVisit { visit_id: visit.visit_id, closing }))
 }

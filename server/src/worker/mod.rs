@@ -10,6 +10,7 @@
 //! | relay the outboxes to Kafka | [`crate::catalog_events::outbox`] |
 //! | turn catalog events into notifications | [`crate::catalog_events::notifications`] |
 //! | settle payments left in flight | [`crate::orders::settlement`] |
+//! | deliver webhooks | [`crate::webhooks`] |
 //! | delete what is past retention | [`crate::retention`] |
 
 mod metrics;
@@ -48,6 +49,12 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         let relay = OutboxRelay::new(pool.clone(), &kafka, outbox, topic.clone())?;
         jobs.spawn(relay.run_until(Duration::from_millis(500), shutdown.clone()));
     }
+    let deliverer = crate::webhooks::Deliverer::new(
+        pool.clone(),
+        settings.webhook_targets(),
+        crate::webhooks::RetryRules::from_settings(&settings.webhooks),
+    )?;
+    jobs.spawn(deliverer.run_until(shutdown.clone()));
     jobs.spawn(retention::run_until(
         pool.clone(),
         RetentionRules::from_settings(&settings.retention),

@@ -141,6 +141,37 @@ async fn a_token_buys_from_browse_to_paid_order_and_scopes_and_revocation_hold()
     let (_, _, admin_token) = token_for(&app, "admin", "admin").await;
     let (_, shipped) = gql(&client, Some(&admin_token), fulfil, json!({ "id": order })).await;
     assert_eq!(shipped["data"]["fulfilOrder"], "FULFILLED", "{shipped}");
+
+    // An admin's token creates and edits products, under the back office's rules; a shopper's cannot.
+    let create = "mutation($input: ProductInput!) { createProduct(input: $input) { id slug name priceCents stock } }";
+    let input = json!({ "name": "Api Lantern", "categorySlug": "trail-camp", "priceCents": 1999, "stock": 4 });
+    let (_, refused) = gql(&client, Some(&read_only), create, json!({ "input": input })).await;
+    assert_eq!(error(&refused).map(|(_, code)| code), Some(Some(403)), "{refused}");
+    let (_, created) = gql(&client, Some(&admin_token), create, json!({ "input": input })).await;
+    let product = &created["data"]["createProduct"];
+    assert_eq!(
+        (product["slug"].as_str(), product["priceCents"].as_i64()),
+        (Some("api-lantern"), Some(1999)),
+        "{created}"
+    );
+    let bad = json!({ "name": "", "categorySlug": "trail-camp", "priceCents": 0, "stock": -1 });
+    let (_, invalid) = gql(&client, Some(&admin_token), create, json!({ "input": bad })).await;
+    let (message, code) = error(&invalid).unwrap();
+    assert_eq!(code, Some(422), "{invalid}");
+    assert!(message.contains("a name of 1 to 120 characters") && message.contains("a price between"), "{message}");
+    let update = "mutation($id: ID!, $input: ProductInput!, $was: Int) { updateProduct(id: $id, input: $input, stockWas: $was)                   { name priceCents stock } }";
+    let edited = json!({ "name": "Api Lantern", "categorySlug": "trail-camp", "priceCents": 1499, "stock": 10 });
+    let (_, updated) = gql(&client, Some(&admin_token), update, json!({ "id": product["id"], "input": edited })).await;
+    assert_eq!(
+        updated["data"]["updateProduct"],
+        json!({ "name": "Api Lantern", "priceCents": 1499, "stock": 10 }),
+        "{updated}"
+    );
+    // With `stockWas`, the stock is an adjustment: +2 on what is there now.
+    let adjust = json!({ "name": "Api Lantern", "categorySlug": "trail-camp", "priceCents": 1499, "stock": 6 });
+    let (_, adjusted) =
+        gql(&client, Some(&admin_token), update, json!({ "id": product["id"], "input": adjust, "was": 4 })).await;
+    assert_eq!(adjusted["data"]["updateProduct"]["stock"], 12, "{adjusted}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,4 +241,47 @@ fn the_schema_in_docs_is_the_codes() {
         documented == cartograph::graphql::sdl(),
         "docs/schema.graphql differs from the code's schema: run `cargo run -p server -- graphql-schema > docs/schema.graphql`"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_allow_list_only_its_operations_run_by_id_or_by_text() {
+    use cartograph::graphql::allowlist::{id_of, manifest_of};
+    let shelf = "query Shelf { categories { slug } }".to_string();
+    let manifest = manifest_of(&[("shelf.graphql".into(), shelf.clone())]).unwrap();
+    let path = std::env::temp_dir().join(format!("cartograph-allowlist-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, serde_json::to_string(&manifest).unwrap()).unwrap();
+    let file = path.to_string_lossy().into_owned();
+    let app = TestApp::builder().with_settings(|settings| settings.graphql.allowlist = Some(file)).spawn().await;
+
+    // Anything else is refused before it is parsed, introspection included.
+    for query in
+        ["{ products { totalCount } }", "{ __schema { types { name } } }", "query Shelf { categories { name } }"]
+    {
+        let (status, body) = gql(&app, None, query, json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(error(&body).unwrap().0, "This API runs only the queries on its allow-list.");
+    }
+    let unknown = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": "ab".repeat(32) } } });
+    let response = app.client.post(app.url("/graphql")).json(&unknown).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error(&response.json().await.unwrap()).unwrap().0, "PersistedQueryNotFound");
+
+    // The listed operation runs by id (no text) and by its exact text.
+    let by_id = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": id_of(&shelf) } } });
+    let response = app.client.post(app.url("/graphql")).json(&by_id).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert!(!body["data"]["categories"].as_array().unwrap().is_empty(), "{body}");
+    let (status, body) = gql(&app, None, &shelf, json!({})).await;
+    assert_eq!((status, body["errors"].is_null()), (StatusCode::OK, true), "{body}");
+
+    // A manifest whose id is not its body's hash stops the server at start, with the reason.
+    let mut forged = manifest;
+    forged.operations[0].body = "query Shelf { products { totalCount } }".into();
+    std::fs::write(&path, serde_json::to_string(&forged).unwrap()).unwrap();
+    let mut settings = crate::helpers::test_settings().await;
+    settings.graphql.allowlist = Some(path.to_string_lossy().into_owned());
+    let refused = cartograph::graphql::Api::new(&settings).err().expect("a forged manifest is refused").to_string();
+    assert!(refused.contains("is not the SHA-256 of its body"), "{refused}");
+    std::fs::remove_file(&path).unwrap();
 }

@@ -31,3 +31,4 @@ mod sessions;
 mod slow_clients;
 mod startup;
 mod tracking;
+mod webhooks;

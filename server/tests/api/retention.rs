@@ -20,10 +20,11 @@ async fn seed_rows(pool: &PgPool, tag: &str, age: &str) {
         .await
         .unwrap();
     let product: i64 = sqlx::query_scalar("SELECT id FROM products ORDER BY id LIMIT 1").fetch_one(pool).await.unwrap();
-    // `age` picks the side of each limit: events 90 days, rejects 30, visits 180, carts 30, idempotency 7.
-    let (events, rejects, visits, carts, keys, sessions) = match age {
-        "old" => ("91 days", "31 days", "181 days", "31 days", "8 days", "-1 minute"),
-        _ => ("89 days", "29 days", "179 days", "29 days", "6 days", "1 hour"),
+    // `age` picks the side of each limit: events 90 days, rejects 30, visits 180, carts 30, idempotency 7,
+    // finished webhook deliveries 30.
+    let (events, rejects, visits, carts, keys, sessions, hooks) = match age {
+        "old" => ("91 days", "31 days", "181 days", "31 days", "8 days", "-1 minute", "31 days"),
+        _ => ("89 days", "29 days", "179 days", "29 days", "6 days", "1 hour", "29 days"),
     };
     let statements = [
         format!(
@@ -57,6 +58,28 @@ async fn seed_rows(pool: &PgPool, tag: &str, age: &str) {
         format!(
             "INSERT INTO idempotency (user_id, idempotency_key, created_at)
              SELECT '{user}', '{tag}-key-' || g, now() - interval '{keys}' FROM generate_series(1, {OLD}) g"
+        ),
+        format!(
+            "INSERT INTO webhook_endpoints (id, url, events, secret)
+             VALUES (gen_random_uuid(), 'https://{tag}.example.com/hook', '{{order.paid}}', 'whsec_{tag}_0123456789abcdefghijklmnopqrstuvwxyz')"
+        ),
+        // Delivered and given up alike; a waiting one as old as the oldest is kept.
+        format!(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event, payload, state, finished_at, created_at)
+             SELECT gen_random_uuid(), e.id, gen_random_uuid(), 'order.paid', '{{}}',
+                    CASE WHEN g % 2 = 0 THEN 'delivered' ELSE 'failed' END,
+                    now() - interval '{hooks}', now() - interval '{hooks}'
+             FROM webhook_endpoints e, generate_series(1, {OLD}) g WHERE e.url LIKE 'https://{tag}.%'"
+        ),
+        format!(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event, payload, created_at)
+             SELECT gen_random_uuid(), e.id, gen_random_uuid(), 'order.paid', '{{}}', now() - interval '400 days'
+             FROM webhook_endpoints e WHERE e.url LIKE 'https://{tag}.%'"
+        ),
+        format!(
+            "INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms)
+             SELECT d.id, 500, 3 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE e.url LIKE 'https://{tag}.%' AND d.state <> 'pending'"
         ),
         format!(
             "INSERT INTO tower_sessions.session (id, data, expiry_date)
@@ -95,6 +118,20 @@ async fn counts(pool: &PgPool, tag: &str) -> Vec<(&'static str, i64)> {
         ),
         ("idempotency", format!("SELECT count(*) FROM idempotency WHERE idempotency_key LIKE '{tag}-key-%'")),
         ("sessions", format!("SELECT count(*) FROM tower_sessions.session WHERE id LIKE '{tag}-%'")),
+        (
+            "webhook_deliveries",
+            format!(
+                "SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                 WHERE e.url LIKE 'https://{tag}.%' AND d.state <> 'pending'"
+            ),
+        ),
+        (
+            "webhook_attempts",
+            format!(
+                "SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.url LIKE 'https://{tag}.%'"
+            ),
+        ),
     ];
     let mut counts = Vec::new();
     for (table, query) in queries {
@@ -150,6 +187,7 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
             visit_users: OLD as u64,
             anonymous_carts: OLD as u64,
             idempotency: OLD as u64,
+            webhook_deliveries: OLD as u64,
             sessions: OLD as u64,
         }
     );
@@ -161,6 +199,8 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
     }
     assert_eq!(count(pool, "SELECT count(*) FROM visits WHERE user_agent = 'open'").await, 1, "an open visit is kept");
     assert_eq!(count(pool, "SELECT count(*) FROM orders WHERE shipping_name IN ('signed-in', 'busy')").await, 2);
+    let waiting = "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'";
+    assert_eq!(count(pool, waiting).await, 2, "a delivery still waiting is kept, however old");
     assert_eq!(apply_once(pool, &rules, 2).await.unwrap(), RetentionReport::default(), "a second sweep finds nothing");
 
     // The worker applies retention as it starts, and the pipeline still stores events afterwards.
@@ -246,8 +286,14 @@ async fn a_large_backlog_is_swept_in_worker_sized_batches() {
     }
     let batch = cartograph::retention::SWEEP_BATCH;
     // Sessions first (no other limit), then the events.
-    let sessions_only =
-        RetentionRules { events: None, rejects: None, visits: None, anonymous_carts: None, idempotency: None };
+    let sessions_only = RetentionRules {
+        events: None,
+        rejects: None,
+        visits: None,
+        anonymous_carts: None,
+        idempotency: None,
+        webhooks: None,
+    };
     let started = std::time::Instant::now();
     let sessions = apply_once(&pool, &sessions_only, batch).await.unwrap().sessions;
     let sessions_took = started.elapsed();
