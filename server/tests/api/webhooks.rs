@@ -206,11 +206,23 @@ async fn events_are_delivered_signed_retried_after_a_500_recorded_and_replayed()
     assert_eq!(body["data"]["order"]["lines"][0]["quantity"], 2);
     assert_eq!(body["data"]["order"]["shipping"]["city"], "Berlin");
 
+    // The admin ships it: `order.fulfilled`, signed the same way.
+    let note = "shipped by the test";
+    app::admin::store::fulfil(&app.pool, order.parse().unwrap(), note).await.unwrap();
+    deliver_until(&deliverer, "order.fulfilled", || receiver.received().len() == 4).await;
+    let shipped = receiver.received().pop().unwrap();
+    assert!(verified(&shipped, &secret));
+    let body: Value = serde_json::from_str(&shipped.body).unwrap();
+    assert_eq!(
+        (body["type"].as_str(), body["data"]["order"]["status"].as_str()),
+        (Some("order.fulfilled"), Some("fulfilled"))
+    );
+
     // Replay the first delivery: the same event and body again, signed anew; its attempts go on in the list.
     let first_delivery = first.delivery.clone();
     let replay = app.call("admin_webhook_replay", &[("delivery", &first_delivery)]).await;
     assert_eq!(replay.status(), StatusCode::OK);
-    deliver_until(&deliverer, "the replay", || receiver.received().len() == 4).await;
+    deliver_until(&deliverer, "the replay", || receiver.received().len() == 5).await;
     let replayed = receiver.received().pop().unwrap();
     assert_eq!((replayed.body.as_str(), replayed.delivery.as_str()), (first.body.as_str(), first_delivery.as_str()));
     assert!(verified(&replayed, &secret));
@@ -321,4 +333,45 @@ async fn redirects_are_not_followed_a_failing_endpoint_is_turned_off_and_hostile
         (page["endpoint"]["enabled"].as_bool(), page["deliveries"][0]["state"].as_str()),
         (Some(true), Some("delivered"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_visit_is_a_journey_closed_delivery_and_a_bots_is_none() {
+    use cartograph::journey::closer::{close_due_visits, ClosingRules};
+    let app = TestApp::builder().spawn().await;
+    let receiver = Receiver::start().await;
+    app.sign_in("admin", "/").await;
+    let id = register(&app, &receiver.url, &["journey.closed"]).await;
+    let (shopper, bot) = (Uuid::new_v4(), Uuid::new_v4());
+    sqlx::query(
+        "INSERT INTO visits (visit_id, started_at, last_event_at, events, page_views, bot)
+         VALUES ($1, now() - interval '2 hours', now() - interval '1 hour', 3, 3, false),
+                ($2, now() - interval '2 hours', now() - interval '1 hour', 3, 3, true)",
+    )
+    .bind(shopper)
+    .bind(bot)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let rules = ClosingRules {
+        idle: Duration::from_secs(60),
+        sign_out_grace: Duration::from_secs(5),
+        every: Duration::from_secs(1),
+    };
+    assert_eq!(close_due_visits(&app.pool, rules).await.unwrap(), 2);
+    let deliverer = deliverer(&app, 20);
+    deliver_until(&deliverer, "journey.closed", || !receiver.received().is_empty()).await;
+    deliverer.deliver_due().await.unwrap();
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "the bot's visit sends nothing");
+    let secret = endpoint(&app, id).await["secret"].as_str().unwrap().to_string();
+    assert!(verified(&received[0], &secret));
+    let body: Value = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(body["type"], "journey.closed");
+    assert_eq!(body["data"]["journey"]["visit_id"], shopper.to_string());
+    assert_eq!(
+        (body["data"]["journey"]["page_views"].as_i64(), body["data"]["journey"]["paid"].as_bool()),
+        (Some(3), Some(false))
+    );
+    assert!(!body["data"]["journey"]["closed_at"].is_null());
 }
