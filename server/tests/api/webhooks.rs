@@ -85,14 +85,19 @@ async fn receive(
 
 const DEV: TargetRules = TargetRules { https_only: false, allow_loopback: true, allow_private: false };
 
+/// A deliverer under dev rules whose retries come a second apart.
 fn deliverer(app: &TestApp, disable_after: i32) -> Deliverer {
+    deliverer_under(app, DEV, disable_after)
+}
+
+fn deliverer_under(app: &TestApp, targets: TargetRules, disable_after: i32) -> Deliverer {
     let rules = RetryRules {
         timeout: Duration::from_secs(5),
         retry_base: Duration::from_secs(1),
         retry_for: Duration::from_secs(600),
         disable_after,
     };
-    Deliverer::new(app.pool.clone(), DEV, rules).unwrap()
+    Deliverer::new(app.pool.clone(), targets, rules).unwrap()
 }
 
 /// Registers an endpoint through the back office's plain form; returns its id (from the redirect to its page).
@@ -285,12 +290,6 @@ async fn redirects_are_not_followed_a_failing_endpoint_is_turned_off_and_hostile
     // A URL that passed registration is checked again at every attempt (here: rules without loopback, as in
     // production); the resolver's own check is a unit test (`cartograph::webhooks`).
     let strict = TargetRules { https_only: false, allow_loopback: false, allow_private: false };
-    let rules = RetryRules {
-        timeout: Duration::from_secs(5),
-        retry_base: Duration::from_secs(1),
-        retry_for: Duration::from_secs(600),
-        disable_after: 20,
-    };
     let port = receiver.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
     sqlx::query("UPDATE webhook_endpoints SET url = $2, enabled = true, failures_in_a_row = 0 WHERE id = $1")
         .bind(id)
@@ -298,7 +297,7 @@ async fn redirects_are_not_followed_a_failing_endpoint_is_turned_off_and_hostile
         .execute(&app.pool)
         .await
         .unwrap();
-    let strict = Deliverer::new(app.pool.clone(), strict, rules).unwrap();
+    let strict = deliverer_under(&app, strict, 20);
     let before = receiver.received().len();
     sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = now()").execute(&app.pool).await.unwrap();
     assert_eq!(strict.deliver_due().await.unwrap(), 1);
