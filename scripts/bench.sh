@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks that print one table (never timed tests): every figure next to a ceiling measured in the same run,
-# and their ratio. Sections: ingest, ssr, functions, graphql, insights, journey, wasm (docs/benchmarks.md says what each measures).
+# and their ratio. Sections: ingest, ssr, functions, graphql, search, insights, journey, wasm (docs/benchmarks.md says what each measures).
 #   scripts/bench.sh                             # every section
 #   scripts/bench.sh journey wasm                # some sections
 #   scripts/bench.sh --write docs/benchmarks.md  # and write the table into the doc

@@ -3,6 +3,7 @@
 pub mod artwork;
 #[cfg(feature = "ssr")]
 pub mod cache;
+pub mod spelling;
 #[cfg(feature = "ssr")]
 pub mod store;
 mod views;
@@ -201,6 +202,57 @@ pub struct ProductPage {
     pub total: i64,
     pub page: i64,
     pub page_count: i64,
+    /// The query with its misspelt words corrected, when nothing matched it as typed but the corrections did (the
+    /// products shown are theirs).
+    pub did_you_mean: Option<String>,
+    pub facets: Facets,
+}
+
+/// The lower bounds of the price bands the catalog offers, in whole units (the first band starts at 0).
+pub const PRICE_BANDS: [i64; 4] = [25, 50, 100, 250];
+
+/// How many products each refinement of a search leaves: each facet counted with the other filters applied,
+/// never its own (so every category shows what choosing it would give).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facets {
+    /// In the catalog's order; only categories with matches.
+    pub categories: Vec<CategoryCount>,
+    /// Only bands with matches, cheapest first.
+    pub prices: Vec<PriceBand>,
+    pub in_stock: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryCount {
+    pub slug: String,
+    pub name: String,
+    pub count: i64,
+}
+
+/// A price band in whole units, bounds included, as the price filter takes them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceBand {
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub count: i64,
+}
+
+impl PriceBand {
+    /// The band `index` of [`PRICE_BANDS`] (0: below the first bound).
+    pub fn nth(index: usize, count: i64) -> Self {
+        let min = index.checked_sub(1).and_then(|i| PRICE_BANDS.get(i)).copied();
+        let max = PRICE_BANDS.get(index).map(|bound| bound - 1);
+        PriceBand { min, max, count }
+    }
+
+    pub fn label(&self) -> String {
+        match (self.min, self.max) {
+            (None, Some(max)) => format!("Under €{}", max + 1),
+            (Some(min), Some(max)) => format!("€{min} to €{}", max + 1),
+            (Some(min), None) => format!("€{min} and up"),
+            (None, None) => "Any price".into(),
+        }
+    }
 }
 
 /// This web server's catalog cache.
@@ -281,6 +333,27 @@ pub async fn product_stock(product_id: i64) -> Result<StockLevel, AppError> {
     let pool = ctx::pool()?;
     ctx::slow_catalog_drill().await;
     store::stock_level(&pool, product_id).await?.ok_or(AppError::NotFound)
+}
+
+#[cfg(test)]
+mod facet_tests {
+    use super::*;
+
+    #[test]
+    fn price_bands_meet_without_gaps_in_whole_units() {
+        let bands: Vec<(Option<i64>, Option<i64>, String)> =
+            (0..=PRICE_BANDS.len()).map(|i| PriceBand::nth(i, 1)).map(|b| (b.min, b.max, b.label())).collect();
+        assert_eq!(
+            bands,
+            [
+                (None, Some(24), "Under €25".to_string()),
+                (Some(25), Some(49), "€25 to €50".to_string()),
+                (Some(50), Some(99), "€50 to €100".to_string()),
+                (Some(100), Some(249), "€100 to €250".to_string()),
+                (Some(250), None, "€250 and up".to_string()),
+            ]
+        );
+    }
 }
 
 #[cfg(test)]

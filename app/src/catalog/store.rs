@@ -1,6 +1,9 @@
 //! Catalog queries.
 
-use super::{CatalogQuery, Category, CategoryShelf, ProductCard, ProductDetail, ProductPage, StockLevel, PAGE_SIZE};
+use super::{
+    spelling, CatalogQuery, Category, CategoryCount, CategoryShelf, Facets, PriceBand, ProductCard, ProductDetail,
+    ProductPage, StockLevel, PAGE_SIZE, PRICE_BANDS,
+};
 use sqlx::PgPool;
 
 /// Every category in display order, each with up to `per_category` products.
@@ -48,60 +51,184 @@ pub async fn categories(pool: &PgPool) -> Result<Vec<Category>, sqlx::Error> {
     sqlx::query_as!(Category, "SELECT slug, name FROM categories ORDER BY position, slug").fetch_all(pool).await
 }
 
-/// Turns what a shopper typed into a safe prefix tsquery: `red tent` → `red:* & tent:*`.
-///
-/// Only letters and digits survive, so no tsquery syntax can be injected.
-pub fn prefix_tsquery(raw: &str) -> String {
-    raw.split(|c: char| !c.is_alphanumeric())
-        .filter(|token| !token.is_empty())
-        .take(8)
-        .map(|token| format!("{}:*", token.chars().take(32).collect::<String>().to_lowercase()))
-        .collect::<Vec<_>>()
-        .join(" & ")
-}
-
 /// Full-text search with ranking, plus trigram similarity for misspellings; filters, sort and paging.
 pub async fn search(pool: &PgPool, query: &CatalogQuery) -> Result<ProductPage, sqlx::Error> {
     let page = query.page();
-    let (products, total) = search_window(pool, query, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
-    Ok(ProductPage { products, total, page, page_count: (total + PAGE_SIZE - 1) / PAGE_SIZE })
+    let corrections = corrections(pool, &spelling::words(&query.q)).await?;
+    let (found, facets) = tokio::try_join!(
+        search_with(pool, query, &corrections, (page - 1) * PAGE_SIZE, PAGE_SIZE),
+        facets(pool, query, &corrections),
+    )?;
+    Ok(ProductPage {
+        products: found.products,
+        total: found.total,
+        page,
+        page_count: (found.total + PAGE_SIZE - 1) / PAGE_SIZE,
+        did_you_mean: found.did_you_mean,
+        facets,
+    })
+}
+
+/// The search's facets: per category, per price band and in stock, each with the other filters applied.
+pub async fn facets(pool: &PgPool, query: &CatalogQuery, corrections: &[Vec<String>]) -> Result<Facets, sqlx::Error> {
+    let forgiving = spelling::forgiving_tsquery(&spelling::words(&query.q), corrections);
+    let raw = query.q.trim().to_lowercase();
+    let (min_cents, max_cents) = cents_range(query);
+    let bounds: Vec<i64> = PRICE_BANDS.iter().map(|bound| bound * 100).collect();
+    let rows = sqlx::query!(
+        r#"
+        WITH input AS (
+            SELECT CASE WHEN $1::text = '' THEN NULL ELSE to_tsquery('english', $1) END AS tsq, $2::text AS raw
+        ), matched AS (
+            SELECT p.category_slug, width_bucket(p.price_cents, $7::bigint[]) AS band, p.stock > 0 AS in_stock,
+                   ($3::text = '' OR p.category_slug = $3) AS category_ok,
+                   (($4::bigint IS NULL OR p.price_cents >= $4) AND ($5::bigint IS NULL OR p.price_cents <= $5)) AS price_ok,
+                   (NOT $6::bool OR p.stock > 0) AS stock_ok
+            FROM products p, input i
+            WHERE p.archived_at IS NULL
+              AND (i.tsq IS NULL OR p.search @@ i.tsq OR word_similarity(i.raw, lower(p.name)) >= 0.5)
+        )
+        SELECT 'category' AS "facet!", c.slug AS "key!", c.name AS "label!", c.position AS "position!",
+               count(*) AS "count!"
+        FROM matched m JOIN categories c ON c.slug = m.category_slug
+        WHERE m.price_ok AND m.stock_ok
+        GROUP BY c.slug, c.name, c.position
+        UNION ALL
+        SELECT 'price', '', '', m.band, count(*) FROM matched m WHERE m.category_ok AND m.stock_ok GROUP BY m.band
+        UNION ALL
+        SELECT 'in_stock', '', '', 0, count(*) FROM matched m WHERE m.category_ok AND m.price_ok AND m.in_stock
+        "#,
+        forgiving,
+        raw,
+        query.category,
+        min_cents,
+        max_cents,
+        query.in_stock,
+        &bounds,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut facets = Facets::default();
+    let mut categories = Vec::new();
+    for row in rows {
+        match row.facet.as_str() {
+            "category" => {
+                categories.push((row.position, CategoryCount { slug: row.key, name: row.label, count: row.count }))
+            }
+            "price" => facets.prices.push(PriceBand::nth(usize::try_from(row.position).unwrap_or(0), row.count)),
+            _ => facets.in_stock = row.count,
+        }
+    }
+    categories.sort_by(|(a, x), (b, y)| (a, &x.slug).cmp(&(b, &y.slug)));
+    facets.categories = categories.into_iter().map(|(_, category)| category).collect();
+    facets.prices.sort_by_key(|band| band.min);
+    Ok(facets)
+}
+
+/// The price filter in minor units: the filter is in whole units, the catalog in cents (a maximum of 49 takes
+/// 49.99).
+fn cents_range(query: &CatalogQuery) -> (Option<i64>, Option<i64>) {
+    (query.min_price.map(|p| p.saturating_mul(100)), query.max_price.map(|p| p.saturating_mul(100).saturating_add(99)))
+}
+
+/// A window of search results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchWindow {
+    pub products: Vec<ProductCard>,
+    /// How many products match in all (as typed or through a correction).
+    pub total: i64,
+    /// The corrected query, when nothing matched as typed but a correction did.
+    pub did_you_mean: Option<String>,
+}
+
+/// Each of `words`' corrections from the catalog's words ([`spelling::corrections`]); an empty list for a word
+/// that needs none.
+pub async fn corrections(pool: &PgPool, words: &[String]) -> Result<Vec<Vec<String>>, sqlx::Error> {
+    let asked: Vec<String> = words
+        .iter()
+        .filter(|word| spelling::allowed_edits(word.chars().count()) > 0 && word.chars().all(char::is_alphabetic))
+        .cloned()
+        .collect();
+    if asked.is_empty() {
+        return Ok(vec![Vec::new(); words.len()]);
+    }
+    // The catalog words of about the same length, and any that starts with the word (then it is no typo).
+    let rows = sqlx::query!(
+        r#"
+        SELECT q.word AS "asked!", l.word AS "candidate!"
+        FROM unnest($1::text[]) q(word)
+        JOIN search_lexicon l ON char_length(l.word) BETWEEN char_length(q.word) - 2 AND char_length(q.word) + 2
+                              OR starts_with(l.word, q.word)
+        "#,
+        &asked,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(words
+        .iter()
+        .map(|word| {
+            let candidates = rows.iter().filter(|row| &row.asked == word).map(|row| row.candidate.as_str());
+            spelling::corrections(word, candidates)
+        })
+        .collect())
 }
 
 /// The same search, `limit` products from `offset` on (the page number in `query` is not read), with the
-/// number of products that match in all.
+/// number of products that match in all; misspelt words are corrected ([`spelling`]).
 pub async fn search_window(
     pool: &PgPool,
     query: &CatalogQuery,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<ProductCard>, i64), sqlx::Error> {
-    let tsquery = prefix_tsquery(&query.q);
+) -> Result<SearchWindow, sqlx::Error> {
+    let words = spelling::words(&query.q);
+    let corrections = corrections(pool, &words).await?;
+    search_with(pool, query, &corrections, offset, limit).await
+}
+
+/// The search with these corrections of the query's words (none: the query as typed only). Products that match
+/// as typed come first when sorted by relevance.
+pub async fn search_with(
+    pool: &PgPool,
+    query: &CatalogQuery,
+    corrections: &[Vec<String>],
+    offset: i64,
+    limit: i64,
+) -> Result<SearchWindow, sqlx::Error> {
+    let words = spelling::words(&query.q);
+    let exact = spelling::forgiving_tsquery(&words, &[]);
+    let forgiving = spelling::forgiving_tsquery(&words, corrections);
     let raw = query.q.trim().to_lowercase();
-    // Prices are filtered in whole units; the catalog stores minor units.
-    let min_cents = query.min_price.map(|p| p.saturating_mul(100));
-    let max_cents = query.max_price.map(|p| p.saturating_mul(100).saturating_add(99));
+    let (min_cents, max_cents) = cents_range(query);
     let rows = sqlx::query!(
         r#"
         WITH input AS (
-            SELECT CASE WHEN $1::text = '' THEN NULL ELSE to_tsquery('english', $1) END AS tsq, $2::text AS raw
+            SELECT CASE WHEN $1::text = '' THEN NULL ELSE to_tsquery('english', $1) END AS tsq,
+                   CASE WHEN $10::text = '' THEN NULL ELSE to_tsquery('english', $10) END AS exact,
+                   $2::text AS raw
+        ), found AS (
+            SELECT p.*, (i.exact IS NULL OR p.search @@ i.exact OR word_similarity(i.raw, lower(p.name)) >= 0.5) AS as_typed
+            FROM products p, input i
+            WHERE p.archived_at IS NULL
+              AND (i.tsq IS NULL OR p.search @@ i.tsq OR word_similarity(i.raw, lower(p.name)) >= 0.5)
         )
-        SELECT p.id, p.slug, p.name, p.price_cents, p.currency, p.stock, count(*) OVER () AS "total!"
-        FROM products p, input i
-        WHERE p.archived_at IS NULL
-          AND ($3::text = '' OR p.category_slug = $3)
+        SELECT p.id, p.slug, p.name, p.price_cents, p.currency, p.stock, count(*) OVER () AS "total!",
+               count(*) FILTER (WHERE p.as_typed) OVER () AS "as_typed!"
+        FROM found p, input i
+        WHERE ($3::text = '' OR p.category_slug = $3)
           AND ($4::bigint IS NULL OR p.price_cents >= $4)
           AND ($5::bigint IS NULL OR p.price_cents <= $5)
           AND (NOT $6::bool OR p.stock > 0)
-          AND (i.tsq IS NULL OR p.search @@ i.tsq OR word_similarity(i.raw, lower(p.name)) >= 0.5)
         ORDER BY
           CASE WHEN $7::text = 'price_asc' THEN p.price_cents END ASC,
           CASE WHEN $7::text = 'price_desc' THEN p.price_cents END DESC,
+          CASE WHEN $7::text = 'relevance' THEN p.as_typed END DESC,
           CASE WHEN $7::text = 'relevance' AND i.tsq IS NOT NULL
                THEN ts_rank(p.search, i.tsq) + word_similarity(i.raw, lower(p.name)) END DESC NULLS LAST,
           p.created_at DESC, p.id
         LIMIT $8 OFFSET $9
         "#,
-        tsquery,
+        forgiving,
         raw,
         query.category,
         min_cents,
@@ -110,10 +237,11 @@ pub async fn search_window(
         query.sort.as_str(),
         limit,
         offset,
+        exact,
     )
     .fetch_all(pool)
     .await?;
-    let total = rows.first().map(|row| row.total).unwrap_or(0);
+    let (total, as_typed) = rows.first().map(|row| (row.total, row.as_typed)).unwrap_or((0, 0));
     let products = rows
         .into_iter()
         .map(|row| ProductCard {
@@ -125,7 +253,8 @@ pub async fn search_window(
             stock: row.stock,
         })
         .collect();
-    Ok((products, total))
+    let did_you_mean = (total > 0 && as_typed == 0).then(|| spelling::corrected_query(&words, corrections)).flatten();
+    Ok(SearchWindow { products, total, did_you_mean })
 }
 
 /// A product on sale, by slug.
@@ -153,16 +282,4 @@ pub async fn stock_level(pool: &PgPool, product_id: i64) -> Result<Option<StockL
     )
     .fetch_optional(pool)
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_tsquery;
-
-    #[test]
-    fn search_text_becomes_a_safe_prefix_query() {
-        assert_eq!(prefix_tsquery("Red  Tent"), "red:* & tent:*");
-        assert_eq!(prefix_tsquery("tent' | !(drop)"), "tent:* & drop:*");
-        assert_eq!(prefix_tsquery("  &|! "), "");
-    }
 }

@@ -3,7 +3,7 @@
 
 use super::{
     categories, get_product, home_shelves, product_stock, search_products, stock_label, CatalogQuery, CategoryShelf,
-    ProductCard, ProductStock, SortOrder,
+    Facets, ProductCard, ProductStock, SortOrder,
 };
 use crate::{
     cart::{AddToCart, Cart, CartState},
@@ -188,8 +188,24 @@ pub fn CatalogPage() -> impl IntoView {
                                         view! { <A href=href attr:class=if n == page.page { "page current" } else { "page" }>{n}</A> }
                                     }).collect_view()
                                 });
+                                // Nothing matched as typed: the products are the corrected query's, and it is offered.
+                                let offer = page.did_you_mean.map(|corrected| {
+                                    let href = format!(
+                                        "/products?{}",
+                                        CatalogQuery { q: corrected.clone(), ..current.clone() }.to_query_string(1)
+                                    );
+                                    view! {
+                                        <p class="did-you-mean" data-testid="did-you-mean">
+                                            {format!("Nothing matches \u{201c}{}\u{201d} as typed. Did you mean ", current.q.trim())}
+                                            <A href=href>{corrected}</A>"? Showing its results."
+                                        </p>
+                                    }
+                                });
+                                let facets = page.facets.clone();
                                 view! {
                                     {searched(&current, page.total)}
+                                    {offer}
+                                    <Refine current=current.clone() facets />
                                     <p class="result-count">{format!("{} products", page.total)}</p>
                                     <ul class="product-grid">
                                         {page.products.into_iter().map(|product| view! { <ProductTile product /> }).collect_view()}
@@ -203,6 +219,59 @@ pub fn CatalogPage() -> impl IntoView {
                 </Transition>
             </section>
         </div>
+    }
+}
+
+/// How many products each refinement would leave, as links: a category, a price band, in stock only. The one
+/// applied is marked, and links back to the search without it.
+#[component]
+fn Refine(current: CatalogQuery, facets: Facets) -> impl IntoView {
+    let href = |query: CatalogQuery| format!("/products?{}", query.to_query_string(1));
+    let categories = facets
+        .categories
+        .into_iter()
+        .map(|category| {
+            let chosen = current.category == category.slug;
+            let target =
+                CatalogQuery { category: if chosen { String::new() } else { category.slug }, ..current.clone() };
+            view! {
+                <li>
+                    <A href=href(target) attr:aria-current=chosen.then_some("true")>
+                        {format!("{} ({})", category.name, category.count)}
+                    </A>
+                </li>
+            }
+        })
+        .collect_view();
+    let prices = facets
+        .prices
+        .into_iter()
+        .map(|band| {
+            let chosen = current.min_price == band.min && current.max_price == band.max;
+            let (min_price, max_price) = if chosen { (None, None) } else { (band.min, band.max) };
+            let target = CatalogQuery { min_price, max_price, ..current.clone() };
+            view! {
+                <li>
+                    <A href=href(target) attr:aria-current=chosen.then_some("true")>
+                        {format!("{} ({})", band.label(), band.count)}
+                    </A>
+                </li>
+            }
+        })
+        .collect_view();
+    let stock = CatalogQuery { in_stock: !current.in_stock, ..current.clone() };
+    view! {
+        <nav class="facets" aria-label="Refine" data-testid="facets">
+            <ul aria-label="Categories">{categories}</ul>
+            <ul aria-label="Prices">{prices}</ul>
+            <ul aria-label="Stock">
+                <li>
+                    <A href=href(stock) attr:aria-current=current.in_stock.then_some("true")>
+                        {format!("In stock only ({})", facets.in_stock)}
+                    </A>
+                </li>
+            </ul>
+        </nav>
     }
 }
 

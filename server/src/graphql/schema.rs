@@ -201,6 +201,9 @@ pub struct ProductConnection {
     pub nodes: Vec<ProductCard>,
     pub total_count: i64,
     pub page_info: PageInfo,
+    /// The query with its misspelt words corrected, when nothing matched it as typed but the corrections did
+    /// (the nodes are theirs).
+    pub did_you_mean: Option<String>,
 }
 
 /// A product page's product, with live stock.
@@ -564,12 +567,12 @@ impl Query {
         let offset = after.as_deref().map(offset_of).transpose()?.unwrap_or(0);
         let search = CatalogQuery { q: query, category, min_price, max_price, in_stock, sort: sort.into(), page: None };
         search.validate().or_refused()?;
-        let (cards, total) =
-            app::catalog::store::search_window(&state(ctx).pool, &search, offset, limit).await.or_refused()?;
-        let end = offset + cards.len() as i64;
+        let found = app::catalog::store::search_window(&state(ctx).pool, &search, offset, limit).await.or_refused()?;
+        let (total, end) = (found.total, offset + found.products.len() as i64);
         Ok(ProductConnection {
-            nodes: cards.into_iter().map(Into::into).collect(),
+            nodes: found.products.into_iter().map(Into::into).collect(),
             total_count: total,
+            did_you_mean: found.did_you_mean,
             page_info: PageInfo { has_next_page: end < total, end_cursor: (end > offset).then(|| cursor(end)) },
         })
     }

@@ -174,3 +174,162 @@ async fn the_catalog_page_keeps_its_state_in_the_url() {
     assert!(html.contains("Chef&#x27;s Knife 20 cm") || html.contains("Chef's Knife 20 cm"), "server-rendered results");
     assert!(html.contains("value=\"knife\"") || html.contains("knife"));
 }
+
+/// Thirty misspellings a shopper might type, each with the product it was meant to find (the demo catalog).
+const MISSPELT: [(&str, &str); 30] = [
+    ("tnet", "ridgeline-2-tent"),
+    ("sleping bag", "summit-down-sleeping-bag"),
+    ("dyapack", "trailhead-30-l-daypack"),
+    ("trekkign poles", "kestrel-trekking-poles"),
+    ("stvoe", "ember-camp-stove"),
+    ("hedlamp", "lumen-400-headlamp"),
+    ("insualted bottle", "glacier-insulated-bottle"),
+    ("compsas", "pathfinder-compass"),
+    ("skilet", "cast-iron-skillet-26-cm"),
+    ("grinedr", "burr-coffee-grinder"),
+    ("cuttign board", "oak-cutting-board"),
+    ("mixign bowls", "stoneware-mixing-bowls"),
+    ("dutch ovne", "enamel-dutch-oven"),
+    ("blnaket", "wool-throw-blanket"),
+    ("duvet covre", "linen-duvet-cover"),
+    ("candel", "scented-soy-candle"),
+    ("rattna basket", "rattan-storage-basket"),
+    ("terracota planter", "terracotta-planter"),
+    ("headphnoes", "aria-wireless-headphones"),
+    ("bluetoth speaker", "pocket-bluetooth-speaker"),
+    ("turntabel", "turntable-classic"),
+    ("microphnoe", "usb-condenser-microphone"),
+    ("notebok", "dot-grid-notebook-a5"),
+    ("fountian pen", "brass-fountain-pen"),
+    ("watercolur", "watercolour-travel-kit"),
+    ("envelpoe", "kraft-envelope-set"),
+    ("merino bsae layer", "merino-base-layer"),
+    ("jakcet", "packable-rain-jacket"),
+    ("beanei", "wool-beanie"),
+    ("hikign socks", "hiking-socks-three-pack"),
+];
+
+/// Whether the product turns up first, and in the first five, for each misspelling: with the corrections, or
+/// as typed only (how search worked before it forgave typing).
+async fn hits(app: &TestApp, forgiving: bool) -> (usize, usize, Vec<&'static str>) {
+    use app::catalog::{spelling, store, CatalogQuery};
+    let (mut at_1, mut at_5, mut missed) = (0, 0, Vec::new());
+    for (typed, slug) in MISSPELT {
+        let query = CatalogQuery { q: typed.into(), ..CatalogQuery::default() };
+        let words = spelling::words(typed);
+        let corrections = if forgiving {
+            store::corrections(&app.pool, &words).await.unwrap()
+        } else {
+            vec![Vec::new(); words.len()]
+        };
+        let found = store::search_with(&app.pool, &query, &corrections, 0, 5).await.unwrap();
+        let rank = found.products.iter().position(|product| product.slug == slug);
+        at_1 += usize::from(rank == Some(0));
+        at_5 += usize::from(rank.is_some());
+        if rank.is_none() {
+            missed.push(typed);
+        }
+    }
+    (at_1, at_5, missed)
+}
+
+#[tokio::test]
+async fn thirty_misspelt_queries_find_what_was_meant() {
+    let app = spawn_app().await;
+    let (before_1, before_5, _) = hits(&app, false).await;
+    let (after_1, after_5, missed) = hits(&app, true).await;
+    println!("30 misspelt queries: hits@1 {before_1} → {after_1}, hits@5 {before_5} → {after_5}; missed: {missed:?}");
+    assert!(after_5 >= 29, "hits@5 {after_5}/30; missed {missed:?}");
+    assert!(after_1 >= 27, "hits@1 {after_1}/30");
+    assert!(after_5 > before_5, "the corrections find more than the query as typed ({before_5})");
+}
+
+#[tokio::test]
+async fn a_typo_is_forgiven_ranked_below_exact_matches_and_offered_corrected() {
+    let app = spawn_app().await;
+    // A swapped pair of letters: the tent, and the corrected query offered, since nothing matched as typed.
+    let tnet = search(&app, json!({ "q": "tnet" })).await;
+    assert_eq!(names(&tnet)[0], "Ridgeline 2 Tent", "{tnet}");
+    assert_eq!(tnet["did_you_mean"], "tent");
+    let jakcet = search(&app, json!({ "q": "jakcet" })).await;
+    let mut jackets = names(&jakcet);
+    jackets.sort();
+    assert_eq!(jackets, ["Canvas Field Jacket", "Packable Rain Jacket"], "{jakcet}");
+    // Two edits in a long word; none in a short one (too many words are one edit from a short one).
+    assert_eq!(names(&search(&app, json!({ "q": "hedphnoes" })).await)[0], "Aria Wireless Headphones");
+    assert_eq!(search(&app, json!({ "q": "tne" })).await["total"], 0);
+    // A word that matches as typed ranks above one that matches only through a correction: "oven" is a word of
+    // the catalog and gets no correction; "ovne" (a typo for "oven") finds the Dutch oven, offered as "oven".
+    let exact = search(&app, json!({ "q": "oven" })).await;
+    assert_eq!(names(&exact)[0], "Enamel Dutch Oven");
+    assert!(exact["did_you_mean"].is_null(), "{exact}");
+    // As-typed matches rank first: with "lmap" both a product's name and a correction to "lamp", the product
+    // named as typed comes before the lamp found through the correction.
+    sqlx::query("UPDATE products SET name = 'Lmap Shade', description = 'A shade.' WHERE slug = 'wool-beanie'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let query = app::catalog::CatalogQuery { q: "lmap".into(), ..Default::default() };
+    let mixed = app::catalog::store::search_with(&app.pool, &query, &[vec!["lamp".into()]], 0, 5).await.unwrap();
+    let mixed: Vec<&str> = mixed.products.iter().map(|product| product.name.as_str()).collect();
+    assert_eq!(mixed, ["Lmap Shade", "Ceramic Table Lamp"]);
+    let as_typed = search(&app, json!({ "q": "lmap" })).await;
+    assert_eq!(names(&as_typed), ["Lmap Shade"], "a word of the catalog is not corrected");
+    // A new product's words are learnt at once: its misspelling finds it.
+    sqlx::query("UPDATE products SET name = 'Kayak Paddle' WHERE slug = 'down-vest'").execute(&app.pool).await.unwrap();
+    assert_eq!(names(&search(&app, json!({ "q": "kyaak" })).await), ["Kayak Paddle"]);
+    // Hostile input still cannot reach tsquery syntax, and an ordinary search works after it.
+    for hostile in ["tnet' | !(drop)", "jakcet:* & (", "&&&||", "ǎǎǎǎǎǎǎǎǎǎ"] {
+        let page = search(&app, json!({ "q": hostile })).await;
+        assert!(page["total"].as_i64().is_some(), "{hostile}: {page}");
+    }
+    assert_eq!(names(&search(&app, json!({ "q": "tent" })).await)[0], "Ridgeline 2 Tent");
+}
+
+#[tokio::test]
+async fn facets_count_each_refinement_with_the_other_filters_applied() {
+    let app = spawn_app().await;
+    let count = |facet: &Value, key: &str, value: &str| {
+        facet.as_array().unwrap().iter().find(|f| f[key] == value).map(|f| f["count"].as_i64().unwrap())
+    };
+    // The whole catalog: the categories' counts add up to the total, and so do the price bands'.
+    let all = search(&app, json!({})).await;
+    let total = all["total"].as_i64().unwrap();
+    let sum = |facet: &Value| facet.as_array().unwrap().iter().map(|f| f["count"].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(sum(&all["facets"]["categories"]), total, "{}", all["facets"]);
+    assert_eq!(sum(&all["facets"]["prices"]), total);
+    assert_eq!(count(&all["facets"]["categories"], "slug", "audio"), Some(8));
+    let stocked: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE stock > 0 AND archived_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(all["facets"]["in_stock"].as_i64(), Some(stocked));
+
+    // Choosing a category narrows the other facets, never its own: every category still shows what it gives.
+    let audio = search(&app, json!({ "category": "audio" })).await;
+    assert_eq!(audio["total"], 8);
+    assert_eq!(audio["facets"]["categories"], all["facets"]["categories"]);
+    assert_eq!(sum(&audio["facets"]["prices"]), 8);
+    assert_eq!(audio["facets"]["in_stock"], 7, "the out-of-stock DAC");
+    // A price band's count is what following its link gives.
+    let band = audio["facets"]["prices"][0].clone();
+    let mut filtered = json!({ "category": "audio" });
+    if let Some(min) = band["min"].as_i64() {
+        filtered["min_price"] = json!(min);
+    }
+    if let Some(max) = band["max"].as_i64() {
+        filtered["max_price"] = json!(max);
+    }
+    assert_eq!(search(&app, filtered).await["total"], band["count"], "{band}");
+
+    // With a search: only what matches it, through its corrections too.
+    let jackets = search(&app, json!({ "q": "jakcet" })).await;
+    assert_eq!(sum(&jackets["facets"]["categories"]), 2, "{}", jackets["facets"]);
+    // The page shows them as links that keep the search.
+    let html = app.client.get(app.url("/products?q=jakcet")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("data-testid=\"facets\"") && html.contains("In stock only (2)"),
+        "the refinements are on the page"
+    );
+    assert!(html.contains("Did you mean") && html.contains("href=\"/products?q=jacket\""), "the correction is offered");
+}

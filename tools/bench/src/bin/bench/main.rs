@@ -3,7 +3,7 @@
 //! which starts the services and builds the WASM bundle.
 //!
 //! ```text
-//! cartograph-bench [ingest] [ssr] [functions] [graphql] [insights] [journey] [wasm] [--wasm FILE] [--write FILE]
+//! cartograph-bench [ingest] [ssr] [functions] [graphql] [search] [insights] [journey] [wasm] [--wasm FILE] [--write FILE]
 //! ```
 //! Without section names it runs all of them. `--write docs/benchmarks.md` replaces the generated block of that
 //! file. The app runs in this process on a random loopback port against a fresh `cartograph_bench` database.
@@ -17,6 +17,7 @@ mod insights;
 mod journey;
 mod memory;
 mod report;
+mod search;
 mod ssr;
 mod wasm;
 
@@ -28,9 +29,9 @@ use sqlx::{Connection, PgConnection};
 use std::path::PathBuf;
 use uuid::Uuid;
 
-const SECTIONS: [&str; 7] = ["ingest", "ssr", "functions", "graphql", "insights", "journey", "wasm"];
+const SECTIONS: [&str; 8] = ["ingest", "ssr", "functions", "graphql", "search", "insights", "journey", "wasm"];
 const USAGE: &str =
-    "usage: cartograph-bench [ingest] [ssr] [functions] [graphql] [insights] [journey] [wasm] [--wasm FILE] [--write FILE]";
+    "usage: cartograph-bench [ingest] [ssr] [functions] [graphql] [search] [insights] [journey] [wasm] [--wasm FILE] [--write FILE]";
 
 struct Options {
     sections: Vec<String>,
@@ -122,6 +123,9 @@ async fn against_the_app(options: &Options, report: &mut report::Report) -> anyh
         if wants("graphql") {
             graphql::run(&base, report).await.context("GraphQL")?;
         }
+        if wants("search") {
+            search::run(&base, report).await.context("search")?;
+        }
         if wants("insights") {
             insights::run(&base, &pool, report).await.context("insights")?;
         }
@@ -142,7 +146,11 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     let options = options()?;
     let mut report = report::Report::default();
-    if options.sections.iter().any(|s| ["ingest", "ssr", "functions", "graphql", "insights"].contains(&s.as_str())) {
+    if options
+        .sections
+        .iter()
+        .any(|s| ["ingest", "ssr", "functions", "graphql", "search", "insights"].contains(&s.as_str()))
+    {
         against_the_app(&options, &mut report).await?;
     }
     if options.sections.iter().any(|s| s == "journey") {
