@@ -3,6 +3,7 @@
 pub mod artwork;
 #[cfg(feature = "ssr")]
 pub mod cache;
+#[cfg(feature = "ssr")]
 pub mod spelling;
 #[cfg(feature = "ssr")]
 pub mod store;

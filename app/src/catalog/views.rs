@@ -223,7 +223,8 @@ pub fn CatalogPage() -> impl IntoView {
 }
 
 /// How many products each refinement would leave, as links: a category, a price band, in stock only. The one
-/// applied is marked, and links back to the search without it.
+/// applied is marked (`aria-current`; plain links, as the router's would mark every link to `/products`), and
+/// links back to the search without it.
 #[component]
 fn Refine(current: CatalogQuery, facets: Facets) -> impl IntoView {
     let href = |query: CatalogQuery| format!("/products?{}", query.to_query_string(1));
@@ -236,9 +237,9 @@ fn Refine(current: CatalogQuery, facets: Facets) -> impl IntoView {
                 CatalogQuery { category: if chosen { String::new() } else { category.slug }, ..current.clone() };
             view! {
                 <li>
-                    <A href=href(target) attr:aria-current=chosen.then_some("true")>
+                    <a href=href(target) aria-current=chosen.then_some("true")>
                         {format!("{} ({})", category.name, category.count)}
-                    </A>
+                    </a>
                 </li>
             }
         })
@@ -252,9 +253,9 @@ fn Refine(current: CatalogQuery, facets: Facets) -> impl IntoView {
             let target = CatalogQuery { min_price, max_price, ..current.clone() };
             view! {
                 <li>
-                    <A href=href(target) attr:aria-current=chosen.then_some("true")>
+                    <a href=href(target) aria-current=chosen.then_some("true")>
                         {format!("{} ({})", band.label(), band.count)}
-                    </A>
+                    </a>
                 </li>
             }
         })
@@ -266,9 +267,9 @@ fn Refine(current: CatalogQuery, facets: Facets) -> impl IntoView {
             <ul aria-label="Prices">{prices}</ul>
             <ul aria-label="Stock">
                 <li>
-                    <A href=href(stock) attr:aria-current=current.in_stock.then_some("true")>
+                    <a href=href(stock) aria-current=current.in_stock.then_some("true")>
                         {format!("In stock only ({})", facets.in_stock)}
-                    </A>
+                    </a>
                 </li>
             </ul>
         </nav>

@@ -1,0 +1,38 @@
+import { expect } from "@playwright/test";
+import { test, openHydrated } from "./helpers";
+
+// Search that forgives typing, and the facets beside the results, as a shopper meets them.
+
+test("a misspelt search finds what was meant and offers the correction; facets refine it", async ({ page }) => {
+  await openHydrated(page, "/");
+  await page.getByRole("searchbox", { name: "Search the shop" }).fill("tnet");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page).toHaveURL(/\/products\?q=tnet$/);
+  const offer = page.getByTestId("did-you-mean");
+  await expect(offer).toContainText("Nothing matches “tnet” as typed. Did you mean tent?");
+  await expect(page.getByRole("link", { name: "Ridgeline 2 Tent" }).first()).toBeVisible();
+
+  // The offered query, spelt right: the same tent first, and nothing to offer.
+  await offer.getByRole("link", { name: "tent" }).click();
+  await expect(page).toHaveURL(/\/products\?q=tent$/);
+  await expect(page.getByTestId("did-you-mean")).toHaveCount(0);
+  await expect(page.locator(".product-grid a").first()).toContainText("Ridgeline 2 Tent");
+
+  // Facets: each a link with its count; following one applies it (and marks it), following it again removes it.
+  await page.goto("/products?q=jakcet");
+  const facets = page.getByRole("navigation", { name: "Refine" });
+  const inStock = facets.getByRole("link", { name: /^In stock only \(\d+\)$/ });
+  const count = Number((await inStock.textContent())!.match(/\((\d+)\)/)![1]);
+  await inStock.click();
+  await expect(page).toHaveURL(/in_stock=true/);
+  await expect(page.locator(".result-count")).toHaveText(`${count} products`);
+  await expect(facets.getByRole("link", { name: /^In stock only/ })).toHaveAttribute("aria-current", "true");
+  const category = facets.getByRole("list", { name: "Categories" }).getByRole("link").first();
+  const label = (await category.textContent())!;
+  const inCategory = Number(label.match(/\((\d+)\)/)![1]);
+  await category.click();
+  await expect(page).toHaveURL(/category=/);
+  await expect(page.locator(".result-count")).toHaveText(`${inCategory} products`);
+  await facets.getByRole("link", { name: label }).click();
+  await expect(page).not.toHaveURL(/category=/);
+});
