@@ -308,6 +308,14 @@ pub async fn set_webhook_enabled(id: Uuid, enabled: bool) -> Result<(), AppError
     store::set_enabled(&ctx::pool()?, id, enabled).await?.then_some(()).ok_or(AppError::NotFound)
 }
 
+/// Gives an endpoint a new signing secret, at once: the old one signs nothing more (a leaked secret, or a
+/// receiver handed to someone else).
+#[server(endpoint = "admin_webhook_rotate")]
+pub async fn rotate_webhook_secret(id: Uuid) -> Result<(), AppError> {
+    ctx::require_admin().await?;
+    store::rotate_secret(&ctx::pool()?, id).await?.then_some(()).ok_or(AppError::NotFound)
+}
+
 /// Deletes an endpoint and its deliveries, and sends the form's browser back to the list.
 #[server(endpoint = "admin_webhook_delete")]
 pub async fn delete_webhook(id: Uuid) -> Result<(), AppError> {

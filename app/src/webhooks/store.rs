@@ -246,6 +246,14 @@ pub async fn set_enabled(pool: &PgPool, id: Uuid, enabled: bool) -> Result<bool,
     Ok(updated.rows_affected() == 1)
 }
 
+/// Gives an endpoint a new signing secret (every attempt from now on is signed with it); false if there is no
+/// such endpoint.
+pub async fn rotate_secret(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let rotated =
+        sqlx::query!("UPDATE webhook_endpoints SET secret = $2 WHERE id = $1", id, new_secret()).execute(pool).await?;
+    Ok(rotated.rows_affected() == 1)
+}
+
 /// Deletes an endpoint with its deliveries and their attempts; false if there is no such endpoint.
 pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query!("DELETE FROM webhook_endpoints WHERE id = $1", id).execute(pool).await?.rows_affected() == 1)

@@ -148,6 +148,10 @@ fn EndpointBody(page: EndpointPage) -> impl IntoView {
                 <input type="hidden" name="enabled" value=toggle.0 />
                 <button type="submit">{toggle.1}</button>
             </form>
+            <form method="post" action="/api/admin_webhook_rotate" class="inline">
+                <input type="hidden" name="id" value=id.clone() />
+                <button type="submit">"Rotate the secret"</button>
+            </form>
             <form method="post" action="/api/admin_webhook_delete" class="inline">
                 <input type="hidden" name="id" value=id />
                 <button type="submit">"Delete the endpoint"</button>

@@ -234,10 +234,22 @@ async fn events_are_delivered_signed_retried_after_a_500_recorded_and_replayed()
     let page = endpoint(&app, id).await;
     let again = page["deliveries"].as_array().unwrap().iter().find(|d| d["id"] == first_delivery).unwrap().clone();
     assert_eq!(again["attempts"].as_array().unwrap().len(), 3);
+    // A rotated secret signs every attempt from then on; the old one verifies nothing more.
+    let rotate = app.call("admin_webhook_rotate", &[("id", &id.to_string())]).await;
+    assert_eq!(rotate.status(), StatusCode::OK);
+    let rotated = endpoint(&app, id).await["secret"].as_str().unwrap().to_string();
+    assert!(rotated.starts_with("whsec_") && rotated != secret);
+    assert_eq!(app.call("admin_webhook_replay", &[("delivery", &first_delivery)]).await.status(), StatusCode::OK);
+    deliver_until(&deliverer, "the replay under the new secret", || receiver.received().len() == 6).await;
+    let resigned = receiver.received().pop().unwrap();
+    assert!(verified(&resigned, &rotated) && !verified(&resigned, &secret));
     // A delivery still waiting is not replayed twice; a shopper cannot replay anything.
     let shopper_replay = shopper.call("admin_webhook_replay", &[("delivery", &first_delivery)]).await;
     assert_eq!(shopper_replay.status(), StatusCode::FORBIDDEN);
     assert_eq!(shopper.call("admin_webhooks", &[]).await.status(), StatusCode::FORBIDDEN);
+    let shopper_rotate = shopper.call("admin_webhook_rotate", &[("id", &id.to_string())]).await;
+    assert_eq!(shopper_rotate.status(), StatusCode::FORBIDDEN);
+    assert_eq!(endpoint(&app, id).await["secret"], rotated.as_str(), "the secret is the admin's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
