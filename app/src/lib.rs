@@ -27,6 +27,7 @@ pub mod resilience;
 pub mod server_context;
 pub mod session;
 pub mod tracking;
+pub mod variants;
 pub mod webhooks;
 
 use leptos::prelude::*;
@@ -184,6 +185,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/products") view=admin::AdminProductsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products/new") view=admin::AdminProductPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products/:id") view=admin::AdminProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/:id/variants") view=admin::AdminVariantsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders") view=admin::AdminOrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders/:id") view=admin::AdminOrderPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/visits") view=journeys::AdminVisitsPage ssr=SsrMode::Async />

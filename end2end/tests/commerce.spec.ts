@@ -4,7 +4,7 @@ import { test, openHydrated, signIn, sqlValue } from "./helpers";
 /** Browse → search → filter → product → add to cart → sign in → checkout; returns on the order page. */
 async function shopUntilPayment(page: Page, login: string) {
   await openHydrated(page, "/");
-  await page.getByRole("searchbox", { name: "Search the shop" }).fill("bottle");
+  await page.getByRole("combobox", { name: "Search the shop" }).fill("bottle");
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page).toHaveURL(/\/products\?q=bottle/);
   await expect(page.getByRole("heading", { name: "Glacier Insulated Bottle" })).toBeVisible();

@@ -5,7 +5,7 @@ import { test, openHydrated } from "./helpers";
 
 test("a misspelt search finds what was meant and offers the correction; facets refine it", async ({ page }) => {
   await openHydrated(page, "/");
-  await page.getByRole("searchbox", { name: "Search the shop" }).fill("tnet");
+  await page.getByRole("combobox", { name: "Search the shop" }).fill("tnet");
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page).toHaveURL(/\/products\?q=tnet$/);
   const offer = page.getByTestId("did-you-mean");
@@ -35,4 +35,26 @@ test("a misspelt search finds what was meant and offers the correction; facets r
   await expect(page.locator(".result-count")).toHaveText(`${inCategory} products`);
   await facets.getByRole("link", { name: label }).click();
   await expect(page).not.toHaveURL(/category=/);
+});
+
+test("the search box suggests products as the shopper types, chosen with the keyboard", async ({ page }) => {
+  await openHydrated(page, "/");
+  const box = page.getByRole("combobox", { name: "Search the shop" });
+  await box.pressSequentially("headl", { delay: 40 });
+  const list = page.getByRole("listbox", { name: "Suggestions" });
+  await expect(list.getByRole("option").first()).toContainText("Lumen 400 Headlamp");
+  await expect(box).toHaveAttribute("aria-expanded", "true");
+  await box.press("Escape");
+  await expect(box).toHaveAttribute("aria-expanded", "false");
+  await expect(list).toBeHidden();
+
+  // A typo still finds it; the arrow keys choose, Enter opens the product.
+  await box.fill("");
+  await box.pressSequentially("tnet", { delay: 40 });
+  await expect(list.getByRole("option").first()).toContainText("Ridgeline 2 Tent");
+  await box.press("ArrowDown");
+  await expect(box).toHaveAttribute("aria-activedescendant", "hero-search-suggestions-0");
+  await expect(list.getByRole("option").first()).toHaveAttribute("aria-selected", "true");
+  await box.press("Enter");
+  await expect(page).toHaveURL(/\/product\/ridgeline-2-tent$/);
 });

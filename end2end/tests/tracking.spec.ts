@@ -7,7 +7,7 @@ test("a scripted visit lands in the topic in order, the last page flushed on pag
   await openHydrated(page, "/");
   const visit = (await context.cookies()).find((c) => c.name === "cg_visit")!.value.split(".")[0];
 
-  await page.getByRole("searchbox", { name: "Search the shop" }).fill("tent");
+  await page.getByRole("combobox", { name: "Search the shop" }).fill("tent");
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
   await page.getByRole("heading", { name: "Ridgeline 2 Tent" }).click();

@@ -1,7 +1,11 @@
 //! The demo catalog: believable products in several categories, each with a generated SVG image.
 
-use app::catalog::artwork::{product_svg, slugify};
-use sqlx::PgPool;
+use app::{
+    admin::variant_editor::generated_sku,
+    catalog::artwork::{product_svg, slugify},
+    variants::{combinations, OptionGroup},
+};
+use sqlx::{PgConnection, PgPool};
 
 struct DemoProduct {
     name: &'static str,
@@ -78,6 +82,70 @@ const CATALOG: &[(&str, &str, &[DemoProduct])] = &[
     ]),
 ];
 
+/// An option group of a demo product: its name and choices.
+type DemoOption = (&'static str, &'static [&'static str]);
+
+/// The demo products sold in sizes and colours: (slug, option groups, the choice that costs more and by how much).
+const VARIANTS: &[(&str, &[DemoOption], (&str, i64))] = &[
+    ("merino-base-layer", &[("Size", &["S", "M", "L", "XL"]), ("Colour", &["Sand", "Slate"])], ("XL", 500)),
+    ("packable-rain-jacket", &[("Size", &["S", "M", "L"]), ("Colour", &["Moss", "Ember"])], ("", 0)),
+    ("canvas-field-jacket", &[("Size", &["S", "M", "L"])], ("", 0)),
+    ("trail-running-shoes", &[("Size", &["40", "41", "42", "43", "44", "45"])], ("45", 1000)),
+];
+
+/// Gives a demo product its options and a variant per combination, with believable stock (a few sold out) in
+/// place of its one default variant.
+async fn seed_variants(
+    conn: &mut PgConnection,
+    slug: &str,
+    groups: &[DemoOption],
+    dearer: (&str, i64),
+) -> Result<(), sqlx::Error> {
+    let Some((id, price)) = sqlx::query!("SELECT id, price_cents FROM products WHERE slug = $1", slug)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| (row.id, row.price_cents))
+    else {
+        return Ok(());
+    };
+    let groups: Vec<OptionGroup> = groups
+        .iter()
+        .map(|(name, choices)| OptionGroup {
+            name: name.to_string(),
+            choices: choices.iter().map(|choice| choice.to_string()).collect(),
+        })
+        .collect();
+    for (position, group) in groups.iter().enumerate() {
+        sqlx::query!(
+            "INSERT INTO product_options (product_id, position, name, choices) VALUES ($1, $2, $3, $4)",
+            id,
+            position as i16,
+            group.name,
+            &group.choices
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query!("UPDATE variants SET archived_at = now() WHERE product_id = $1", id).execute(&mut *conn).await?;
+    for (position, (options, _)) in combinations(&groups, &[]).into_iter().enumerate() {
+        let price_cents = options.iter().any(|choice| choice == dearer.0).then_some(price + dearer.1);
+        let variant = sqlx::query_scalar!(
+            "INSERT INTO variants (product_id, sku, options, price_cents, position) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            id,
+            generated_sku(slug, &options),
+            &options,
+            price_cents,
+            position as i32
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        // 3, 1, 8, 6, 4, 2, 0, 7…: every size in stock but the odd one, as a real shelf is.
+        let stock = (position as i32 * 7 + 3) % 9;
+        sqlx::query!("UPDATE variants SET stock = $2 WHERE id = $1", variant, stock).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Inserts the demo catalog when the catalog is empty; returns how many products it added.
 pub async fn seed_demo_catalog(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
@@ -118,6 +186,9 @@ pub async fn seed_demo_catalog(pool: &PgPool) -> Result<u64, sqlx::Error> {
             added += 1;
         }
     }
+    for (slug, groups, dearer) in VARIANTS {
+        seed_variants(&mut tx, slug, groups, *dearer).await?;
+    }
     tx.commit().await?;
     Ok(added)
 }
@@ -135,5 +206,6 @@ mod tests {
         slugs.sort();
         slugs.dedup();
         assert_eq!(slugs.len(), products, "product slugs must be unique");
+        assert!(VARIANTS.iter().all(|(slug, _, _)| slugs.binary_search(&slug.to_string()).is_ok()));
     }
 }

@@ -4,8 +4,10 @@
 
 #[cfg(feature = "ssr")]
 pub mod store;
+pub mod variant_editor;
 mod views;
 
+pub use variant_editor::AdminVariantsPage;
 pub use views::{AdminOrderPage, AdminOrdersPage, AdminProductPage, AdminProductsPage, AdminUsersPage};
 
 #[cfg(feature = "ssr")]
@@ -38,6 +40,8 @@ pub struct ManagedProduct {
     pub archived: bool,
     pub uploaded_image: bool,
     pub updated_at: DateTime<Utc>,
+    /// Its stock is kept per variant (on its variants page), not in the product form.
+    pub has_options: bool,
 }
 
 /// The product form as submitted: text, validated by [`ProductDraft::parse`].

@@ -4,7 +4,7 @@ use super::{AdminOrderRow, ManagedOrder, ManagedProduct, ProductDraft, ORDERS_PA
 use crate::{
     catalog::artwork::product_svg,
     error::AppError,
-    notifications::{CatalogChange, CatalogEvent, ProductState, CATALOG_SCHEMA_VERSION},
+    notifications::{CatalogChange, CatalogEvent, ProductState, VariantState, CATALOG_SCHEMA_VERSION},
     orders::{store as orders, OrderStatus},
 };
 use sqlx::{PgConnection, PgPool};
@@ -27,7 +27,8 @@ pub async fn list_products(
         ManagedProduct,
         r#"
         SELECT id, slug, name, description, category_slug, price_cents, currency, stock,
-               archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>"
+               archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>",
+               EXISTS (SELECT 1 FROM product_options o WHERE o.product_id = products.id) AS "has_options!"
         FROM products
         WHERE ($1 = '%%' OR name ILIKE $1 OR slug ILIKE $1)
           AND ($2::boolean IS NULL OR (archived_at IS NOT NULL) = $2)
@@ -47,7 +48,8 @@ pub async fn product(pool: &PgPool, id: i64) -> Result<Option<ManagedProduct>, s
         ManagedProduct,
         r#"
         SELECT id, slug, name, description, category_slug, price_cents, currency, stock,
-               archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>"
+               archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>",
+               EXISTS (SELECT 1 FROM product_options o WHERE o.product_id = products.id) AS "has_options!"
         FROM products WHERE id = $1
         "#,
         id
@@ -56,32 +58,46 @@ pub async fn product(pool: &PgPool, id: i64) -> Result<Option<ManagedProduct>, s
     .await
 }
 
-/// The product as events show it, locked until the transaction ends.
-async fn lock_state(conn: &mut PgConnection, id: i64) -> Result<ProductState, AppError> {
-    sqlx::query_as!(
-        ProductState,
-        r#"SELECT slug, name, price_cents, currency, stock, archived_at IS NOT NULL AS "archived!"
-           FROM products WHERE id = $1 FOR UPDATE"#,
-        id
-    )
-    .fetch_optional(conn)
-    .await?
-    .ok_or(AppError::NotFound)
+/// The product as events show it, locked until the transaction ends (its variants' stock with it: every change of
+/// theirs moves the product's figure).
+pub(super) async fn lock_state(conn: &mut PgConnection, id: i64) -> Result<ProductState, AppError> {
+    sqlx::query!("SELECT id FROM products WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(state(conn, id).await?)
 }
 
-async fn state(conn: &mut PgConnection, id: i64) -> Result<ProductState, sqlx::Error> {
-    sqlx::query_as!(
-        ProductState,
+/// The product as events show it, with all its variants.
+pub(super) async fn state(conn: &mut PgConnection, id: i64) -> Result<ProductState, sqlx::Error> {
+    let product = sqlx::query!(
         r#"SELECT slug, name, price_cents, currency, stock, archived_at IS NOT NULL AS "archived!" FROM products WHERE id = $1"#,
         id
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    let variants = sqlx::query_as!(
+        VariantState,
+        r#"SELECT id, sku, options, price_cents, stock, archived_at IS NOT NULL AS "archived!"
+           FROM variants WHERE product_id = $1 ORDER BY position, id"#,
+        id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(ProductState {
+        slug: product.slug,
+        name: product.name,
+        price_cents: product.price_cents,
+        currency: product.currency,
+        stock: product.stock,
+        archived: product.archived,
+        variants,
+    })
 }
 
 /// Writes a catalog event to the outbox (the relay publishes it to `catalog.v1` once the transaction commits) and
 /// its webhook deliveries.
-async fn write_event(
+pub(super) async fn write_event(
     conn: &mut PgConnection,
     change: CatalogChange,
     product_id: i64,
@@ -118,10 +134,11 @@ async fn write_event(
 }
 
 /// Turns a constraint violation into a message the admin can act on.
-fn on_constraint(error: sqlx::Error) -> AppError {
+pub(super) fn on_constraint(error: sqlx::Error) -> AppError {
     match error.as_database_error().and_then(|e| e.constraint()) {
         Some("products_slug_key") => AppError::Invalid("Another product already uses that URL slug.".into()),
         Some("products_category_slug_fkey") => AppError::Invalid("Unknown category.".into()),
+        Some("variants_sku_key") => AppError::Invalid("Another product or variant already uses that SKU.".into()),
         _ => error.into(),
     }
 }
@@ -152,7 +169,9 @@ pub async fn create_product(pool: &PgPool, actor: Uuid, draft: &ProductDraft) ->
     Ok(id)
 }
 
-/// Updates a product. Stock moves by the difference from what the form showed, so concurrent sales stay sold.
+/// Updates a product. Stock moves by the difference from what the form showed, so concurrent sales stay sold; it
+/// is the stock of the product's only variant (a product with options keeps its stock per variant, on its variants
+/// page).
 pub async fn update_product(
     pool: &PgPool,
     actor: Uuid,
@@ -163,19 +182,33 @@ pub async fn update_product(
     let mut tx = pool.begin().await?;
     let before = lock_state(&mut tx, id).await?;
     let delta = i64::from(draft.stock) - i64::from(stock_was);
-    let stock = i64::from(before.stock) + delta;
-    if stock < 0 {
-        return Err(AppError::Invalid(format!(
-            "Only {} left now (some sold while you edited); the stock cannot go below zero.",
-            before.stock
-        )));
+    if delta != 0 {
+        let on_sale: Vec<&VariantState> = before.variants.iter().filter(|variant| !variant.archived).collect();
+        let only = match on_sale.as_slice() {
+            [only] if only.options.is_empty() => *only,
+            _ => {
+                return Err(AppError::Invalid(format!(
+                    "{} keeps its stock per variant: change it on the product's variants page.",
+                    before.name
+                )))
+            }
+        };
+        let stock = i64::from(only.stock) + delta;
+        if stock < 0 {
+            return Err(AppError::Invalid(format!(
+                "Only {} left now (some sold while you edited); the stock cannot go below zero.",
+                only.stock
+            )));
+        }
+        let stock = i32::try_from(stock).map_err(|_| AppError::Invalid("That stock is too large.".into()))?;
+        sqlx::query!("UPDATE variants SET stock = $2 WHERE id = $1", only.id, stock).execute(&mut *tx).await?;
     }
     let regenerate_art = before.name != draft.name;
     sqlx::query!(
         r#"
         UPDATE products
-        SET slug = $2, name = $3, description = $4, category_slug = $5, price_cents = $6, stock = $7,
-            image_svg = CASE WHEN $8 THEN $9 ELSE image_svg END, updated_at = now()
+        SET slug = $2, name = $3, description = $4, category_slug = $5, price_cents = $6,
+            image_svg = CASE WHEN $7 THEN $8 ELSE image_svg END, updated_at = now()
         WHERE id = $1
         "#,
         id,
@@ -184,7 +217,6 @@ pub async fn update_product(
         draft.description,
         draft.category_slug,
         draft.price_cents,
-        i32::try_from(stock).map_err(|_| AppError::Invalid("That stock is too large.".into()))?,
         regenerate_art,
         product_svg(&draft.name, &draft.category_slug),
     )

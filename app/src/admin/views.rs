@@ -118,6 +118,11 @@ pub fn AdminProductPage() -> impl IntoView {
                         <h1>{product.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| "New product".into())}</h1>
                         {notice}
                         <ProductEditor id=id.get_untracked() product=product.clone() categories />
+                        {product.as_ref().map(|p| view! {
+                            <p class="variants-link"><a href=format!("/admin/products/{}/variants", p.id)>
+                                {if p.has_options { "Variants: sizes, colours and their stock" } else { "Add options (sizes, colours…) and variants" }}
+                            </a></p>
+                        })}
                         {product.map(|product| view! { <ProductActions product /> })}
                     }.into_any(),
                 }
@@ -140,6 +145,7 @@ fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Categ
     let field = move |get: fn(&ManagedProduct) -> String| p.as_ref().map(get).unwrap_or_default();
     let category = field(|p| p.category_slug.clone());
     let stock_was = product.as_ref().map(|p| p.stock).unwrap_or(0);
+    let per_variant = product.as_ref().is_some_and(|p| p.has_options);
     view! {
         <ActionForm action=save attr:class="admin-form product-form">
             <input type="hidden" name="form[id]" value=id.to_string() />
@@ -155,7 +161,8 @@ fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Categ
                 </select>
             </label>
             <label>"Price (EUR)"<input name="form[price]" required inputmode="decimal" value=field(|p| format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100)) /></label>
-            <label>"Stock"<input name="form[stock]" required type="number" min="0" max="1000000" value=field(|p| p.stock.to_string()) /></label>
+            <label>{if per_variant { "Stock (the sum of its variants': change it on the variants page)" } else { "Stock" }}
+                <input name="form[stock]" required type="number" min="0" max="1000000" readonly=per_variant value=field(|p| p.stock.to_string()) /></label>
             <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>
             <button type="submit" disabled=move || save.pending().get()>"Save"</button>
             {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> })}

@@ -32,10 +32,14 @@ pub async fn owner() -> Result<Owner, AppError> {
 /// The most of one product a cart line may hold.
 pub const MAX_LINE_QUANTITY: i32 = 99;
 
-/// One product in the cart, at its current price.
+/// One variant of a product in the cart, at its current price.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartLine {
     pub product_id: i64,
+    pub variant_id: i64,
+    pub sku: String,
+    /// The variant's choices, e.g. "M · Sand" (empty for a product without options).
+    pub variant: String,
     pub slug: String,
     pub name: String,
     pub unit_price_cents: i64,
@@ -45,6 +49,11 @@ pub struct CartLine {
 }
 
 impl CartLine {
+    /// The product's name with the variant's choices: "Merino Base Layer (M · Sand)".
+    pub fn title(&self) -> String {
+        crate::variants::titled(&self.name, &self.variant)
+    }
+
     pub fn line_total_cents(&self) -> i64 {
         self.unit_price_cents * i64::from(self.quantity)
     }
@@ -66,9 +75,15 @@ impl Cart {
         self.lines.iter().map(CartLine::line_total_cents).sum()
     }
 
-    /// The products in the cart, in line order.
+    /// The products in the cart, in line order, each once (two sizes of one product are one product).
     pub fn product_ids(&self) -> Vec<i64> {
-        self.lines.iter().map(|line| line.product_id).collect()
+        let mut ids: Vec<i64> = Vec::with_capacity(self.lines.len());
+        for line in &self.lines {
+            if !ids.contains(&line.product_id) {
+                ids.push(line.product_id);
+            }
+        }
+        ids
     }
 
     pub fn currency(&self) -> &str {
@@ -96,23 +111,24 @@ pub async fn get_cart() -> Result<Cart, AppError> {
     Ok(store::load(&ctx::pool()?, owner).await?)
 }
 
-/// Adds `quantity` of a product; the order (status `cart`) is created with the first line.
+/// Adds `quantity` of a product's variant (`None`: a product without options, which has just one); the order
+/// (status `cart`) is created with the first line.
 #[server(endpoint = "cart_add")]
-pub async fn add_to_cart(product_id: i64, quantity: i32) -> Result<Cart, AppError> {
+pub async fn add_to_cart(product_id: i64, variant_id: Option<i64>, quantity: i32) -> Result<Cart, AppError> {
     validate_quantity(quantity, false)?;
     let pool = ctx::pool()?;
     let owner = owner().await?;
-    store::add(&pool, owner, ctx::visit_id().await?, product_id, quantity).await?;
+    store::add(&pool, owner, ctx::visit_id().await?, store::Item { product_id, variant_id }, quantity).await?;
     Ok(store::load(&pool, owner).await?)
 }
 
-/// Sets a line's quantity; zero removes the line.
+/// Sets the quantity of a product's variant in the cart (`None`: the product's only line); zero removes the line.
 #[server(endpoint = "cart_set")]
-pub async fn set_cart_quantity(product_id: i64, quantity: i32) -> Result<Cart, AppError> {
+pub async fn set_cart_quantity(product_id: i64, variant_id: Option<i64>, quantity: i32) -> Result<Cart, AppError> {
     validate_quantity(quantity, true)?;
     let pool = ctx::pool()?;
     let owner = owner().await?;
-    store::set_quantity(&pool, owner, ctx::visit_id().await?, product_id, quantity).await?;
+    store::set_quantity(&pool, owner, ctx::visit_id().await?, store::Item { product_id, variant_id }, quantity).await?;
     Ok(store::load(&pool, owner).await?)
 }
 
@@ -147,6 +163,9 @@ mod tests {
     fn line(price: i64, quantity: i32) -> CartLine {
         CartLine {
             product_id: 1,
+            variant_id: 1,
+            sku: "X".into(),
+            variant: String::new(),
             slug: "x".into(),
             name: "X".into(),
             unit_price_cents: price,

@@ -3,6 +3,7 @@
 use super::Owner;
 use super::{Cart, CartLine, MAX_LINE_QUANTITY};
 use crate::error::AppError;
+use crate::variants::{titled, variant_label};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -54,13 +55,16 @@ pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
     };
     let rows = sqlx::query!(
         r#"
-        SELECT o.id AS order_id, l.product_id, p.slug, p.name, p.price_cents, p.currency, l.quantity, p.stock
+        SELECT o.id AS order_id, l.product_id, l.variant_id, v.sku, v.options, p.slug, p.name,
+               COALESCE(v.price_cents, p.price_cents) AS "price_cents!", p.currency, l.quantity,
+               CASE WHEN v.archived_at IS NULL THEN v.stock ELSE 0 END AS "stock!"
         FROM orders o
         JOIN order_lines l ON l.order_id = o.id
         JOIN products p ON p.id = l.product_id
+        JOIN variants v ON v.id = l.variant_id
         WHERE o.status = 'cart'
           AND (($1::uuid IS NOT NULL AND o.user_id = $1) OR ($2::uuid IS NOT NULL AND o.visit_id = $2 AND o.user_id IS NULL))
-        ORDER BY l.added_at, l.product_id
+        ORDER BY l.added_at, l.product_id, v.position, l.variant_id
         "#,
         user,
         visit
@@ -73,6 +77,9 @@ pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
             .into_iter()
             .map(|row| CartLine {
                 product_id: row.product_id,
+                variant_id: row.variant_id,
+                sku: row.sku,
+                variant: variant_label(&row.options),
                 slug: row.slug,
                 name: row.name,
                 unit_price_cents: row.price_cents,
@@ -84,28 +91,59 @@ pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
     })
 }
 
-struct ProductForCart {
-    name: String,
+/// What a shopper asks to buy: a product, and which of its variants (`None`: its only one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub product_id: i64,
+    pub variant_id: Option<i64>,
+}
+
+/// A variant on sale, as the cart checks it.
+struct VariantForCart {
+    id: i64,
+    title: String,
     stock: i32,
 }
 
-async fn product_for_cart(conn: &mut PgConnection, product_id: i64) -> Result<ProductForCart, AppError> {
-    sqlx::query_as!(
-        ProductForCart,
-        "SELECT name, stock FROM products WHERE id = $1 AND archived_at IS NULL",
-        product_id
+/// The variant a shopper asked for, on sale; without a variant, the product's only one (a product with options
+/// needs the choice).
+async fn variant_for_cart(conn: &mut PgConnection, item: Item) -> Result<VariantForCart, AppError> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT v.id, v.options, v.stock, p.name,
+               (SELECT string_agg(lower(o.name), ' and ' ORDER BY o.position) FROM product_options o
+                WHERE o.product_id = p.id) AS groups
+        FROM products p JOIN variants v ON v.product_id = p.id
+        WHERE p.id = $1 AND p.archived_at IS NULL AND v.archived_at IS NULL
+          AND ($2::bigint IS NULL OR v.id = $2)
+        ORDER BY v.position, v.id
+        LIMIT 2
+        "#,
+        item.product_id,
+        item.variant_id
     )
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| AppError::Invalid("That product is not on sale.".into()))
+    .fetch_all(conn)
+    .await?;
+    match rows.as_slice() {
+        [] => Err(AppError::Invalid("That product is not on sale.".into())),
+        [only] if item.variant_id.is_some() || only.groups.is_none() => {
+            let title = titled(&only.name, &variant_label(&only.options));
+            Ok(VariantForCart { id: only.id, title, stock: only.stock })
+        }
+        [first, ..] => Err(AppError::Invalid(format!(
+            "Choose the {} of {} first.",
+            first.groups.as_deref().unwrap_or("variant"),
+            first.name
+        ))),
+    }
 }
 
-fn check_stock(product: &ProductForCart, wanted: i32) -> Result<(), AppError> {
-    if product.stock <= 0 {
-        return Err(AppError::Invalid(format!("{} is out of stock.", product.name)));
+fn check_stock(variant: &VariantForCart, wanted: i32) -> Result<(), AppError> {
+    if variant.stock <= 0 {
+        return Err(AppError::Invalid(format!("{} is out of stock.", variant.title)));
     }
-    if wanted > product.stock {
-        return Err(AppError::Invalid(format!("Only {} of {} left.", product.stock, product.name)));
+    if wanted > variant.stock {
+        return Err(AppError::Invalid(format!("Only {} of {} left.", variant.stock, variant.title)));
     }
     if wanted > MAX_LINE_QUANTITY {
         return Err(AppError::Invalid(format!("At most {MAX_LINE_QUANTITY} of one product per order.")));
@@ -114,26 +152,27 @@ fn check_stock(product: &ProductForCart, wanted: i32) -> Result<(), AppError> {
 }
 
 /// Adds to a line (creating the cart and the line as needed), limited by stock; `visit` is the visit it happens in.
-pub async fn add(pool: &PgPool, owner: Owner, visit: Uuid, product_id: i64, quantity: i32) -> Result<(), AppError> {
+pub async fn add(pool: &PgPool, owner: Owner, visit: Uuid, item: Item, quantity: i32) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
-    let product = product_for_cart(&mut tx, product_id).await?;
+    let variant = variant_for_cart(&mut tx, item).await?;
     let cart = find_or_create(&mut tx, owner).await?;
     let existing = sqlx::query_scalar!(
-        "SELECT quantity FROM order_lines WHERE order_id = $1 AND product_id = $2",
+        "SELECT quantity FROM order_lines WHERE order_id = $1 AND variant_id = $2",
         cart,
-        product_id
+        variant.id
     )
     .fetch_optional(&mut *tx)
     .await?
     .unwrap_or(0);
-    check_stock(&product, existing + quantity)?;
+    check_stock(&variant, existing + quantity)?;
     sqlx::query!(
         r#"
-        INSERT INTO order_lines (order_id, product_id, quantity) VALUES ($1, $2, $3)
-        ON CONFLICT (order_id, product_id) DO UPDATE SET quantity = order_lines.quantity + EXCLUDED.quantity
+        INSERT INTO order_lines (order_id, product_id, variant_id, quantity) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (order_id, variant_id) DO UPDATE SET quantity = order_lines.quantity + EXCLUDED.quantity
         "#,
         cart,
-        product_id,
+        item.product_id,
+        variant.id,
         quantity
     )
     .execute(&mut *tx)
@@ -151,36 +190,47 @@ async fn touch(conn: &mut PgConnection, cart: Uuid, visit: Uuid) -> Result<(), s
     Ok(())
 }
 
+/// The cart line an item names: its variant's, or (without a variant) the product's only line in the cart.
+async fn line_of(conn: &mut PgConnection, cart: Uuid, item: Item) -> Result<Option<i64>, sqlx::Error> {
+    let lines = sqlx::query_scalar!(
+        r#"SELECT variant_id FROM order_lines WHERE order_id = $1 AND product_id = $2
+           AND ($3::bigint IS NULL OR variant_id = $3) LIMIT 2"#,
+        cart,
+        item.product_id,
+        item.variant_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(match lines.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    })
+}
+
 /// Sets a line's quantity (zero removes it), limited by stock; `visit` is the visit it happens in.
-pub async fn set_quantity(
-    pool: &PgPool,
-    owner: Owner,
-    visit: Uuid,
-    product_id: i64,
-    quantity: i32,
-) -> Result<(), AppError> {
+pub async fn set_quantity(pool: &PgPool, owner: Owner, visit: Uuid, item: Item, quantity: i32) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let Some(cart) = find(&mut tx, owner).await? else {
         return Err(AppError::Invalid("Your cart is empty.".into()));
     };
+    let Some(line) = line_of(&mut tx, cart, item).await? else {
+        return Err(AppError::Invalid("That product is not in your cart (or choose which of its variants).".into()));
+    };
     if quantity == 0 {
-        sqlx::query!("DELETE FROM order_lines WHERE order_id = $1 AND product_id = $2", cart, product_id)
+        sqlx::query!("DELETE FROM order_lines WHERE order_id = $1 AND variant_id = $2", cart, line)
             .execute(&mut *tx)
             .await?;
     } else {
-        let product = product_for_cart(&mut tx, product_id).await?;
-        check_stock(&product, quantity)?;
-        let updated = sqlx::query!(
-            "UPDATE order_lines SET quantity = $3 WHERE order_id = $1 AND product_id = $2",
+        let variant = variant_for_cart(&mut tx, Item { variant_id: Some(line), ..item }).await?;
+        check_stock(&variant, quantity)?;
+        sqlx::query!(
+            "UPDATE order_lines SET quantity = $3 WHERE order_id = $1 AND variant_id = $2",
             cart,
-            product_id,
+            line,
             quantity
         )
         .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() == 0 {
-            return Err(AppError::Invalid(format!("{} is not in your cart.", product.name)));
-        }
     }
     touch(&mut tx, cart, visit).await?;
     tx.commit().await?;
@@ -188,7 +238,7 @@ pub async fn set_quantity(
 }
 
 /// Moves a visit's anonymous cart into the user's cart at sign-in: lines for the same product are added
-/// together (up to the stock and the line limit), nothing is lost and no line appears twice.
+/// together per variant (up to the stock and the line limit), nothing is lost and no line appears twice.
 pub async fn merge_visit_cart(pool: &PgPool, visit: Uuid, user: Uuid) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some(visit_cart) = find(&mut tx, Owner::Visit(visit)).await? else {
@@ -202,14 +252,14 @@ pub async fn merge_visit_cart(pool: &PgPool, visit: Uuid, user: Uuid) -> Result<
         Some(user_cart) => {
             sqlx::query!(
                 r#"
-                INSERT INTO order_lines (order_id, product_id, quantity, added_at)
-                SELECT $2, l.product_id, LEAST(l.quantity, $3), l.added_at
+                INSERT INTO order_lines (order_id, product_id, variant_id, quantity, added_at)
+                SELECT $2, l.product_id, l.variant_id, LEAST(l.quantity, $3), l.added_at
                 FROM order_lines l WHERE l.order_id = $1
-                ON CONFLICT (order_id, product_id) DO UPDATE
+                ON CONFLICT (order_id, variant_id) DO UPDATE
                     SET quantity = LEAST(
                         order_lines.quantity + EXCLUDED.quantity,
                         $3,
-                        GREATEST((SELECT stock FROM products WHERE id = EXCLUDED.product_id), order_lines.quantity)
+                        GREATEST((SELECT stock FROM variants WHERE id = EXCLUDED.variant_id), order_lines.quantity)
                     )
                 "#,
                 visit_cart,

@@ -73,11 +73,11 @@ fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
             latest.set(Some(cart));
         }
     });
-    let change = move |product_id: i64, quantity: i32| {
+    let change = move |product_id: i64, variant_id: i64, quantity: i32| {
         if quantity == 0 {
             track(EventKind::CartRemove { product_id });
         }
-        set_quantity.dispatch(SetCartQuantity { product_id, quantity });
+        set_quantity.dispatch(SetCartQuantity { product_id, variant_id: Some(variant_id), quantity });
     };
     let lines = move |c: Cart| {
         if c.lines.is_empty() {
@@ -91,24 +91,29 @@ fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
                 <tbody>
                     {c.lines.into_iter().map(|line| {
                         let id = line.product_id;
+                        let variant = line.variant_id;
                         let qty = line.quantity;
                         let max = line.stock.min(MAX_LINE_QUANTITY);
-                        let fewer = format!("One fewer {}", line.name);
-                        let more = format!("One more {}", line.name);
+                        let title = line.title();
+                        let fewer = format!("One fewer {title}");
+                        let more = format!("One more {title}");
                         let unit_price = format_price(line.unit_price_cents, &line.currency);
                         let line_total = format_price(line.line_total_cents(), &line.currency);
                         let at_limit = qty >= max;
                         view! {
-                            <tr data-product-id=id>
-                                <td><a href=format!("/product/{}", line.slug)>{line.name}</a></td>
+                            <tr data-product-id=id data-variant-id=variant>
+                                <td>
+                                    <a href=format!("/product/{}", line.slug)>{line.name}</a>
+                                    {(!line.variant.is_empty()).then(|| view! { <span class="variant-name">{line.variant}</span> })}
+                                </td>
                                 <td>{unit_price}</td>
                                 <td class="qty">
-                                    <button type="button" aria-label=fewer on:click=move |_| change(id, qty - 1)>"−"</button>
+                                    <button type="button" aria-label=fewer on:click=move |_| change(id, variant, qty - 1)>"−"</button>
                                     <span class="quantity">{qty}</span>
-                                    <button type="button" aria-label=more disabled=at_limit on:click=move |_| change(id, qty + 1)>"+"</button>
+                                    <button type="button" aria-label=more disabled=at_limit on:click=move |_| change(id, variant, qty + 1)>"+"</button>
                                 </td>
                                 <td>{line_total}</td>
-                                <td><button type="button" class="link-button" on:click=move |_| change(id, 0)>"Remove"</button></td>
+                                <td><button type="button" class="link-button" on:click=move |_| change(id, variant, 0)>"Remove"</button></td>
                             </tr>
                         }
                     }).collect_view()}

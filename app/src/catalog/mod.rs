@@ -7,6 +7,7 @@ pub mod cache;
 pub mod spelling;
 #[cfg(feature = "ssr")]
 pub mod store;
+pub mod suggest;
 mod views;
 
 pub use views::{CatalogPage, HomePage, ProductPage};
@@ -14,6 +15,7 @@ pub use views::{CatalogPage, HomePage, ProductPage};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::server_context as ctx;
+pub use crate::variants::{combinations, titled, variant_label, OptionGroup, VariantChoice};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -60,12 +62,35 @@ pub struct ProductDetail {
     pub price_cents: i64,
     pub currency: String,
     pub stock: i32,
+    /// The option groups a shopper chooses from (none for a product without options).
+    pub options: Vec<OptionGroup>,
+    /// The variants on sale, in the merchant's order (one, with no option values, for a product without options).
+    pub variants: Vec<VariantChoice>,
 }
 
-/// The live stock of one product, as a shopper reads it.
+impl ProductDetail {
+    /// The variant a product without options is bought as; `None` when the shopper must choose.
+    pub fn only_variant(&self) -> Option<&VariantChoice> {
+        match self.variants.as_slice() {
+            [only] if self.options.is_empty() => Some(only),
+            _ => None,
+        }
+    }
+}
+
+/// The live stock of one product and of each of its variants on sale, as a shopper reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
     pub product_id: i64,
+    pub stock: i32,
+    #[serde(default)]
+    pub variants: Vec<VariantStock>,
+}
+
+/// The live stock of one variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantStock {
+    pub id: i64,
     pub stock: i32,
 }
 
@@ -322,7 +347,11 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
     let product = product.ok_or(AppError::NotFound)?;
     ctx::slow_catalog_drill().await;
     let live = store::stock_level(&pool, product.id).await?.ok_or(AppError::NotFound)?;
-    Ok(ProductDetail { stock: live.stock, ..ProductDetail::clone(&product) })
+    let mut detail = ProductDetail { stock: live.stock, ..ProductDetail::clone(&product) };
+    for variant in &mut detail.variants {
+        variant.stock = live.variants.iter().find(|level| level.id == variant.id).map_or(0, |level| level.stock);
+    }
+    Ok(detail)
 }
 
 /// The current stock of a product, read fresh from the database.
@@ -360,6 +389,30 @@ mod facet_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_product_without_options_is_bought_as_its_only_variant() {
+        let variant = VariantChoice { id: 9, sku: "MUG".into(), options: vec![], price_cents: 100, stock: 1 };
+        let plain = ProductDetail {
+            id: 1,
+            slug: "mug".into(),
+            name: "Mug".into(),
+            description: String::new(),
+            category_slug: "kitchen".into(),
+            category_name: "Kitchen".into(),
+            price_cents: 100,
+            currency: "EUR".into(),
+            stock: 1,
+            options: vec![],
+            variants: vec![variant],
+        };
+        assert_eq!(plain.only_variant().map(|v| v.id), Some(9));
+        assert_eq!(
+            ProductDetail { options: vec![OptionGroup { name: "Size".into(), choices: vec!["S".into()] }], ..plain }
+                .only_variant(),
+            None
+        );
+    }
 
     #[test]
     fn stock_label_warns_when_few_are_left() {

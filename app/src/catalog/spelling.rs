@@ -120,6 +120,38 @@ pub fn corrected_query(words: &[String], corrections: &[Vec<String>]) -> Option<
     Some(corrected.join(" "))
 }
 
+/// A query's words, each with its corrections (none for a word that needs none): worked out once per search and
+/// shared by its results and its facets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Spelled {
+    pub words: Vec<String>,
+    pub corrections: Vec<Vec<String>>,
+}
+
+impl Spelled {
+    /// The query as typed, nothing corrected.
+    pub fn as_typed(query: &str) -> Self {
+        let words = words(query);
+        let corrections = vec![Vec::new(); words.len()];
+        Self { words, corrections }
+    }
+
+    /// The `tsquery` that matches each word or one of its corrections.
+    pub fn tsquery(&self) -> String {
+        forgiving_tsquery(&self.words, &self.corrections)
+    }
+
+    /// The `tsquery` that matches the words as typed.
+    pub fn exact_tsquery(&self) -> String {
+        forgiving_tsquery(&self.words, &[])
+    }
+
+    /// The query with its misspelt words corrected, if any was.
+    pub fn corrected(&self) -> Option<String> {
+        corrected_query(&self.words, &self.corrections)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! Catalog queries.
 
 use super::{
-    spelling, CatalogQuery, Category, CategoryCount, CategoryShelf, Facets, PriceBand, ProductCard, ProductDetail,
-    ProductPage, StockLevel, PAGE_SIZE, PRICE_BANDS,
+    spelling::{self, Spelled},
+    CatalogQuery, Category, CategoryCount, CategoryShelf, Facets, OptionGroup, PriceBand, ProductCard, ProductDetail,
+    ProductPage, StockLevel, VariantChoice, VariantStock, PAGE_SIZE, PRICE_BANDS,
 };
 use sqlx::PgPool;
 
@@ -54,10 +55,10 @@ pub async fn categories(pool: &PgPool) -> Result<Vec<Category>, sqlx::Error> {
 /// Full-text search with ranking, plus trigram similarity for misspellings; filters, sort and paging.
 pub async fn search(pool: &PgPool, query: &CatalogQuery) -> Result<ProductPage, sqlx::Error> {
     let page = query.page();
-    let corrections = corrections(pool, &spelling::words(&query.q)).await?;
+    let spelled = spell(pool, &query.q).await?;
     let (found, facets) = tokio::try_join!(
-        search_with(pool, query, &corrections, (page - 1) * PAGE_SIZE, PAGE_SIZE),
-        facets(pool, query, &corrections),
+        search_with(pool, query, &spelled, (page - 1) * PAGE_SIZE, PAGE_SIZE),
+        facets(pool, query, &spelled),
     )?;
     Ok(ProductPage {
         products: found.products,
@@ -70,8 +71,8 @@ pub async fn search(pool: &PgPool, query: &CatalogQuery) -> Result<ProductPage, 
 }
 
 /// The search's facets: per category, per price band and in stock, each with the other filters applied.
-pub async fn facets(pool: &PgPool, query: &CatalogQuery, corrections: &[Vec<String>]) -> Result<Facets, sqlx::Error> {
-    let forgiving = spelling::forgiving_tsquery(&spelling::words(&query.q), corrections);
+pub async fn facets(pool: &PgPool, query: &CatalogQuery, spelled: &Spelled) -> Result<Facets, sqlx::Error> {
+    let forgiving = spelled.tsquery();
     let raw = query.q.trim().to_lowercase();
     let (min_cents, max_cents) = cents_range(query);
     let bounds: Vec<i64> = PRICE_BANDS.iter().map(|bound| bound * 100).collect();
@@ -141,9 +142,15 @@ pub struct SearchWindow {
     pub did_you_mean: Option<String>,
 }
 
-/// Each of `words`' corrections from the catalog's words ([`spelling::corrections`]); an empty list for a word
-/// that needs none.
-pub async fn corrections(pool: &PgPool, words: &[String]) -> Result<Vec<Vec<String>>, sqlx::Error> {
+/// The query's words, each with its corrections from the catalog's words ([`spelling::corrections`]).
+pub async fn spell(pool: &PgPool, query: &str) -> Result<Spelled, sqlx::Error> {
+    let mut spelled = Spelled::as_typed(query);
+    spelled.corrections = corrections(pool, &spelled.words).await?;
+    Ok(spelled)
+}
+
+/// Each of `words`' corrections from the catalog's words; an empty list for a word that needs none.
+async fn corrections(pool: &PgPool, words: &[String]) -> Result<Vec<Vec<String>>, sqlx::Error> {
     let asked: Vec<String> = words
         .iter()
         .filter(|word| spelling::allowed_edits(word.chars().count()) > 0 && word.chars().all(char::is_alphabetic))
@@ -181,23 +188,20 @@ pub async fn search_window(
     offset: i64,
     limit: i64,
 ) -> Result<SearchWindow, sqlx::Error> {
-    let words = spelling::words(&query.q);
-    let corrections = corrections(pool, &words).await?;
-    search_with(pool, query, &corrections, offset, limit).await
+    search_with(pool, query, &spell(pool, &query.q).await?, offset, limit).await
 }
 
-/// The search with these corrections of the query's words (none: the query as typed only). Products that match
-/// as typed come first when sorted by relevance.
+/// The search with the query's words spelled so ([`Spelled::as_typed`]: the query as typed only). Products that
+/// match as typed come first when sorted by relevance.
 pub async fn search_with(
     pool: &PgPool,
     query: &CatalogQuery,
-    corrections: &[Vec<String>],
+    spelled: &Spelled,
     offset: i64,
     limit: i64,
 ) -> Result<SearchWindow, sqlx::Error> {
-    let words = spelling::words(&query.q);
-    let exact = spelling::forgiving_tsquery(&words, &[]);
-    let forgiving = spelling::forgiving_tsquery(&words, corrections);
+    let exact = spelled.exact_tsquery();
+    let forgiving = spelled.tsquery();
     let raw = query.q.trim().to_lowercase();
     let (min_cents, max_cents) = cents_range(query);
     let rows = sqlx::query!(
@@ -253,14 +257,13 @@ pub async fn search_with(
             stock: row.stock,
         })
         .collect();
-    let did_you_mean = (total > 0 && as_typed == 0).then(|| spelling::corrected_query(&words, corrections)).flatten();
+    let did_you_mean = (total > 0 && as_typed == 0).then(|| spelled.corrected()).flatten();
     Ok(SearchWindow { products, total, did_you_mean })
 }
 
 /// A product on sale, by slug.
 pub async fn product_by_slug(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
-    sqlx::query_as!(
-        ProductDetail,
+    let Some(row) = sqlx::query!(
         r#"
         SELECT p.id, p.slug, p.name, p.description, p.category_slug, c.name AS category_name,
                p.price_cents, p.currency, p.stock
@@ -270,16 +273,59 @@ pub async fn product_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Product
         slug
     )
     .fetch_optional(pool)
-    .await
+    .await?
+    else {
+        return Ok(None);
+    };
+    let options = sqlx::query_as!(
+        OptionGroup,
+        "SELECT name, choices FROM product_options WHERE product_id = $1 ORDER BY position",
+        row.id
+    )
+    .fetch_all(pool)
+    .await?;
+    let variants = sqlx::query_as!(
+        VariantChoice,
+        r#"
+        SELECT v.id, v.sku, v.options, COALESCE(v.price_cents, p.price_cents) AS "price_cents!", v.stock
+        FROM variants v JOIN products p ON p.id = v.product_id
+        WHERE v.product_id = $1 AND v.archived_at IS NULL
+        ORDER BY v.position, v.id
+        "#,
+        row.id
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(ProductDetail {
+        id: row.id,
+        slug: row.slug,
+        name: row.name,
+        description: row.description,
+        category_slug: row.category_slug,
+        category_name: row.category_name,
+        price_cents: row.price_cents,
+        currency: row.currency,
+        stock: row.stock,
+        options,
+        variants,
+    }))
 }
 
-/// The stock of a product that is on sale, or `None` when there is no such product.
+/// The stock of a product that is on sale and of its variants on sale, or `None` when there is no such product.
 pub async fn stock_level(pool: &PgPool, product_id: i64) -> Result<Option<StockLevel>, sqlx::Error> {
-    sqlx::query_as!(
-        StockLevel,
-        "SELECT id AS product_id, stock FROM products WHERE id = $1 AND archived_at IS NULL",
+    let Some(stock) =
+        sqlx::query_scalar!("SELECT stock FROM products WHERE id = $1 AND archived_at IS NULL", product_id)
+            .fetch_optional(pool)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let variants = sqlx::query_as!(
+        VariantStock,
+        "SELECT id, stock FROM variants WHERE product_id = $1 AND archived_at IS NULL ORDER BY position, id",
         product_id
     )
-    .fetch_optional(pool)
-    .await
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(StockLevel { product_id, stock, variants }))
 }

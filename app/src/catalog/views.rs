@@ -1,9 +1,11 @@
 //! Catalog pages: home, search and filter, product. The server renders them; the live parts are islands: a
 //! tile's stock check, and the product page's stock and add-to-cart box.
 
+use super::suggest::SearchBox;
 use super::{
-    categories, get_product, home_shelves, product_stock, search_products, stock_label, CatalogQuery, CategoryShelf,
-    Facets, ProductCard, ProductStock, SortOrder,
+    categories, combinations, get_product, home_shelves, product_stock, search_products, stock_label, variant_label,
+    CatalogQuery, CategoryShelf, Facets, OptionGroup, ProductCard, ProductDetail, ProductStock, SortOrder,
+    VariantChoice,
 };
 use crate::{
     cart::{AddToCart, Cart, CartState},
@@ -33,7 +35,7 @@ pub fn HomePage() -> impl IntoView {
             <h1>"Everything for the way you move"</h1>
             <p>"Outdoor gear, home goods and small luxuries — and a map of how you found them."</p>
             <form method="get" action="/products" class="hero-search" role="search">
-                <input type="search" name="q" placeholder="Search the shop" aria-label="Search the shop" maxlength="100" />
+                <SearchBox id="hero-search".to_string() value=String::new() />
                 <button type="submit">"Search"</button>
             </form>
         </section>
@@ -139,7 +141,7 @@ pub fn CatalogPage() -> impl IntoView {
         <div class="catalog">
             <aside class="filters">
                 <Form method="GET" action="/products">
-                    <label>"Search" <input type="search" name="q" maxlength="100" value=move || query.get().q /></label>
+                    <label>"Search" <SearchBox id="catalog-search".to_string() value=query.get_untracked().q /></label>
                     <label>"Category"
                         <select name="category">
                             <option value="" selected=move || query.get().category.is_empty()>"All categories"</option>
@@ -298,8 +300,8 @@ pub fn ProductPage() -> impl IntoView {
                             <div class="product-info">
                                 <p class="breadcrumb"><a href=format!("/products?category={}", p.category_slug)>{p.category_name.clone()}</a></p>
                                 <h1>{p.name.clone()}</h1>
-                                <p class="price big">{format_price(p.price_cents, &p.currency)}</p>
-                                <BuyBox product_id=p.id stock=p.stock />
+                                <p class="price big">{price_of(&p)}</p>
+                                <BuyBox product_id=p.id stock=p.stock currency=p.currency.clone() options=p.options.clone() variants=p.variants.clone() />
                                 <p class="description">{p.description.clone()}</p>
                             </div>
                         </article>
@@ -314,11 +316,38 @@ pub fn ProductPage() -> impl IntoView {
     }
 }
 
-/// The product's live stock and the add-to-cart form. Stock is re-read after every add and every 15 seconds while
-/// the page is open.
+/// The product's price, or "From" the cheapest variant's when its variants differ.
+fn price_of(product: &ProductDetail) -> String {
+    let prices = product.variants.iter().map(|variant| variant.price_cents);
+    match (prices.clone().min(), prices.max()) {
+        (Some(low), Some(high)) if low != high => format!("From {}", format_price(low, &product.currency)),
+        (Some(only), _) => format_price(only, &product.currency),
+        _ => format_price(product.price_cents, &product.currency),
+    }
+}
+
+/// The product's live stock and the add-to-cart form, with the variant picker when the product has options: every
+/// combination of its choices with its price and stock, sold-out and unmade ones marked and not choosable. Stock is
+/// re-read after every add and every 15 seconds while the page is open. Without script the form posts itself.
 #[island]
-fn BuyBox(product_id: i64, stock: i32) -> impl IntoView {
+fn BuyBox(
+    product_id: i64,
+    stock: i32,
+    currency: String,
+    options: Vec<OptionGroup>,
+    variants: Vec<VariantChoice>,
+) -> impl IntoView {
     let stock = RwSignal::new(stock);
+    let levels = RwSignal::new(variants.iter().map(|variant| (variant.id, variant.stock)).collect::<Vec<_>>());
+    let stock_of = move |id: i64| {
+        levels.with(|levels| levels.iter().find(|(variant, _)| *variant == id).map_or(0, |(_, stock)| *stock))
+    };
+    let only = match variants.as_slice() {
+        [only] if options.is_empty() => Some(only.id),
+        _ => None,
+    };
+    let chosen = RwSignal::new(only);
+    let shown = move || chosen.get().map_or_else(|| stock.get(), stock_of);
     let add = ServerAction::<AddToCart>::new();
     let check_stock = ServerAction::<ProductStock>::new();
     let quantity = RwSignal::new(1i32);
@@ -332,6 +361,7 @@ fn BuyBox(product_id: i64, stock: i32) -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(level)) = check_stock.value().get() {
             stock.set(level.stock);
+            levels.set(level.variants.iter().map(|variant| (variant.id, variant.stock)).collect());
         }
     });
     #[cfg(feature = "hydrate")]
@@ -345,20 +375,63 @@ fn BuyBox(product_id: i64, stock: i32) -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     }
+    let picker = (!options.is_empty()).then(|| {
+        let legend = options.iter().map(|group| group.name.clone()).collect::<Vec<_>>().join(" and ");
+        let choices = combinations(&options, &variants)
+            .into_iter()
+            .map(|(choice, variant)| {
+                let label = variant_label(&choice);
+                match variant {
+                    Some(variant) => {
+                        let id = variant.id;
+                        let price = format_price(variant.price_cents, &currency);
+                        view! {
+                            <label class="variant" class:sold-out=move || stock_of(id) <= 0>
+                                <input type="radio" name="variant_id" value=id.to_string() required
+                                    disabled=move || stock_of(id) <= 0
+                                    on:change=move |_| chosen.set(Some(id)) />
+                                <span class="variant-name">{label}</span>
+                                <span class="variant-price">{price}</span>
+                                <span class="variant-stock">{move || stock_label(stock_of(id))}</span>
+                            </label>
+                        }
+                        .into_any()
+                    }
+                    None => view! {
+                        <label class="variant sold-out">
+                            <input type="radio" disabled />
+                            <span class="variant-name">{label}</span>
+                            <span class="variant-stock">"Not available"</span>
+                        </label>
+                    }
+                    .into_any(),
+                }
+            })
+            .collect_view();
+        view! {
+            <fieldset class="variant-picker" data-testid="variant-picker">
+                <legend>{format!("Choose {}", legend.to_lowercase())}</legend>
+                {choices}
+            </fieldset>
+        }
+    });
     view! {
-        <p class=move || if stock.get() <= 5 { "stock low" } else { "stock" } data-testid="stock">{move || stock_label(stock.get())}</p>
-        <form class="add-to-cart" on:submit=move |ev| {
+        <p class=move || if shown() <= 5 { "stock low" } else { "stock" } data-testid="stock">{move || stock_label(shown())}</p>
+        <form class="add-to-cart" method="post" action="/api/cart_add" on:submit=move |ev| {
             ev.prevent_default();
             let quantity = quantity.get_untracked();
             track(EventKind::CartAdd { product_id, quantity });
-            add.dispatch(AddToCart { product_id, quantity });
+            add.dispatch(AddToCart { product_id, variant_id: chosen.get_untracked(), quantity });
         }>
+            <input type="hidden" name="product_id" value=product_id.to_string() />
+            {only.map(|id| view! { <input type="hidden" name="variant_id" value=id.to_string() /> })}
+            {picker}
             <label>"Quantity "
                 <input type="number" name="quantity" min="1" max="99" required value="1"
                     prop:value=move || quantity.get().to_string()
                     on:input=move |ev| quantity.set(event_target_value(&ev).parse().unwrap_or(0)) />
             </label>
-            <button type="submit" disabled=move || stock.get() <= 0 || add.pending().get()>"Add to cart"</button>
+            <button type="submit" disabled=move || shown() <= 0 || add.pending().get()>"Add to cart"</button>
         </form>
         <p class="notice" role="status">
             {move || add.value().get().map(|result| match result {

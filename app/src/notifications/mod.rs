@@ -37,6 +37,21 @@ pub struct ProductState {
     pub currency: String,
     pub stock: i32,
     pub archived: bool,
+    /// The product's variants, archived ones included (absent from events written before variants existed).
+    #[serde(default)]
+    pub variants: Vec<VariantState>,
+}
+
+/// A variant as a catalog event shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantState {
+    pub id: i64,
+    pub sku: String,
+    pub options: Vec<String>,
+    /// `None`: the product's price.
+    pub price_cents: Option<i64>,
+    pub stock: i32,
+    pub archived: bool,
 }
 
 /// One record of `catalog.v1` (key: the product id), written to the outbox with the change itself.
@@ -93,17 +108,21 @@ pub fn cart_reminder(names: &[String], items: i64) -> String {
 
 /// What a shopper holding the product in their cart is told about an event, if anything.
 ///
-/// One notice per event: "no longer available" outranks "price dropped", which outranks "back in stock".
-pub fn shopper_notice(event: &CatalogEvent) -> Option<(NoticeKind, String)> {
+/// One notice per event: "no longer available" outranks "price dropped", which outranks "back in stock". The
+/// variant ids, when there are any, narrow who is told to those holding one of those variants (a size back in stock
+/// concerns only those who chose that size).
+pub fn shopper_notice(event: &CatalogEvent) -> Option<(NoticeKind, String, Vec<i64>)> {
     let name = |state: &ProductState| state.name.clone();
     match (&event.before, &event.after) {
         (Some(before), None) => Some((
             NoticeKind::Unavailable,
             format!("{} is no longer available and was removed from your cart.", name(before)),
+            vec![],
         )),
         (Some(before), Some(after)) if after.archived && !before.archived => Some((
             NoticeKind::Unavailable,
             format!("{} is no longer available; it cannot be bought from your cart.", name(after)),
+            vec![],
         )),
         // Edits to an archived product concern nobody's cart.
         (Some(_), Some(after)) if after.archived => None,
@@ -116,13 +135,37 @@ pub fn shopper_notice(event: &CatalogEvent) -> Option<(NoticeKind, String)> {
                     format_price(after.price_cents, &after.currency),
                     format_price(before.price_cents, &before.currency)
                 ),
+                vec![],
             ))
         }
-        (Some(before), Some(after)) if before.stock == 0 && after.stock > 0 => {
-            Some((NoticeKind::BackInStock, format!("{} is back in stock.", name(after))))
-        }
+        (Some(before), Some(after)) => back_in_stock(before, after),
         _ => None,
     }
+}
+
+/// "Tent is back in stock." (the product had none) or "Base Layer is back in stock in M · Sand." (a size or colour
+/// had none), with the variants restocked.
+fn back_in_stock(before: &ProductState, after: &ProductState) -> Option<(NoticeKind, String, Vec<i64>)> {
+    let restocked: Vec<&VariantState> = after
+        .variants
+        .iter()
+        .filter(|variant| !variant.archived && variant.stock > 0)
+        .filter(|variant| {
+            before.variants.iter().find(|was| was.id == variant.id).is_some_and(|was| was.archived || was.stock == 0)
+        })
+        .collect();
+    let ids = restocked.iter().map(|variant| variant.id).collect();
+    let labels: Vec<String> = restocked
+        .iter()
+        .filter(|variant| !variant.options.is_empty())
+        .map(|variant| crate::variants::variant_label(&variant.options))
+        .collect();
+    if !labels.is_empty() {
+        let message = format!("{} is back in stock in {}.", after.name, labels.join(", "));
+        return Some((NoticeKind::BackInStock, message, ids));
+    }
+    (before.stock == 0 && after.stock > 0)
+        .then(|| (NoticeKind::BackInStock, format!("{} is back in stock.", after.name), ids))
 }
 
 /// The line the admins' feed shows for an event.
@@ -248,7 +291,23 @@ mod tests {
     }
 
     fn state(price_cents: i64, stock: i32, archived: bool) -> ProductState {
-        ProductState { slug: "tent".into(), name: "Tent".into(), price_cents, currency: "EUR".into(), stock, archived }
+        let variants = vec![VariantState {
+            id: 1,
+            sku: "TENT".into(),
+            options: vec![],
+            price_cents: None,
+            stock,
+            archived: false,
+        }];
+        ProductState {
+            slug: "tent".into(),
+            name: "Tent".into(),
+            price_cents,
+            currency: "EUR".into(),
+            stock,
+            archived,
+            variants,
+        }
     }
 
     fn event(before: Option<ProductState>, after: Option<ProductState>) -> CatalogEvent {
@@ -275,7 +334,32 @@ mod tests {
     #[test]
     fn restocking_an_empty_product_says_back_in_stock() {
         let notice = shopper_notice(&event(Some(state(2000, 0, false)), Some(state(2000, 4, false)))).unwrap();
-        assert_eq!(notice.0, NoticeKind::BackInStock);
+        assert_eq!(notice, (NoticeKind::BackInStock, "Tent is back in stock.".to_string(), vec![1]));
+    }
+
+    #[test]
+    fn a_size_back_in_stock_tells_only_its_holders() {
+        let sized = |stocks: [i32; 3]| {
+            let variants = ["S", "M", "L"]
+                .into_iter()
+                .zip(stocks)
+                .enumerate()
+                .map(|(i, (size, stock))| VariantState {
+                    id: i as i64 + 1,
+                    sku: format!("TEE-{size}"),
+                    options: vec![size.into()],
+                    price_cents: None,
+                    stock,
+                    archived: false,
+                })
+                .collect();
+            ProductState { name: "Tee".into(), stock: stocks.iter().sum(), variants, ..state(2000, 0, false) }
+        };
+        let notice = shopper_notice(&event(Some(sized([2, 0, 0])), Some(sized([2, 3, 0])))).unwrap();
+        assert_eq!(notice, (NoticeKind::BackInStock, "Tee is back in stock in M.".to_string(), vec![2]));
+        let both = shopper_notice(&event(Some(sized([0, 0, 0])), Some(sized([0, 3, 1])))).unwrap();
+        assert_eq!((both.1.as_str(), both.2), ("Tee is back in stock in M, L.", vec![2, 3]));
+        assert_eq!(shopper_notice(&event(Some(sized([2, 1, 0])), Some(sized([5, 1, 0])))), None);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub async fn record(pool: &PgPool, event: &CatalogEvent) -> Result<u64, sqlx::Er
     let slug = event.after.as_ref().or(event.before.as_ref()).map(|state| state.slug.clone());
     let mut tx = pool.begin().await?;
     let mut added = 0;
-    if let Some((kind, message)) = shopper_notice(event) {
+    if let Some((kind, message, variants)) = shopper_notice(event) {
         added += sqlx::query!(
             r#"
             INSERT INTO notifications (user_id, event_id, kind, product_slug, message)
@@ -57,6 +57,7 @@ pub async fn record(pool: &PgPool, event: &CatalogEvent) -> Result<u64, sqlx::Er
             FROM (
                 SELECT o.user_id AS holder FROM orders o JOIN order_lines l ON l.order_id = o.id
                 WHERE o.status = 'cart' AND o.user_id IS NOT NULL AND l.product_id = $5
+                  AND (cardinality($7::bigint[]) = 0 OR l.variant_id = ANY ($7))
                 UNION
                 SELECT unnest($6::uuid[])
             ) holders
@@ -69,6 +70,7 @@ pub async fn record(pool: &PgPool, event: &CatalogEvent) -> Result<u64, sqlx::Er
             message,
             event.product_id,
             &event.cart_holders,
+            &variants,
         )
         .execute(&mut *tx)
         .await?

@@ -35,6 +35,10 @@ pub struct OrderSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub product_id: i64,
+    pub variant_id: i64,
+    pub sku: String,
+    /// The variant's choices, e.g. "M · Sand" (empty for a product without options).
+    pub variant: String,
     pub slug: String,
     pub name: String,
     pub quantity: i32,

@@ -4,6 +4,7 @@ use super::{
     OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, ShippingAddress, StatusChange,
 };
 use crate::error::AppError;
+use crate::variants::{titled, variant_label};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 use uuid::Uuid;
@@ -27,9 +28,9 @@ impl Default for CommerceSettings {
 
 /// Turns the user's cart into an order awaiting payment, reserving every line's stock in one transaction.
 ///
-/// Each line takes its units with a conditional `UPDATE … WHERE stock >= quantity`, in product-id order (so
-/// concurrent checkouts cannot deadlock): when any line cannot be served, nothing is reserved. A shopper's
-/// unpaid orders and the units they hold of each product are capped (checkouts of one user queue on the user's
+/// Each line takes its variant's units with a conditional `UPDATE … WHERE stock >= quantity`, with the lines'
+/// products locked first in id order (so concurrent checkouts cannot deadlock): when any line cannot be served,
+/// nothing is reserved. A shopper's unpaid orders and the units they hold of each variant are capped (checkouts of one user queue on the user's
 /// row, so the caps hold under concurrency).
 pub async fn checkout(
     pool: &PgPool,
@@ -54,14 +55,18 @@ pub async fn checkout(
             "You have {unpaid} orders awaiting payment; pay or cancel one of them before placing another."
         )));
     }
+    // Every stock change of a product's variants also moves the product's figure: lock the products first, in id
+    // order, so checkouts, releases and back-office edits always queue in the same order and cannot deadlock.
+    lock_products(&mut tx, cart).await?;
     let lines = sqlx::query!(
         r#"
-        SELECT l.product_id, l.quantity, p.name, p.price_cents, p.currency, p.archived_at IS NOT NULL AS "archived!",
+        SELECT l.product_id, l.variant_id, l.quantity, p.name, v.options, COALESCE(v.price_cents, p.price_cents) AS "price_cents!",
+               p.currency, (p.archived_at IS NOT NULL OR v.archived_at IS NOT NULL) AS "archived!",
                (SELECT COALESCE(sum(held.quantity), 0) FROM order_lines held JOIN orders o ON o.id = held.order_id
-                WHERE o.user_id = $2 AND o.status = 'pending_payment' AND held.product_id = l.product_id) AS "held!"
-        FROM order_lines l JOIN products p ON p.id = l.product_id
+                WHERE o.user_id = $2 AND o.status = 'pending_payment' AND held.variant_id = l.variant_id) AS "held!"
+        FROM order_lines l JOIN products p ON p.id = l.product_id JOIN variants v ON v.id = l.variant_id
         WHERE l.order_id = $1
-        ORDER BY l.product_id
+        ORDER BY l.product_id, l.variant_id
         "#,
         cart,
         user
@@ -74,8 +79,9 @@ pub async fn checkout(
     let currency = lines[0].currency.clone();
     let mut total: i64 = 0;
     for line in &lines {
+        let title = titled(&line.name, &variant_label(&line.options));
         if line.archived {
-            return Err(AppError::Invalid(format!("{} is no longer on sale; remove it from your cart.", line.name)));
+            return Err(AppError::Invalid(format!("{title} is no longer on sale; remove it from your cart.")));
         }
         if line.currency != currency {
             return Err(AppError::Invalid("Your cart mixes currencies.".into()));
@@ -83,25 +89,25 @@ pub async fn checkout(
         if line.held + i64::from(line.quantity) > i64::from(settings.max_reserved_per_product) {
             let room = (i64::from(settings.max_reserved_per_product) - line.held).max(0);
             return Err(AppError::Invalid(format!(
-                "You can reserve at most {} of {} at a time, and your unpaid orders hold {}: lower the quantity to {room} \
-                 or less, or pay for those orders first.",
-                settings.max_reserved_per_product, line.name, line.held
+                "You can reserve at most {} of {title} at a time, and your unpaid orders hold {}: lower the quantity to \
+                 {room} or less, or pay for those orders first.",
+                settings.max_reserved_per_product, line.held
             )));
         }
         let reserved = sqlx::query_scalar!(
-            "UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2 RETURNING stock",
-            line.product_id,
+            "UPDATE variants SET stock = stock - $2 WHERE id = $1 AND stock >= $2 AND archived_at IS NULL RETURNING stock",
+            line.variant_id,
             line.quantity
         )
         .fetch_optional(&mut *tx)
         .await?;
         if reserved.is_none() {
-            return Err(AppError::Invalid(format!("Sorry, {} is out of stock in the quantity you chose.", line.name)));
+            return Err(AppError::Invalid(format!("Sorry, {title} is out of stock in the quantity you chose.")));
         }
         sqlx::query!(
-            "UPDATE order_lines SET unit_price_cents = $3 WHERE order_id = $1 AND product_id = $2",
+            "UPDATE order_lines SET unit_price_cents = $3 WHERE order_id = $1 AND variant_id = $2",
             cart,
-            line.product_id,
+            line.variant_id,
             line.price_cents
         )
         .execute(&mut *tx)
@@ -136,13 +142,26 @@ pub async fn checkout(
     Ok(cart)
 }
 
-/// Puts an order's reserved units back on sale (inside the caller's transaction).
+/// Locks the products an order's lines are of, in id order (see [`checkout`]).
+async fn lock_products(conn: &mut PgConnection, order: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT id FROM products WHERE id IN (SELECT product_id FROM order_lines WHERE order_id = $1) ORDER BY id FOR UPDATE",
+        order
+    )
+    .fetch_all(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Puts an order's reserved units back on sale (inside the caller's transaction): each line's units go back to
+/// its variant (an archived variant keeps them off sale until it is restored).
 pub async fn release_stock(conn: &mut PgConnection, order: Uuid) -> Result<(), sqlx::Error> {
+    lock_products(conn, order).await?;
     sqlx::query!(
         r#"
-        UPDATE products p SET stock = p.stock + l.quantity
+        UPDATE variants v SET stock = v.stock + l.quantity
         FROM order_lines l
-        WHERE l.order_id = $1 AND p.id = l.product_id
+        WHERE l.order_id = $1 AND v.id = l.variant_id
         "#,
         order
     )
@@ -225,17 +244,29 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     else {
         return Ok(None);
     };
-    let lines = sqlx::query_as!(
-        OrderLine,
+    let lines = sqlx::query!(
         r#"
-        SELECT l.product_id, p.slug, p.name, l.quantity, l.unit_price_cents AS "unit_price_cents!"
-        FROM order_lines l JOIN products p ON p.id = l.product_id
-        WHERE l.order_id = $1 ORDER BY l.added_at, l.product_id
+        SELECT l.product_id, l.variant_id, v.sku, v.options, p.slug, p.name, l.quantity,
+               l.unit_price_cents AS "unit_price_cents!"
+        FROM order_lines l JOIN products p ON p.id = l.product_id JOIN variants v ON v.id = l.variant_id
+        WHERE l.order_id = $1 ORDER BY l.added_at, l.product_id, l.variant_id
         "#,
         order
     )
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|row| OrderLine {
+        product_id: row.product_id,
+        variant_id: row.variant_id,
+        sku: row.sku,
+        variant: variant_label(&row.options),
+        slug: row.slug,
+        name: row.name,
+        quantity: row.quantity,
+        unit_price_cents: row.unit_price_cents,
+    })
+    .collect::<Vec<_>>();
     let history = sqlx::query_as!(
         StatusChange,
         r#"SELECT from_status AS "from: OrderStatus", to_status AS "to: OrderStatus", NULLIF(note, '') AS note,

@@ -43,7 +43,7 @@ pub fn CheckoutPage() -> impl IntoView {
                             <h2>"Your order"</h2>
                             <ul>
                                 {c.lines.into_iter().map(|line| view! {
-                                    <li>{format!("{} × {}", line.quantity, line.name)}<span>{format_price(line.line_total_cents(), &line.currency)}</span></li>
+                                    <li>{format!("{} × {}", line.quantity, line.title())}<span>{format_price(line.line_total_cents(), &line.currency)}</span></li>
                                 }).collect_view()}
                             </ul>
                             <p class="total">"Total "<strong>{total}</strong></p>
@@ -292,7 +292,11 @@ pub(crate) fn order_record(
                 <tbody>
                     {lines.into_iter().map(|line| view! {
                         <tr>
-                            <td><a href=line_href(&line)>{line.name.clone()}</a></td>
+                            <td>
+                                <a href=line_href(&line)>{line.name.clone()}</a>
+                                {(!line.variant.is_empty()).then(|| view! { <span class="variant-name">{line.variant.clone()}</span> })}
+                                <span class="sku">{line.sku.clone()}</span>
+                            </td>
                             <td>{format!("× {}", line.quantity)}</td>
                             <td>{price(line.unit_price_cents * i64::from(line.quantity))}</td>
                         </tr>

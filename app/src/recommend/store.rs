@@ -149,7 +149,8 @@ pub async fn record_purchase(
     sqlx::query!(
         r#"
         INSERT INTO product_signals (kind, product_id, count)
-        SELECT $1, product_id, 1 FROM order_lines WHERE order_id = $2 ORDER BY product_id
+        SELECT $1, product_id, 1 FROM (SELECT DISTINCT product_id FROM order_lines WHERE order_id = $2) bought
+        ORDER BY product_id
         ON CONFLICT (kind, product_id) DO UPDATE SET count = product_signals.count + 1
         "#,
         Signal::Bought.as_str(),
@@ -160,9 +161,9 @@ pub async fn record_purchase(
     sqlx::query!(
         r#"
         INSERT INTO product_pairs (kind, product_id, other_id, count)
-        SELECT $1, a.product_id, b.product_id, 1
+        SELECT DISTINCT $1, a.product_id, b.product_id, 1
         FROM order_lines a JOIN order_lines b ON b.order_id = a.order_id AND b.product_id <> a.product_id
-        WHERE a.order_id = $2 AND (SELECT count(*) FROM order_lines WHERE order_id = $2) <= $3
+        WHERE a.order_id = $2 AND (SELECT count(DISTINCT product_id) FROM order_lines WHERE order_id = $2) <= $3
         ORDER BY a.product_id, b.product_id
         ON CONFLICT (kind, product_id, other_id) DO UPDATE SET count = product_pairs.count + 1
         "#,

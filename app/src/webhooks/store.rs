@@ -78,9 +78,11 @@ pub async fn enqueue_order(conn: &mut PgConnection, order: Uuid, event: WebhookE
                     'city', o.shipping_city, 'postcode', o.shipping_postcode, 'country', o.shipping_country),
                 'lines', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                               'product_id', l.product_id, 'slug', p.slug, 'name', p.name,
-                              'quantity', l.quantity, 'unit_price_cents', l.unit_price_cents) ORDER BY l.added_at),
-                              '[]'::jsonb)
+                              'variant_id', l.variant_id, 'sku', v.sku, 'options', to_jsonb(v.options),
+                              'quantity', l.quantity, 'unit_price_cents', l.unit_price_cents)
+                              ORDER BY l.added_at, l.variant_id), '[]'::jsonb)
                           FROM order_lines l JOIN products p ON p.id = l.product_id
+                          JOIN variants v ON v.id = l.variant_id
                           WHERE l.order_id = o.id))) AS data
             FROM orders o WHERE o.id = $1
         ) o

@@ -238,6 +238,35 @@ impl Product {
         let level = app::catalog::store::stock_level(&state(ctx).pool, self.0.id).await.or_refused()?;
         Ok(level.map_or(0, |level| level.stock))
     }
+    /// The option groups a shopper chooses from (empty for a product without options).
+    async fn options(&self) -> Vec<ProductOption> {
+        self.0
+            .options
+            .iter()
+            .map(|group| ProductOption { name: group.name.clone(), choices: group.choices.clone() })
+            .collect()
+    }
+    /// The variants on sale, in the shop's order, with their stock read when asked (a product without options has
+    /// one, with no choices).
+    async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<Variant>> {
+        let level = app::catalog::store::stock_level(&state(ctx).pool, self.0.id).await.or_refused()?;
+        let live = level.map(|level| level.variants).unwrap_or_default();
+        Ok(self
+            .0
+            .variants
+            .iter()
+            .filter_map(|variant| {
+                let stock = live.iter().find(|level| level.id == variant.id)?.stock;
+                Some(Variant {
+                    id: ID(variant.id.to_string()),
+                    sku: variant.sku.clone(),
+                    options: variant.options.clone(),
+                    price_cents: variant.price_cents,
+                    stock,
+                })
+            })
+            .collect())
+    }
     /// "Often viewed together": what visits that viewed this product also viewed (in stock, on sale).
     async fn recommendations(&self, ctx: &Context<'_>) -> Result<Vec<RecommendedProduct>> {
         let pool = &state(ctx).pool;
@@ -254,9 +283,31 @@ pub struct Category {
     pub name: String,
 }
 
+/// An option group, e.g. Size with S, M and L.
+#[derive(SimpleObject)]
+pub struct ProductOption {
+    pub name: String,
+    pub choices: Vec<String>,
+}
+
+/// One variant of a product: its choices (one per option group, in order), price and stock.
+#[derive(SimpleObject)]
+pub struct Variant {
+    pub id: ID,
+    pub sku: String,
+    pub options: Vec<String>,
+    /// The price in minor units (the product's unless the variant has its own).
+    pub price_cents: i64,
+    pub stock: i32,
+}
+
 #[derive(SimpleObject)]
 pub struct CartLine {
     pub product_id: ID,
+    pub variant_id: ID,
+    pub sku: String,
+    /// The variant's choices, e.g. "M · Sand" (empty for a product without options).
+    pub variant: String,
     pub slug: String,
     pub name: String,
     pub unit_price_cents: i64,
@@ -286,6 +337,9 @@ impl From<app::cart::Cart> for Cart {
                 .into_iter()
                 .map(|line| CartLine {
                     product_id: ID(line.product_id.to_string()),
+                    variant_id: ID(line.variant_id.to_string()),
+                    sku: line.sku.clone(),
+                    variant: line.variant.clone(),
                     line_total_cents: line.line_total_cents(),
                     slug: line.slug,
                     name: line.name,
@@ -353,6 +407,10 @@ impl From<app::orders::OrderSummary> for OrderSummary {
 #[derive(SimpleObject)]
 pub struct OrderLine {
     pub product_id: ID,
+    pub variant_id: ID,
+    pub sku: String,
+    /// The variant's choices, e.g. "M · Sand" (empty for a product without options).
+    pub variant: String,
     pub slug: String,
     pub name: String,
     pub quantity: i32,
@@ -386,6 +444,9 @@ impl From<app::orders::OrderDetail> for Order {
                 .into_iter()
                 .map(|line| OrderLine {
                     product_id: ID(line.product_id.to_string()),
+                    variant_id: ID(line.variant_id.to_string()),
+                    sku: line.sku,
+                    variant: line.variant,
                     slug: line.slug,
                     name: line.name,
                     quantity: line.quantity,
@@ -498,6 +559,14 @@ async fn shown(pool: &sqlx::PgPool, slug: &str) -> Result<Option<Product>> {
 
 fn id_of(id: &ID) -> Result<i64> {
     id.parse::<i64>().map_err(|_| refused(AppError::Invalid("Unknown product id.".into())))
+}
+
+/// What a cart mutation names: a product and, for a product with options, its variant.
+fn item(product_id: &ID, variant_id: Option<&ID>) -> Result<app::cart::store::Item> {
+    let variant_id = variant_id
+        .map(|id| id.parse::<i64>().map_err(|_| refused(AppError::Invalid("Unknown variant id.".into()))))
+        .transpose()?;
+    Ok(app::cart::store::Item { product_id: id_of(product_id)?, variant_id })
 }
 
 fn uuid_of(id: &ID) -> Result<Uuid> {
@@ -652,25 +721,34 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
-    /// Adds units of a product to the caller's cart (the order is created with its first line).
-    async fn cart_add(&self, ctx: &Context<'_>, product_id: ID, quantity: i32) -> Result<Cart> {
+    /// Adds units of a product's variant to the caller's cart (the order is created with its first line); a
+    /// product without options needs no variant.
+    async fn cart_add(&self, ctx: &Context<'_>, product_id: ID, variant_id: Option<ID>, quantity: i32) -> Result<Cart> {
         let caller = caller(ctx);
         caller.may(Scope::Write)?;
         app::cart::validate_quantity(quantity, false).or_refused()?;
         let pool = &state(ctx).pool;
         let owner = caller.cart_owner();
-        app::cart::store::add(pool, owner, caller.visit, id_of(&product_id)?, quantity).await.or_refused()?;
+        let item = item(&product_id, variant_id.as_ref())?;
+        app::cart::store::add(pool, owner, caller.visit, item, quantity).await.or_refused()?;
         Ok(app::cart::store::load(pool, owner).await.or_refused()?.into())
     }
 
-    /// Sets a line's quantity; zero removes the line.
-    async fn cart_set_quantity(&self, ctx: &Context<'_>, product_id: ID, quantity: i32) -> Result<Cart> {
+    /// Sets a line's quantity (without a variant: the product's only line); zero removes the line.
+    async fn cart_set_quantity(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        variant_id: Option<ID>,
+        quantity: i32,
+    ) -> Result<Cart> {
         let caller = caller(ctx);
         caller.may(Scope::Write)?;
         app::cart::validate_quantity(quantity, true).or_refused()?;
         let pool = &state(ctx).pool;
         let owner = caller.cart_owner();
-        app::cart::store::set_quantity(pool, owner, caller.visit, id_of(&product_id)?, quantity).await.or_refused()?;
+        let item = item(&product_id, variant_id.as_ref())?;
+        app::cart::store::set_quantity(pool, owner, caller.visit, item, quantity).await.or_refused()?;
         Ok(app::cart::store::load(pool, owner).await.or_refused()?.into())
     }
 

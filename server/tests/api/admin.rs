@@ -129,7 +129,11 @@ async fn a_stock_edit_keeps_the_units_sold_while_the_admin_was_editing() {
     app.sign_in("admin", "/").await;
     let (id, _, before) = app.product("ridgeline-2-tent").await;
     // The form showed `before`; meanwhile two units sold.
-    sqlx::query("UPDATE products SET stock = stock - 2 WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE variants SET stock = stock - 2 WHERE product_id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let (id_text, new_stock, was) = (id.to_string(), (before + 10).to_string(), before.to_string());
     assert_eq!(
         save(&app, &product_form(&id_text, "Ridgeline 2 Tent", "10", &new_stock, &was)).await.status(),
@@ -296,7 +300,7 @@ async fn restocking_and_deleting_tell_cart_holders_back_in_stock_and_no_longer_a
     assert_eq!(app.add_to_cart(created, 1).await.status(), StatusCode::OK);
     let id = created.to_string();
     // Sold out elsewhere, then restocked by the admin.
-    sqlx::query("UPDATE products SET stock = 0 WHERE id = $1").bind(created).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = $1").bind(created).execute(&app.pool).await.unwrap();
     assert_eq!(save(&admin, &product_form(&id, "Summit Lantern", "20", "4", "0")).await.status(), StatusCode::OK);
     assert_eq!(app.wait_for_count("SELECT count(*) FROM notifications WHERE kind = 'back_in_stock'", 1).await, 1);
     assert_eq!(admin.call("admin/delete_product", &[("id", &id)]).await.status(), StatusCode::OK);
@@ -405,11 +409,12 @@ async fn a_catalog_change_made_on_one_web_server_reaches_the_cached_pages_of_ano
     }
 
     // Behind the app's back: no event, so the cached name stays; the stock is read on every page.
-    sqlx::query("UPDATE products SET name = 'Renamed In SQL', stock = 3 WHERE id = $1")
+    sqlx::query("UPDATE products SET name = 'Renamed In SQL' WHERE id = $1")
         .bind(id)
         .execute(&first.pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE variants SET stock = 3 WHERE product_id = $1").bind(id).execute(&first.pool).await.unwrap();
     assert!(home_page(&second).await.contains("Ridgeline 2 Tent"), "the shelves come from the cache");
     let product = second.client.get(second.url("/product/ridgeline-2-tent")).send().await.unwrap();
     let product = product.text().await.unwrap();

@@ -2,6 +2,7 @@
 //! with ranking and typo tolerance, filters, sort and paging, and the page's content security policy.
 
 use crate::helpers::{spawn_app, TestApp};
+use app::catalog::spelling::Spelled;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -160,7 +161,7 @@ async fn a_product_page_is_server_rendered_with_live_stock() {
     let html = app.client.get(app.url("/product/ridgeline-2-tent")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Ridgeline 2 Tent") && html.contains("pitches in four minutes"));
     assert!(html.contains("7 in stock"), "live stock label");
-    sqlx::query("UPDATE products SET stock = 2 WHERE slug = 'ridgeline-2-tent'").execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE variants SET stock = 2 WHERE sku = 'RIDGELINE-2-TENT'").execute(&app.pool).await.unwrap();
     let html = app.client.get(app.url("/product/ridgeline-2-tent")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Only 2 left"));
     let missing = app.client.get(app.url("/product/no-such-thing")).send().await.unwrap();
@@ -212,17 +213,12 @@ const MISSPELT: [(&str, &str); 30] = [
 /// Whether the product turns up first, and in the first five, for each misspelling: with the corrections, or
 /// as typed only (how search worked before it forgave typing).
 async fn hits(app: &TestApp, forgiving: bool) -> (usize, usize, Vec<&'static str>) {
-    use app::catalog::{spelling, store, CatalogQuery};
+    use app::catalog::{store, CatalogQuery};
     let (mut at_1, mut at_5, mut missed) = (0, 0, Vec::new());
     for (typed, slug) in MISSPELT {
         let query = CatalogQuery { q: typed.into(), ..CatalogQuery::default() };
-        let words = spelling::words(typed);
-        let corrections = if forgiving {
-            store::corrections(&app.pool, &words).await.unwrap()
-        } else {
-            vec![Vec::new(); words.len()]
-        };
-        let found = store::search_with(&app.pool, &query, &corrections, 0, 5).await.unwrap();
+        let spelled = if forgiving { store::spell(&app.pool, typed).await.unwrap() } else { Spelled::as_typed(typed) };
+        let found = store::search_with(&app.pool, &query, &spelled, 0, 5).await.unwrap();
         let rank = found.products.iter().position(|product| product.slug == slug);
         at_1 += usize::from(rank == Some(0));
         at_5 += usize::from(rank.is_some());
@@ -270,7 +266,8 @@ async fn a_typo_is_forgiven_ranked_below_exact_matches_and_offered_corrected() {
         .await
         .unwrap();
     let query = app::catalog::CatalogQuery { q: "lmap".into(), ..Default::default() };
-    let mixed = app::catalog::store::search_with(&app.pool, &query, &[vec!["lamp".into()]], 0, 5).await.unwrap();
+    let spelled = Spelled { words: vec!["lmap".into()], corrections: vec![vec!["lamp".into()]] };
+    let mixed = app::catalog::store::search_with(&app.pool, &query, &spelled, 0, 5).await.unwrap();
     let mixed: Vec<&str> = mixed.products.iter().map(|product| product.name.as_str()).collect();
     assert_eq!(mixed, ["Lmap Shade", "Ceramic Table Lamp"]);
     let as_typed = search(&app, json!({ "q": "lmap" })).await;
@@ -332,4 +329,27 @@ async fn facets_count_each_refinement_with_the_other_filters_applied() {
         "the refinements are on the page"
     );
     assert!(html.contains("Did you mean") && html.contains("href=\"/products?q=jacket\""), "the correction is offered");
+}
+
+#[tokio::test]
+async fn the_search_box_suggests_what_a_partial_query_finds_typos_forgiven() {
+    let app = spawn_app().await;
+    let suggest = |q: String| app.client.get(app.url("/api/suggest")).query(&[("q", q)]).send();
+    let found: Value = suggest("headl".into()).await.unwrap().json().await.unwrap();
+    assert_eq!(found["products"][0]["slug"], "lumen-400-headlamp", "{found}");
+    let typo: Value = suggest("tnet".into()).await.unwrap().json().await.unwrap();
+    assert_eq!(typo["products"][0]["slug"], "ridgeline-2-tent", "{typo}");
+    assert_eq!(typo["did_you_mean"], "tent");
+    let broad: Value = suggest("an".into()).await.unwrap().json().await.unwrap();
+    assert!(broad["products"].as_array().unwrap().len() <= 6, "at most six: {broad}");
+    let short: Value = suggest("t".into()).await.unwrap().json().await.unwrap();
+    assert_eq!(short["products"], json!([]), "one letter suggests nothing");
+    assert_eq!(suggest("x".repeat(101)).await.unwrap().status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    for hostile in ["tnet' | !(drop)", "jakcet:* & (", "&&&||", "%00%ff"] {
+        let answer = suggest(hostile.into()).await.unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::OK, "{hostile}");
+    }
+    // The box keeps working after them.
+    let again: Value = suggest("headl".into()).await.unwrap().json().await.unwrap();
+    assert_eq!(again["products"][0]["slug"], "lumen-400-headlamp");
 }

@@ -6,7 +6,10 @@ use crate::helpers::{
     spawn_app, TestApp,
 };
 use app::{
-    cart::{store as cart_store, Owner},
+    cart::{
+        store::{self as cart_store, Item},
+        Owner,
+    },
     orders::{payment, store as order_store, CardDetails, ShippingAddress},
 };
 use futures::future::join_all;
@@ -45,11 +48,12 @@ async fn an_order_exists_from_the_first_item_added() {
 async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_five() {
     let app = spawn_app().await;
     let (id, _, _) = app.product("down-vest").await;
-    sqlx::query("UPDATE products SET stock = 5 WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE variants SET stock = 5 WHERE product_id = $1").bind(id).execute(&app.pool).await.unwrap();
     let mut buyers = Vec::new();
     for n in 0..20 {
         let buyer = user(&app, &format!("racer-{n}")).await;
-        cart_store::add(&app.pool, Owner::User(buyer), Uuid::new_v4(), id, 1).await.unwrap();
+        let item = Item { product_id: id, variant_id: None };
+        cart_store::add(&app.pool, Owner::User(buyer), Uuid::new_v4(), item, 1).await.unwrap();
         buyers.push(buyer);
     }
     let results = join_all(buyers.iter().map(|buyer| {
@@ -76,6 +80,129 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
         sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'paid'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(paid, 5);
     assert_eq!(app.stock(id).await, 0, "stock never goes negative");
+}
+
+/// The variants of a product: (id, choices, stock), in the shop's order.
+async fn variants(app: &TestApp, product: i64) -> Vec<(i64, Vec<String>, i32)> {
+    sqlx::query_as(
+        "SELECT id, options, stock FROM variants WHERE product_id = $1 AND archived_at IS NULL ORDER BY position, id",
+    )
+    .bind(product)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the_other_sizes_alone() {
+    let app = spawn_app().await;
+    let (id, _, _) = app.product("merino-base-layer").await;
+    let before = variants(&app, id).await;
+    assert_eq!(before.len(), 8, "the demo base layer comes in four sizes and two colours");
+    let m_sand = before.iter().find(|(_, options, _)| options == &["M", "Sand"]).unwrap().0;
+    sqlx::query("UPDATE variants SET stock = 5 WHERE id = $1").bind(m_sand).execute(&app.pool).await.unwrap();
+    let others: Vec<_> = variants(&app, id).await.into_iter().filter(|(variant, _, _)| *variant != m_sand).collect();
+    let mut buyers = Vec::new();
+    for n in 0..20 {
+        let buyer = user(&app, &format!("sized-{n}")).await;
+        let item = Item { product_id: id, variant_id: Some(m_sand) };
+        cart_store::add(&app.pool, Owner::User(buyer), Uuid::new_v4(), item, 1).await.unwrap();
+        buyers.push(buyer);
+    }
+    let rules = order_store::CommerceSettings { reservation: Duration::from_secs(600), ..Default::default() };
+    let results = join_all(buyers.iter().map(|buyer| {
+        let (pool, buyer) = (app.pool.clone(), *buyer);
+        async move { order_store::checkout(&pool, buyer, &address(), &rules).await }
+    }))
+    .await;
+    let won: Vec<(Uuid, Uuid)> =
+        results.iter().zip(&buyers).filter_map(|(r, buyer)| r.as_ref().ok().map(|order| (*order, *buyer))).collect();
+    assert_eq!(won.len(), 5, "exactly five checkouts reserve a unit of M · Sand");
+    for lost in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(lost.to_string().contains("Merino Base Layer (M · Sand) is out of stock"), "{lost}");
+    }
+    let after = variants(&app, id).await;
+    assert_eq!(after.iter().find(|(variant, _, _)| *variant == m_sand).unwrap().2, 0);
+    let untouched: Vec<_> = after.into_iter().filter(|(variant, _, _)| *variant != m_sand).collect();
+    assert_eq!(untouched, others, "the other sizes and colours keep every unit");
+    let sum: i32 = untouched.iter().map(|(_, _, stock)| stock).sum();
+    assert_eq!(app.stock(id).await, sum, "the product's stock is its variants' sum");
+
+    // The winners pay; then an ordinary shopper buys another size through the whole path, and it is paid.
+    let payments = startup_payments(&app);
+    for (order, buyer) in &won {
+        let card = CardDetails::parse(SUCCEEDS, "12/40", "123", (2026, 11)).unwrap();
+        payment::pay(&app.pool, &payments, *buyer, *order, card, &format!("key-{order}")).await.unwrap();
+    }
+    app.sign_in("shopper", "/").await;
+    let (l_slate, _, l_stock) = untouched.iter().find(|(_, options, _)| options == &["L", "Slate"]).unwrap().clone();
+    let added = app.add_variant_to_cart(id, l_slate, 1).await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let cart: Value = added.json().await.unwrap();
+    assert_eq!(cart["lines"][0]["variant"], "L · Slate");
+    let order = app.checked_out().await;
+    assert_eq!(app.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), StatusCode::OK);
+    let (status, sku): (String, String) = sqlx::query_as(
+        "SELECT o.status, v.sku FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN variants v ON v.id = l.variant_id
+         WHERE o.id = $1::uuid",
+    )
+    .bind(&order)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), sku.as_str()), ("paid", "MERINO-BASE-LAYER-L-SLATE"));
+    let l_now = variants(&app, id).await.into_iter().find(|(variant, _, _)| *variant == l_slate).unwrap().2;
+    assert_eq!(l_now, l_stock - 1);
+}
+
+#[tokio::test]
+async fn a_product_with_options_needs_a_choice_and_sold_out_choices_are_marked_not_hidden() {
+    let app = spawn_app().await;
+    let (id, _, _) = app.product("canvas-field-jacket").await;
+    let sizes = variants(&app, id).await;
+    let refused = app.add_to_cart(id, 1).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("Choose the size of Canvas Field Jacket first"));
+    let stranger = variants(&app, app.product("wool-beanie").await.0).await[0].0;
+    let wrong = app.add_variant_to_cart(id, stranger, 1).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY, "another product's variant is refused");
+
+    // Every size sold out: the page says so, every choice is there and none can be chosen; the search's in-stock
+    // filter leaves it out.
+    sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = $1").bind(id).execute(&app.pool).await.unwrap();
+    let html = app.client.get(app.url("/product/canvas-field-jacket")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Out of stock"));
+    for (_, options, _) in &sizes {
+        assert!(
+            html.contains(&format!(r#"<span class="variant-name">{}</span>"#, options[0])),
+            "{} is listed",
+            options[0]
+        );
+    }
+    assert_eq!(html.matches(r#"name="variant_id""#).count(), sizes.len());
+    assert_eq!(html.matches(r#"required disabled"#).count(), sizes.len(), "every choice is disabled");
+    let sold_out = app.add_variant_to_cart(id, sizes[1].0, 1).await;
+    assert_eq!(sold_out.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(sold_out.text().await.unwrap().contains("Canvas Field Jacket (M) is out of stock"));
+    let search = app
+        .client
+        .post(app.url("/api/search_products"))
+        .json(&serde_json::json!({ "query": { "q": "canvas field jacket", "in_stock": true } }))
+        .send()
+        .await
+        .unwrap();
+    let found: Value = search.json().await.unwrap();
+    assert!(found["products"].as_array().unwrap().iter().all(|p| p["slug"] != "canvas-field-jacket"));
+
+    // One size comes back: it can be bought again, through to payment.
+    sqlx::query("UPDATE variants SET stock = 2 WHERE id = $1").bind(sizes[1].0).execute(&app.pool).await.unwrap();
+    let html = app.client.get(app.url("/product/canvas-field-jacket")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Only 2 left"));
+    app.sign_in("shopper", "/").await;
+    assert_eq!(app.add_variant_to_cart(id, sizes[1].0, 1).await.status(), StatusCode::OK);
+    let order = app.checked_out().await;
+    assert_eq!(app.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), StatusCode::OK);
+    assert_eq!(app.stock(id).await, 1);
 }
 
 fn startup_payments(app: &TestApp) -> payment::Payments {

@@ -285,3 +285,51 @@ async fn with_an_allow_list_only_its_operations_run_by_id_or_by_text() {
     assert!(refused.contains("is not the SHA-256 of its body"), "{refused}");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[tokio::test]
+async fn a_token_chooses_a_size_and_the_order_names_it() {
+    let app = TestApp::builder().spawn().await;
+    let (_session, _, secret) = token_for(&app, "api-sized", "write").await;
+    let client = app.another_browser();
+    let token = Some(secret.as_str());
+    let product = "{ product(slug: \"trail-running-shoes\") { id options { name choices } \
+                   variants { id sku options priceCents stock } } }";
+    let (_, found) = gql(&client, token, product, json!({})).await;
+    let shoes = &found["data"]["product"];
+    assert_eq!(
+        shoes["options"],
+        json!([{ "name": "Size", "choices": ["40", "41", "42", "43", "44", "45"] }]),
+        "{found}"
+    );
+    let variants = shoes["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 6);
+    let size_45 = variants.iter().find(|variant| variant["options"] == json!(["45"])).unwrap();
+    assert_eq!(
+        (size_45["sku"].as_str(), size_45["priceCents"].as_i64()),
+        (Some("TRAIL-RUNNING-SHOES-45"), Some(14900))
+    );
+
+    let add = "mutation($p: ID!, $v: ID) { cartAdd(productId: $p, variantId: $v, quantity: 1) \
+               { totalCents lines { sku variant unitPriceCents } } }";
+    let (_, refused) = gql(&client, token, add, json!({ "p": shoes["id"], "v": null })).await;
+    let (message, _) = error(&refused).unwrap_or_default();
+    assert!(message.contains("Choose the size of Trail Running Shoes first"), "{refused}");
+    let (_, cart) = gql(&client, token, add, json!({ "p": shoes["id"], "v": size_45["id"] })).await;
+    let line = json!([{ "sku": "TRAIL-RUNNING-SHOES-45", "variant": "45", "unitPriceCents": 14900 }]);
+    assert_eq!(cart["data"]["cartAdd"]["lines"], line, "{cart}");
+    let checkout = "mutation { checkout(address: { name: \"Api Buyer\", line1: \"1 Main St\", city: \"Berlin\", \
+                    postcode: \"10115\", country: \"DE\" }) }";
+    let (_, placed) = gql(&client, token, checkout, json!({})).await;
+    let order = placed["data"]["checkout"].as_str().unwrap_or_else(|| panic!("{placed}")).to_string();
+    let pay = "mutation($order: ID!, $card: String!) { pay(orderId: $order, idempotencyKey: \"api-size-1\", \
+               card: { number: $card, expiry: \"12/40\", cvc: \"123\" }) { outcome } }";
+    let (_, paid) = gql(&client, token, pay, json!({ "order": order, "card": SUCCEEDS })).await;
+    assert_eq!(paid["data"]["pay"]["outcome"], "SUCCEEDED", "{paid}");
+    let query = "query($id: ID!) { order(id: $id) { summary { totalCents } lines { sku variant quantity } } }";
+    let (_, mine) = gql(&client, token, query, json!({ "id": order })).await;
+    assert_eq!(mine["data"]["order"]["summary"]["totalCents"], 14900);
+    assert_eq!(
+        mine["data"]["order"]["lines"],
+        json!([{ "sku": "TRAIL-RUNNING-SHOES-45", "variant": "45", "quantity": 1 }])
+    );
+}

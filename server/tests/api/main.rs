@@ -31,4 +31,5 @@ mod sessions;
 mod slow_clients;
 mod startup;
 mod tracking;
+mod variants;
 mod webhooks;

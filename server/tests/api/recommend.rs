@@ -156,14 +156,18 @@ async fn an_archived_or_sold_out_product_leaves_every_list_and_comes_back_in_sto
     assert_eq!(list().await, Some(vec![p, c]));
 
     // C sells out: gone; restocked: back in its place.
-    sqlx::query("UPDATE products SET stock = 0 WHERE id = $1").bind(c).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = $1").bind(c).execute(&app.pool).await.unwrap();
     assert_eq!(list().await, Some(vec![p]));
-    let restocked = sqlx::query("UPDATE products SET stock = 5 WHERE id = $1").bind(c);
+    let restocked = sqlx::query("UPDATE variants SET stock = 5 WHERE product_id = $1").bind(c);
     restocked.execute(&app.pool).await.unwrap();
     assert_eq!(list().await, Some(vec![p, c]));
 
     // With nothing left to show, the slot is not on the page at all.
-    sqlx::query("UPDATE products SET stock = 0 WHERE id = ANY($1)").bind(vec![c, p]).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = ANY($1)")
+        .bind(vec![c, p])
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let html = page(&shopper, &format!("/product/{A}")).await;
     assert_eq!(shelf(&html, "viewed-together"), None, "an empty slot is left out");
     assert!(!html.contains(&format!("data-product-id=\"{sold_out}\"")), "the sold-out product is never shown");

@@ -52,8 +52,9 @@ async fn seed_rows(pool: &PgPool, tag: &str, age: &str) {
              SELECT gen_random_uuid(), gen_random_uuid(), '{tag}', now() - interval '{carts}' FROM generate_series(1, {OLD})"
         ),
         format!(
-            "INSERT INTO order_lines (order_id, product_id, quantity, added_at)
-             SELECT id, {product}, 1, now() - interval '{carts}' FROM orders WHERE shipping_name = '{tag}'"
+            "INSERT INTO order_lines (order_id, product_id, variant_id, quantity, added_at)
+             SELECT id, {product}, (SELECT min(id) FROM variants WHERE product_id = {product}), 1, now() - interval '{carts}'
+             FROM orders WHERE shipping_name = '{tag}'"
         ),
         format!(
             "INSERT INTO idempotency (user_id, idempotency_key, created_at)
@@ -166,8 +167,9 @@ async fn retention_deletes_what_is_past_each_limit_in_batches_and_keeps_the_rest
     sqlx::query(
         "WITH cart AS (INSERT INTO orders (id, visit_id, shipping_name, updated_at)
                        VALUES (gen_random_uuid(), gen_random_uuid(), 'busy', now() - interval '400 days') RETURNING id)
-         INSERT INTO order_lines (order_id, product_id, quantity, added_at)
-         SELECT cart.id, (SELECT min(id) FROM products), 1, now() - interval '1 day' FROM cart",
+         INSERT INTO order_lines (order_id, product_id, variant_id, quantity, added_at)
+         SELECT cart.id, v.product_id, v.id, 1, now() - interval '1 day'
+         FROM cart, (SELECT id, product_id FROM variants ORDER BY product_id, id LIMIT 1) v",
     )
     .execute(pool)
     .await

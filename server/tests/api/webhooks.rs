@@ -3,7 +3,10 @@
 //! retries after a 500 and records every attempt, never follows a redirect, turns off an endpoint that keeps
 //! failing, replays on request; and hostile URLs are refused at registration and at connection time.
 
-use crate::helpers::{shopper::SUCCEEDS, TestApp};
+use crate::helpers::{
+    shopper::{refusal, SUCCEEDS},
+    TestApp,
+};
 use app::webhooks::TargetRules;
 use axum::{extract::State, http::HeaderMap, routing::post, Router};
 use cartograph::webhooks::{signature, Deliverer, RetryRules};
@@ -119,18 +122,6 @@ async fn register_form(app: &TestApp, url: &str, events: &[&str]) -> reqwest::Re
         .send()
         .await
         .unwrap()
-}
-
-/// The error a refused plain form carries back to its page (`__err`: the `AppError`, base64 JSON).
-fn refusal(response: &reqwest::Response) -> String {
-    use base64::Engine;
-    let location = reqwest::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let (_, err) = location.query_pairs().find(|(key, _)| key == "__err").expect("the redirect carries an error");
-    let json = base64::engine::general_purpose::URL_SAFE
-        .decode(err.as_bytes())
-        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(err.as_bytes()))
-        .unwrap();
-    String::from_utf8(json).unwrap()
 }
 
 /// The endpoint's page data (`admin_webhook`): its secret, state and deliveries with their attempts.

@@ -15,7 +15,7 @@ fn admin_database_url() -> String {
 }
 
 /// Creates an empty database on the shared test server and returns its URL.
-pub(super) async fn create_database() -> String {
+pub async fn create_database() -> String {
     let admin_url = admin_database_url();
     let name = format!("cartograph_test_{}", Uuid::new_v4().simple());
     let mut connection = PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL server");

@@ -72,6 +72,19 @@ impl TestApp {
         .await
     }
 
+    /// Adds `quantity` of one variant of a product to the cart.
+    pub async fn add_variant_to_cart(&self, product_id: i64, variant_id: i64, quantity: i32) -> reqwest::Response {
+        let (product, variant, quantity) = (product_id.to_string(), variant_id.to_string(), quantity.to_string());
+        self.call("cart_add", &[("product_id", &product), ("variant_id", &variant), ("quantity", &quantity)]).await
+    }
+
+    /// Checks the cart out (signed in) and returns the order id.
+    pub async fn checked_out(&self) -> String {
+        let response = self.checkout().await;
+        assert_eq!(response.status(), 200);
+        response.json::<String>().await.unwrap()
+    }
+
     /// Signs in as `shopper`, fills the cart and checks out; returns the order id.
     pub async fn pending_order(&self, slug: &str, quantity: i32) -> String {
         self.sign_in("shopper", "/").await;
@@ -189,4 +202,16 @@ pub fn visit_of(response: &reqwest::Response) -> Option<String> {
 pub fn location(response: &reqwest::Response) -> Url {
     let raw = response.headers()[reqwest::header::LOCATION].to_str().unwrap();
     response.url().join(raw).unwrap()
+}
+
+/// The error a refused plain form carries back to its page (`__err`: the `AppError`, base64 JSON).
+pub fn refusal(response: &reqwest::Response) -> String {
+    use base64::Engine;
+    let location = reqwest::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let (_, err) = location.query_pairs().find(|(key, _)| key == "__err").expect("the redirect carries an error");
+    let json = base64::engine::general_purpose::URL_SAFE
+        .decode(err.as_bytes())
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(err.as_bytes()))
+        .unwrap();
+    String::from_utf8(json).unwrap()
 }

@@ -212,9 +212,12 @@ async fn product(State(pool): State<PgPool>, Path(slug): Path<String>) -> Answer
                 p.breadcrumb { a href={ "/products?category=" (p.category_slug) } { (p.category_name) } }
                 h1 { (p.name) }
                 p."price big" { (format_price(p.price_cents, &p.currency)) }
-                leptos-island data-component="BuyBox" data-props={ r#"{"product_id":"# (p.id) r#","stock":"# (p.stock) "}" } {
+                leptos-island data-component="BuyBox" data-props=(buy_box_props(&p)) {
                     p.stock."low"[p.stock <= 5] data-testid="stock" { (app::catalog::stock_label(p.stock)) }
-                    form.add-to-cart {
+                    form.add-to-cart method="post" action="/api/cart_add" {
+                        input type="hidden" name="product_id" value=(p.id);
+                        @if let Some(only) = p.only_variant() { input type="hidden" name="variant_id" value=(only.id); }
+                        (variant_picker(&p))
                         label { "Quantity " input type="number" name="quantity" min="1" max="99" required value="1"; }
                         button type="submit" disabled[p.stock <= 0] { "Add to cart" }
                     }
@@ -227,6 +230,43 @@ async fn product(State(pool): State<PgPool>, Path(slug): Path<String>) -> Answer
     };
     let title = format!("{} · Cartograph", p.name);
     Ok(Html(page(&title, &format!("/product/{}", p.slug), content).into_string()).into_response())
+}
+
+/// The product page's buy box props, as the island gets them.
+fn buy_box_props(p: &app::catalog::ProductDetail) -> String {
+    serde_json::json!({
+        "product_id": p.id, "stock": p.stock, "currency": p.currency, "options": p.options, "variants": p.variants,
+    })
+    .to_string()
+}
+
+/// The variant picker the product page renders for a product with options.
+fn variant_picker(p: &app::catalog::ProductDetail) -> maud::Markup {
+    use app::variants::{combinations, variant_label};
+    if p.options.is_empty() {
+        return html! {};
+    }
+    let legend = p.options.iter().map(|group| group.name.clone()).collect::<Vec<_>>().join(" and ");
+    html! {
+        fieldset.variant-picker data-testid="variant-picker" {
+            legend { "Choose " (legend.to_lowercase()) }
+            @for (choice, variant) in combinations(&p.options, &p.variants) {
+                @match variant {
+                    Some(v) => label.variant."sold-out"[v.stock <= 0] {
+                        input type="radio" name="variant_id" value=(v.id) required disabled[v.stock <= 0];
+                        span.variant-name { (variant_label(&choice)) }
+                        span.variant-price { (format_price(v.price_cents, &p.currency)) }
+                        span.variant-stock { (app::catalog::stock_label(v.stock)) }
+                    },
+                    None => label."variant sold-out" {
+                        input type="radio" disabled;
+                        span.variant-name { (variant_label(&choice)) }
+                        span.variant-stock { "Not available" }
+                    },
+                }
+            }
+        }
+    }
 }
 
 /// Starts the hand-written pages on a random loopback port and returns their base URL.

@@ -168,7 +168,7 @@ async fn contended_races(shop: &Shop, pool: &PgPool) -> anyhow::Result<Contentio
     let mut outcome = Contention { elapsed: Duration::ZERO, sold: 0, lowest_stock: i64::MAX };
     let mut in_cart = [false; SHOPPERS];
     for round in 0..ROUNDS {
-        sqlx::query("UPDATE products SET stock = $2 WHERE id = $1")
+        sqlx::query("UPDATE variants SET stock = $2 WHERE product_id = $1")
             .bind(scarce)
             .bind(SCARCE_UNITS as i32)
             .execute(pool)
@@ -216,9 +216,14 @@ async fn contended_races(shop: &Shop, pool: &PgPool) -> anyhow::Result<Contentio
 /// Adds the rows for `current_user`, add to cart, the checkout cycle and the scarce-stock race.
 pub async fn run(base: &str, pool: &PgPool, report: &mut Report) -> anyhow::Result<()> {
     eprintln!("server functions: signing in {SHOPPERS} shoppers at the dev provider");
-    let products: Vec<i64> = sqlx::query_scalar("SELECT id FROM products ORDER BY id").fetch_all(pool).await?;
+    // Products sold as one variant: the bench adds them without choosing a size.
+    let products: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM products p WHERE NOT EXISTS (SELECT 1 FROM product_options o WHERE o.product_id = p.id) ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
     ensure!(products.len() >= SHOPPERS, "the bench needs {SHOPPERS} products; the catalog has {}", products.len());
-    sqlx::query("UPDATE products SET stock = $1").bind(PLENTY).execute(pool).await?;
+    sqlx::query("UPDATE variants SET stock = $1").bind(PLENTY).execute(pool).await?;
     let shop = Shop {
         base: base.to_string(),
         client: reqwest::Client::builder().build()?,

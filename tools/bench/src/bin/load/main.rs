@@ -19,7 +19,7 @@ mod stats;
 mod tracker;
 
 use anyhow::{bail, ensure, Context};
-use app::catalog::{Category, ProductPage};
+use app::catalog::{Category, ProductDetail, ProductPage};
 use cartograph_tools::common::{exit, sign_in};
 use shopper::{Catalog, Shopper};
 use stats::Stats;
@@ -131,7 +131,22 @@ async fn read_catalog(base: &str) -> anyhow::Result<Catalog> {
         }
     }
     ensure!(!products.is_empty(), "the shop at {base} has no products to browse");
-    Ok(Catalog { categories, products })
+    let mut variants = std::collections::HashMap::new();
+    for product in &products {
+        let detail: ProductDetail = client
+            .post(format!("{base}/api/product_detail"))
+            .form(&[("slug", product.slug.as_str())])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if !detail.options.is_empty() {
+            let on_sale = detail.variants.iter().filter(|variant| variant.stock > 0).map(|variant| variant.id);
+            variants.insert(product.id, on_sale.collect());
+        }
+    }
+    Ok(Catalog { categories, products, variants })
 }
 
 #[tokio::main]

@@ -11,6 +11,7 @@ use cartograph_tools::common::sign_in::sign_in;
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 use reqwest::StatusCode;
 use std::{
+    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -19,6 +20,8 @@ use std::{
 pub struct Catalog {
     pub categories: Vec<Category>,
     pub products: Vec<ProductCard>,
+    /// The variants on sale of each product sold in sizes or colours (a shopper chooses one).
+    pub variants: HashMap<i64, Vec<i64>>,
 }
 
 /// What a visit does next. The weights make browsing far more common than searching, searching more common
@@ -60,6 +63,8 @@ pub struct Shopper {
     viewing: Option<usize>,
     /// Products in the cart (by index into the catalog).
     cart: Vec<usize>,
+    /// The variant chosen of each product in the cart that has variants.
+    chosen: HashMap<usize, i64>,
     /// The slot of recommendations on the page the shopper is on, if any (the home page's, or a product page's
     /// "Often viewed together"): the next product may be opened from it.
     slot: Option<&'static str>,
@@ -130,6 +135,7 @@ impl Shopper {
             signed_in: false,
             viewing: None,
             cart: Vec::new(),
+            chosen: HashMap::new(),
             slot: None,
             has_history: false,
         })
@@ -331,7 +337,11 @@ impl Shopper {
             EventKind::Click { element: "button".into(), label: "Add to cart".into(), href: None },
             &mut self.rng,
         );
-        let form = [("product_id", id.to_string()), ("quantity", quantity.to_string())];
+        let mut form = vec![("product_id", id.to_string()), ("quantity", quantity.to_string())];
+        if let Some(variants) = self.catalog.variants.get(&id).filter(|variants| !variants.is_empty()) {
+            let pick = variants[self.rng.gen_range(0..variants.len())];
+            form.push(("variant_id", self.chosen.entry(index).or_insert(pick).to_string()));
+        }
         if self.server_fn("cart_add", "cart_add", &form).await.is_some() {
             self.tracker.event(EventKind::CartAdd { product_id: id, quantity }, &mut self.rng);
             if !self.cart.contains(&index) {
@@ -366,12 +376,17 @@ impl Shopper {
         let Some(body) = self.server_fn("checkout", "checkout", &form).await else {
             // Usually stock ran out: empty the cart, as a shopper told so would.
             for index in std::mem::take(&mut self.cart) {
-                let form = [("product_id", self.catalog.products[index].id.to_string()), ("quantity", "0".to_string())];
+                let mut form =
+                    vec![("product_id", self.catalog.products[index].id.to_string()), ("quantity", "0".to_string())];
+                if let Some(variant) = self.chosen.remove(&index) {
+                    form.push(("variant_id", variant.to_string()));
+                }
                 self.server_fn("cart_set", "cart_set", &form).await;
             }
             return;
         };
         self.cart.clear();
+        self.chosen.clear();
         let Ok(order_id) = serde_json::from_str::<uuid::Uuid>(&body) else {
             return self.stats.error("checkout", Duration::ZERO, "200 without an order id".into());
         };
