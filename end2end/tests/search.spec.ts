@@ -53,7 +53,7 @@ test("the search box suggests products as the shopper types, chosen with the key
   await box.pressSequentially("tnet", { delay: 40 });
   await expect(list.getByRole("option").first()).toContainText("Ridgeline 2 Tent");
   await box.press("ArrowDown");
-  await expect(box).toHaveAttribute("aria-activedescendant", "hero-search-suggestions-0");
+  await expect(box).toHaveAttribute("aria-activedescendant", "search-suggestion-0");
   await expect(list.getByRole("option").first()).toHaveAttribute("aria-selected", "true");
   await box.press("Enter");
   await expect(page).toHaveURL(/\/product\/ridgeline-2-tent$/);

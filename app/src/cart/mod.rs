@@ -32,16 +32,22 @@ pub async fn owner() -> Result<Owner, AppError> {
 /// The most of one product a cart line may hold.
 pub const MAX_LINE_QUANTITY: i32 = 99;
 
-/// One variant of a product in the cart, at its current price.
+/// One variant of a product in the cart, at its current price. The browser gets only what it shows: the title
+/// stands for the name, the variant's choices and the SKU (which the API serves separately).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartLine {
     pub product_id: i64,
     pub variant_id: i64,
+    #[serde(skip)]
     pub sku: String,
-    /// The variant's choices, e.g. "M · Sand" (empty for a product without options).
-    pub variant: String,
-    pub slug: String,
+    #[serde(skip)]
     pub name: String,
+    /// The variant's choices, e.g. "M · Sand" (empty for a product without options).
+    #[serde(skip)]
+    pub variant: String,
+    /// "Merino Base Layer (M · Sand)": the name with the variant's choices.
+    pub title: String,
+    pub slug: String,
     pub unit_price_cents: i64,
     pub currency: String,
     pub quantity: i32,
@@ -49,11 +55,6 @@ pub struct CartLine {
 }
 
 impl CartLine {
-    /// The product's name with the variant's choices: "Merino Base Layer (M · Sand)".
-    pub fn title(&self) -> String {
-        crate::variants::titled(&self.name, &self.variant)
-    }
-
     pub fn line_total_cents(&self) -> i64 {
         self.unit_price_cents * i64::from(self.quantity)
     }
@@ -111,24 +112,30 @@ pub async fn get_cart() -> Result<Cart, AppError> {
     Ok(store::load(&ctx::pool()?, owner).await?)
 }
 
-/// Adds `quantity` of a product's variant (`None`: a product without options, which has just one); the order
+/// Adds `quantity` of a product's variant (absent or 0: a product without options, which has just one); the order
 /// (status `cart`) is created with the first line.
 #[server(endpoint = "cart_add")]
-pub async fn add_to_cart(product_id: i64, variant_id: Option<i64>, quantity: i32) -> Result<Cart, AppError> {
+pub async fn add_to_cart(product_id: i64, #[server(default)] variant_id: i64, quantity: i32) -> Result<Cart, AppError> {
     validate_quantity(quantity, false)?;
     let pool = ctx::pool()?;
     let owner = owner().await?;
-    store::add(&pool, owner, ctx::visit_id().await?, store::Item { product_id, variant_id }, quantity).await?;
+    store::add(&pool, owner, ctx::visit_id().await?, store::Item::new(product_id, variant_id), quantity).await?;
     Ok(store::load(&pool, owner).await?)
 }
 
-/// Sets the quantity of a product's variant in the cart (`None`: the product's only line); zero removes the line.
+/// Sets the quantity of a product's variant in the cart (absent or 0: the product's only line); zero removes the
+/// line.
 #[server(endpoint = "cart_set")]
-pub async fn set_cart_quantity(product_id: i64, variant_id: Option<i64>, quantity: i32) -> Result<Cart, AppError> {
+pub async fn set_cart_quantity(
+    product_id: i64,
+    #[server(default)] variant_id: i64,
+    quantity: i32,
+) -> Result<Cart, AppError> {
     validate_quantity(quantity, true)?;
     let pool = ctx::pool()?;
     let owner = owner().await?;
-    store::set_quantity(&pool, owner, ctx::visit_id().await?, store::Item { product_id, variant_id }, quantity).await?;
+    let item = store::Item::new(product_id, variant_id);
+    store::set_quantity(&pool, owner, ctx::visit_id().await?, item, quantity).await?;
     Ok(store::load(&pool, owner).await?)
 }
 
@@ -166,6 +173,7 @@ mod tests {
             variant_id: 1,
             sku: "X".into(),
             variant: String::new(),
+            title: "X".into(),
             slug: "x".into(),
             name: "X".into(),
             unit_price_cents: price,

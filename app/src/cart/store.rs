@@ -75,17 +75,21 @@ pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
         order_id: rows.first().map(|row| row.order_id),
         lines: rows
             .into_iter()
-            .map(|row| CartLine {
-                product_id: row.product_id,
-                variant_id: row.variant_id,
-                sku: row.sku,
-                variant: variant_label(&row.options),
-                slug: row.slug,
-                name: row.name,
-                unit_price_cents: row.price_cents,
-                currency: row.currency,
-                quantity: row.quantity,
-                stock: row.stock,
+            .map(|row| {
+                let variant = variant_label(&row.options);
+                CartLine {
+                    product_id: row.product_id,
+                    variant_id: row.variant_id,
+                    sku: row.sku,
+                    title: titled(&row.name, &variant),
+                    variant,
+                    slug: row.slug,
+                    name: row.name,
+                    unit_price_cents: row.price_cents,
+                    currency: row.currency,
+                    quantity: row.quantity,
+                    stock: row.stock,
+                }
             })
             .collect(),
     })
@@ -96,6 +100,13 @@ pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
 pub struct Item {
     pub product_id: i64,
     pub variant_id: Option<i64>,
+}
+
+impl Item {
+    /// An item as a form names it: variant 0 is no variant (the product's only one).
+    pub fn new(product_id: i64, variant_id: i64) -> Self {
+        Self { product_id, variant_id: (variant_id != 0).then_some(variant_id) }
+    }
 }
 
 /// A variant on sale, as the cart checks it.

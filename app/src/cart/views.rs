@@ -77,7 +77,7 @@ fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
         if quantity == 0 {
             track(EventKind::CartRemove { product_id });
         }
-        set_quantity.dispatch(SetCartQuantity { product_id, variant_id: Some(variant_id), quantity });
+        set_quantity.dispatch(SetCartQuantity { product_id, variant_id, quantity });
     };
     let lines = move |c: Cart| {
         if c.lines.is_empty() {
@@ -94,18 +94,14 @@ fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
                         let variant = line.variant_id;
                         let qty = line.quantity;
                         let max = line.stock.min(MAX_LINE_QUANTITY);
-                        let title = line.title();
-                        let fewer = format!("One fewer {title}");
-                        let more = format!("One more {title}");
                         let unit_price = format_price(line.unit_price_cents, &line.currency);
                         let line_total = format_price(line.line_total_cents(), &line.currency);
+                        let title = line.title;
+                        let (fewer, more) = (format!("One fewer {title}"), format!("One more {title}"));
                         let at_limit = qty >= max;
                         view! {
-                            <tr data-product-id=id data-variant-id=variant>
-                                <td>
-                                    <a href=format!("/product/{}", line.slug)>{line.name}</a>
-                                    {(!line.variant.is_empty()).then(|| view! { <span class="variant-name">{line.variant}</span> })}
-                                </td>
+                            <tr data-product-id=id>
+                                <td><a href=format!("/product/{}", line.slug)>{title}</a></td>
                                 <td>{unit_price}</td>
                                 <td class="qty">
                                     <button type="button" aria-label=fewer on:click=move |_| change(id, variant, qty - 1)>"−"</button>

@@ -78,13 +78,11 @@ impl ProductDetail {
     }
 }
 
-/// The live stock of one product and of each of its variants on sale, as a shopper reads it.
+/// The live stock of one product, as a shopper reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
     pub product_id: i64,
     pub stock: i32,
-    #[serde(default)]
-    pub variants: Vec<VariantStock>,
 }
 
 /// The live stock of one variant.
@@ -347,9 +345,10 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
     let product = product.ok_or(AppError::NotFound)?;
     ctx::slow_catalog_drill().await;
     let live = store::stock_level(&pool, product.id).await?.ok_or(AppError::NotFound)?;
+    let variants = store::variant_stocks(&pool, product.id).await?;
     let mut detail = ProductDetail { stock: live.stock, ..ProductDetail::clone(&product) };
     for variant in &mut detail.variants {
-        variant.stock = live.variants.iter().find(|level| level.id == variant.id).map_or(0, |level| level.stock);
+        variant.stock = variants.iter().find(|level| level.id == variant.id).map_or(0, |level| level.stock);
     }
     Ok(detail)
 }

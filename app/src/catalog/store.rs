@@ -311,21 +311,24 @@ pub async fn product_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Product
     }))
 }
 
-/// The stock of a product that is on sale and of its variants on sale, or `None` when there is no such product.
+/// The stock of a product that is on sale, or `None` when there is no such product.
 pub async fn stock_level(pool: &PgPool, product_id: i64) -> Result<Option<StockLevel>, sqlx::Error> {
-    let Some(stock) =
-        sqlx::query_scalar!("SELECT stock FROM products WHERE id = $1 AND archived_at IS NULL", product_id)
-            .fetch_optional(pool)
-            .await?
-    else {
-        return Ok(None);
-    };
-    let variants = sqlx::query_as!(
+    sqlx::query_as!(
+        StockLevel,
+        "SELECT id AS product_id, stock FROM products WHERE id = $1 AND archived_at IS NULL",
+        product_id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The stock of each of a product's variants on sale.
+pub async fn variant_stocks(pool: &PgPool, product_id: i64) -> Result<Vec<VariantStock>, sqlx::Error> {
+    sqlx::query_as!(
         VariantStock,
         "SELECT id, stock FROM variants WHERE product_id = $1 AND archived_at IS NULL ORDER BY position, id",
         product_id
     )
     .fetch_all(pool)
-    .await?;
-    Ok(Some(StockLevel { product_id, stock, variants }))
+    .await
 }

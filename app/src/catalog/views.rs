@@ -4,14 +4,13 @@
 use super::suggest::SearchBox;
 use super::{
     categories, combinations, get_product, home_shelves, product_stock, search_products, stock_label, variant_label,
-    CatalogQuery, CategoryShelf, Facets, OptionGroup, ProductCard, ProductDetail, ProductStock, SortOrder,
-    VariantChoice,
+    CatalogQuery, CategoryShelf, Facets, ProductCard, ProductDetail, ProductStock, SortOrder,
 };
 use crate::{
     cart::{AddToCart, Cart, CartState},
     money::format_price,
     notices::ErrorView,
-    page::shared,
+    page::{shared, Fields},
     recommend::{picked_for_you, viewed_together, RecommendationShelf},
     tracking::{track, ErrorNotice, EventKind, RecordProductView, RecordSearch},
 };
@@ -292,7 +291,9 @@ pub fn ProductPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match product.await {
-                    Ok(p) => view! {
+                    Ok(p) => {
+                        let picker = variant_picker(&p);
+                        view! {
                         <Title text=p.name.clone() />
                         <RecordProductView product_id=p.id slug=p.slug.clone() />
                         <article class="product-page" data-product-id=p.id>
@@ -301,11 +302,13 @@ pub fn ProductPage() -> impl IntoView {
                                 <p class="breadcrumb"><a href=format!("/products?category={}", p.category_slug)>{p.category_name.clone()}</a></p>
                                 <h1>{p.name.clone()}</h1>
                                 <p class="price big">{price_of(&p)}</p>
-                                <BuyBox product_id=p.id stock=p.stock currency=p.currency.clone() options=p.options.clone() variants=p.variants.clone() />
+                                {picker}
+                                <BuyBox product_id=p.id stock=p.stock />
                                 <p class="description">{p.description.clone()}</p>
                             </div>
                         </article>
-                    }.into_any(),
+                        }.into_any()
+                    }
                     Err(error) => view! {
                         <ErrorView error missing="that product" back=("/products", "Browse the shop") />
                     }.into_any(),
@@ -326,31 +329,61 @@ fn price_of(product: &ProductDetail) -> String {
     }
 }
 
-/// The product's live stock and the add-to-cart form, with the variant picker when the product has options: every
-/// combination of its choices with its price and stock, sold-out and unmade ones marked and not choosable. Stock is
-/// re-read after every add and every 15 seconds while the page is open. Without script the form posts itself.
+/// The variant picker of a product with options (for one without, the hidden field naming its only variant): every
+/// combination of its choices with
+/// its price and stock, sold-out and unmade ones marked and not choosable. Rendered on the server only (none of it
+/// is in a bundle); its radio buttons belong to the buy box's form (`form="buy-<id>"`), with or without script.
+fn variant_picker(product: &ProductDetail) -> AnyView {
+    let form = format!("buy-{}", product.id);
+    if product.options.is_empty() {
+        // Nothing to choose: the form sends the product's only variant.
+        let only = product.only_variant().map(|variant| variant.id.to_string());
+        return view! { <input type="hidden" name="variant_id" value=only form=form /> }.into_any();
+    }
+    let legend = product.options.iter().map(|group| group.name.clone()).collect::<Vec<_>>().join(" and ");
+    let choices = combinations(&product.options, &product.variants)
+        .into_iter()
+        .map(|(choice, variant)| {
+            let label = variant_label(&choice);
+            match variant {
+                Some(variant) => view! {
+                    <label class="variant" class:sold-out=variant.stock <= 0>
+                        <input type="radio" name="variant_id" value=variant.id.to_string() form=form.clone()
+                            required disabled=variant.stock <= 0 />
+                        <span class="variant-name">{label}</span>
+                        <span class="variant-price">{format_price(variant.price_cents, &product.currency)}</span>
+                        <span class="variant-stock">{stock_label(variant.stock)}</span>
+                    </label>
+                }
+                .into_any(),
+                None => view! {
+                    <label class="variant sold-out">
+                        <input type="radio" disabled />
+                        <span class="variant-name">{label}</span>
+                        <span class="variant-stock">"Not available"</span>
+                    </label>
+                }
+                .into_any(),
+            }
+        })
+        .collect_view();
+    view! {
+        <fieldset class="variant-picker" data-testid="variant-picker">
+            <legend>{format!("Choose {}", legend.to_lowercase())}</legend>
+            {choices}
+        </fieldset>
+    }
+    .into_any()
+}
+
+/// The product's live stock and the add-to-cart form (with the variant picker's radio buttons, which belong to it).
+/// Stock is re-read after every add and every 15 seconds while the page is open. Without script the form posts
+/// itself.
 #[island]
-fn BuyBox(
-    product_id: i64,
-    stock: i32,
-    currency: String,
-    options: Vec<OptionGroup>,
-    variants: Vec<VariantChoice>,
-) -> impl IntoView {
+fn BuyBox(product_id: i64, stock: i32) -> impl IntoView {
     let stock = RwSignal::new(stock);
-    let levels = RwSignal::new(variants.iter().map(|variant| (variant.id, variant.stock)).collect::<Vec<_>>());
-    let stock_of = move |id: i64| {
-        levels.with(|levels| levels.iter().find(|(variant, _)| *variant == id).map_or(0, |(_, stock)| *stock))
-    };
-    let only = match variants.as_slice() {
-        [only] if options.is_empty() => Some(only.id),
-        _ => None,
-    };
-    let chosen = RwSignal::new(only);
-    let shown = move || chosen.get().map_or_else(|| stock.get(), stock_of);
     let add = ServerAction::<AddToCart>::new();
     let check_stock = ServerAction::<ProductStock>::new();
-    let quantity = RwSignal::new(1i32);
     let latest_cart = shared::<Cart>();
     Effect::new(move |_| {
         if let Some(Ok(cart)) = add.value().get() {
@@ -361,7 +394,6 @@ fn BuyBox(
     Effect::new(move |_| {
         if let Some(Ok(level)) = check_stock.value().get() {
             stock.set(level.stock);
-            levels.set(level.variants.iter().map(|variant| (variant.id, variant.stock)).collect());
         }
     });
     #[cfg(feature = "hydrate")]
@@ -375,63 +407,18 @@ fn BuyBox(
             on_cleanup(move || handle.clear());
         }
     }
-    let picker = (!options.is_empty()).then(|| {
-        let legend = options.iter().map(|group| group.name.clone()).collect::<Vec<_>>().join(" and ");
-        let choices = combinations(&options, &variants)
-            .into_iter()
-            .map(|(choice, variant)| {
-                let label = variant_label(&choice);
-                match variant {
-                    Some(variant) => {
-                        let id = variant.id;
-                        let price = format_price(variant.price_cents, &currency);
-                        view! {
-                            <label class="variant" class:sold-out=move || stock_of(id) <= 0>
-                                <input type="radio" name="variant_id" value=id.to_string() required
-                                    disabled=move || stock_of(id) <= 0
-                                    on:change=move |_| chosen.set(Some(id)) />
-                                <span class="variant-name">{label}</span>
-                                <span class="variant-price">{price}</span>
-                                <span class="variant-stock">{move || stock_label(stock_of(id))}</span>
-                            </label>
-                        }
-                        .into_any()
-                    }
-                    None => view! {
-                        <label class="variant sold-out">
-                            <input type="radio" disabled />
-                            <span class="variant-name">{label}</span>
-                            <span class="variant-stock">"Not available"</span>
-                        </label>
-                    }
-                    .into_any(),
-                }
-            })
-            .collect_view();
-        view! {
-            <fieldset class="variant-picker" data-testid="variant-picker">
-                <legend>{format!("Choose {}", legend.to_lowercase())}</legend>
-                {choices}
-            </fieldset>
-        }
-    });
     view! {
-        <p class=move || if shown() <= 5 { "stock low" } else { "stock" } data-testid="stock">{move || stock_label(shown())}</p>
-        <form class="add-to-cart" method="post" action="/api/cart_add" on:submit=move |ev| {
-            ev.prevent_default();
-            let quantity = quantity.get_untracked();
+        <p class=move || if stock.get() <= 5 { "stock low" } else { "stock" } data-testid="stock">{move || stock_label(stock.get())}</p>
+        <form class="add-to-cart" id=format!("buy-{product_id}") method="post" action="/api/cart_add" on:submit=move |ev| {
+            let fields = Fields::submitted(&ev);
+            let quantity = fields.get("quantity").parse().unwrap_or(0);
+            let variant_id = fields.get("variant_id").parse().unwrap_or(0);
             track(EventKind::CartAdd { product_id, quantity });
-            add.dispatch(AddToCart { product_id, variant_id: chosen.get_untracked(), quantity });
+            add.dispatch(AddToCart { product_id, variant_id, quantity });
         }>
             <input type="hidden" name="product_id" value=product_id.to_string() />
-            {only.map(|id| view! { <input type="hidden" name="variant_id" value=id.to_string() /> })}
-            {picker}
-            <label>"Quantity "
-                <input type="number" name="quantity" min="1" max="99" required value="1"
-                    prop:value=move || quantity.get().to_string()
-                    on:input=move |ev| quantity.set(event_target_value(&ev).parse().unwrap_or(0)) />
-            </label>
-            <button type="submit" disabled=move || shown() <= 0 || add.pending().get()>"Add to cart"</button>
+            <label>"Quantity "<input type="number" name="quantity" min="1" max="99" required value="1" /></label>
+            <button type="submit" disabled=move || stock.get() <= 0 || add.pending().get()>"Add to cart"</button>
         </form>
         <p class="notice" role="status">
             {move || add.value().get().map(|result| match result {

@@ -43,7 +43,7 @@ pub fn CheckoutPage() -> impl IntoView {
                             <h2>"Your order"</h2>
                             <ul>
                                 {c.lines.into_iter().map(|line| view! {
-                                    <li>{format!("{} × {}", line.quantity, line.title())}<span>{format_price(line.line_total_cents(), &line.currency)}</span></li>
+                                    <li>{format!("{} × {}", line.quantity, line.title)}<span>{format_price(line.line_total_cents(), &line.currency)}</span></li>
                                 }).collect_view()}
                             </ul>
                             <p class="total">"Total "<strong>{total}</strong></p>

@@ -249,8 +249,7 @@ impl Product {
     /// The variants on sale, in the shop's order, with their stock read when asked (a product without options has
     /// one, with no choices).
     async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<Variant>> {
-        let level = app::catalog::store::stock_level(&state(ctx).pool, self.0.id).await.or_refused()?;
-        let live = level.map(|level| level.variants).unwrap_or_default();
+        let live = app::catalog::store::variant_stocks(&state(ctx).pool, self.0.id).await.or_refused()?;
         Ok(self
             .0
             .variants

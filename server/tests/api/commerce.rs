@@ -139,7 +139,7 @@ async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the
     let added = app.add_variant_to_cart(id, l_slate, 1).await;
     assert_eq!(added.status(), StatusCode::OK);
     let cart: Value = added.json().await.unwrap();
-    assert_eq!(cart["lines"][0]["variant"], "L · Slate");
+    assert_eq!(cart["lines"][0]["title"], "Merino Base Layer (L · Slate)");
     let order = app.checked_out().await;
     assert_eq!(app.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), StatusCode::OK);
     let (status, sku): (String, String) = sqlx::query_as(

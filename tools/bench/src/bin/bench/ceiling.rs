@@ -212,12 +212,11 @@ async fn product(State(pool): State<PgPool>, Path(slug): Path<String>) -> Answer
                 p.breadcrumb { a href={ "/products?category=" (p.category_slug) } { (p.category_name) } }
                 h1 { (p.name) }
                 p."price big" { (format_price(p.price_cents, &p.currency)) }
+                (variant_picker(&p))
                 leptos-island data-component="BuyBox" data-props=(buy_box_props(&p)) {
                     p.stock."low"[p.stock <= 5] data-testid="stock" { (app::catalog::stock_label(p.stock)) }
-                    form.add-to-cart method="post" action="/api/cart_add" {
+                    form.add-to-cart id={ "buy-" (p.id) } method="post" action="/api/cart_add" {
                         input type="hidden" name="product_id" value=(p.id);
-                        @if let Some(only) = p.only_variant() { input type="hidden" name="variant_id" value=(only.id); }
-                        (variant_picker(&p))
                         label { "Quantity " input type="number" name="quantity" min="1" max="99" required value="1"; }
                         button type="submit" disabled[p.stock <= 0] { "Add to cart" }
                     }
@@ -234,17 +233,15 @@ async fn product(State(pool): State<PgPool>, Path(slug): Path<String>) -> Answer
 
 /// The product page's buy box props, as the island gets them.
 fn buy_box_props(p: &app::catalog::ProductDetail) -> String {
-    serde_json::json!({
-        "product_id": p.id, "stock": p.stock, "currency": p.currency, "options": p.options, "variants": p.variants,
-    })
-    .to_string()
+    serde_json::json!({ "product_id": p.id, "stock": p.stock }).to_string()
 }
 
 /// The variant picker the product page renders for a product with options.
 fn variant_picker(p: &app::catalog::ProductDetail) -> maud::Markup {
     use app::variants::{combinations, variant_label};
     if p.options.is_empty() {
-        return html! {};
+        let only = p.only_variant().map(|v| v.id);
+        return html! { input type="hidden" name="variant_id" value=[only] form={ "buy-" (p.id) }; };
     }
     let legend = p.options.iter().map(|group| group.name.clone()).collect::<Vec<_>>().join(" and ");
     html! {
@@ -253,7 +250,7 @@ fn variant_picker(p: &app::catalog::ProductDetail) -> maud::Markup {
             @for (choice, variant) in combinations(&p.options, &p.variants) {
                 @match variant {
                     Some(v) => label.variant."sold-out"[v.stock <= 0] {
-                        input type="radio" name="variant_id" value=(v.id) required disabled[v.stock <= 0];
+                        input type="radio" name="variant_id" value=(v.id) form={ "buy-" (p.id) } required disabled[v.stock <= 0];
                         span.variant-name { (variant_label(&choice)) }
                         span.variant-price { (format_price(v.price_cents, &p.currency)) }
                         span.variant-stock { (app::catalog::stock_label(v.stock)) }
