@@ -1,5 +1,5 @@
 import { expect, type Page } from "@playwright/test";
-import { test, openHydrated, signIn, sqlValue } from "./helpers";
+import { test, openHydrated, pay, reserveTo, signIn, sqlValue } from "./helpers";
 
 /** Browse → search → filter → product → add to cart → sign in → checkout; returns on the order page. */
 async function shopUntilPayment(page: Page, login: string) {
@@ -35,22 +35,9 @@ async function shopUntilPayment(page: Page, login: string) {
   await expect(page).toHaveURL(/\/checkout$/);
   await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
 
-  await page.getByLabel("Full name").fill("Sam Shopper");
-  await page.getByLabel("Street address").fill("1 Main Street");
-  await page.getByLabel("City").fill("Berlin");
-  await page.getByLabel("Postcode").fill("10115");
-  await page.getByLabel("Country code").fill("DE");
-  await page.getByRole("button", { name: "Reserve and continue to payment" }).click();
-  await expect(page).toHaveURL(/\/orders\/[0-9a-f-]{36}$/);
+  await reserveTo(page, "Sam Shopper");
   await expect(page.getByTestId("order-status")).toHaveText("Awaiting payment");
   await expect(page.getByTestId("cart-count")).toHaveText("0");
-}
-
-async function pay(page: Page, card: string) {
-  await page.getByLabel("Card number").fill(card);
-  await page.getByLabel("Expiry (MM/YY)").fill("12/40");
-  await page.getByLabel("CVC").fill("123");
-  await page.getByRole("button", { name: "Pay now" }).click();
 }
 
 test("a shopper buys with the success card and finds the order in the history", async ({ page }) => {

@@ -38,6 +38,25 @@ export async function signIn(page: Page, login: string) {
   await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
 }
 
+/** On the checkout page: fills the shipping address for `name` and reserves; returns on the order page. */
+export async function reserveTo(page: Page, name: string) {
+  await page.getByLabel("Full name").fill(name);
+  await page.getByLabel("Street address").fill("1 Main Street");
+  await page.getByLabel("City").fill("Berlin");
+  await page.getByLabel("Postcode").fill("10115");
+  await page.getByLabel("Country code").fill("DE");
+  await page.getByRole("button", { name: "Reserve and continue to payment" }).click();
+  await expect(page).toHaveURL(/\/orders\/[0-9a-f-]{36}$/);
+}
+
+/** On an order awaiting payment: pays with `card` (a valid expiry and CVC). */
+export async function pay(page: Page, card: string) {
+  await page.getByLabel("Card number").fill(card);
+  await page.getByLabel("Expiry (MM/YY)").fill("12/40");
+  await page.getByLabel("CVC").fill("123");
+  await page.getByRole("button", { name: "Pay now" }).click();
+}
+
 export interface TopicEvent {
   type: string;
   path: string;

@@ -1,7 +1,7 @@
 //! The demo catalog: believable products in several categories, each with a generated SVG image.
 
 use app::{
-    admin::variant_editor::generated_sku,
+    admin::variant_editor::{generated_sku, store::write_options},
     catalog::artwork::{product_svg, slugify},
     variants::{combinations, OptionGroup},
 };
@@ -115,17 +115,7 @@ async fn seed_variants(
             choices: choices.iter().map(|choice| choice.to_string()).collect(),
         })
         .collect();
-    for (position, group) in groups.iter().enumerate() {
-        sqlx::query!(
-            "INSERT INTO product_options (product_id, position, name, choices) VALUES ($1, $2, $3, $4)",
-            id,
-            position as i16,
-            group.name,
-            &group.choices
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    write_options(conn, id, &groups).await?;
     sqlx::query!("UPDATE variants SET archived_at = now() WHERE product_id = $1", id).execute(&mut *conn).await?;
     for (position, (options, _)) in combinations(&groups, &[]).into_iter().enumerate() {
         let price_cents = options.iter().any(|choice| choice == dearer.0).then_some(price + dearer.1);

@@ -16,7 +16,8 @@ pub struct CommerceSettings {
     pub reservation: Duration,
     /// The most orders one shopper may have awaiting payment at once…
     pub max_unpaid_orders: u32,
-    /// …and the most units of one product those orders may reserve: no account can take a product off sale.
+    /// …and the most units of one variant those orders may reserve: no account can take a product (or a size of
+    /// it) off sale.
     pub max_reserved_per_product: u32,
 }
 
@@ -30,8 +31,8 @@ impl Default for CommerceSettings {
 ///
 /// Each line takes its variant's units with a conditional `UPDATE … WHERE stock >= quantity`, with the lines'
 /// products locked first in id order (so concurrent checkouts cannot deadlock): when any line cannot be served,
-/// nothing is reserved. A shopper's unpaid orders and the units they hold of each variant are capped (checkouts of one user queue on the user's
-/// row, so the caps hold under concurrency).
+/// nothing is reserved. A shopper's unpaid orders and the units they hold of each variant are capped (checkouts
+/// of one user queue on the user's row, so the caps hold under concurrency).
 pub async fn checkout(
     pool: &PgPool,
     user: Uuid,

@@ -3,7 +3,7 @@
 
 use crate::helpers::{
     shopper::{DECLINED, PROCESSING_ERROR, SUCCEEDS},
-    spawn_app, TestApp,
+    spawn_app, TestApp, Variant,
 };
 use app::{
     cart::{
@@ -82,26 +82,20 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
     assert_eq!(app.stock(id).await, 0, "stock never goes negative");
 }
 
-/// The variants of a product: (id, choices, stock), in the shop's order.
-async fn variants(app: &TestApp, product: i64) -> Vec<(i64, Vec<String>, i32)> {
-    sqlx::query_as(
-        "SELECT id, options, stock FROM variants WHERE product_id = $1 AND archived_at IS NULL ORDER BY position, id",
-    )
-    .bind(product)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap()
+/// The variants of a product on sale, in the shop's order.
+async fn on_sale(app: &TestApp, product: i64) -> Vec<Variant> {
+    app.variants(product).await.into_iter().filter(|variant| !variant.archived).collect()
 }
 
 #[tokio::test]
 async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the_other_sizes_alone() {
     let app = spawn_app().await;
     let (id, _, _) = app.product("merino-base-layer").await;
-    let before = variants(&app, id).await;
+    let before = on_sale(&app, id).await;
     assert_eq!(before.len(), 8, "the demo base layer comes in four sizes and two colours");
-    let m_sand = before.iter().find(|(_, options, _)| options == &["M", "Sand"]).unwrap().0;
+    let m_sand = before.iter().find(|variant| variant.options == ["M", "Sand"]).unwrap().id;
     sqlx::query("UPDATE variants SET stock = 5 WHERE id = $1").bind(m_sand).execute(&app.pool).await.unwrap();
-    let others: Vec<_> = variants(&app, id).await.into_iter().filter(|(variant, _, _)| *variant != m_sand).collect();
+    let others: Vec<_> = on_sale(&app, id).await.into_iter().filter(|variant| variant.id != m_sand).collect();
     let mut buyers = Vec::new();
     for n in 0..20 {
         let buyer = user(&app, &format!("sized-{n}")).await;
@@ -121,11 +115,11 @@ async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the
     for lost in results.iter().filter_map(|r| r.as_ref().err()) {
         assert!(lost.to_string().contains("Merino Base Layer (M · Sand) is out of stock"), "{lost}");
     }
-    let after = variants(&app, id).await;
-    assert_eq!(after.iter().find(|(variant, _, _)| *variant == m_sand).unwrap().2, 0);
-    let untouched: Vec<_> = after.into_iter().filter(|(variant, _, _)| *variant != m_sand).collect();
+    let after = on_sale(&app, id).await;
+    assert_eq!(after.iter().find(|variant| variant.id == m_sand).unwrap().stock, 0);
+    let untouched: Vec<_> = after.into_iter().filter(|variant| variant.id != m_sand).collect();
     assert_eq!(untouched, others, "the other sizes and colours keep every unit");
-    let sum: i32 = untouched.iter().map(|(_, _, stock)| stock).sum();
+    let sum: i32 = untouched.iter().map(|variant| variant.stock).sum();
     assert_eq!(app.stock(id).await, sum, "the product's stock is its variants' sum");
 
     // The winners pay; then an ordinary shopper buys another size through the whole path, and it is paid.
@@ -135,8 +129,8 @@ async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the
         payment::pay(&app.pool, &payments, *buyer, *order, card, &format!("key-{order}")).await.unwrap();
     }
     app.sign_in("shopper", "/").await;
-    let (l_slate, _, l_stock) = untouched.iter().find(|(_, options, _)| options == &["L", "Slate"]).unwrap().clone();
-    let added = app.add_variant_to_cart(id, l_slate, 1).await;
+    let l_slate = untouched.iter().find(|variant| variant.options == ["L", "Slate"]).unwrap().clone();
+    let added = app.add_variant_to_cart(id, l_slate.id, 1).await;
     assert_eq!(added.status(), StatusCode::OK);
     let cart: Value = added.json().await.unwrap();
     assert_eq!(cart["lines"][0]["title"], "Merino Base Layer (L · Slate)");
@@ -151,19 +145,19 @@ async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the
     .await
     .unwrap();
     assert_eq!((status.as_str(), sku.as_str()), ("paid", "MERINO-BASE-LAYER-L-SLATE"));
-    let l_now = variants(&app, id).await.into_iter().find(|(variant, _, _)| *variant == l_slate).unwrap().2;
-    assert_eq!(l_now, l_stock - 1);
+    let l_now = on_sale(&app, id).await.into_iter().find(|variant| variant.id == l_slate.id).unwrap().stock;
+    assert_eq!(l_now, l_slate.stock - 1);
 }
 
 #[tokio::test]
 async fn a_product_with_options_needs_a_choice_and_sold_out_choices_are_marked_not_hidden() {
     let app = spawn_app().await;
     let (id, _, _) = app.product("canvas-field-jacket").await;
-    let sizes = variants(&app, id).await;
+    let sizes = on_sale(&app, id).await;
     let refused = app.add_to_cart(id, 1).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().await.unwrap().contains("Choose the size of Canvas Field Jacket first"));
-    let stranger = variants(&app, app.product("wool-beanie").await.0).await[0].0;
+    let stranger = on_sale(&app, app.product("wool-beanie").await.0).await[0].id;
     let wrong = app.add_variant_to_cart(id, stranger, 1).await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY, "another product's variant is refused");
 
@@ -172,16 +166,13 @@ async fn a_product_with_options_needs_a_choice_and_sold_out_choices_are_marked_n
     sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = $1").bind(id).execute(&app.pool).await.unwrap();
     let html = app.client.get(app.url("/product/canvas-field-jacket")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Out of stock"));
-    for (_, options, _) in &sizes {
-        assert!(
-            html.contains(&format!(r#"<span class="variant-name">{}</span>"#, options[0])),
-            "{} is listed",
-            options[0]
-        );
+    for size in &sizes {
+        let listed = format!(r#"<span class="variant-name">{}</span>"#, size.options[0]);
+        assert!(html.contains(&listed), "{} is listed", size.options[0]);
     }
     assert_eq!(html.matches(r#"name="variant_id""#).count(), sizes.len());
     assert_eq!(html.matches(r#"required disabled"#).count(), sizes.len(), "every choice is disabled");
-    let sold_out = app.add_variant_to_cart(id, sizes[1].0, 1).await;
+    let sold_out = app.add_variant_to_cart(id, sizes[1].id, 1).await;
     assert_eq!(sold_out.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(sold_out.text().await.unwrap().contains("Canvas Field Jacket (M) is out of stock"));
     let search = app
@@ -195,11 +186,11 @@ async fn a_product_with_options_needs_a_choice_and_sold_out_choices_are_marked_n
     assert!(found["products"].as_array().unwrap().iter().all(|p| p["slug"] != "canvas-field-jacket"));
 
     // One size comes back: it can be bought again, through to payment.
-    sqlx::query("UPDATE variants SET stock = 2 WHERE id = $1").bind(sizes[1].0).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE variants SET stock = 2 WHERE id = $1").bind(sizes[1].id).execute(&app.pool).await.unwrap();
     let html = app.client.get(app.url("/product/canvas-field-jacket")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Only 2 left"));
     app.sign_in("shopper", "/").await;
-    assert_eq!(app.add_variant_to_cart(id, sizes[1].0, 1).await.status(), StatusCode::OK);
+    assert_eq!(app.add_variant_to_cart(id, sizes[1].id, 1).await.status(), StatusCode::OK);
     let order = app.checked_out().await;
     assert_eq!(app.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), StatusCode::OK);
     assert_eq!(app.stock(id).await, 1);

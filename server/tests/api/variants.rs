@@ -4,7 +4,7 @@
 use crate::helpers::{
     postgres::create_database,
     shopper::{refusal, SUCCEEDS},
-    spawn_app, TestApp,
+    TestApp, Variant,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -127,7 +127,7 @@ async fn the_variants_migration_moves_a_catalog_without_variants_without_loss() 
 
 /// Posts a plain back-office form as the browser does, not following the redirect: `Ok` with where it points, or
 /// `Err` with the error it carries back to the page.
-async fn post_form(app: &TestApp, function: &str, form: &[(&str, String)]) -> Result<String, String> {
+async fn post_form(app: &TestApp, function: &str, form: &[(String, String)]) -> Result<String, String> {
     let response = app
         .client
         .post(app.url(&format!("/api/{function}")))
@@ -146,43 +146,62 @@ async fn post_form(app: &TestApp, function: &str, form: &[(&str, String)]) -> Re
     }
 }
 
-async fn set_options(app: &TestApp, product: i64, options: &str) -> Result<String, String> {
-    post_form(app, "admin_set_options", &[("product_id", product.to_string()), ("options", options.to_string())]).await
+/// One row of the variants form as an admin submits it: the variant, its new price (blank: the product's), stock
+/// (the form showed `stock_was`), position and archived box.
+struct Row<'a> {
+    variant: &'a Variant,
+    price: &'a str,
+    stock: i32,
+    stock_was: i32,
+    position: usize,
+    archived: bool,
 }
 
-async fn variants_of(app: &TestApp, product: i64) -> Vec<(i64, String, Vec<String>, i32, bool)> {
-    sqlx::query_as(
-        "SELECT id, sku, options, stock, archived_at IS NOT NULL FROM variants WHERE product_id = $1 ORDER BY archived_at IS NOT NULL, position, id",
-    )
-    .bind(product)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap()
+async fn save_variants(app: &TestApp, product: i64, rows: &[Row<'_>]) -> Result<String, String> {
+    let mut form = vec![("product_id".to_string(), product.to_string())];
+    for (i, row) in rows.iter().enumerate() {
+        let field = |name: &str| format!("rows[{i}][{name}]");
+        form.push((field("id"), row.variant.id.to_string()));
+        form.push((field("sku"), row.variant.sku.to_lowercase()));
+        form.push((field("price"), row.price.to_string()));
+        form.push((field("stock"), row.stock.to_string()));
+        form.push((field("stock_was"), row.stock_was.to_string()));
+        form.push((field("position"), row.position.to_string()));
+        if row.archived {
+            form.push((field("archived"), "on".into()));
+        }
+    }
+    post_form(app, "admin_save_variants", &form).await
+}
+
+async fn set_options(app: &TestApp, product: i64, options: &str) -> Result<String, String> {
+    let form = [("product_id".into(), product.to_string()), ("options".into(), options.to_string())];
+    post_form(app, "admin_set_options", &form).await
 }
 
 #[tokio::test]
 async fn an_admin_gives_a_product_sizes_and_colours_and_edits_every_variant_in_one_form() {
-    let app = spawn_app().await;
+    // With the worker: the catalog events become notifications.
+    let app = TestApp::builder().with_worker().spawn().await;
     let admin = app.another_browser();
     admin.sign_in("admin", "/").await;
     let (tent, _, tent_stock) = app.product("ridgeline-2-tent").await;
-    let id = tent.to_string();
 
     // A shopper is refused the page and its forms.
     let shopper = app.another_browser();
     shopper.sign_in("shopper", "/").await;
     assert!(set_options(&shopper, tent, "Size: S").await.unwrap_err().contains("Forbidden"));
-    assert!(variants_of(&app, tent).await.iter().all(|(_, _, options, _, _)| options.is_empty()));
+    assert!(app.variants(tent).await.iter().all(|variant| variant.options.is_empty()));
 
     // Bad options come back with the reason, and change nothing.
     assert!(set_options(&admin, tent, "Size S, M").await.unwrap_err().contains("has no colon"));
-    assert_eq!(variants_of(&app, tent).await.len(), 1);
+    assert_eq!(app.variants(tent).await.len(), 1);
 
     let saved = set_options(&admin, tent, "Size: S, M\nColour: Sand, Slate").await;
     assert_eq!(saved.unwrap(), format!("/admin/products/{tent}/variants?saved=options"));
-    let made = variants_of(&app, tent).await;
+    let made = app.variants(tent).await;
     let on_sale: Vec<(String, Vec<String>, i32)> =
-        made.iter().filter(|v| !v.4).map(|v| (v.1.clone(), v.2.clone(), v.3)).collect();
+        made.iter().filter(|v| !v.archived).map(|v| (v.sku.clone(), v.options.clone(), v.stock)).collect();
     let expect = |sku: &str, options: [&str; 2]| (sku.to_string(), options.map(String::from).to_vec(), 0);
     assert_eq!(
         on_sale,
@@ -193,32 +212,28 @@ async fn an_admin_gives_a_product_sizes_and_colours_and_edits_every_variant_in_o
             expect("RIDGELINE-2-TENT-M-SLATE", ["M", "Slate"]),
         ]
     );
-    let default = made.iter().find(|v| v.2.is_empty()).unwrap();
-    assert!(default.4 && default.3 == tent_stock, "the default variant is archived with its stock kept");
+    let default = made.iter().find(|v| v.options.is_empty()).unwrap();
+    assert!(default.archived && default.stock == tent_stock, "the default variant is archived with its stock kept");
     assert_eq!(app.stock(tent).await, 0, "nothing on sale until the sizes get stock");
 
     // The page lists them; one form sets every stock, a price, a new order, and archives one.
     let page = admin.client.get(admin.url(&format!("/admin/products/{tent}/variants"))).send().await.unwrap();
     let page = page.text().await.unwrap();
     assert!(page.contains("RIDGELINE-2-TENT-M-SLATE") && page.contains("Size: S, M\nColour: Sand, Slate"));
-    let rows: Vec<&(i64, String, Vec<String>, i32, bool)> = made.iter().filter(|v| !v.4).collect();
-    let mut form = vec![("product_id", id.clone())];
-    let fields = ["id", "sku", "price", "stock", "stock_was", "position", "archived"];
-    let names: Vec<Vec<String>> =
-        (0..rows.len()).map(|i| fields.iter().map(|f| format!("rows[{i}][{f}]")).collect()).collect();
-    for (i, row) in rows.iter().enumerate() {
-        let n = &names[i];
-        form.push((n[0].as_str(), row.0.to_string()));
-        form.push((n[1].as_str(), row.1.to_lowercase()));
-        form.push((n[2].as_str(), if i == 3 { "309.00".into() } else { String::new() }));
-        form.push((n[3].as_str(), (i as i32 + 1).to_string()));
-        form.push((n[4].as_str(), "0".into()));
-        form.push((n[5].as_str(), (10 - i).to_string()));
-        if i == 0 {
-            form.push((n[6].as_str(), "on".into()));
-        }
-    }
-    let saved = post_form(&admin, "admin_save_variants", &form).await;
+    let rows: Vec<&Variant> = made.iter().filter(|v| !v.archived).collect();
+    let edits: Vec<Row> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, variant)| Row {
+            variant,
+            price: if i == 3 { "309.00" } else { "" },
+            stock: i as i32 + 1,
+            stock_was: 0,
+            position: 10 - i,
+            archived: i == 0,
+        })
+        .collect();
+    let saved = save_variants(&admin, tent, &edits).await;
     assert_eq!(saved.unwrap(), format!("/admin/products/{tent}/variants?saved=variants"));
     assert_eq!(app.stock(tent).await, 2 + 3 + 4, "S · Sand is archived; the others are on sale");
     let detail: Value = app
@@ -256,7 +271,7 @@ async fn an_admin_gives_a_product_sizes_and_colours_and_edits_every_variant_in_o
 
     // A shopper must choose; the choice is bought through to payment, at its own price.
     assert_eq!(shopper.add_to_cart(tent, 1).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let m_slate = rows[3].0;
+    let m_slate = rows[3].id;
     assert_eq!(shopper.add_variant_to_cart(tent, m_slate, 1).await.status(), StatusCode::OK);
     let order = shopper.checked_out().await;
     assert_eq!(shopper.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), StatusCode::OK);
@@ -266,6 +281,32 @@ async fn an_admin_gives_a_product_sizes_and_colours_and_edits_every_variant_in_o
         .await
         .unwrap();
     assert_eq!(total, 30900);
+
+    // M · Sand sells out and comes back: only the shopper holding M · Sand hears of it, not one holding M · Slate.
+    // (Who holds what is read when an event is handled: first let the two events above be handled, each a line
+    // in the admins' feed.)
+    assert_eq!(app.wait_for_count("SELECT count(*) FROM notifications WHERE kind = 'catalog_change'", 2).await, 2);
+    let (holder, other) = (app.another_browser(), app.another_browser());
+    holder.sign_in("sand-holder", "/").await;
+    other.sign_in("slate-holder", "/").await;
+    let m_sand = rows[2];
+    assert_eq!(holder.add_variant_to_cart(tent, m_sand.id, 1).await.status(), StatusCode::OK);
+    assert_eq!(other.add_variant_to_cart(tent, m_slate, 1).await.status(), StatusCode::OK);
+    let row = |stock, stock_was| Row { variant: m_sand, price: "", stock, stock_was, position: 8, archived: false };
+    save_variants(&admin, tent, &[row(0, 3)]).await.unwrap();
+    save_variants(&admin, tent, &[row(5, 0)]).await.unwrap();
+    let told = "SELECT count(*) FROM notifications WHERE kind = 'back_in_stock'";
+    assert_eq!(app.wait_for_count(told, 1).await, 1);
+    let (message, holds_sand): (String, bool) = sqlx::query_as(
+        "SELECT n.message, EXISTS (SELECT 1 FROM orders o JOIN order_lines l ON l.order_id = o.id
+                                   WHERE o.user_id = n.user_id AND o.status = 'cart' AND l.variant_id = $1)
+         FROM notifications n WHERE n.kind = 'back_in_stock'",
+    )
+    .bind(m_sand.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((message.as_str(), holds_sand), ("Ridgeline 2 Tent is back in stock in M · Sand.", true));
 
     // Without options again, the product is sold as its default variant, with the stock it kept.
     let cleared = set_options(&admin, tent, "").await;

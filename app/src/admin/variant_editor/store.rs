@@ -34,6 +34,23 @@ pub async fn editor(pool: &PgPool, id: i64) -> Result<Option<VariantEditor>, sql
     Ok(Some(VariantEditor { product, options, variants }))
 }
 
+/// Replaces a product's option groups (inside the caller's transaction; its variants are the caller's to match).
+pub async fn write_options(conn: &mut PgConnection, id: i64, groups: &[OptionGroup]) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM product_options WHERE product_id = $1", id).execute(&mut *conn).await?;
+    for (position, group) in groups.iter().enumerate() {
+        sqlx::query!(
+            "INSERT INTO product_options (product_id, position, name, choices) VALUES ($1, $2, $3, $4)",
+            id,
+            position as i16,
+            group.name,
+            &group.choices
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// A SKU no variant uses yet: the one made from the slug and choices, or it with `-2`, `-3`…
 async fn free_sku(conn: &mut PgConnection, slug: &str, options: &[String]) -> Result<String, sqlx::Error> {
     let base = generated_sku(slug, options);
@@ -55,18 +72,7 @@ async fn free_sku(conn: &mut PgConnection, slug: &str, options: &[String]) -> Re
 pub async fn set_options(pool: &PgPool, actor: Uuid, id: i64, groups: &[OptionGroup]) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let before = lock_state(&mut tx, id).await?;
-    sqlx::query!("DELETE FROM product_options WHERE product_id = $1", id).execute(&mut *tx).await?;
-    for (position, group) in groups.iter().enumerate() {
-        sqlx::query!(
-            "INSERT INTO product_options (product_id, position, name, choices) VALUES ($1, $2, $3, $4)",
-            id,
-            position as i16,
-            group.name,
-            &group.choices
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
+    write_options(&mut tx, id, groups).await?;
     let wanted: Vec<Vec<String>> = combinations(groups, &[]).into_iter().map(|(options, _)| options).collect();
     for (position, options) in wanted.iter().enumerate() {
         let known = before.variants.iter().find(|variant| &variant.options == options);

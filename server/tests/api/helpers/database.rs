@@ -56,6 +56,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A product's variants, on sale first, each in the shop's order.
+    pub async fn variants(&self, product: i64) -> Vec<Variant> {
+        sqlx::query_as(
+            "SELECT id, sku, options, stock, archived_at IS NOT NULL AS archived FROM variants WHERE product_id = $1
+             ORDER BY archived_at IS NOT NULL, position, id",
+        )
+        .bind(product)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
     pub async fn stock(&self, id: i64) -> i32 {
         sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&self.pool).await.unwrap()
     }
@@ -81,4 +93,14 @@ impl TestApp {
     pub async fn gateway_outage(&self, mode: &str) {
         sqlx::query("UPDATE test_gateway_outage SET mode = $1").bind(mode).execute(&self.pool).await.unwrap();
     }
+}
+
+/// A variant as the tests read it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Variant {
+    pub id: i64,
+    pub sku: String,
+    pub options: Vec<String>,
+    pub stock: i32,
+    pub archived: bool,
 }

@@ -9,6 +9,7 @@
 pub mod balancer;
 pub mod broker;
 mod database;
+pub use database::Variant;
 pub mod event_stream;
 pub mod oidc;
 pub mod postgres;
