@@ -20,6 +20,7 @@ pub mod notices;
 pub mod notifications;
 pub mod orders;
 pub mod page;
+pub mod promotions;
 pub mod recommend;
 #[cfg(feature = "ssr")]
 pub mod resilience;
@@ -190,6 +191,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/orders/:id") view=admin::AdminOrderPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/visits") view=journeys::AdminVisitsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/insights") view=insights::AdminInsightsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/promotions") view=promotions::AdminPromotionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/promotions/new") view=promotions::AdminPromotionPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/promotions/:id") view=promotions::AdminPromotionPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::AdminUsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/webhooks") view=webhooks::AdminWebhooksPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/webhooks/:id") view=webhooks::AdminWebhookPage ssr=SsrMode::Async />

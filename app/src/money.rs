@@ -19,6 +19,11 @@ pub fn format_price(minor_units: i64, currency: &str) -> String {
     }
 }
 
+/// An amount as a person types it back into a form (`1250` → `12.50`); what [`parse_price`] reads.
+pub fn plain_amount(minor_units: i64) -> String {
+    format!("{}.{:02}", minor_units / 100, minor_units % 100)
+}
+
 /// Reads a price typed by a person (`12`, `12.5`, `12.50`, `1,299.00`) into minor units; `None` if it is not one.
 pub fn parse_price(raw: &str) -> Option<i64> {
     let cleaned: String = raw.trim().trim_start_matches(['€', '$', '£']).chars().filter(|c| *c != ',').collect();

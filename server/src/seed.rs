@@ -179,6 +179,19 @@ pub async fn seed_demo_catalog(pool: &PgPool) -> Result<u64, sqlx::Error> {
     for (slug, groups, dearer) in VARIANTS {
         seed_variants(&mut tx, slug, groups, *dearer).await?;
     }
+    // Two codes a merchant might run (and the README names): none applies until a shopper enters it, so the demo's
+    // prices are the catalog's.
+    sqlx::query!(
+        r#"
+        INSERT INTO promotions (name, code, kind, amount, target, min_subtotal_cents, category_slugs, first_order_only,
+                                per_customer_limit)
+        VALUES ('Welcome: 10 % off a first order', 'WELCOME10', 'percent', 10, 'order', 0, '{}', true, 1),
+               ('€5 off each kitchen item over €50', 'KITCHEN5', 'fixed', 500, 'lines', 5000, '{kitchen}', false, NULL)
+        ON CONFLICT (code) DO NOTHING
+        "#
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(added)
 }

@@ -160,7 +160,7 @@ fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Categ
                     }).collect_view()}
                 </select>
             </label>
-            <label>"Price (EUR)"<input name="form[price]" required inputmode="decimal" value=field(|p| format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100)) /></label>
+            <label>"Price (EUR)"<input name="form[price]" required inputmode="decimal" value=field(|p| crate::money::plain_amount(p.price_cents)) /></label>
             <label>{if per_variant { "Stock (the sum of its variants': change it on the variants page)" } else { "Stock" }}
                 <input name="form[stock]" required type="number" min="0" max="1000000" readonly=per_variant value=field(|p| p.stock.to_string()) /></label>
             <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>
@@ -340,7 +340,7 @@ fn AdminOrderView(order: ManagedOrder) -> impl IntoView {
             <p>{format!("Placed {} by {}", summary.created_at.format("%Y-%m-%d %H:%M UTC"), order.shopper)}
                 {order.shopper_email.map(|email| format!(" <{email}>"))}</p>
             <OrderActions id status />
-            {crate::orders::views::order_record(&summary.currency, summary.total_cents, detail.lines, detail.address, detail.history, detail.payments, |line| format!("/admin/products/{}", line.product_id))}
+            {crate::orders::views::order_record(detail, |line| format!("/admin/products/{}", line.product_id))}
         </article>
     }
 }

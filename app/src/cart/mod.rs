@@ -60,11 +60,18 @@ impl CartLine {
     }
 }
 
-/// The whole cart.
+/// The whole cart, priced on the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Cart {
     pub order_id: Option<Uuid>,
     pub lines: Vec<CartLine>,
+    /// The cart table's foot as the server wrote it (every value escaped): the subtotal, each discount, what the
+    /// code needs if it does not apply, and the total. The browser shows it as it is, so its bundle carries no
+    /// pricing.
+    pub foot: String,
+    /// The subtotal, the discounts and the total (on the server only).
+    #[serde(skip)]
+    pub pricing: crate::promotions::Pricing,
 }
 
 impl Cart {
@@ -72,7 +79,8 @@ impl Cart {
         self.lines.iter().map(|line| line.quantity).sum()
     }
 
-    pub fn total_cents(&self) -> i64 {
+    /// What the lines come to before any discount.
+    pub fn subtotal_cents(&self) -> i64 {
         self.lines.iter().map(CartLine::line_total_cents).sum()
     }
 
@@ -139,6 +147,46 @@ pub async fn set_cart_quantity(
     Ok(store::load(&pool, owner).await?)
 }
 
+/// Applies a coupon code to this visit's or shopper's cart, or says why it does not apply. A plain form: back to
+/// the cart.
+#[server(endpoint = "cart_coupon")]
+pub async fn apply_coupon(code: String) -> Result<(), AppError> {
+    apply_coupon_for(&ctx::pool()?, owner().await?, ctx::visit_id().await?, &code).await?;
+    leptos_axum::redirect("/cart");
+    Ok(())
+}
+
+/// Applies `code` to `owner`'s cart (the code, in capitals), or refuses it with the reason in words; either way
+/// the clickstream records it under `visit` (`coupon_applied`, or `coupon_rejected` with the reason). The server
+/// function and the GraphQL API both apply codes here.
+#[cfg(feature = "ssr")]
+pub async fn apply_coupon_for(pool: &sqlx::PgPool, owner: Owner, visit: Uuid, code: &str) -> Result<String, AppError> {
+    use crate::tracking::{server_events, EventKind};
+    // What the shopper typed, as the clickstream may keep it: short, and without control characters.
+    let typed: String = code.trim().chars().filter(|c| !c.is_control()).take(40).collect();
+    let outcome = store::apply_code(pool, owner, &typed).await?;
+    let kind = match &outcome {
+        Ok(code) => EventKind::CouponApplied { code: code.clone() },
+        Err((refusal, _)) => EventKind::CouponRejected { code: typed.to_uppercase(), reason: refusal.reason().into() },
+    };
+    let user = match owner {
+        Owner::User(user) => Some(user),
+        Owner::Visit(_) => None,
+    };
+    // Each attempt is its own event.
+    let event = server_events::record(visit, user, kind, "/cart".into(), &Uuid::new_v4().to_string());
+    server_events::emit(pool, &event).await;
+    outcome.map_err(|(_, message)| AppError::Invalid(message))
+}
+
+/// Takes the code off the cart.
+#[server(endpoint = "cart_coupon_remove")]
+pub async fn remove_coupon() -> Result<(), AppError> {
+    store::remove_code(&ctx::pool()?, owner().await?).await?;
+    leptos_axum::redirect("/cart");
+    Ok(())
+}
+
 /// This request's cart, loaded once on the server for the header's count and the page that shows it.
 #[derive(Clone, Copy)]
 pub struct CartState {
@@ -185,8 +233,8 @@ mod tests {
 
     #[test]
     fn totals_are_exact_in_minor_units() {
-        let cart = Cart { order_id: None, lines: vec![line(1999, 3), line(1, 1)] };
-        assert_eq!(cart.total_cents(), 5998);
+        let cart = Cart { lines: vec![line(1999, 3), line(1, 1)], ..Cart::default() };
+        assert_eq!(cart.subtotal_cents(), 5998);
         assert_eq!(cart.item_count(), 4);
     }
 

@@ -3,6 +3,7 @@
 use super::Owner;
 use super::{Cart, CartLine, MAX_LINE_QUANTITY};
 use crate::error::AppError;
+use crate::promotions::{self, rules, Pricing, Refusal};
 use crate::variants::{titled, variant_label};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -47,16 +48,23 @@ async fn find_or_create(conn: &mut PgConnection, owner: Owner) -> Result<Uuid, s
     find(conn, owner).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Loads the owner's cart with current prices and stock.
-pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
+/// The owner's cart as read, before pricing: its lines, the same lines as the promotion rules see them, and its
+/// code.
+struct Read {
+    cart: Cart,
+    lines: Vec<rules::Line>,
+    coupon: Option<i64>,
+}
+
+async fn read(conn: &mut PgConnection, owner: Owner) -> Result<Read, sqlx::Error> {
     let (user, visit) = match owner {
         Owner::User(user) => (Some(user), None),
         Owner::Visit(visit) => (None, Some(visit)),
     };
     let rows = sqlx::query!(
         r#"
-        SELECT o.id AS order_id, l.product_id, l.variant_id, v.sku, v.options, p.slug, p.name,
-               COALESCE(v.price_cents, p.price_cents) AS "price_cents!", p.currency, l.quantity,
+        SELECT o.id AS order_id, o.coupon_promotion_id, l.product_id, l.variant_id, v.sku, v.options, p.slug, p.name,
+               p.category_slug, COALESCE(v.price_cents, p.price_cents) AS "price_cents!", p.currency, l.quantity,
                CASE WHEN v.archived_at IS NULL THEN v.stock ELSE 0 END AS "stock!"
         FROM orders o
         JOIN order_lines l ON l.order_id = o.id
@@ -69,30 +77,144 @@ pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
         user,
         visit
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
-    Ok(Cart {
-        order_id: rows.first().map(|row| row.order_id),
-        lines: rows
-            .into_iter()
-            .map(|row| {
-                let variant = variant_label(&row.options);
-                CartLine {
-                    product_id: row.product_id,
-                    variant_id: row.variant_id,
-                    sku: row.sku,
-                    title: titled(&row.name, &variant),
-                    variant,
-                    slug: row.slug,
-                    name: row.name,
-                    unit_price_cents: row.price_cents,
-                    currency: row.currency,
-                    quantity: row.quantity,
-                    stock: row.stock,
-                }
-            })
-            .collect(),
+    let lines = rows
+        .iter()
+        .map(|row| rules::Line {
+            product_id: row.product_id,
+            category: row.category_slug.clone(),
+            unit_price_cents: row.price_cents,
+            quantity: row.quantity,
+        })
+        .collect();
+    Ok(Read {
+        coupon: rows.first().and_then(|row| row.coupon_promotion_id),
+        lines,
+        cart: Cart {
+            order_id: rows.first().map(|row| row.order_id),
+            lines: rows
+                .into_iter()
+                .map(|row| {
+                    let variant = variant_label(&row.options);
+                    CartLine {
+                        product_id: row.product_id,
+                        variant_id: row.variant_id,
+                        sku: row.sku,
+                        title: titled(&row.name, &variant),
+                        variant,
+                        slug: row.slug,
+                        name: row.name,
+                        unit_price_cents: row.price_cents,
+                        currency: row.currency,
+                        quantity: row.quantity,
+                        stock: row.stock,
+                    }
+                })
+                .collect(),
+            ..Cart::default()
+        },
     })
+}
+
+fn user_of(owner: Owner) -> Option<Uuid> {
+    match owner {
+        Owner::User(user) => Some(user),
+        Owner::Visit(_) => None,
+    }
+}
+
+/// Prices lines with the promotions on offer and the code `coupon` (see [`rules`]).
+async fn price(
+    conn: &mut PgConnection,
+    lines: &[rules::Line],
+    currency: &str,
+    coupon: Option<i64>,
+    user: Option<Uuid>,
+) -> Result<Pricing, sqlx::Error> {
+    if lines.is_empty() {
+        return Ok(Pricing::default());
+    }
+    let offers = promotions::store::offers(conn, coupon, user).await?;
+    let shopper = rules::Shopper { first_order: offers.first_order, now: chrono::Utc::now() };
+    Ok(rules::price(lines, currency, &offers.automatic, offers.coupon.as_ref(), shopper))
+}
+
+/// Loads the owner's cart with current prices, stock and discounts.
+pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let Read { mut cart, lines, coupon } = read(&mut conn, owner).await?;
+    cart.pricing = price(&mut conn, &lines, cart.currency(), coupon, user_of(owner)).await?;
+    cart.foot = foot(&cart.pricing, cart.currency());
+    Ok(cart)
+}
+
+/// The cart table's foot (five columns): the subtotal and each discount when there are any, the code's refusal
+/// when it does not apply, and the total. Every value is escaped.
+fn foot(pricing: &Pricing, currency: &str) -> String {
+    use crate::{escape_html, money::format_price};
+    let row = |label: &str, amount: String, class: &str, testid: &str| {
+        format!(
+            r#"<tr class="{class}"><th colspan="3">{}</th><td data-testid="{testid}">{}</td><td></td></tr>"#,
+            escape_html(label),
+            escape_html(&amount)
+        )
+    };
+    let mut html = String::new();
+    if !pricing.discounts.is_empty() {
+        html += &row("Subtotal", format_price(pricing.subtotal_cents, currency), "subtotal", "cart-subtotal");
+    }
+    for discount in &pricing.discounts {
+        let amount = format!("−{}", format_price(discount.amount_cents, currency));
+        html += &row(&discount.title(), amount, "discount", "cart-discount");
+    }
+    if let Some(rules::CouponState { code, refused: Some(refusal) }) = &pricing.coupon {
+        html += &format!(
+            r#"<tr class="coupon-refused"><td colspan="5" role="status">{}</td></tr>"#,
+            escape_html(&refusal.message(code, currency))
+        );
+    }
+    html + &row("Total", format_price(pricing.total_cents, currency), "total", "cart-total")
+}
+
+/// A code applied (in capitals), or why not: the refusal and its words.
+pub type Applied = Result<String, (Refusal, String)>;
+
+/// Applies a code to the owner's cart when it applies to it now (the cart keeps no code it cannot use). An empty
+/// cart takes no code.
+pub async fn apply_code(pool: &PgPool, owner: Owner, typed: &str) -> Result<Applied, AppError> {
+    let mut conn = pool.acquire().await?;
+    let Read { cart, lines, .. } = read(&mut conn, owner).await?;
+    let Some(order) = cart.order_id else {
+        return Err(AppError::Invalid("Your cart is empty: add something to it before entering a code.".into()));
+    };
+    let currency = cart.currency();
+    let refuse = |refusal: Refusal, code: &str| -> Result<Applied, AppError> {
+        Ok(Err((refusal, refusal.message(code, currency))))
+    };
+    let Some(code) = promotions::normalize_code(typed) else {
+        return refuse(Refusal::Unknown, &typed.to_uppercase());
+    };
+    let Some(id) = promotions::store::by_code(&mut conn, &code).await? else {
+        return refuse(Refusal::Unknown, &code);
+    };
+    let pricing = price(&mut conn, &lines, currency, Some(id), user_of(owner)).await?;
+    if let Some(refusal) = pricing.coupon.and_then(|coupon| coupon.refused) {
+        return refuse(refusal, &code);
+    }
+    sqlx::query!("UPDATE orders SET coupon_promotion_id = $2 WHERE id = $1 AND status = 'cart'", order, id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Ok(code))
+}
+
+/// Takes the code off the owner's cart.
+pub async fn remove_code(pool: &PgPool, owner: Owner) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if let Some(cart) = find(&mut tx, owner).await? {
+        sqlx::query!("UPDATE orders SET coupon_promotion_id = NULL WHERE id = $1", cart).execute(&mut *tx).await?;
+    }
+    tx.commit().await
 }
 
 /// What a shopper asks to buy: a product, and which of its variants (`None`: its only one).
@@ -276,6 +398,16 @@ pub async fn merge_visit_cart(pool: &PgPool, visit: Uuid, user: Uuid) -> Result<
                 visit_cart,
                 user_cart,
                 MAX_LINE_QUANTITY
+            )
+            .execute(&mut *tx)
+            .await?;
+            // The code entered before signing in stays (the user's cart's own, when the visit's had none).
+            sqlx::query!(
+                r#"UPDATE orders SET coupon_promotion_id = COALESCE(
+                       (SELECT coupon_promotion_id FROM orders WHERE id = $1), coupon_promotion_id)
+                   WHERE id = $2"#,
+                visit_cart,
+                user_cart
             )
             .execute(&mut *tx)
             .await?;

@@ -1,17 +1,19 @@
 //! The cart page and the header's cart link. The server renders both from the cart it loads; the islands in them
 //! (the count, the cart's lines) share the cart that the last change returned through [`crate::page::shared`].
 
-use super::{Cart, CartState, SetCartQuantity, MAX_LINE_QUANTITY};
+use super::{ApplyCoupon, Cart, CartState, RemoveCoupon, SetCartQuantity, MAX_LINE_QUANTITY};
 use crate::{
     encode_query_value,
     money::format_price,
-    notices::ErrorView,
+    notices::{ErrorView, FormRefusal},
     page::shared,
+    promotions::rules::CouponState,
     recommend::{bought_together, RecommendationShelf},
     tracking::{track, ErrorNotice, EventKind},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
+use server_fn::ServerFn;
 
 /// "Cart 3" in the header, counted on the server; just "Cart" when the cart cannot be read (the catalog may still
 /// come from the cache while the database is away, and a count of 0 would be wrong).
@@ -50,15 +52,41 @@ pub fn CartPage() -> impl IntoView {
     view! {
         <Title text="Your cart" />
         <h1>"Your cart"</h1>
+        <FormRefusal />
         <Suspense fallback=|| view! { <p class="loading">"Loading your cart…"</p> }>
             {move || Suspend::new(async move {
                 match cart.cart.await {
-                    Ok(cart) => view! { <CartLines cart signed_in=user.get().is_some() /> }.into_any(),
+                    Ok(cart) => {
+                        let coupon = (!cart.lines.is_empty()).then(|| view! { <CouponForm applied=cart.pricing.coupon.clone() /> });
+                        view! { <CartLines cart signed_in=user.get().is_some() />{coupon} }.into_any()
+                    }
                     Err(error) => view! { <ErrorView error /> }.into_any(),
                 }
             })}
         </Suspense>
         <RecommendationShelf load=bought_with />
+    }
+}
+
+/// The coupon code: a plain form (no script) that applies it, or the code applied and a way to take it off. What
+/// it takes off is a line of the cart's foot.
+#[component]
+fn CouponForm(applied: Option<CouponState>) -> impl IntoView {
+    match applied {
+        Some(coupon) => view! {
+            <form method="post" action=RemoveCoupon::url() class="coupon-form">
+                <p data-testid="coupon-applied">"Code "<strong>{coupon.code}</strong>" entered."</p>
+                <button type="submit" class="link-button">"Remove the code"</button>
+            </form>
+        }
+        .into_any(),
+        None => view! {
+            <form method="post" action=ApplyCoupon::url() class="coupon-form">
+                <label>"Coupon code "<input name="code" required maxlength="32" autocomplete="off" spellcheck="false" /></label>
+                <button type="submit" class="secondary">"Apply"</button>
+            </form>
+        }
+        .into_any(),
     }
 }
 
@@ -84,7 +112,7 @@ fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
             return view! { <p class="empty">"Your cart is empty. "<a href="/products">"Start shopping"</a></p> }
                 .into_any();
         }
-        let total = format_price(c.total_cents(), c.currency());
+        let foot = c.foot;
         view! {
             <table class="cart-table">
                 <thead><tr><th>"Product"</th><th>"Price"</th><th>"Quantity"</th><th>"Total"</th><th><span class="visually-hidden">"Remove"</span></th></tr></thead>
@@ -114,7 +142,7 @@ fn CartLines(cart: Cart, signed_in: bool) -> impl IntoView {
                         }
                     }).collect_view()}
                 </tbody>
-                <tfoot><tr><th colspan="3">"Total"</th><th data-testid="cart-total">{total}</th><th></th></tr></tfoot>
+                <tfoot inner_html=foot></tfoot>
             </table>
             <p class="actions">
                 {if signed_in {

@@ -344,9 +344,8 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
     let product = catalog_cache()?.get_or_load(cache::Key::Product(slug.clone()), load).await?;
     let product = product.ok_or(AppError::NotFound)?;
     ctx::slow_catalog_drill().await;
-    let live = store::stock_level(&pool, product.id).await?.ok_or(AppError::NotFound)?;
-    let variants = store::variant_stocks(&pool, product.id).await?;
-    let mut detail = ProductDetail { stock: live.stock, ..ProductDetail::clone(&product) };
+    let (stock, variants) = store::live_stock(&pool, product.id).await?.ok_or(AppError::NotFound)?;
+    let mut detail = ProductDetail { stock, ..ProductDetail::clone(&product) };
     for variant in &mut detail.variants {
         variant.stock = variants.iter().find(|level| level.id == variant.id).map_or(0, |level| level.stock);
     }

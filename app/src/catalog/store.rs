@@ -322,6 +322,27 @@ pub async fn stock_level(pool: &PgPool, product_id: i64) -> Result<Option<StockL
     .await
 }
 
+/// A product's live stock and each of its on-sale variants', in one query; `None` when the product is not on sale.
+pub async fn live_stock(pool: &PgPool, product_id: i64) -> Result<Option<(i32, Vec<VariantStock>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT p.stock, v.id AS "variant?", v.stock AS "variant_stock?"
+        FROM products p LEFT JOIN variants v ON v.product_id = p.id AND v.archived_at IS NULL
+        WHERE p.id = $1 AND p.archived_at IS NULL
+        ORDER BY v.position, v.id
+        "#,
+        product_id
+    )
+    .fetch_all(pool)
+    .await?;
+    let Some(product_stock) = rows.first().map(|row| row.stock) else {
+        return Ok(None);
+    };
+    let variants =
+        rows.into_iter().filter_map(|row| Some(VariantStock { id: row.variant?, stock: row.variant_stock? })).collect();
+    Ok(Some((product_stock, variants)))
+}
+
 /// The stock of each of a product's variants on sale.
 pub async fn variant_stocks(pool: &PgPool, product_id: i64) -> Result<Vec<VariantStock>, sqlx::Error> {
     sqlx::query_as!(

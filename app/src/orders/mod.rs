@@ -103,6 +103,9 @@ pub struct PaymentRecord {
 pub struct OrderDetail {
     pub summary: OrderSummary,
     pub lines: Vec<OrderLine>,
+    /// What the lines came to before the discounts; the summary's total is what was charged.
+    pub subtotal_cents: i64,
+    pub discounts: Vec<crate::promotions::Discount>,
     pub address: Option<ShippingAddress>,
     pub reserved_until: Option<DateTime<Utc>>,
     pub history: Vec<StatusChange>,
@@ -158,7 +161,8 @@ pub async fn checkout_for(
 ) -> Result<Uuid, AppError> {
     let order_id = store::checkout(pool, user, address, settings).await?;
     let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
-    let event = crate::tracking::server_events::record(visit, user, kind, "/checkout".into(), &order_id.to_string());
+    let event =
+        crate::tracking::server_events::record(visit, Some(user), kind, "/checkout".into(), &order_id.to_string());
     crate::tracking::server_events::emit(pool, &event).await;
     Ok(order_id)
 }
@@ -207,7 +211,7 @@ pub async fn pay_for(
     };
     let kind = crate::tracking::EventKind::PaymentResult { order_id, outcome: outcome.into() };
     let path = format!("/orders/{order_id}");
-    let event = crate::tracking::server_events::record(visit, user, kind, path, idempotency_key);
+    let event = crate::tracking::server_events::record(visit, Some(user), kind, path, idempotency_key);
     crate::tracking::server_events::emit(pool, &event).await;
     Ok(receipt)
 }

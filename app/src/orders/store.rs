@@ -4,6 +4,7 @@ use super::{
     OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, ShippingAddress, StatusChange,
 };
 use crate::error::AppError;
+use crate::promotions::{self, rules, Pricing};
 use crate::variants::{titled, variant_label};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
@@ -41,10 +42,16 @@ pub async fn checkout(
 ) -> Result<Uuid, AppError> {
     let mut tx = pool.begin().await?;
     sqlx::query!("SELECT id FROM users WHERE id = $1 FOR UPDATE", user).fetch_one(&mut *tx).await?;
-    let cart = sqlx::query_scalar!("SELECT id FROM orders WHERE user_id = $1 AND status = 'cart' FOR UPDATE", user)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| AppError::Invalid("Your cart is empty.".into()))?;
+    let Some(cart) = sqlx::query!(
+        "SELECT id, coupon_promotion_id FROM orders WHERE user_id = $1 AND status = 'cart' FOR UPDATE",
+        user
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Err(AppError::Invalid("Your cart is empty.".into()));
+    };
+    let (coupon, cart) = (cart.coupon_promotion_id, cart.id);
     let unpaid = sqlx::query_scalar!(
         r#"SELECT count(*) AS "unpaid!" FROM orders WHERE user_id = $1 AND status = 'pending_payment'"#,
         user
@@ -61,7 +68,8 @@ pub async fn checkout(
     lock_products(&mut tx, cart).await?;
     let lines = sqlx::query!(
         r#"
-        SELECT l.product_id, l.variant_id, l.quantity, p.name, v.options, COALESCE(v.price_cents, p.price_cents) AS "price_cents!",
+        SELECT l.product_id, l.variant_id, l.quantity, p.name, p.category_slug, v.options,
+               COALESCE(v.price_cents, p.price_cents) AS "price_cents!",
                p.currency, (p.archived_at IS NOT NULL OR v.archived_at IS NOT NULL) AS "archived!",
                (SELECT COALESCE(sum(held.quantity), 0) FROM order_lines held JOIN orders o ON o.id = held.order_id
                 WHERE o.user_id = $2 AND o.status = 'pending_payment' AND held.variant_id = l.variant_id) AS "held!"
@@ -78,7 +86,6 @@ pub async fn checkout(
         return Err(AppError::Invalid("Your cart is empty.".into()));
     }
     let currency = lines[0].currency.clone();
-    let mut total: i64 = 0;
     for line in &lines {
         let title = titled(&line.name, &variant_label(&line.options));
         if line.archived {
@@ -113,21 +120,29 @@ pub async fn checkout(
         )
         .execute(&mut *tx)
         .await?;
-        total = total
-            .checked_add(line.price_cents.checked_mul(i64::from(line.quantity)).ok_or(AppError::Internal)?)
-            .ok_or(AppError::Internal)?;
     }
+    let priced: Vec<rules::Line> = lines
+        .iter()
+        .map(|line| rules::Line {
+            product_id: line.product_id,
+            category: line.category_slug.clone(),
+            unit_price_cents: line.price_cents,
+            quantity: line.quantity,
+        })
+        .collect();
+    let pricing = price_checkout(&mut tx, &priced, &currency, coupon, user).await?;
+    promotions::store::record(&mut tx, cart, &pricing.discounts).await?;
     sqlx::query!(
         r#"
         UPDATE orders
-        SET status = 'pending_payment', total_cents = $2, currency = $3,
+        SET status = 'pending_payment', total_cents = $2, currency = $3, subtotal_cents = $11,
             shipping_name = $4, shipping_line1 = $5, shipping_line2 = $6, shipping_city = $7,
             shipping_postcode = $8, shipping_country = $9,
             reserved_until = now() + make_interval(secs => $10)
         WHERE id = $1
         "#,
         cart,
-        total,
+        pricing.total_cents,
         currency,
         address.name,
         address.line1,
@@ -136,11 +151,49 @@ pub async fn checkout(
         address.postcode,
         address.country,
         settings.reservation.as_secs_f64(),
+        pricing.subtotal_cents,
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(cart)
+}
+
+/// Prices the lines being checked out (inside checkout's transaction): the promotions with a total limit that would
+/// apply are locked, in id order, and their uses counted again after the lock, so two checkouts racing for the last
+/// use queue and exactly one gets it. A shopper's own uses and first order need no lock: their checkouts already
+/// queue on the user's row. A code that no longer applies stops the checkout with its reason (the shopper never
+/// pays another total than the one they saw); an automatic promotion used up meanwhile is simply left out.
+async fn price_checkout(
+    conn: &mut PgConnection,
+    lines: &[rules::Line],
+    currency: &str,
+    coupon: Option<i64>,
+    user: Uuid,
+) -> Result<Pricing, AppError> {
+    let now = chrono::Utc::now();
+    let mut offers = promotions::store::offers(conn, coupon, Some(user)).await?;
+    let shopper = rules::Shopper { first_order: offers.first_order, now };
+    let limited: Vec<i64> = offers
+        .automatic
+        .iter()
+        .chain(&offers.coupon)
+        .filter(|offer| offer.promotion.usage_limit.is_some())
+        .filter(|offer| rules::check(offer, lines, currency, shopper).is_ok())
+        .map(|offer| offer.promotion.id)
+        .collect();
+    if !limited.is_empty() {
+        promotions::store::lock(conn, &limited).await?;
+        offers = promotions::store::offers(conn, coupon, Some(user)).await?;
+    }
+    let pricing = rules::price(lines, currency, &offers.automatic, offers.coupon.as_ref(), shopper);
+    if let Some(rules::CouponState { code, refused: Some(refusal) }) = &pricing.coupon {
+        return Err(AppError::Invalid(format!(
+            "{} Remove the code from your cart to check out without it.",
+            refusal.message(code, currency)
+        )));
+    }
+    Ok(pricing)
 }
 
 /// Locks the products an order's lines are of, in id order (see [`checkout`]).
@@ -232,7 +285,8 @@ pub async fn list_for_user(pool: &PgPool, user: Uuid) -> Result<Vec<OrderSummary
 pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Option<OrderDetail>, sqlx::Error> {
     let Some(row) = sqlx::query!(
         r#"
-        SELECT id, status AS "status: OrderStatus", total_cents, currency, created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+        SELECT id, status AS "status: OrderStatus", total_cents, subtotal_cents, currency,
+               created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                reserved_until AS "reserved_until: chrono::DateTime<chrono::Utc>",
                shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_postcode, shipping_country
         FROM orders WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND status <> 'cart'
@@ -286,6 +340,7 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     .fetch_all(pool)
     .await?;
     let item_count = lines.iter().map(|l| i64::from(l.quantity)).sum();
+    let discounts = promotions::store::of_order(pool, order).await?;
     let address =
         match (row.shipping_name, row.shipping_line1, row.shipping_city, row.shipping_postcode, row.shipping_country) {
             (Some(name), Some(line1), Some(city), Some(postcode), Some(country)) => {
@@ -302,7 +357,9 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
             item_count,
             created_at: row.created_at,
         },
+        subtotal_cents: row.subtotal_cents.or(row.total_cents).unwrap_or_default(),
         lines,
+        discounts,
         address,
         reserved_until: row.reserved_until,
         history,

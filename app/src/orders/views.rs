@@ -3,7 +3,6 @@
 
 use super::{
     get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderLine, OrderStatus, PayOrder, PaymentOutcome,
-    PaymentRecord, ShippingAddress, StatusChange,
 };
 use crate::{
     auth::use_user,
@@ -11,6 +10,7 @@ use crate::{
     money::format_price,
     notices::{ErrorView, SignInPrompt},
     page::{go_to, reload, Fields},
+    promotions::{discount_items, discount_rows},
     tracking::ErrorNotice,
 };
 use leptos::prelude::*;
@@ -36,7 +36,17 @@ pub fn CheckoutPage() -> impl IntoView {
                 if c.lines.is_empty() {
                     return view! { <p class="empty">"Your cart is empty. "<A href="/products">"Start shopping"</A></p> }.into_any();
                 }
-                let total = format_price(c.total_cents(), c.currency());
+                let currency = c.currency().to_string();
+                let pricing = c.pricing;
+                let total = format_price(pricing.total_cents, &currency);
+                let refused = pricing.coupon.as_ref().and_then(|coupon| {
+                    let message = coupon.refused?.message(&coupon.code, &currency);
+                    Some(view! { <p class="error" role="alert">{message}" "<A href="/cart">"Change it in your cart"</A></p> })
+                });
+                let discounts = (!pricing.discounts.is_empty()).then(|| view! {
+                    <li class="subtotal">"Subtotal"<span>{format_price(pricing.subtotal_cents, &currency)}</span></li>
+                    {discount_items(&pricing.discounts, &currency)}
+                });
                 view! {
                     <div class="checkout">
                         <section class="summary">
@@ -45,8 +55,10 @@ pub fn CheckoutPage() -> impl IntoView {
                                 {c.lines.into_iter().map(|line| view! {
                                     <li>{format!("{} × {}", line.quantity, line.title)}<span>{format_price(line.line_total_cents(), &line.currency)}</span></li>
                                 }).collect_view()}
+                                {discounts}
                             </ul>
-                            <p class="total">"Total "<strong>{total}</strong></p>
+                            <p class="total">"Total "<strong data-testid="checkout-total">{total}</strong></p>
+                            {refused}
                         </section>
                         <AddressForm />
                     </div>
@@ -146,7 +158,7 @@ fn OrderView(order: OrderDetail) -> impl IntoView {
                     <p class="hint">"Test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0000 0000 0119 cannot be processed, 4000 0000 0000 0077 answers slowly. Any future expiry and any CVC."</p>
                 </section>
             })}
-            {order_record(&summary.currency, summary.total_cents, order.lines, order.address, order.history, order.payments, |line| format!("/product/{}", line.slug))}
+            {order_record(order, |line| format!("/product/{}", line.slug))}
             {status.cancellable().then(|| view! { <CancelForm order_id=id paid /> })}
         </article>
     }
@@ -272,19 +284,19 @@ pub fn OrdersPage() -> impl IntoView {
     }
 }
 
-/// An order's items, shipping address, state history and payments, as both the shopper and the back office
-/// show them; `line_href` says where each item links to.
-pub(crate) fn order_record(
-    currency: &str,
-    total_cents: i64,
-    lines: Vec<OrderLine>,
-    address: Option<ShippingAddress>,
-    history: Vec<StatusChange>,
-    payments: Vec<PaymentRecord>,
-    line_href: fn(&OrderLine) -> String,
-) -> impl IntoView {
-    let total = format_price(total_cents, currency);
+/// An order's items (with its discounts), shipping address, state history and payments, as both the shopper and
+/// the back office show them; `line_href` says where each item links to.
+pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> String) -> impl IntoView {
+    let OrderDetail { summary, lines, subtotal_cents, discounts, address, history, payments, .. } = order;
+    let currency = summary.currency.as_str();
+    let total = format_price(summary.total_cents, currency);
     let price = |cents: i64| format_price(cents, currency);
+    let discounts = (!discounts.is_empty()).then(|| {
+        view! {
+            <tr class="subtotal"><th colspan="2">"Subtotal"</th><td>{price(subtotal_cents)}</td></tr>
+            {discount_rows(&discounts, currency)}
+        }
+    });
     view! {
         <section class="lines">
             <h2>"Items"</h2>
@@ -302,7 +314,7 @@ pub(crate) fn order_record(
                         </tr>
                     }).collect_view()}
                 </tbody>
-                <tfoot><tr><th colspan="2">"Total"</th><th>{total}</th></tr></tfoot>
+                <tfoot>{discounts}<tr><th colspan="2">"Total"</th><th data-testid="order-total">{total}</th></tr></tfoot>
             </table>
         </section>
         {address.map(|a| view! {

@@ -6,14 +6,15 @@
 //! Version 2 adds the frustration and quality signals (`rage_click`, `dead_click`, `quick_back`, `web_vitals`)
 //! and changes nothing else: a version 1 batch (a page still running an older tracker) and a version 1 record
 //! (written before the upgrade) are read as they always were; only a version 2 batch may carry the new kinds.
-//! Version 3 adds `rec_impression` (a recommendation slot shown) in the same way.
+//! Version 3 adds `rec_impression` (a recommendation slot shown) in the same way. Version 4 adds `coupon_applied`
+//! and `coupon_rejected`, which only the server records (the browser's bundles do not even know them).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The schema version written into every record, and the newest a batch may say.
-pub const SCHEMA_VERSION: u16 = 3;
+pub const SCHEMA_VERSION: u16 = 4;
 /// The oldest version still read, in batches and in records.
 pub const OLDEST_SCHEMA_VERSION: u16 = 1;
 /// Clicks on one element, each within [`RAGE_CLICK_WINDOW_MS`] of the one before, that make a rage click.
@@ -78,6 +79,13 @@ pub enum EventKind {
     /// A slot of recommendations was shown on the page (version 3): its name (`crate::recommend::Slot`) and how
     /// many products it held.
     RecImpression { slot: String, products: i32 },
+    /// A shopper's coupon code was applied to their cart (version 4; recorded by the server).
+    #[cfg(feature = "ssr")]
+    CouponApplied { code: String },
+    /// A coupon code was refused, and why (`crate::promotions::Refusal::reason`: `unknown`, `min_subtotal`, …)
+    /// (version 4; recorded by the server).
+    #[cfg(feature = "ssr")]
+    CouponRejected { code: String, reason: String },
 }
 
 /// The kinds of event, without their details: the `type` field, the `clickstream_events.event_type` column and
@@ -99,10 +107,12 @@ pub enum EventType {
     QuickBack,
     WebVitals,
     RecImpression,
+    CouponApplied,
+    CouponRejected,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 17] = [
         EventType::PageView,
         EventType::ProductView,
         EventType::CartAdd,
@@ -118,6 +128,8 @@ impl EventType {
         EventType::QuickBack,
         EventType::WebVitals,
         EventType::RecImpression,
+        EventType::CouponApplied,
+        EventType::CouponRejected,
     ];
 
     /// The name as it appears in the `type` field (and the database).
@@ -138,6 +150,8 @@ impl EventType {
             EventType::QuickBack => "quick_back",
             EventType::WebVitals => "web_vitals",
             EventType::RecImpression => "rec_impression",
+            EventType::CouponApplied => "coupon_applied",
+            EventType::CouponRejected => "coupon_rejected",
         }
     }
 
@@ -146,6 +160,7 @@ impl EventType {
         match self {
             EventType::RageClick | EventType::DeadClick | EventType::QuickBack | EventType::WebVitals => 2,
             EventType::RecImpression => 3,
+            EventType::CouponApplied | EventType::CouponRejected => 4,
             _ => 1,
         }
     }
@@ -179,6 +194,10 @@ impl EventKind {
             EventKind::QuickBack { .. } => EventType::QuickBack,
             EventKind::WebVitals { .. } => EventType::WebVitals,
             EventKind::RecImpression { .. } => EventType::RecImpression,
+            #[cfg(feature = "ssr")]
+            EventKind::CouponApplied { .. } => EventType::CouponApplied,
+            #[cfg(feature = "ssr")]
+            EventKind::CouponRejected { .. } => EventType::CouponRejected,
         }
     }
 
@@ -203,6 +222,10 @@ impl EventKind {
             }
             EventKind::Error { message } => vec![("message", message)],
             EventKind::RecImpression { slot, .. } => vec![("slot", slot)],
+            #[cfg(feature = "ssr")]
+            EventKind::CouponApplied { code } => vec![("code", code)],
+            #[cfg(feature = "ssr")]
+            EventKind::CouponRejected { code, reason } => vec![("code", code), ("reason", reason)],
             EventKind::RageClick { element, label, .. } | EventKind::DeadClick { element, label } => {
                 vec![("element", element), ("label", label)]
             }
@@ -217,7 +240,12 @@ impl EventKind {
 
     /// Whether the server records this kind itself (inside checkout and payment); a browser's copy is refused.
     pub fn is_server_recorded(&self) -> bool {
-        matches!(self, EventKind::CheckoutBegin { .. } | EventKind::PaymentResult { .. })
+        match self {
+            EventKind::CheckoutBegin { .. } | EventKind::PaymentResult { .. } => true,
+            #[cfg(feature = "ssr")]
+            EventKind::CouponApplied { .. } | EventKind::CouponRejected { .. } => true,
+            _ => false,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The commerce events the server records itself: `checkout_begin` and `payment_result` decide a journey's
-//! outcome, so they are never taken from the browser. The checkout and payment server functions write them to
+//! outcome, and `coupon_applied` and `coupon_rejected` say what the server decided, so they are never taken from
+//! the browser. The checkout and payment server functions write them to
 //! the clickstream outbox, and the worker relays them to `clickstream.v1` under the shopper's visit.
 
 use super::schema::{ClickstreamRecord, EventKind, EventOrigin, SCHEMA_VERSION};
@@ -8,13 +9,13 @@ use uuid::Uuid;
 
 /// The record of a server-side event. Its id derives from the visit and `dedup` (the order, and for a payment
 /// the idempotency key), so a replayed payment yields the same event and is stored once.
-pub fn record(visit: Uuid, user: Uuid, kind: EventKind, path: String, dedup: &str) -> ClickstreamRecord {
+pub fn record(visit: Uuid, user: Option<Uuid>, kind: EventKind, path: String, dedup: &str) -> ClickstreamRecord {
     let event_id = Uuid::new_v5(&visit, format!("server:{}:{dedup}", kind.name()).as_bytes());
     ClickstreamRecord {
         schema_version: SCHEMA_VERSION,
         event_id,
         visit_id: visit,
-        user_id: Some(user),
+        user_id: user,
         received_at: chrono::Utc::now(),
         client_ts: None,
         seq: 0,
@@ -49,7 +50,7 @@ mod tests {
         let pay = |key: &str| {
             record(
                 visit,
-                user,
+                Some(user),
                 EventKind::PaymentResult { order_id: order, outcome: "succeeded".into() },
                 "/o".into(),
                 key,

@@ -72,7 +72,11 @@ pub async fn enqueue_order(conn: &mut PgConnection, order: Uuid, event: WebhookE
         CROSS JOIN LATERAL (
             SELECT jsonb_build_object('order', jsonb_build_object(
                 'id', o.id, 'status', o.status, 'user_id', o.user_id, 'currency', o.currency,
-                'total_cents', o.total_cents, 'created_at', o.created_at,
+                'subtotal_cents', o.subtotal_cents, 'total_cents', o.total_cents, 'created_at', o.created_at,
+                'discounts', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                  'promotion_id', d.promotion_id, 'label', d.label, 'code', d.code,
+                                  'amount_cents', d.amount_cents) ORDER BY d.position), '[]'::jsonb)
+                              FROM order_discounts d WHERE d.order_id = o.id),
                 'shipping', jsonb_build_object(
                     'name', o.shipping_name, 'line1', o.shipping_line1, 'line2', o.shipping_line2,
                     'city', o.shipping_city, 'postcode', o.shipping_postcode, 'country', o.shipping_country),

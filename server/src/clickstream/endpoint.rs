@@ -67,7 +67,7 @@ pub fn validate_batch(body: &[u8]) -> BatchVerdict {
         match serde_json::from_value::<app::tracking::schema::ClientEvent>(raw.clone()) {
             Ok(event) if event.kind.is_server_recorded() => {
                 let reason = format!(
-                    "{}: recorded by the server at checkout and payment, not taken from the browser",
+                    "{}: recorded by the server (checkout, payment, coupon codes), not taken from the browser",
                     event.kind.name()
                 );
                 rejected.push((reason, raw.to_string()));
@@ -346,13 +346,23 @@ mod tests {
     }
 
     #[test]
+    fn a_browser_cannot_send_the_coupon_events_the_server_records() {
+        let body = br#"{"v":4,"events":[{"type":"coupon_applied","path":"/cart","code":"WELCOME10"},
+            {"type":"coupon_rejected","path":"/cart","code":"X","reason":"unknown"},{"type":"page_view","path":"/"}]}"#;
+        let BatchVerdict::Checked { accepted, rejected } = validate_batch(body) else { panic!("refused") };
+        assert_eq!(accepted.len(), 1, "the page view still counts");
+        assert_eq!(rejected.len(), 2);
+        assert!(rejected.iter().all(|(reason, _)| reason.contains("recorded by the server")), "{rejected:?}");
+    }
+
+    #[test]
     fn whole_batches_are_refused_with_a_reason() {
         let refused = |body: &[u8]| match validate_batch(body) {
             BatchVerdict::Refused(reason) => reason,
             other => panic!("expected a refusal, got {other:?}"),
         };
         assert!(refused(b"\xff\x00garbage").contains("not JSON"));
-        assert!(refused(br#"{"v":4,"events":[]}"#).contains("version 4"));
+        assert!(refused(br#"{"v":5,"events":[]}"#).contains("version 5"));
         assert!(refused(br#"{"v":0,"events":[]}"#).contains("version 0"));
         assert!(refused(br#"{"events":[]}"#).contains("\"v\""));
         assert!(refused(br#"{"v":1,"events":[]}"#).contains("no events"));

@@ -316,19 +316,48 @@ pub struct CartLine {
     pub line_total_cents: i64,
 }
 
+/// A discount as its own line: the promotion's name, its code if it has one, and what it took off.
+#[derive(SimpleObject)]
+pub struct Discount {
+    pub label: String,
+    pub code: Option<String>,
+    pub amount_cents: i64,
+}
+
+fn discounts(discounts: Vec<app::promotions::Discount>) -> Vec<Discount> {
+    discounts
+        .into_iter()
+        .map(|discount| Discount { label: discount.label, code: discount.code, amount_cents: discount.amount_cents })
+        .collect()
+}
+
 #[derive(SimpleObject)]
 pub struct Cart {
     /// The order the cart is (an order exists from its first line).
     pub order_id: Option<ID>,
     pub lines: Vec<CartLine>,
     pub item_count: i32,
+    /// What the lines come to before any discount.
+    pub subtotal_cents: i64,
+    /// The promotions that apply (automatic ones and the code), in the order they were taken.
+    pub discounts: Vec<Discount>,
+    /// What checkout would charge: the subtotal less the discounts.
     pub total_cents: i64,
+    /// The code entered, if any…
+    pub coupon_code: Option<String>,
+    /// …and why it does not apply, when it does not (checkout is refused until it does or is removed).
+    pub coupon_refusal: Option<String>,
     pub currency: String,
 }
 
 impl From<app::cart::Cart> for Cart {
     fn from(cart: app::cart::Cart) -> Self {
-        let (item_count, total_cents, currency) = (cart.item_count(), cart.total_cents(), cart.currency().to_string());
+        let (item_count, currency) = (cart.item_count(), cart.currency().to_string());
+        let pricing = cart.pricing;
+        let coupon_refusal = pricing
+            .coupon
+            .as_ref()
+            .and_then(|coupon| coupon.refused.map(|refusal| refusal.message(&coupon.code, &currency)));
         Self {
             order_id: cart.order_id.map(|id| ID(id.to_string())),
             lines: cart
@@ -349,7 +378,11 @@ impl From<app::cart::Cart> for Cart {
                 })
                 .collect(),
             item_count,
-            total_cents,
+            subtotal_cents: pricing.subtotal_cents,
+            discounts: discounts(pricing.discounts),
+            total_cents: pricing.total_cents,
+            coupon_code: pricing.coupon.map(|coupon| coupon.code),
+            coupon_refusal,
             currency,
         }
     }
@@ -429,6 +462,9 @@ pub struct StatusChange {
 pub struct Order {
     pub summary: OrderSummary,
     pub lines: Vec<OrderLine>,
+    /// What the lines came to; the summary's total is what was charged.
+    pub subtotal_cents: i64,
+    pub discounts: Vec<Discount>,
     pub history: Vec<StatusChange>,
     /// A fresh idempotency key for the next payment attempt.
     pub payment_key: String,
@@ -437,6 +473,8 @@ pub struct Order {
 impl From<app::orders::OrderDetail> for Order {
     fn from(order: app::orders::OrderDetail) -> Self {
         Self {
+            subtotal_cents: order.subtotal_cents,
+            discounts: discounts(order.discounts),
             summary: order.summary.into(),
             lines: order
                 .lines
@@ -525,11 +563,7 @@ impl ProductInput {
     /// The back office's form with these values, so the one set of rules ([`app::admin::ProductDraft::parse`])
     /// checks both.
     fn form(&self, id: i64, stock_was: i32) -> app::admin::ProductForm {
-        let price = if self.price_cents >= 0 {
-            format!("{}.{:02}", self.price_cents / 100, self.price_cents % 100)
-        } else {
-            String::new()
-        };
+        let price = if self.price_cents >= 0 { app::money::plain_amount(self.price_cents) } else { String::new() };
         app::admin::ProductForm {
             id,
             name: self.name.clone(),
@@ -730,6 +764,26 @@ impl Mutation {
         let owner = caller.cart_owner();
         let item = item(&product_id, variant_id.as_ref())?;
         app::cart::store::add(pool, owner, caller.visit, item, quantity).await.or_refused()?;
+        Ok(app::cart::store::load(pool, owner).await.or_refused()?.into())
+    }
+
+    /// Applies a coupon code to the cart (any case), or refuses it with the reason; only one code applies at once.
+    async fn cart_apply_coupon(&self, ctx: &Context<'_>, code: String) -> Result<Cart> {
+        let caller = caller(ctx);
+        caller.may(Scope::Write)?;
+        let pool = &state(ctx).pool;
+        let owner = caller.cart_owner();
+        app::cart::apply_coupon_for(pool, owner, caller.visit, &code).await.or_refused()?;
+        Ok(app::cart::store::load(pool, owner).await.or_refused()?.into())
+    }
+
+    /// Takes the coupon code off the cart.
+    async fn cart_remove_coupon(&self, ctx: &Context<'_>) -> Result<Cart> {
+        let caller = caller(ctx);
+        caller.may(Scope::Write)?;
+        let pool = &state(ctx).pool;
+        let owner = caller.cart_owner();
+        app::cart::store::remove_code(pool, owner).await.or_refused()?;
         Ok(app::cart::store::load(pool, owner).await.or_refused()?.into())
     }
 

@@ -72,6 +72,9 @@ pub async fn load_events(pool: &PgPool, visit: Uuid) -> Result<VisitEvents, sqlx
                                                     'CLS ' || round((e.payload->>'cls_milli')::numeric / 1000, 3),
                                                     'INP ' || (e.payload->>'inp_ms') || ' ms')
                    WHEN 'rec_impression' THEN concat(e.payload->>'slot', ' (', e.payload->>'products', ' products)')
+                   WHEN 'coupon_applied' THEN e.payload->>'code'
+                   WHEN 'coupon_rejected' THEN concat(e.payload->>'code', ' refused: ',
+                                                      replace(e.payload->>'reason', '_', ' '))
                    ELSE COALESCE(p.name, e.payload->>'label', e.payload->>'query', e.payload->>'slug',
                                  e.payload->>'outcome', e.payload->>'message')
                END AS label

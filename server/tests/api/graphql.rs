@@ -333,3 +333,47 @@ async fn a_token_chooses_a_size_and_the_order_names_it() {
         json!([{ "sku": "TRAIL-RUNNING-SHOES-45", "variant": "45", "quantity": 1 }])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_applies_a_code_and_the_order_keeps_its_discount() {
+    let app = TestApp::builder().spawn().await;
+    let (_session, _, secret) = token_for(&app, "api-saver", "write").await;
+    let client = app.another_browser();
+    let token = Some(secret.as_str());
+    let (_, found) = gql(&client, token, "{ product(slug: \"oak-cutting-board\") { id priceCents } }", json!({})).await;
+    let board = &found["data"]["product"];
+    assert_eq!(board["priceCents"], 5400, "{found}");
+    let add = "mutation($p: ID!) { cartAdd(productId: $p, quantity: 2) { subtotalCents totalCents } }";
+    let (_, cart) = gql(&client, token, add, json!({ "p": board["id"] })).await;
+    assert_eq!(cart["data"]["cartAdd"], json!({ "subtotalCents": 10800, "totalCents": 10800 }), "{cart}");
+
+    let apply = "mutation($code: String!) { cartApplyCoupon(code: $code) { subtotalCents totalCents couponCode \
+                 couponRefusal discounts { label code amountCents } } }";
+    let (_, unknown) = gql(&client, token, apply, json!({ "code": "welcome-99" })).await;
+    let (message, _) = error(&unknown).unwrap_or_default();
+    assert!(message.contains("There is no code WELCOME-99"), "{unknown}");
+    // The demo's first-order code, in any case.
+    let (_, applied) = gql(&client, token, apply, json!({ "code": "welcome10" })).await;
+    let discount = json!([{ "label": "Welcome: 10 % off a first order", "code": "WELCOME10", "amountCents": 1080 }]);
+    assert_eq!(applied["data"]["cartApplyCoupon"]["discounts"], discount, "{applied}");
+    assert_eq!(applied["data"]["cartApplyCoupon"]["totalCents"], 9720);
+    assert_eq!(applied["data"]["cartApplyCoupon"]["couponRefusal"], Value::Null);
+
+    let checkout = "mutation { checkout(address: { name: \"Api Saver\", line1: \"1 Main St\", city: \"Berlin\", \
+                    postcode: \"10115\", country: \"DE\" }) }";
+    let (_, placed) = gql(&client, token, checkout, json!({})).await;
+    let order = placed["data"]["checkout"].as_str().unwrap_or_else(|| panic!("{placed}")).to_string();
+    let query =
+        "query($id: ID!) { order(id: $id) { subtotalCents summary { totalCents } discounts { code amountCents } } }";
+    let (_, mine) = gql(&client, token, query, json!({ "id": order })).await;
+    assert_eq!(
+        mine["data"]["order"],
+        json!({ "subtotalCents": 10800, "summary": { "totalCents": 9720 }, "discounts": [{ "code": "WELCOME10", "amountCents": 1080 }] }),
+        "{mine}"
+    );
+    // The next cart: the order awaiting payment holds the one use a customer has, so the code is refused.
+    gql(&client, token, add, json!({ "p": board["id"] })).await;
+    let (_, again) = gql(&client, token, apply, json!({ "code": "WELCOME10" })).await;
+    let (message, _) = error(&again).unwrap_or_default();
+    assert!(message.contains("You have already used the code WELCOME10"), "{again}");
+}

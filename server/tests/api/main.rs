@@ -22,6 +22,7 @@ mod journeys;
 mod live;
 mod observability;
 mod payments;
+mod promotions;
 mod provider_tls;
 mod recommend;
 mod reminders;

@@ -1,11 +1,7 @@
 //! Variants: the migration that brought them to a catalog without any, and the back office's options and variants
 //! page as an admin and a shopper meet it.
 
-use crate::helpers::{
-    postgres::create_database,
-    shopper::{refusal, SUCCEEDS},
-    TestApp, Variant,
-};
+use crate::helpers::{postgres::create_database, shopper::SUCCEEDS, TestApp, Variant};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
@@ -125,27 +121,6 @@ async fn the_variants_migration_moves_a_catalog_without_variants_without_loss() 
     migrate(&mut conn, |version| version > VARIANTS_MIGRATION).await;
 }
 
-/// Posts a plain back-office form as the browser does, not following the redirect: `Ok` with where it points, or
-/// `Err` with the error it carries back to the page.
-async fn post_form(app: &TestApp, function: &str, form: &[(String, String)]) -> Result<String, String> {
-    let response = app
-        .client
-        .post(app.url(&format!("/api/{function}")))
-        .header("accept", "text/html")
-        .header("referer", app.url("/admin/products"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::FOUND, "{:?}", response.headers());
-    let location = response.headers()["location"].to_str().unwrap().to_string();
-    if location.contains("__err") {
-        Err(refusal(&response))
-    } else {
-        Ok(location)
-    }
-}
-
 /// One row of the variants form as an admin submits it: the variant, its new price (blank: the product's), stock
 /// (the form showed `stock_was`), position and archived box.
 struct Row<'a> {
@@ -171,12 +146,12 @@ async fn save_variants(app: &TestApp, product: i64, rows: &[Row<'_>]) -> Result<
             form.push((field("archived"), "on".into()));
         }
     }
-    post_form(app, "admin_save_variants", &form).await
+    app.post_form("admin_save_variants", "/admin/products", &form).await
 }
 
 async fn set_options(app: &TestApp, product: i64, options: &str) -> Result<String, String> {
     let form = [("product_id".into(), product.to_string()), ("options".into(), options.to_string())];
-    post_form(app, "admin_set_options", &form).await
+    app.post_form("admin_set_options", "/admin/products", &form).await
 }
 
 #[tokio::test]

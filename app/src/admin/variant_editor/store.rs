@@ -54,16 +54,14 @@ pub async fn write_options(conn: &mut PgConnection, id: i64, groups: &[OptionGro
 /// A SKU no variant uses yet: the one made from the slug and choices, or it with `-2`, `-3`…
 async fn free_sku(conn: &mut PgConnection, slug: &str, options: &[String]) -> Result<String, sqlx::Error> {
     let base = generated_sku(slug, options);
-    for n in 1..1000 {
-        let sku = if n == 1 { base.clone() } else { format!("{base}-{n}") };
-        let taken = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM variants WHERE sku = $1) AS "taken!""#, sku)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !taken {
-            return Ok(sku);
-        }
-    }
-    Err(sqlx::Error::RowNotFound)
+    // Every SKU the base or a numbered copy of it could collide with, in one query.
+    let taken = sqlx::query_scalar!("SELECT sku FROM variants WHERE sku = $1 OR starts_with(sku, $1 || '-')", base)
+        .fetch_all(conn)
+        .await?;
+    let candidate = |n: usize| if n == 1 { base.clone() } else { format!("{base}-{n}") };
+    // Of the first `taken.len() + 1` candidates, at least one is free.
+    let free = (1..=taken.len() + 1).map(candidate).find(|sku| !taken.contains(sku));
+    Ok(free.unwrap_or_else(|| candidate(taken.len() + 1)))
 }
 
 /// Replaces a product's option groups and makes its variants follow: one on sale for every combination (existing

@@ -4,7 +4,7 @@
 use super::{admin_variants, format_options, VariantEditor};
 use crate::{
     back_office::{refusal, AdminNav},
-    money::format_price,
+    money::{format_price, plain_amount},
     notices::FormRefusal,
     variants::variant_label,
 };
@@ -53,7 +53,7 @@ fn VariantsEditor(editor: VariantEditor) -> impl IntoView {
             let field = |name: &str| format!("rows[{i}][{name}]");
             let label = variant_label(&variant.options);
             let label = if label.is_empty() { "(no options)".to_string() } else { label };
-            let price = variant.price_cents.map(|cents| format!("{}.{:02}", cents / 100, cents % 100)).unwrap_or_default();
+            let price = variant.price_cents.map(plain_amount).unwrap_or_default();
             view! {
                 <tr class:archived=variant.archived data-sku=variant.sku.clone()>
                     <th scope="row">

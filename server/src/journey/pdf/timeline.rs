@@ -117,6 +117,8 @@ fn event_name(event_type: &str) -> &str {
         EventType::QuickBack => "Quick back",
         EventType::WebVitals => "Web Vitals",
         EventType::RecImpression => "Recommended",
+        EventType::CouponApplied => "Coupon applied",
+        EventType::CouponRejected => "Coupon refused",
     }
 }
 
@@ -124,10 +126,10 @@ fn event_color(event: &JourneyEvent) -> Rgb8 {
     match EventType::parse(&event.event_type) {
         Some(EventType::PageView) => NAVY,
         Some(EventType::ProductView | EventType::Search) => NAVY_MID,
-        Some(EventType::CartAdd | EventType::CartRemove | EventType::CheckoutBegin) => AMBER,
+        Some(EventType::CartAdd | EventType::CartRemove | EventType::CheckoutBegin | EventType::CouponApplied) => AMBER,
         Some(EventType::PaymentResult) if event.label.as_deref() == Some("succeeded") => GREEN,
         Some(EventType::PaymentResult | EventType::Error | EventType::RageClick) => RED,
-        Some(EventType::DeadClick | EventType::QuickBack) => AMBER_DEEP,
+        Some(EventType::DeadClick | EventType::QuickBack | EventType::CouponRejected) => AMBER_DEEP,
         Some(EventType::Click | EventType::PageLeave | EventType::WebVitals | EventType::RecImpression) | None => {
             NAVY_PALE
         }

@@ -72,6 +72,27 @@ impl TestApp {
         .await
     }
 
+    /// Posts a plain HTML form from the page `from`, as a browser without script does, not following the
+    /// redirect: `Ok` with where it points, or `Err` with the error it carries back to the page.
+    pub async fn post_form(&self, function: &str, from: &str, form: &[(String, String)]) -> Result<String, String> {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/{function}")))
+            .header("accept", "text/html")
+            .header("referer", self.url(from))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND, "{:?}", response.headers());
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        if location.contains("__err") {
+            Err(refusal(&response))
+        } else {
+            Ok(location)
+        }
+    }
+
     /// Adds `quantity` of one variant of a product to the cart.
     pub async fn add_variant_to_cart(&self, product_id: i64, variant_id: i64, quantity: i32) -> reqwest::Response {
         let (product, variant, quantity) = (product_id.to_string(), variant_id.to_string(), quantity.to_string());
