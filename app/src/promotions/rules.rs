@@ -233,7 +233,7 @@ mod tests {
 
     fn cart() -> Vec<Line> {
         // €100 of tents, €30 of socks (3 × €10).
-        vec![line(1, "tents", 100_00, 1), line(2, "apparel", 10_00, 3)]
+        vec![line(1, "tents", 10000, 1), line(2, "apparel", 1000, 3)]
     }
 
     fn amounts(pricing: &Pricing) -> Vec<i64> {
@@ -244,15 +244,15 @@ mod tests {
     fn a_percentage_off_the_order_is_taken_from_the_subtotal() {
         let pricing =
             price(&cart(), "EUR", &[offer(promotion(1, Reduction::Percent(10), Target::Order))], None, shopper());
-        assert_eq!((pricing.subtotal_cents, amounts(&pricing), pricing.total_cents), (130_00, vec![13_00], 117_00));
+        assert_eq!((pricing.subtotal_cents, amounts(&pricing), pricing.total_cents), (13000, vec![1300], 11700));
     }
 
     #[test]
     fn a_fixed_amount_off_the_order_never_takes_it_below_zero() {
-        let small = vec![line(2, "apparel", 10_00, 1)];
+        let small = vec![line(2, "apparel", 1000, 1)];
         let pricing =
-            price(&small, "EUR", &[offer(promotion(1, Reduction::Fixed(25_00), Target::Order))], None, shopper());
-        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![10_00], 0));
+            price(&small, "EUR", &[offer(promotion(1, Reduction::Fixed(2500), Target::Order))], None, shopper());
+        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![1000], 0));
     }
 
     #[test]
@@ -260,21 +260,21 @@ mod tests {
         let mut by_category = promotion(1, Reduction::Percent(20), Target::Lines);
         by_category.category_slugs = vec!["apparel".into()];
         let pricing = price(&cart(), "EUR", &[offer(by_category)], None, shopper());
-        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![6_00], 124_00));
+        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![600], 12400));
 
-        let mut by_product = promotion(2, Reduction::Fixed(2_50), Target::Lines);
+        let mut by_product = promotion(2, Reduction::Fixed(250), Target::Lines);
         by_product.product_ids = vec![2];
         // Off each matching unit: 3 × €2.50.
         let pricing = price(&cart(), "EUR", &[offer(by_product)], None, shopper());
-        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![7_50], 122_50));
+        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![750], 12250));
     }
 
     #[test]
     fn a_fixed_amount_off_lines_is_capped_at_each_line() {
-        let mut big = promotion(1, Reduction::Fixed(15_00), Target::Lines);
+        let mut big = promotion(1, Reduction::Fixed(1500), Target::Lines);
         big.product_ids = vec![2];
         let pricing = price(&cart(), "EUR", &[offer(big)], None, shopper());
-        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![30_00], 100_00));
+        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![3000], 10000));
     }
 
     #[test]
@@ -297,35 +297,35 @@ mod tests {
         let tenth = promotion(1, Reduction::Percent(10), Target::Order);
         let mut tents = promotion(2, Reduction::Percent(50), Target::Lines);
         tents.category_slugs = vec!["tents".into()];
-        let five = promotion(3, Reduction::Fixed(5_00), Target::Order);
+        let five = promotion(3, Reduction::Fixed(500), Target::Order);
         let pricing = price(&cart(), "EUR", &[offer(five), offer(tenth), offer(tents)], None, shopper());
         // Tents first: €50 off (€80 left); then 10 % of €80 = €8 (€72 left); then €5: €67.
         let order: Vec<i64> = pricing.discounts.iter().map(|discount| discount.promotion_id).collect();
         assert_eq!(order, vec![2, 1, 3]);
-        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![50_00, 8_00, 5_00], 67_00));
+        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![5000, 800, 500], 6700));
         // Two percentages compound: 10 % and 20 % make 28 %, not 30 %.
         let twenty = promotion(4, Reduction::Percent(20), Target::Order);
         let tenth = promotion(1, Reduction::Percent(10), Target::Order);
-        let pricing = price(&[line(1, "x", 100_00, 1)], "EUR", &[offer(tenth), offer(twenty)], None, shopper());
-        assert_eq!(pricing.total_cents, 72_00);
+        let pricing = price(&[line(1, "x", 10000, 1)], "EUR", &[offer(tenth), offer(twenty)], None, shopper());
+        assert_eq!(pricing.total_cents, 7200);
     }
 
     #[test]
     fn the_code_stacks_with_automatic_promotions_and_says_why_it_does_not_apply() {
         let automatic = offer(promotion(1, Reduction::Percent(10), Target::Order));
-        let mut coded = promotion(2, Reduction::Fixed(10_00), Target::Order);
+        let mut coded = promotion(2, Reduction::Fixed(1000), Target::Order);
         coded.code = Some("SAVE10".into());
-        coded.min_subtotal_cents = 200_00;
+        coded.min_subtotal_cents = 20000;
         let pricing = price(&cart(), "EUR", std::slice::from_ref(&automatic), Some(&offer(coded.clone())), shopper());
-        assert_eq!(amounts(&pricing), vec![13_00]);
+        assert_eq!(amounts(&pricing), vec![1300]);
         assert_eq!(
             pricing.coupon,
-            Some(CouponState { code: "SAVE10".into(), refused: Some(Refusal::BelowMinimum(200_00)) })
+            Some(CouponState { code: "SAVE10".into(), refused: Some(Refusal::BelowMinimum(20000)) })
         );
 
-        coded.min_subtotal_cents = 130_00;
+        coded.min_subtotal_cents = 13000;
         let pricing = price(&cart(), "EUR", &[automatic], Some(&offer(coded)), shopper());
-        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![13_00, 10_00], 107_00));
+        assert_eq!((amounts(&pricing), pricing.total_cents), (vec![1300, 1000], 10700));
         assert_eq!(pricing.coupon.unwrap().refused, None);
     }
 
@@ -335,7 +335,7 @@ mod tests {
         coded.code = Some("HALF".into());
         let pricing = price(&cart(), "EUR", &[offer(coded)], None, shopper());
         assert!(pricing.discounts.is_empty());
-        assert_eq!(pricing.total_cents, 130_00);
+        assert_eq!(pricing.total_cents, 13000);
     }
 
     #[test]
@@ -369,11 +369,8 @@ mod tests {
         let returning = Shopper { first_order: false, now: now() };
         assert_eq!(refusal(&|o| o.promotion.first_order_only = true, returning), Some(Refusal::NotFirstOrder));
         assert_eq!(refusal(&|o| o.promotion.first_order_only = true, shopper()), None);
-        assert_eq!(
-            refusal(&|o| o.promotion.min_subtotal_cents = 130_01, shopper()),
-            Some(Refusal::BelowMinimum(130_01))
-        );
-        assert_eq!(refusal(&|o| o.promotion.min_subtotal_cents = 130_00, shopper()), None);
+        assert_eq!(refusal(&|o| o.promotion.min_subtotal_cents = 13001, shopper()), Some(Refusal::BelowMinimum(13001)));
+        assert_eq!(refusal(&|o| o.promotion.min_subtotal_cents = 13000, shopper()), None);
         assert_eq!(refusal(&|o| o.promotion.product_ids = vec![9], shopper()), Some(Refusal::NothingMatches));
         // An order promotion with a product condition applies to the whole order once the product is there.
         assert_eq!(refusal(&|o| o.promotion.product_ids = vec![2], shopper()), None);
@@ -383,7 +380,7 @@ mod tests {
 
     #[test]
     fn an_empty_cart_gets_nothing() {
-        let pricing = price(&[], "EUR", &[offer(promotion(1, Reduction::Fixed(5_00), Target::Order))], None, shopper());
+        let pricing = price(&[], "EUR", &[offer(promotion(1, Reduction::Fixed(500), Target::Order))], None, shopper());
         assert_eq!((pricing.discounts.len(), pricing.total_cents), (0, 0));
     }
 }
