@@ -57,3 +57,42 @@ test("a shopper cannot open the back office", async ({ page }) => {
     await expect(page.getByRole("button", { name: "Save" })).toHaveCount(0);
   }
 });
+
+test("an admin runs an automatic promotion and ends it; the shopper's cart follows", async ({ browser }) => {
+  const adminContext = await browser.newContext();
+  const admin = await adminContext.newPage();
+  await openHydrated(admin, "/");
+  await signIn(admin, "admin");
+  await admin.goto("/admin/promotions");
+  await expect(admin.getByRole("row", { name: /WELCOME10/ })).toContainText("10 % off the order");
+  await admin.getByRole("link", { name: "New promotion" }).click();
+  const name = `Audio days ${Date.now()}`;
+  await admin.getByLabel("Name").fill(name);
+  await admin.getByLabel("Takes off").selectOption("percent_lines");
+  await admin.getByLabel("Percentage or amount").fill("20");
+  await admin.getByLabel("Category slugs, separated by commas").fill("audio");
+  await admin.getByRole("button", { name: "Save the promotion" }).click();
+  await expect(admin.getByTestId("saved")).toBeVisible();
+  const row = admin.getByRole("row", { name: new RegExp(name) });
+  await expect(row).toContainText("automatic");
+  await expect(row).toContainText("20 % off its products");
+
+  // Automatic: the shopper's speaker is 20 % off without a code.
+  const shopper = await (await browser.newContext()).newPage();
+  await openHydrated(shopper, "/product/pocket-bluetooth-speaker");
+  await shopper.getByRole("button", { name: "Add to cart" }).click();
+  await expect(shopper.getByText("Added to your cart")).toBeVisible();
+  await shopper.goto("/cart");
+  await expect(shopper.locator("tr.discount")).toContainText(name);
+  await expect(shopper.getByTestId("cart-discount")).toHaveText("−€11.80");
+  await expect(shopper.getByTestId("cart-total")).toHaveText("€47.20");
+
+  // Ended in the back office: gone from the cart.
+  await row.getByRole("link", { name }).click();
+  await admin.getByLabel("Ended (no longer offered)").check();
+  await admin.getByRole("button", { name: "Save the promotion" }).click();
+  await expect(admin.getByRole("row", { name: new RegExp(name) })).toContainText("ended");
+  await shopper.reload();
+  await expect(shopper.getByTestId("cart-discount")).toHaveCount(0);
+  await expect(shopper.getByTestId("cart-total")).toHaveText("€59.00");
+});
