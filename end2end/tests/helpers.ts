@@ -29,9 +29,9 @@ export async function openHydrated(page: Page, path: string) {
   await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
 }
 
-/** Signs in at the dev OpenID provider's login form with any password. */
-export async function signIn(page: Page, login: string) {
-  await page.getByRole("link", { name: "Sign in" }).click();
+/** Signs in at the dev OpenID provider's login form with any password, from the page's `link` ("Sign in", or the cart's "Sign in to check out"). */
+export async function signIn(page: Page, login: string, link = "Sign in") {
+  await page.getByRole("link", { name: link }).click();
   await page.locator('input[name="login"]').fill(login);
   await page.locator('input[name="password"]').fill("any password");
   await page.locator(".login-submit").click();

@@ -1,5 +1,5 @@
 import { expect } from "@playwright/test";
-import { test, openHydrated, pay, reserveTo, sqlValue } from "./helpers";
+import { test, signIn, openHydrated, pay, reserveTo, sqlValue } from "./helpers";
 
 // The demo base layer comes in four sizes and two colours; XL · Sand is sold out and XL costs €5 more.
 
@@ -25,12 +25,8 @@ test("a shopper chooses a size and colour, pays, and finds the choice on the ord
   const line = page.locator("tr", { hasText: "Merino Base Layer" });
   await expect(line).toContainText("M · Slate");
   await expect(page.getByTestId("cart-total")).toHaveText("€79.00");
-  await page.getByRole("link", { name: "Sign in to check out" }).click();
-  await page.locator('input[name="login"]').fill("sized-buyer");
-  await page.locator('input[name="password"]').fill("any password");
-  await page.locator(".login-submit").click();
+  await signIn(page, "sized-buyer", "Sign in to check out");
   await expect(page).toHaveURL(/\/checkout$/);
-  await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
   await expect(page.getByText("Merino Base Layer (M · Slate)")).toBeVisible();
   await reserveTo(page, "Sam Sized");
   const orderId = page.url().split("/").pop()!;

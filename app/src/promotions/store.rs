@@ -197,10 +197,10 @@ pub async fn save(pool: &PgPool, promotion: &Promotion) -> Result<i64, AppError>
     let mut tx = pool.begin().await?;
     let unknown = sqlx::query!(
         r#"
-        SELECT ARRAY(SELECT id::text FROM unnest($1::bigint[]) AS id WHERE NOT EXISTS
-                     (SELECT 1 FROM products WHERE products.id = id)) AS "products!",
-               ARRAY(SELECT slug FROM unnest($2::text[]) AS slug WHERE NOT EXISTS
-                     (SELECT 1 FROM categories WHERE categories.slug = slug)) AS "categories!"
+        SELECT ARRAY(SELECT wanted.id::text FROM unnest($1::bigint[]) AS wanted (id) WHERE NOT EXISTS
+                     (SELECT 1 FROM products p WHERE p.id = wanted.id)) AS "products!",
+               ARRAY(SELECT wanted.slug FROM unnest($2::text[]) AS wanted (slug) WHERE NOT EXISTS
+                     (SELECT 1 FROM categories c WHERE c.slug = wanted.slug)) AS "categories!"
         "#,
         &promotion.product_ids,
         &promotion.category_slugs
@@ -231,65 +231,46 @@ pub async fn save(pool: &PgPool, promotion: &Promotion) -> Result<i64, AppError>
         Target::Order => "order",
         Target::Lines => "lines",
     };
-    let id = if promotion.id == 0 {
-        sqlx::query_scalar!(
-            r#"
-            INSERT INTO promotions (name, code, kind, amount, currency, target, min_subtotal_cents, product_ids,
-                                    category_slugs, first_order_only, starts_at, ends_at, usage_limit,
-                                    per_customer_limit, archived_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, CASE WHEN $15 THEN now() END)
-            RETURNING id
-            "#,
-            promotion.name,
-            promotion.code,
-            kind,
-            amount,
-            promotion.currency,
-            target,
-            promotion.min_subtotal_cents,
-            &promotion.product_ids,
-            &promotion.category_slugs,
-            promotion.first_order_only,
-            promotion.starts_at as _,
-            promotion.ends_at as _,
-            promotion.usage_limit,
-            promotion.per_customer_limit,
-            promotion.archived
-        )
-        .fetch_one(&mut *tx)
-        .await?
-    } else {
-        // A checkout counting this promotion's uses holds its row: the change waits for it.
-        sqlx::query_scalar!(
-            r#"
+    // One statement creates (id 0) or saves. A checkout counting this promotion's uses holds its row: a save waits.
+    let id = sqlx::query_scalar!(
+        r#"
+        WITH saved AS (
             UPDATE promotions SET name = $2, code = $3, kind = $4, amount = $5, currency = $6, target = $7,
                    min_subtotal_cents = $8, product_ids = $9, category_slugs = $10, first_order_only = $11,
                    starts_at = $12, ends_at = $13, usage_limit = $14, per_customer_limit = $15,
                    archived_at = CASE WHEN $16 THEN COALESCE(archived_at, now()) END, updated_at = now()
-            WHERE id = $1
+            WHERE id = $1 AND $1 <> 0
             RETURNING id
-            "#,
-            promotion.id,
-            promotion.name,
-            promotion.code,
-            kind,
-            amount,
-            promotion.currency,
-            target,
-            promotion.min_subtotal_cents,
-            &promotion.product_ids,
-            &promotion.category_slugs,
-            promotion.first_order_only,
-            promotion.starts_at as _,
-            promotion.ends_at as _,
-            promotion.usage_limit,
-            promotion.per_customer_limit,
-            promotion.archived
+        ), created AS (
+            INSERT INTO promotions (name, code, kind, amount, currency, target, min_subtotal_cents, product_ids,
+                                    category_slugs, first_order_only, starts_at, ends_at, usage_limit,
+                                    per_customer_limit, archived_at)
+            SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $16 THEN now() END
+            WHERE $1 = 0
+            RETURNING id
         )
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AppError::NotFound)?
-    };
+        SELECT id AS "id!" FROM saved UNION ALL SELECT id FROM created
+        "#,
+        promotion.id,
+        promotion.name,
+        promotion.code,
+        kind,
+        amount,
+        promotion.currency,
+        target,
+        promotion.min_subtotal_cents,
+        &promotion.product_ids,
+        &promotion.category_slugs,
+        promotion.first_order_only,
+        promotion.starts_at as _,
+        promotion.ends_at as _,
+        promotion.usage_limit,
+        promotion.per_customer_limit,
+        promotion.archived
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(id)
 }

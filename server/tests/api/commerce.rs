@@ -18,15 +18,6 @@ use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
 
-async fn user(app: &TestApp, subject: &str) -> Uuid {
-    sqlx::query_scalar("INSERT INTO users (id, issuer, subject, name) VALUES ($1, 'test', $2, $2) RETURNING id")
-        .bind(Uuid::new_v4())
-        .bind(subject)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 fn address() -> ShippingAddress {
     ShippingAddress::parse("Racer", "1 Track Rd", "", "Paris", "75001", "FR").unwrap()
 }
@@ -51,7 +42,7 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
     sqlx::query("UPDATE variants SET stock = 5 WHERE product_id = $1").bind(id).execute(&app.pool).await.unwrap();
     let mut buyers = Vec::new();
     for n in 0..20 {
-        let buyer = user(&app, &format!("racer-{n}")).await;
+        let buyer = app.user(&format!("racer-{n}")).await;
         let item = Item { product_id: id, variant_id: None };
         cart_store::add(&app.pool, Owner::User(buyer), Uuid::new_v4(), item, 1).await.unwrap();
         buyers.push(buyer);
@@ -98,7 +89,7 @@ async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the
     let others: Vec<_> = on_sale(&app, id).await.into_iter().filter(|variant| variant.id != m_sand).collect();
     let mut buyers = Vec::new();
     for n in 0..20 {
-        let buyer = user(&app, &format!("sized-{n}")).await;
+        let buyer = app.user(&format!("sized-{n}")).await;
         let item = Item { product_id: id, variant_id: Some(m_sand) };
         cart_store::add(&app.pool, Owner::User(buyer), Uuid::new_v4(), item, 1).await.unwrap();
         buyers.push(buyer);
@@ -400,12 +391,7 @@ async fn checkout_needs_sign_in_and_a_valid_address_and_uses_the_catalog_price()
         .json()
         .await
         .unwrap();
-    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1::uuid")
-        .bind(&order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(total, price * 2);
+    assert_eq!(app.order_total(&order).await, price * 2);
 }
 
 #[tokio::test]

@@ -39,15 +39,6 @@ async fn uses(app: &TestApp, id: i64) -> (i64, i64) {
     (managed.used, managed.held)
 }
 
-async fn user(app: &TestApp, subject: &str) -> Uuid {
-    sqlx::query_scalar("INSERT INTO users (id, issuer, subject, name) VALUES ($1, 'test', $2, $2) RETURNING id")
-        .bind(Uuid::new_v4())
-        .bind(subject)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 fn address() -> ShippingAddress {
     ShippingAddress::parse("Saver", "1 Coupon Rd", "", "Lyon", "69001", "FR").unwrap()
 }
@@ -106,6 +97,12 @@ async fn a_code_an_admin_creates_comes_off_the_cart_the_checkout_and_the_order_a
         sqlx::query_scalar("SELECT id FROM promotions WHERE code = 'SPRING15'").fetch_one(&app.pool).await.unwrap();
     let list = admin.client.get(app.url("/admin/promotions")).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("SPRING15") && list.contains("15 % off the order"), "{list}");
+    // Products and categories that do not exist are named.
+    let mut unknown = form.clone();
+    unknown.push(("form[products]".into(), "999999".into()));
+    unknown.push(("form[categories]".into(), "kitchen, moon-rocks".into()));
+    let refused = admin.post_form("admin_save_promotion", "/admin/promotions/new", &unknown).await.unwrap_err();
+    assert!(refused.contains("There is no product 999999, no category “moon-rocks”"), "{refused}");
     // The same code again is refused by name.
     let again = admin.post_form("admin_save_promotion", "/admin/promotions/new", &form).await.unwrap_err();
     assert!(again.contains("Another promotion has the code SPRING15"), "{again}");
@@ -129,13 +126,7 @@ async fn a_code_an_admin_creates_comes_off_the_cart_the_checkout_and_the_order_a
     let checkout = shopper.client.get(app.url("/checkout")).send().await.unwrap().text().await.unwrap();
     assert!(checkout.contains("−€8.70") && checkout.contains("€49.30"), "the checkout shows it");
     let order = shopper.checked_out().await;
-    let (subtotal, total): (i64, i64) =
-        sqlx::query_as("SELECT subtotal_cents, total_cents FROM orders WHERE id = $1::uuid")
-            .bind(&order)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((subtotal, total), (5800, 4930));
+    assert_eq!(app.order_totals(&order).await, (Some(5800), 4930));
     assert_eq!(uses(&app, id).await, (0, 1), "an order awaiting payment holds a use");
     assert_eq!(shopper.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
     let charged: i64 =
@@ -223,7 +214,7 @@ async fn every_refusal_says_why_and_hostile_codes_change_nothing() {
     assert!(!cart_foot.contains("discount") && !cart_foot.contains("<script>"), "{cart_foot}");
 
     // A code used up: refused with its reason once a paid order used it.
-    let buyer = user(&app, "once-buyer").await;
+    let buyer = app.user("once-buyer").await;
     cart_store::add(&app.pool, Owner::User(buyer), Uuid::new_v4(), Item { product_id: skillet, variant_id: None }, 1)
         .await
         .unwrap();
@@ -247,12 +238,7 @@ async fn every_refusal_says_why_and_hostile_codes_change_nothing() {
     shopper.sign_in("first-timer", "/cart").await;
     let order = shopper.checked_out().await;
     assert_eq!(shopper.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
-    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1::uuid")
-        .bind(&order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(total, 4900 - 490);
+    assert_eq!(app.order_total(&order).await, 4900 - 490);
     assert_eq!(uses(&app, first).await, (1, 0));
 }
 
@@ -269,7 +255,7 @@ async fn automatic_promotions_stack_with_the_code_in_the_documented_order() {
     )
     .await;
     let code = promotion(&app, form("Newsletter", "NEWS10", "percent_order", "10")).await;
-    let buyer = user(&app, "stacker").await;
+    let buyer = app.user("stacker").await;
     let owner = Owner::User(buyer);
     let (skillet, _, _) = app.product("cast-iron-skillet-26-cm").await; // €49.00, kitchen
     let (lamp, _, _) = app.product("ceramic-table-lamp").await; // €129.00, home
@@ -292,12 +278,7 @@ async fn automatic_promotions_stack_with_the_code_in_the_documented_order() {
     .await
     .unwrap();
     assert_eq!(recorded, [(kitchen, 0, 980), (ten, 1, 1000), (code, 2, 1582)]);
-    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1")
-        .bind(order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(total, 14238);
+    assert_eq!(app.order_total(order).await, 14238);
     // A later change to a promotion never alters the placed order.
     sqlx::query("UPDATE promotions SET amount = 90 WHERE id = $1").bind(kitchen).execute(&app.pool).await.unwrap();
     let detail = order_store::detail(&app.pool, Some(buyer), order).await.unwrap().unwrap();
@@ -316,7 +297,7 @@ async fn two_shoppers_racing_for_the_last_use_of_a_code_exactly_one_gets_it_and_
     let (bottle, _, _) = app.product("glacier-insulated-bottle").await;
     let mut buyers = Vec::new();
     for n in 0..10 {
-        let buyer = user(&app, &format!("racer-{n}")).await;
+        let buyer = app.user(&format!("racer-{n}")).await;
         let owner = Owner::User(buyer);
         cart_store::add(&app.pool, owner, Uuid::new_v4(), Item { product_id: bottle, variant_id: None }, 1)
             .await
@@ -338,7 +319,7 @@ async fn two_shoppers_racing_for_the_last_use_of_a_code_exactly_one_gets_it_and_
         assert!(message.contains("Remove the code"), "{message}");
     }
     assert_eq!(uses(&app, last).await, (0, 1));
-    assert_eq!(total_of(&app, won[0]).await, 1450);
+    assert_eq!(app.order_total(won[0]).await, 1450);
 
     // The winner's reservation lapses: the use comes back, and one of the others checks out with it.
     sqlx::query("UPDATE orders SET reserved_until = now() - interval '1 second' WHERE id = $1")
@@ -351,17 +332,13 @@ async fn two_shoppers_racing_for_the_last_use_of_a_code_exactly_one_gets_it_and_
     let losers: Vec<Uuid> =
         buyers.iter().zip(&results).filter(|(_, result)| result.is_err()).map(|(buyer, _)| *buyer).collect();
     let order = order_store::checkout(&app.pool, losers[0], &address(), &rules()).await.unwrap();
-    assert_eq!(total_of(&app, order).await, 1450);
+    assert_eq!(app.order_total(order).await, 1450);
     // The next is refused again; with the code removed, it buys at full price.
     let refused = order_store::checkout(&app.pool, losers[1], &address(), &rules()).await.unwrap_err();
     assert!(refused.to_string().contains("has been used as often as it may"), "{refused}");
     cart_store::remove_code(&app.pool, Owner::User(losers[1])).await.unwrap();
     let order = order_store::checkout(&app.pool, losers[1], &address(), &rules()).await.unwrap();
-    assert_eq!(total_of(&app, order).await, 2900);
-}
-
-async fn total_of(app: &TestApp, order: Uuid) -> i64 {
-    sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1").bind(order).fetch_one(&app.pool).await.unwrap()
+    assert_eq!(app.order_total(order).await, 2900);
 }
 
 #[tokio::test]
@@ -404,7 +381,7 @@ async fn a_per_customer_limit_holds_across_two_sessions() {
     assert_eq!(phone.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
     assert_eq!(uses(&app, once).await, (1, 0));
     let order: Uuid = order.parse().unwrap();
-    assert_eq!(total_of(&app, order).await, 2400 - 500);
+    assert_eq!(app.order_total(order).await, 2400 - 500);
 
     // Paid: refused on the laptop too, and the ordinary purchase goes through at full price.
     assert_eq!(laptop.add_to_cart(candle, 1).await.status(), 200);
@@ -412,7 +389,7 @@ async fn a_per_customer_limit_holds_across_two_sessions() {
     assert!(refused.contains("You have already used the code ONCEEACH"), "{refused}");
     let order: Uuid = laptop.checked_out().await.parse().unwrap();
     assert_eq!(laptop.pay(&order.to_string(), SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
-    assert_eq!(total_of(&app, order).await, 2400);
+    assert_eq!(app.order_total(order).await, 2400);
 }
 
 #[tokio::test]
@@ -451,13 +428,7 @@ async fn totals_a_browser_sends_are_ignored() {
         .await;
     assert_eq!(response.status(), 200);
     let order: String = response.json().await.unwrap();
-    let (subtotal, total): (i64, i64) =
-        sqlx::query_as("SELECT subtotal_cents, total_cents FROM orders WHERE id = $1::uuid")
-            .bind(&order)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((subtotal, total), (5800, 5300));
+    assert_eq!(app.order_totals(&order).await, (Some(5800), 5300));
     // The database refuses a negative total outright.
     let negative =
         sqlx::query("UPDATE orders SET total_cents = -1 WHERE id = $1::uuid").bind(&order).execute(&app.pool).await;

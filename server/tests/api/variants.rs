@@ -250,12 +250,7 @@ async fn an_admin_gives_a_product_sizes_and_colours_and_edits_every_variant_in_o
     assert_eq!(shopper.add_variant_to_cart(tent, m_slate, 1).await.status(), StatusCode::OK);
     let order = shopper.checked_out().await;
     assert_eq!(shopper.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), StatusCode::OK);
-    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1::uuid")
-        .bind(&order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(total, 30900);
+    assert_eq!(app.order_total(&order).await, 30900);
 
     // M · Sand sells out and comes back: only the shopper holding M · Sand hears of it, not one holding M · Slate.
     // (Who holds what is read when an event is handled: first let the two events above be handled, each a line

@@ -81,6 +81,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An order's subtotal and total, in cents (the subtotal is `None` while it is a cart).
+    pub async fn order_totals(&self, order: impl std::fmt::Display) -> (Option<i64>, i64) {
+        sqlx::query_as("SELECT subtotal_cents, total_cents FROM orders WHERE id = $1::uuid")
+            .bind(order.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// An order's total, in cents.
+    pub async fn order_total(&self, order: impl std::fmt::Display) -> i64 {
+        self.order_totals(order).await.1
+    }
+
+    /// A user written straight to the database (for the races that call the domain code), by subject.
+    pub async fn user(&self, subject: &str) -> uuid::Uuid {
+        sqlx::query_scalar("INSERT INTO users (id, issuer, subject, name) VALUES ($1, 'test', $2, $2) RETURNING id")
+            .bind(uuid::Uuid::new_v4())
+            .bind(subject)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn order_status(&self, order: &str) -> String {
         sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid")
             .bind(order)
