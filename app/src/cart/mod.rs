@@ -20,6 +20,16 @@ pub enum Owner {
     Visit(Uuid),
 }
 
+impl Owner {
+    /// The signed-in user, if the cart is theirs.
+    pub fn user(self) -> Option<Uuid> {
+        match self {
+            Owner::User(user) => Some(user),
+            Owner::Visit(_) => None,
+        }
+    }
+}
+
 /// The owner of this request's cart.
 #[cfg(feature = "ssr")]
 pub async fn owner() -> Result<Owner, AppError> {
@@ -169,12 +179,8 @@ pub async fn apply_coupon_for(pool: &sqlx::PgPool, owner: Owner, visit: Uuid, co
         Ok(code) => EventKind::CouponApplied { code: code.clone() },
         Err((refusal, _)) => EventKind::CouponRejected { code: typed.to_uppercase(), reason: refusal.reason().into() },
     };
-    let user = match owner {
-        Owner::User(user) => Some(user),
-        Owner::Visit(_) => None,
-    };
     // Each attempt is its own event.
-    let event = server_events::record(visit, user, kind, "/cart".into(), &Uuid::new_v4().to_string());
+    let event = server_events::record(visit, owner.user(), kind, "/cart".into(), &Uuid::new_v4().to_string());
     server_events::emit(pool, &event).await;
     outcome.map_err(|(_, message)| AppError::Invalid(message))
 }

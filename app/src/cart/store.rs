@@ -117,13 +117,6 @@ async fn read(conn: &mut PgConnection, owner: Owner) -> Result<Read, sqlx::Error
     })
 }
 
-fn user_of(owner: Owner) -> Option<Uuid> {
-    match owner {
-        Owner::User(user) => Some(user),
-        Owner::Visit(_) => None,
-    }
-}
-
 /// Prices lines with the promotions on offer and the code `coupon` (see [`rules`]).
 async fn price(
     conn: &mut PgConnection,
@@ -144,7 +137,7 @@ async fn price(
 pub async fn load(pool: &PgPool, owner: Owner) -> Result<Cart, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let Read { mut cart, lines, coupon } = read(&mut conn, owner).await?;
-    cart.pricing = price(&mut conn, &lines, cart.currency(), coupon, user_of(owner)).await?;
+    cart.pricing = price(&mut conn, &lines, cart.currency(), coupon, owner.user()).await?;
     cart.foot = foot(&cart.pricing, cart.currency());
     Ok(cart)
 }
@@ -198,7 +191,7 @@ pub async fn apply_code(pool: &PgPool, owner: Owner, typed: &str) -> Result<Appl
     let Some(id) = promotions::store::by_code(&mut conn, &code).await? else {
         return refuse(Refusal::Unknown, &code);
     };
-    let pricing = price(&mut conn, &lines, currency, Some(id), user_of(owner)).await?;
+    let pricing = price(&mut conn, &lines, currency, Some(id), owner.user()).await?;
     if let Some(refusal) = pricing.coupon.and_then(|coupon| coupon.refused) {
         return refuse(refusal, &code);
     }
