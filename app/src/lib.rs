@@ -27,6 +27,7 @@ pub mod resilience;
 #[cfg(feature = "ssr")]
 pub mod server_context;
 pub mod session;
+pub mod tax;
 pub mod tracking;
 pub mod variants;
 pub mod webhooks;

@@ -74,6 +74,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         provide_context(live.clone());
         provide_context(payments.clone());
         provide_context(commerce);
+        provide_context(app::tax::PricesIncludeTax(commerce.prices_include_tax));
         provide_context(policy.clone());
         provide_context(session_rules);
         provide_context(webhook_targets);

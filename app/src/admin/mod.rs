@@ -34,6 +34,8 @@ pub struct ManagedProduct {
     pub name: String,
     pub description: String,
     pub category_slug: String,
+    /// `standard`, `reduced` or `zero` (`crate::tax::TaxCategory`).
+    pub tax_category: String,
     pub price_cents: i64,
     pub currency: String,
     pub stock: i32,
@@ -58,6 +60,9 @@ pub struct ProductForm {
     pub stock: String,
     /// The stock the form showed: an edit applies the difference, so units sold meanwhile stay sold.
     pub stock_was: i32,
+    /// `standard`, `reduced` or `zero`; left out: standard for a new product, unchanged for an edit.
+    #[serde(default)]
+    pub tax_category: String,
 }
 
 /// A product's fields once they are known to be valid.
@@ -69,6 +74,8 @@ pub struct ProductDraft {
     pub category_slug: String,
     pub price_cents: i64,
     pub stock: i32,
+    /// `None`: standard for a new product, unchanged for an edit.
+    pub tax_category: Option<crate::tax::TaxCategory>,
 }
 
 impl ProductDraft {
@@ -106,9 +113,16 @@ impl ProductDraft {
         if stock.is_none() {
             problems.push("a stock between 0 and 1,000,000");
         }
-        match (price_cents, stock) {
-            (Some(price_cents), Some(stock)) if problems.is_empty() => {
-                Ok(Self { name, slug, description, category_slug, price_cents, stock })
+        let tax_category = match form.tax_category.trim() {
+            "" => Some(None),
+            raw => crate::tax::TaxCategory::parse(raw).map(Some),
+        };
+        if tax_category.is_none() {
+            problems.push("a tax category: standard, reduced or zero");
+        }
+        match (price_cents, stock, tax_category) {
+            (Some(price_cents), Some(stock), Some(tax_category)) if problems.is_empty() => {
+                Ok(Self { name, slug, description, category_slug, price_cents, stock, tax_category })
             }
             _ => Err(AppError::Invalid(format!("Please give {}.", problems.join(", ")))),
         }
@@ -306,7 +320,17 @@ mod tests {
             price: "49.90".into(),
             stock: "12".into(),
             stock_was: 0,
+            tax_category: String::new(),
         }
+    }
+
+    #[test]
+    fn the_tax_category_is_one_of_three_and_left_out_keeps_what_the_product_has() {
+        assert_eq!(ProductDraft::parse(&form()).unwrap().tax_category, None);
+        let reduced = ProductForm { tax_category: "reduced".into(), ..form() };
+        assert_eq!(ProductDraft::parse(&reduced).unwrap().tax_category, Some(crate::tax::TaxCategory::Reduced));
+        let luxury = ProductForm { tax_category: "luxury".into(), ..form() };
+        assert!(ProductDraft::parse(&luxury).unwrap_err().to_string().contains("a tax category"));
     }
 
     #[test]

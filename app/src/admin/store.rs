@@ -1,6 +1,7 @@
 //! Back-office queries. Every product change writes its catalog event to the outbox in the same transaction.
 
 use super::{AdminOrderRow, ManagedOrder, ManagedProduct, ProductDraft, ORDERS_PAGE_SIZE};
+use crate::tax::TaxCategory;
 use crate::{
     catalog::artwork::product_svg,
     error::AppError,
@@ -26,7 +27,7 @@ pub async fn list_products(
     sqlx::query_as!(
         ManagedProduct,
         r#"
-        SELECT id, slug, name, description, category_slug, price_cents, currency, stock,
+        SELECT id, slug, name, description, category_slug, tax_category, price_cents, currency, stock,
                archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>",
                EXISTS (SELECT 1 FROM product_options o WHERE o.product_id = products.id) AS "has_options!"
         FROM products
@@ -47,7 +48,7 @@ pub async fn product(pool: &PgPool, id: i64) -> Result<Option<ManagedProduct>, s
     sqlx::query_as!(
         ManagedProduct,
         r#"
-        SELECT id, slug, name, description, category_slug, price_cents, currency, stock,
+        SELECT id, slug, name, description, category_slug, tax_category, price_cents, currency, stock,
                archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>",
                EXISTS (SELECT 1 FROM product_options o WHERE o.product_id = products.id) AS "has_options!"
         FROM products WHERE id = $1
@@ -148,8 +149,8 @@ pub async fn create_product(pool: &PgPool, actor: Uuid, draft: &ProductDraft) ->
     let mut tx = pool.begin().await?;
     let id = sqlx::query_scalar!(
         r#"
-        INSERT INTO products (slug, name, description, category_slug, price_cents, stock, image_svg)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO products (slug, name, description, category_slug, price_cents, stock, image_svg, tax_category)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, 'standard'))
         RETURNING id
         "#,
         draft.slug,
@@ -159,6 +160,7 @@ pub async fn create_product(pool: &PgPool, actor: Uuid, draft: &ProductDraft) ->
         draft.price_cents,
         draft.stock,
         product_svg(&draft.name, &draft.category_slug),
+        draft.tax_category.map(TaxCategory::as_str),
     )
     .fetch_one(&mut *tx)
     .await
@@ -208,7 +210,8 @@ pub async fn update_product(
         r#"
         UPDATE products
         SET slug = $2, name = $3, description = $4, category_slug = $5, price_cents = $6,
-            image_svg = CASE WHEN $7 THEN $8 ELSE image_svg END, updated_at = now()
+            image_svg = CASE WHEN $7 THEN $8 ELSE image_svg END, tax_category = COALESCE($9, tax_category),
+            updated_at = now()
         WHERE id = $1
         "#,
         id,
@@ -219,6 +222,7 @@ pub async fn update_product(
         draft.price_cents,
         regenerate_art,
         product_svg(&draft.name, &draft.category_slug),
+        draft.tax_category.map(TaxCategory::as_str),
     )
     .execute(&mut *tx)
     .await

@@ -144,6 +144,7 @@ fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Categ
     let p = product.clone();
     let field = move |get: fn(&ManagedProduct) -> String| p.as_ref().map(get).unwrap_or_default();
     let category = field(|p| p.category_slug.clone());
+    let tax_category = field(|p| p.tax_category.clone());
     let stock_was = product.as_ref().map(|p| p.stock).unwrap_or(0);
     let per_variant = product.as_ref().is_some_and(|p| p.has_options);
     view! {
@@ -161,6 +162,14 @@ fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Categ
                 </select>
             </label>
             <label>"Price (EUR)"<input name="form[price]" required inputmode="decimal" value=field(|p| crate::money::plain_amount(p.price_cents)) /></label>
+            <label>"VAT"
+                <select name="form[tax_category]">
+                    {crate::tax::TaxCategory::ALL.into_iter().map(|category| {
+                        let selected = category.as_str() == tax_category;
+                        view! { <option value=category.as_str() selected=selected>{category.label()}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
             <label>{if per_variant { "Stock (the sum of its variants': change it on the variants page)" } else { "Stock" }}
                 <input name="form[stock]" required type="number" min="0" max="1000000" readonly=per_variant value=field(|p| p.stock.to_string()) /></label>
             <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>

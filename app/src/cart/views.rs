@@ -58,7 +58,8 @@ pub fn CartPage() -> impl IntoView {
                 match cart.cart.await {
                     Ok(cart) => {
                         let coupon = (!cart.lines.is_empty()).then(|| view! { <CouponForm applied=cart.pricing.coupon.clone() /> });
-                        view! { <CartLines cart signed_in=user.get().is_some() />{coupon} }.into_any()
+                        let hint = (!cart.lines.is_empty()).then(|| view! { <p class="hint">{crate::tax::tax_hint()}</p> });
+                        view! { <CartLines cart signed_in=user.get().is_some() />{hint}{coupon} }.into_any()
                     }
                     Err(error) => view! { <ErrorView error /> }.into_any(),
                 }

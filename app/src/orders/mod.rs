@@ -106,6 +106,10 @@ pub struct OrderDetail {
     /// What the lines came to before the discounts; the summary's total is what was charged.
     pub subtotal_cents: i64,
     pub discounts: Vec<crate::promotions::Discount>,
+    /// The tax by rate (none for an order placed before tax)…
+    pub taxes: Vec<crate::tax::TaxLine>,
+    /// …and whether it is included in the prices (`Some(true)`) or was added to the total.
+    pub prices_include_tax: Option<bool>,
     pub address: Option<ShippingAddress>,
     pub reserved_until: Option<DateTime<Utc>>,
     pub history: Vec<StatusChange>,

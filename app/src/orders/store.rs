@@ -5,6 +5,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::promotions::{self, rules, Pricing};
+use crate::tax::{self, TaxLine};
 use crate::variants::{titled, variant_label};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
@@ -20,11 +21,19 @@ pub struct CommerceSettings {
     /// …and the most units of one variant those orders may reserve: no account can take a product (or a size of
     /// it) off sale.
     pub max_reserved_per_product: u32,
+    /// Whether catalog prices include their tax (it is then the part of the price that is tax) or the tax is added
+    /// to them at checkout.
+    pub prices_include_tax: bool,
 }
 
 impl Default for CommerceSettings {
     fn default() -> Self {
-        Self { reservation: Duration::from_secs(15 * 60), max_unpaid_orders: 3, max_reserved_per_product: 10 }
+        Self {
+            reservation: Duration::from_secs(15 * 60),
+            max_unpaid_orders: 3,
+            max_reserved_per_product: 10,
+            prices_include_tax: true,
+        }
     }
 }
 
@@ -68,7 +77,7 @@ pub async fn checkout(
     lock_products(&mut tx, cart).await?;
     let lines = sqlx::query!(
         r#"
-        SELECT l.product_id, l.variant_id, l.quantity, p.name, p.category_slug, v.options,
+        SELECT l.product_id, l.variant_id, l.quantity, p.name, p.category_slug, p.tax_category, v.options,
                COALESCE(v.price_cents, p.price_cents) AS "price_cents!",
                p.currency, (p.archived_at IS NOT NULL OR v.archived_at IS NOT NULL) AS "archived!",
                (SELECT COALESCE(sum(held.quantity), 0) FROM order_lines held JOIN orders o ON o.id = held.order_id
@@ -86,7 +95,28 @@ pub async fn checkout(
         return Err(AppError::Invalid("Your cart is empty.".into()));
     }
     let currency = lines[0].currency.clone();
-    for line in &lines {
+    // Priced (and taxed) first: a code that no longer applies stops checkout before any stock is taken.
+    let priced: Vec<rules::Line> = lines
+        .iter()
+        .map(|line| rules::Line {
+            product_id: line.product_id,
+            category: line.category_slug.clone(),
+            unit_price_cents: line.price_cents,
+            quantity: line.quantity,
+        })
+        .collect();
+    let pricing = price_checkout(&mut tx, &priced, &currency, coupon, user).await?;
+    let rates = tax_rates(&mut tx, &address.country).await?;
+    let taxes: Vec<(i32, i64)> = lines
+        .iter()
+        .zip(&pricing.line_totals)
+        .map(|(line, amount)| {
+            let rate = rates.iter().find(|(category, _)| *category == line.tax_category).map_or(0, |(_, rate)| *rate);
+            (rate, tax::line_tax(*amount, rate, settings.prices_include_tax))
+        })
+        .collect();
+    let tax_total: i64 = taxes.iter().map(|(_, tax)| tax).sum();
+    for (line, (rate, tax)) in lines.iter().zip(&taxes) {
         let title = titled(&line.name, &variant_label(&line.options));
         if line.archived {
             return Err(AppError::Invalid(format!("{title} is no longer on sale; remove it from your cart.")));
@@ -113,36 +143,32 @@ pub async fn checkout(
             return Err(AppError::Invalid(format!("Sorry, {title} is out of stock in the quantity you chose.")));
         }
         sqlx::query!(
-            "UPDATE order_lines SET unit_price_cents = $3 WHERE order_id = $1 AND variant_id = $2",
+            r#"UPDATE order_lines SET unit_price_cents = $3, tax_rate_bp = $4, tax_cents = $5
+               WHERE order_id = $1 AND variant_id = $2"#,
             cart,
             line.variant_id,
-            line.price_cents
+            line.price_cents,
+            rate,
+            tax
         )
         .execute(&mut *tx)
         .await?;
     }
-    let priced: Vec<rules::Line> = lines
-        .iter()
-        .map(|line| rules::Line {
-            product_id: line.product_id,
-            category: line.category_slug.clone(),
-            unit_price_cents: line.price_cents,
-            quantity: line.quantity,
-        })
-        .collect();
-    let pricing = price_checkout(&mut tx, &priced, &currency, coupon, user).await?;
     promotions::store::record(&mut tx, cart, &pricing.discounts).await?;
+    // Tax-inclusive prices hold their tax; exclusive ones have it added.
+    let total = if settings.prices_include_tax { pricing.total_cents } else { pricing.total_cents + tax_total };
     sqlx::query!(
         r#"
         UPDATE orders
-        SET status = 'pending_payment', total_cents = $2, currency = $3, subtotal_cents = $11,
+        SET status = 'pending_payment', total_cents = $2, currency = $3, subtotal_cents = $11, tax_cents = $12,
+            prices_include_tax = $13,
             shipping_name = $4, shipping_line1 = $5, shipping_line2 = $6, shipping_city = $7,
             shipping_postcode = $8, shipping_country = $9,
             reserved_until = now() + make_interval(secs => $10)
         WHERE id = $1
         "#,
         cart,
-        pricing.total_cents,
+        total,
         currency,
         address.name,
         address.line1,
@@ -152,11 +178,20 @@ pub async fn checkout(
         address.country,
         settings.reservation.as_secs_f64(),
         pricing.subtotal_cents,
+        tax_total,
+        settings.prices_include_tax,
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(cart)
+}
+
+/// The tax rates of a destination country, by tax category (none: no tax there).
+async fn tax_rates(conn: &mut PgConnection, country: &str) -> Result<Vec<(String, i32)>, sqlx::Error> {
+    let rows =
+        sqlx::query!("SELECT category, rate_bp FROM tax_rates WHERE country = $1", country).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|row| (row.category, row.rate_bp)).collect())
 }
 
 /// Prices the lines being checked out (inside checkout's transaction): the promotions with a total limit that would
@@ -285,7 +320,7 @@ pub async fn list_for_user(pool: &PgPool, user: Uuid) -> Result<Vec<OrderSummary
 pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Option<OrderDetail>, sqlx::Error> {
     let Some(row) = sqlx::query!(
         r#"
-        SELECT id, status AS "status: OrderStatus", total_cents, subtotal_cents, currency,
+        SELECT id, status AS "status: OrderStatus", total_cents, subtotal_cents, prices_include_tax, currency,
                created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                reserved_until AS "reserved_until: chrono::DateTime<chrono::Utc>",
                shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_postcode, shipping_country
@@ -299,29 +334,39 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     else {
         return Ok(None);
     };
-    let lines = sqlx::query!(
+    let rows = sqlx::query!(
         r#"
         SELECT l.product_id, l.variant_id, v.sku, v.options, p.slug, p.name, l.quantity,
-               l.unit_price_cents AS "unit_price_cents!"
+               l.unit_price_cents AS "unit_price_cents!", l.tax_rate_bp, l.tax_cents
         FROM order_lines l JOIN products p ON p.id = l.product_id JOIN variants v ON v.id = l.variant_id
         WHERE l.order_id = $1 ORDER BY l.added_at, l.product_id, l.variant_id
         "#,
         order
     )
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|row| OrderLine {
-        product_id: row.product_id,
-        variant_id: row.variant_id,
-        sku: row.sku,
-        variant: variant_label(&row.options),
-        slug: row.slug,
-        name: row.name,
-        quantity: row.quantity,
-        unit_price_cents: row.unit_price_cents,
-    })
-    .collect::<Vec<_>>();
+    .await?;
+    // The tax by rate, highest first (an order placed before tax has none).
+    let mut taxes: Vec<TaxLine> = Vec::new();
+    for (rate_bp, tax_cents) in rows.iter().filter_map(|row| Some((row.tax_rate_bp?, row.tax_cents?))) {
+        match taxes.iter_mut().find(|line| line.rate_bp == rate_bp) {
+            Some(line) => line.tax_cents += tax_cents,
+            None => taxes.push(TaxLine { rate_bp, tax_cents }),
+        }
+    }
+    taxes.sort_by_key(|line| std::cmp::Reverse(line.rate_bp));
+    let lines = rows
+        .into_iter()
+        .map(|row| OrderLine {
+            product_id: row.product_id,
+            variant_id: row.variant_id,
+            sku: row.sku,
+            variant: variant_label(&row.options),
+            slug: row.slug,
+            name: row.name,
+            quantity: row.quantity,
+            unit_price_cents: row.unit_price_cents,
+        })
+        .collect::<Vec<_>>();
     let history = sqlx::query_as!(
         StatusChange,
         r#"SELECT from_status AS "from: OrderStatus", to_status AS "to: OrderStatus", NULLIF(note, '') AS note,
@@ -360,6 +405,8 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
         subtotal_cents: row.subtotal_cents.or(row.total_cents).unwrap_or_default(),
         lines,
         discounts,
+        taxes,
+        prices_include_tax: row.prices_include_tax,
         address,
         reserved_until: row.reserved_until,
         history,

@@ -58,6 +58,7 @@ pub fn CheckoutPage() -> impl IntoView {
                                 {discounts}
                             </ul>
                             <p class="total">"Total "<strong data-testid="checkout-total">{total}</strong></p>
+                            <p class="hint">{crate::tax::tax_hint()}</p>
                             {refused}
                         </section>
                         <AddressForm />
@@ -287,7 +288,18 @@ pub fn OrdersPage() -> impl IntoView {
 /// An order's items (with its discounts), shipping address, state history and payments, as both the shopper and
 /// the back office show them; `line_href` says where each item links to.
 pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> String) -> impl IntoView {
-    let OrderDetail { summary, lines, subtotal_cents, discounts, address, history, payments, .. } = order;
+    let OrderDetail {
+        summary,
+        lines,
+        subtotal_cents,
+        discounts,
+        taxes,
+        prices_include_tax,
+        address,
+        history,
+        payments,
+        ..
+    } = order;
     let currency = summary.currency.as_str();
     let total = format_price(summary.total_cents, currency);
     let price = |cents: i64| format_price(cents, currency);
@@ -297,6 +309,15 @@ pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> Stri
             {discount_rows(&discounts, currency)}
         }
     });
+    // Tax added to the prices comes before the total; tax they include is said after it.
+    let tax_rows = |included: bool| {
+        let rows = taxes.iter().filter(|tax| tax.rate_bp > 0).map(|tax| {
+            let label = if included { format!("incl. {}", tax.label()) } else { tax.label() };
+            view! { <tr class="tax"><th colspan="2">{label}</th><td data-testid="tax">{price(tax.tax_cents)}</td></tr> }
+        });
+        (prices_include_tax == Some(included)).then(|| rows.collect_view())
+    };
+    let (added, included) = (tax_rows(false), tax_rows(true));
     view! {
         <section class="lines">
             <h2>"Items"</h2>
@@ -314,7 +335,7 @@ pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> Stri
                         </tr>
                     }).collect_view()}
                 </tbody>
-                <tfoot>{discounts}<tr><th colspan="2">"Total"</th><th data-testid="order-total">{total}</th></tr></tfoot>
+                <tfoot>{discounts}{added}<tr><th colspan="2">"Total"</th><th data-testid="order-total">{total}</th></tr>{included}</tfoot>
             </table>
         </section>
         {address.map(|a| view! {

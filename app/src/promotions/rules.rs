@@ -73,12 +73,14 @@ pub struct CouponState {
     pub refused: Option<Refusal>,
 }
 
-/// A cart priced: the subtotal, each discount, the total.
+/// A cart priced: the subtotal, each discount, the total, and what each line comes to after the discounts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pricing {
     pub subtotal_cents: i64,
     pub discounts: Vec<Discount>,
     pub total_cents: i64,
+    /// Each line's amount after its discounts and its share of the order's, in the lines' order (what tax is on).
+    pub line_totals: Vec<i64>,
     pub coupon: Option<CouponState>,
 }
 
@@ -160,7 +162,7 @@ pub fn price(lines: &[Line], currency: &str, automatic: &[Offer], coupon: Option
                     Reduction::Fixed(cents) => cents,
                 }
                 .min(remaining);
-                take_from_lines(&mut left, off);
+                spread(&mut left, off);
                 off
             }
         };
@@ -173,7 +175,13 @@ pub fn price(lines: &[Line], currency: &str, automatic: &[Offer], coupon: Option
             });
         }
     }
-    Pricing { subtotal_cents: subtotal, total_cents: left.iter().sum(), discounts, coupon: coupon_state }
+    Pricing {
+        subtotal_cents: subtotal,
+        total_cents: left.iter().sum(),
+        line_totals: left,
+        discounts,
+        coupon: coupon_state,
+    }
 }
 
 /// `percent` of `amount`, rounded half up to the minor unit.
@@ -181,12 +189,35 @@ pub fn percent_of(amount: i64, percent: i64) -> i64 {
     (i128::from(amount) * i128::from(percent) + 50).div_euclid(100) as i64
 }
 
-/// Takes an order discount off the lines that are left, first to last, so later line amounts stay exact.
-fn take_from_lines(left: &mut [i64], mut off: i64) {
-    for amount in left.iter_mut() {
-        let taken = off.min(*amount);
-        *amount -= taken;
-        off -= taken;
+/// Spreads an order discount (at most what is left) over the lines in proportion to what is left of each: each
+/// line's share rounded down, then the cents that remain one each to the lines with the largest remainders
+/// (earlier lines first among equals). So each line's tax is on what it really sold for.
+fn spread(left: &mut [i64], off: i64) {
+    let total: i64 = left.iter().sum();
+    if total <= 0 || off <= 0 {
+        return;
+    }
+    let shares: Vec<(i64, i128)> = left
+        .iter()
+        .map(|amount| {
+            let exact = i128::from(off) * i128::from(*amount);
+            ((exact / i128::from(total)) as i64, exact % i128::from(total))
+        })
+        .collect();
+    let mut remainder = off - shares.iter().map(|(share, _)| share).sum::<i64>();
+    for (amount, (share, _)) in left.iter_mut().zip(&shares) {
+        *amount -= share;
+    }
+    let mut by_fraction: Vec<usize> = (0..left.len()).collect();
+    by_fraction.sort_by_key(|&i| std::cmp::Reverse(shares[i].1));
+    for i in by_fraction {
+        if remainder == 0 {
+            break;
+        }
+        if left[i] > 0 {
+            left[i] -= 1;
+            remainder -= 1;
+        }
     }
 }
 
@@ -376,6 +407,30 @@ mod tests {
         assert_eq!(refusal(&|o| o.promotion.product_ids = vec![2], shopper()), None);
         // Within its window, on the first second and not on the last.
         assert_eq!(refusal(&|o| o.promotion.starts_at = Some(now()), shopper()), None);
+    }
+
+    #[test]
+    fn an_order_discount_is_spread_over_the_lines_in_proportion_to_the_cent() {
+        // €10 off €100 + €30: €7.69 and €2.31 (7.692… and 2.307…: the remaining cent to the larger fraction).
+        let pricing =
+            price(&cart(), "EUR", &[offer(promotion(1, Reduction::Fixed(1000), Target::Order))], None, shopper());
+        assert_eq!(pricing.line_totals, vec![10000 - 769, 3000 - 231]);
+        assert_eq!(pricing.line_totals.iter().sum::<i64>(), pricing.total_cents);
+        // Three equal lines and one cent: the first line takes it.
+        let mut left = vec![100, 100, 100];
+        spread(&mut left, 1);
+        assert_eq!(left, vec![99, 100, 100]);
+        // Everything off: every line to zero, never below.
+        let mut left = vec![5, 0, 7];
+        spread(&mut left, 12);
+        assert_eq!(left, vec![0, 0, 0]);
+        // A line promotion's lines keep what it took; the order's share comes off what is left.
+        let mut apparel = promotion(1, Reduction::Percent(50), Target::Lines);
+        apparel.category_slugs = vec!["apparel".into()];
+        let tenth = promotion(2, Reduction::Percent(10), Target::Order);
+        let pricing = price(&cart(), "EUR", &[offer(apparel), offer(tenth)], None, shopper());
+        assert_eq!(pricing.line_totals, vec![9000, 1350]);
+        assert_eq!(pricing.total_cents, 10350);
     }
 
     #[test]

@@ -72,7 +72,8 @@ pub async fn enqueue_order(conn: &mut PgConnection, order: Uuid, event: WebhookE
         CROSS JOIN LATERAL (
             SELECT jsonb_build_object('order', jsonb_build_object(
                 'id', o.id, 'status', o.status, 'user_id', o.user_id, 'currency', o.currency,
-                'subtotal_cents', o.subtotal_cents, 'total_cents', o.total_cents, 'created_at', o.created_at,
+                'subtotal_cents', o.subtotal_cents, 'total_cents', o.total_cents, 'tax_cents', o.tax_cents,
+                'prices_include_tax', o.prices_include_tax, 'created_at', o.created_at,
                 'discounts', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                                   'promotion_id', d.promotion_id, 'label', d.label, 'code', d.code,
                                   'amount_cents', d.amount_cents) ORDER BY d.position), '[]'::jsonb)
@@ -83,7 +84,8 @@ pub async fn enqueue_order(conn: &mut PgConnection, order: Uuid, event: WebhookE
                 'lines', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                               'product_id', l.product_id, 'slug', p.slug, 'name', p.name,
                               'variant_id', l.variant_id, 'sku', v.sku, 'options', to_jsonb(v.options),
-                              'quantity', l.quantity, 'unit_price_cents', l.unit_price_cents)
+                              'quantity', l.quantity, 'unit_price_cents', l.unit_price_cents,
+                              'tax_rate_bp', l.tax_rate_bp, 'tax_cents', l.tax_cents)
                               ORDER BY l.added_at, l.variant_id), '[]'::jsonb)
                           FROM order_lines l JOIN products p ON p.id = l.product_id
                           JOIN variants v ON v.id = l.variant_id

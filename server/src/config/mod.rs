@@ -114,6 +114,7 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("expiry_sweep_secs", "orders.expiry_sweep_secs"),
     ("max_unpaid_orders", "orders.max_unpaid_orders"),
     ("max_reserved_per_product", "orders.max_reserved_per_product"),
+    ("prices_include_tax", "orders.prices_include_tax"),
     ("collect_rate_per_visit", "collect.rate_per_visit"),
     ("collect_rate_per_ip", "collect.rate_per_ip"),
     ("collect_max_concurrency", "collect.max_concurrency"),

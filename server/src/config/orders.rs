@@ -6,6 +6,7 @@
 //! | `expiry_sweep_secs` | `CARTOGRAPH_EXPIRY_SWEEP_SECS` | 30 (at least 1) |
 //! | `max_unpaid_orders` | `CARTOGRAPH_MAX_UNPAID_ORDERS` | 3 |
 //! | `max_reserved_per_product` | `CARTOGRAPH_MAX_RESERVED_PER_PRODUCT` | 10 |
+//! | `prices_include_tax` | `CARTOGRAPH_PRICES_INCLUDE_TAX` | true (catalog prices include VAT) |
 //!
 //! The defaults are [`CommerceSettings::default`]'s, which the app falls back on.
 
@@ -27,6 +28,8 @@ pub struct OrderSettings {
     pub max_unpaid_orders: u32,
     /// …and the most units of one product those orders may hold.
     pub max_reserved_per_product: u32,
+    /// Whether catalog prices include their tax, or checkout adds it.
+    pub prices_include_tax: bool,
 }
 
 impl Default for OrderSettings {
@@ -37,6 +40,7 @@ impl Default for OrderSettings {
             expiry_sweep: Duration::from_secs(30),
             max_unpaid_orders: rules.max_unpaid_orders,
             max_reserved_per_product: rules.max_reserved_per_product,
+            prices_include_tax: rules.prices_include_tax,
         }
     }
 }
@@ -48,6 +52,7 @@ impl OrderSettings {
             reservation: self.reservation,
             max_unpaid_orders: self.max_unpaid_orders,
             max_reserved_per_product: self.max_reserved_per_product,
+            prices_include_tax: self.prices_include_tax,
         }
     }
 }

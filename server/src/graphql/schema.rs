@@ -465,6 +465,10 @@ pub struct Order {
     /// What the lines came to; the summary's total is what was charged.
     pub subtotal_cents: i64,
     pub discounts: Vec<Discount>,
+    /// The VAT on the order (none for one placed before tax)…
+    pub tax_cents: Option<i64>,
+    /// …included in its prices, or added to them (`false`).
+    pub prices_include_tax: Option<bool>,
     pub history: Vec<StatusChange>,
     /// A fresh idempotency key for the next payment attempt.
     pub payment_key: String,
@@ -475,6 +479,8 @@ impl From<app::orders::OrderDetail> for Order {
         Self {
             subtotal_cents: order.subtotal_cents,
             discounts: discounts(order.discounts),
+            tax_cents: order.prices_include_tax.map(|_| order.taxes.iter().map(|tax| tax.tax_cents).sum()),
+            prices_include_tax: order.prices_include_tax,
             summary: order.summary.into(),
             lines: order
                 .lines
@@ -557,6 +563,8 @@ pub struct ProductInput {
     /// In minor units (cents), 1 to 100,000,000.
     pub price_cents: i64,
     pub stock: i32,
+    /// `standard`, `reduced` or `zero`; left out: standard for a new product, unchanged for an edit.
+    pub tax_category: Option<String>,
 }
 
 impl ProductInput {
@@ -573,6 +581,7 @@ impl ProductInput {
             price,
             stock: self.stock.to_string(),
             stock_was,
+            tax_category: self.tax_category.clone().unwrap_or_default(),
         }
     }
 }

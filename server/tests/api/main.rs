@@ -31,6 +31,7 @@ mod scale;
 mod sessions;
 mod slow_clients;
 mod startup;
+mod tax;
 mod tracking;
 mod variants;
 mod webhooks;
