@@ -49,6 +49,9 @@ test("a shopper chooses a size and colour, applies a code, sees the discount lin
   await expect(lines.locator("tr.discount")).toContainText("Welcome: 10 % off a first order (WELCOME10)");
   await expect(lines.getByTestId("discount")).toHaveText("−€15.80");
   await expect(page.getByTestId("order-total")).toHaveText("€142.20");
+  // Germany's 19 % is in the price: of €142.20, €22.70.
+  await expect(lines.locator("tr.tax")).toContainText("incl. VAT 19 %");
+  await expect(lines.getByTestId("tax")).toHaveText("€22.70");
   expect(sqlValue(`SELECT amount_cents FROM payments WHERE order_id = '${orderId}' AND outcome = 'succeeded'`)).toBe(
     "14220",
   );

@@ -268,12 +268,80 @@ pub async fn admin_order(order_id: Uuid) -> Result<ManagedOrder, AppError> {
     store::order(&pool, order_id).await?.ok_or(AppError::NotFound)
 }
 
-/// Marks a paid order shipped.
+/// Ships everything left of a paid order at once (no carrier or tracking number); it becomes fulfilled.
 #[server(endpoint = "admin/fulfil_order")]
 pub async fn fulfil_order(order_id: Uuid) -> Result<OrderStatus, AppError> {
     let admin = ctx::require_admin().await?;
-    let pool = ctx::pool()?;
-    store::fulfil(&pool, order_id, &format!("shipped by {}", admin.name)).await
+    let parcel = Parcel::parse("", "", &[])?;
+    store::ship(&ctx::pool()?, order_id, admin.id, &admin.name, &parcel).await
+}
+
+/// One line of the shipping form: a variant of the order and how many of its units go in this parcel.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipLine {
+    pub variant_id: i64,
+    pub quantity: String,
+}
+
+/// A parcel once the form is known to be valid: its carrier and tracking number (if any), and the units in it
+/// (none: everything not yet shipped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parcel {
+    pub carrier: Option<String>,
+    pub tracking: Option<String>,
+    pub units: Vec<(i64, i32)>,
+}
+
+impl Parcel {
+    /// Checks the shipping form; every problem is named at once.
+    pub fn parse(carrier: &str, tracking: &str, lines: &[ShipLine]) -> Result<Self, AppError> {
+        let mut problems = Vec::new();
+        let carrier = Some(carrier.trim()).filter(|carrier| !carrier.is_empty()).map(str::to_string);
+        if carrier.as_ref().is_some_and(|carrier| carrier.chars().count() > 60) {
+            problems.push("a carrier of at most 60 characters".to_string());
+        }
+        let tracking = Some(tracking.trim()).filter(|tracking| !tracking.is_empty()).map(str::to_string);
+        let valid_tracking = |t: &str| {
+            t.len() <= 100
+                && t.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '/' | '-'))
+        };
+        if tracking.as_deref().is_some_and(|tracking| !valid_tracking(tracking)) {
+            problems.push("a tracking number of up to 100 letters, digits, spaces and . _ / -".to_string());
+        }
+        let mut units = Vec::new();
+        for line in lines {
+            match line.quantity.trim().parse::<i32>() {
+                Ok(0) => {}
+                Ok(quantity) if (1..=10_000).contains(&quantity) => units.push((line.variant_id, quantity)),
+                _ => problems.push(format!("a number of units for each line (“{}” is not one)", line.quantity.trim())),
+            }
+        }
+        if !lines.is_empty() && units.is_empty() && problems.is_empty() {
+            problems.push("at least one unit to ship".to_string());
+        }
+        if problems.is_empty() {
+            Ok(Self { carrier, tracking, units })
+        } else {
+            Err(AppError::Invalid(format!("Please give {}.", problems.join(", "))))
+        }
+    }
+}
+
+/// Ships some units of a paid order in one parcel (a plain form); the order becomes fulfilled once every unit has
+/// shipped. Back to the order's page.
+#[server(endpoint = "admin/ship_order")]
+pub async fn ship_order(
+    order_id: Uuid,
+    carrier: String,
+    tracking: String,
+    #[server(default)] lines: Vec<ShipLine>,
+) -> Result<(), AppError> {
+    let admin = ctx::require_admin().await?;
+    let parcel = Parcel::parse(&carrier, &tracking, &lines)?;
+    let status = store::ship(&ctx::pool()?, order_id, admin.id, &admin.name, &parcel).await?;
+    leptos_axum::redirect(&format!("/admin/orders/{order_id}?shipped={}", status.as_str()));
+    Ok(())
 }
 
 /// Cancels any order: stock goes back, and a paid order is refunded first.
@@ -322,6 +390,22 @@ mod tests {
             stock_was: 0,
             tax_category: String::new(),
         }
+    }
+
+    #[test]
+    fn a_parcel_names_every_problem_and_ships_only_the_units_asked_for() {
+        let line = |variant_id: i64, quantity: &str| ShipLine { variant_id, quantity: quantity.into() };
+        let parcel = Parcel::parse(" DHL ", "JD0146 0001/2345", &[line(1, "2"), line(2, "0")]).unwrap();
+        assert_eq!(
+            parcel,
+            Parcel { carrier: Some("DHL".into()), tracking: Some("JD0146 0001/2345".into()), units: vec![(1, 2)] }
+        );
+        assert_eq!(Parcel::parse("", "", &[]).unwrap(), Parcel { carrier: None, tracking: None, units: vec![] });
+        let refused = Parcel::parse(&"C".repeat(61), "-starts-badly", &[line(1, "-1")]).unwrap_err().to_string();
+        for problem in ["a carrier of at most 60", "a tracking number", "“-1” is not one"] {
+            assert!(refused.contains(problem), "{problem}: {refused}");
+        }
+        assert!(Parcel::parse("", "", &[line(1, "0")]).unwrap_err().to_string().contains("at least one unit"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Back-office queries. Every product change writes its catalog event to the outbox in the same transaction.
 
-use super::{AdminOrderRow, ManagedOrder, ManagedProduct, ProductDraft, ORDERS_PAGE_SIZE};
+use super::{AdminOrderRow, ManagedOrder, ManagedProduct, Parcel, ProductDraft, ORDERS_PAGE_SIZE};
 use crate::tax::TaxCategory;
 use crate::{
     catalog::artwork::product_svg,
@@ -369,8 +369,16 @@ pub async fn order(pool: &PgPool, id: Uuid) -> Result<Option<ManagedOrder>, sqlx
     }))
 }
 
-/// Marks a paid order shipped; any other state is refused with its name.
-pub async fn fulfil(pool: &PgPool, id: Uuid, note: &str) -> Result<OrderStatus, AppError> {
+/// Ships a parcel of a paid order (any other state is refused with its name): each unit at most once, checked under
+/// the order's lock (so two admins shipping at once queue) and by the database. When nothing is left to ship the
+/// order becomes fulfilled; returns its status.
+pub async fn ship(
+    pool: &PgPool,
+    id: Uuid,
+    admin: Uuid,
+    admin_name: &str,
+    parcel: &Parcel,
+) -> Result<OrderStatus, AppError> {
     let mut tx = pool.begin().await?;
     let status = sqlx::query_scalar!(
         r#"SELECT status AS "status: OrderStatus" FROM orders WHERE id = $1 AND status <> 'cart' FOR UPDATE"#,
@@ -385,7 +393,71 @@ pub async fn fulfil(pool: &PgPool, id: Uuid, note: &str) -> Result<OrderStatus, 
             status.label().to_lowercase()
         )));
     }
-    orders::transition(&mut tx, id, OrderStatus::Fulfilled, note).await?;
+    let lines = sqlx::query!(
+        r#"
+        SELECT l.variant_id, p.name, v.options,
+               l.quantity - (SELECT COALESCE(sum(s.quantity), 0) FROM shipment_lines s
+                             WHERE s.order_id = l.order_id AND s.variant_id = l.variant_id)::integer AS "left!"
+        FROM order_lines l JOIN products p ON p.id = l.product_id JOIN variants v ON v.id = l.variant_id
+        WHERE l.order_id = $1
+        "#,
+        id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let units: Vec<(i64, i32)> = if parcel.units.is_empty() {
+        lines.iter().filter(|line| line.left > 0).map(|line| (line.variant_id, line.left)).collect()
+    } else {
+        parcel.units.clone()
+    };
+    for (variant, quantity) in &units {
+        let Some(line) = lines.iter().find(|line| line.variant_id == *variant) else {
+            return Err(AppError::Invalid("That item is not in this order.".into()));
+        };
+        if *quantity > line.left {
+            let title = crate::variants::titled(&line.name, &crate::variants::variant_label(&line.options));
+            return Err(AppError::Invalid(format!("Only {} of {title} are left to ship.", line.left)));
+        }
+    }
+    if units.is_empty() {
+        return Err(AppError::Invalid("Everything in this order has shipped.".into()));
+    }
+    let shipment = Uuid::new_v4();
+    sqlx::query!(
+        "INSERT INTO shipments (id, order_id, carrier, tracking, shipped_by) VALUES ($1, $2, $3, $4, $5)",
+        shipment,
+        id,
+        parcel.carrier,
+        parcel.tracking,
+        admin
+    )
+    .execute(&mut *tx)
+    .await?;
+    for (variant, quantity) in &units {
+        sqlx::query!(
+            "INSERT INTO shipment_lines (shipment_id, order_id, variant_id, quantity) VALUES ($1, $2, $3, $4)",
+            shipment,
+            id,
+            variant,
+            quantity
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let shipped: i32 = units.iter().map(|(_, quantity)| quantity).sum();
+    let left: i32 = lines.iter().map(|line| line.left).sum::<i32>() - shipped;
+    let status = if left == 0 {
+        let how = [parcel.carrier.as_deref(), parcel.tracking.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+        let note = if how.is_empty() {
+            format!("shipped by {admin_name}")
+        } else {
+            format!("shipped by {admin_name}: {}", how.join(" "))
+        };
+        orders::transition(&mut tx, id, OrderStatus::Fulfilled, &note).await?;
+        OrderStatus::Fulfilled
+    } else {
+        status
+    };
     tx.commit().await?;
-    Ok(OrderStatus::Fulfilled)
+    Ok(status)
 }

@@ -6,7 +6,7 @@
 
 use super::{
     admin_order, admin_orders, admin_product, admin_products, admin_users, AdminCancelOrder, DeleteProduct,
-    EndUserSessions, FulfilOrder, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived,
+    EndUserSessions, ManagedOrder, ManagedProduct, ResetProductImage, SaveProduct, SetProductArchived,
     ORDERS_PAGE_SIZE,
 };
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
     catalog::Category,
     error::AppError,
     money::format_price,
-    notices::ErrorView,
+    notices::{ErrorView, FormRefusal},
     orders::OrderStatus,
     page::{go_to, reload},
 };
@@ -325,6 +325,7 @@ pub fn AdminOrderPage() -> impl IntoView {
     view! {
         <Title text="Order · Admin" />
         <AdminNav />
+        <FormRefusal />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match order.await {
@@ -349,37 +350,56 @@ fn AdminOrderView(order: ManagedOrder) -> impl IntoView {
             <p>{format!("Placed {} by {}", summary.created_at.format("%Y-%m-%d %H:%M UTC"), order.shopper)}
                 {order.shopper_email.map(|email| format!(" <{email}>"))}</p>
             <OrderActions id status />
+            {(status == OrderStatus::Paid).then(|| ship_form(id, &detail.lines))}
             {crate::orders::views::order_record(detail, |line| format!("/admin/products/{}", line.product_id))}
         </article>
     }
 }
 
-/// "Mark shipped" and "Cancel", as the order's state allows; the page is read again after either.
+/// The parcel form of a paid order (a plain form, no script): how many units of each line go in it (all that is
+/// left, to begin with), the carrier and the tracking number. The order is fulfilled once everything has shipped.
+fn ship_form(id: uuid::Uuid, lines: &[crate::orders::OrderLine]) -> impl IntoView {
+    let rows = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.quantity > line.shipped)
+        .map(|(i, line)| {
+            let left = line.quantity - line.shipped;
+            let title = line.title();
+            view! {
+                <label>{format!("{title} ({left} of {} left)", line.quantity)}
+                    <input type="hidden" name=format!("lines[{i}][variant_id]") value=line.variant_id.to_string() />
+                    <input name=format!("lines[{i}][quantity]") type="number" min="0" max=left.to_string() value=left.to_string()
+                        aria-label=format!("Units of {title} in this parcel") />
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <form method="post" action="/api/admin/ship_order" class="admin-form ship-form">
+            <h2 class="wide">"Ship a parcel"</h2>
+            <input type="hidden" name="order_id" value=id.to_string() />
+            {rows}
+            <label>"Carrier (optional)"<input name="carrier" maxlength="60" placeholder="DHL" /></label>
+            <label>"Tracking number (optional)"<input name="tracking" maxlength="100" /></label>
+            <button type="submit">"Ship these units"</button>
+        </form>
+    }
+}
+
+/// "Cancel", as the order's state allows; the page is read again after it.
 #[cfg_attr(any(feature = "ssr", feature = "back-office"), island)]
 #[cfg_attr(not(any(feature = "ssr", feature = "back-office")), component)]
 fn OrderActions(id: uuid::Uuid, status: OrderStatus) -> impl IntoView {
-    let fulfil = ServerAction::<FulfilOrder>::new();
     let cancel = ServerAction::<AdminCancelOrder>::new();
     Effect::new(move |_| {
-        if matches!(fulfil.value().get(), Some(Ok(_))) || matches!(cancel.value().get(), Some(Ok(_))) {
+        if matches!(cancel.value().get(), Some(Ok(_))) {
             reload();
         }
     });
-    let errors = move || {
-        [fulfil.value().get().and_then(Result::err), cancel.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .map(|error| view! { <ErrorView error /> })
-            .collect_view()
-    };
+    let errors = move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorView error /> });
     view! {
         <div class="admin-actions">
-            {(status == OrderStatus::Paid).then(|| view! {
-                <ActionForm action=fulfil>
-                    <input type="hidden" name="order_id" value=id.to_string() />
-                    <button type="submit" disabled=move || fulfil.pending().get()>"Mark shipped"</button>
-                </ActionForm>
-            })}
             {status.cancellable().then(|| view! {
                 <ActionForm action=cancel>
                     <input type="hidden" name="order_id" value=id.to_string() />

@@ -43,6 +43,25 @@ pub struct OrderLine {
     pub name: String,
     pub quantity: i32,
     pub unit_price_cents: i64,
+    /// How many of its units have shipped.
+    pub shipped: i32,
+}
+
+impl OrderLine {
+    /// "Merino Base Layer (M · Sand)".
+    pub fn title(&self) -> String {
+        crate::variants::titled(&self.name, &self.variant)
+    }
+}
+
+/// A parcel sent: when, by which carrier and with which tracking number (if any), and how many of which items.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub at: DateTime<Utc>,
+    pub carrier: Option<String>,
+    pub tracking: Option<String>,
+    /// (variant id, units), in the order's line order.
+    pub units: Vec<(i64, i32)>,
 }
 
 /// One entry of an order's state history.
@@ -110,6 +129,7 @@ pub struct OrderDetail {
     pub taxes: Vec<crate::tax::TaxLine>,
     /// …and whether it is included in the prices (`Some(true)`) or was added to the total.
     pub prices_include_tax: Option<bool>,
+    pub shipments: Vec<Shipment>,
     pub address: Option<ShippingAddress>,
     pub reserved_until: Option<DateTime<Utc>>,
     pub history: Vec<StatusChange>,

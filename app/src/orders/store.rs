@@ -1,7 +1,8 @@
 //! Order queries: checkout with atomic stock reservation, expiry, history.
 
 use super::{
-    OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, ShippingAddress, StatusChange,
+    OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, Shipment, ShippingAddress,
+    StatusChange,
 };
 use crate::error::AppError;
 use crate::promotions::{self, rules, Pricing};
@@ -316,6 +317,38 @@ pub async fn list_for_user(pool: &PgPool, user: Uuid) -> Result<Vec<OrderSummary
     .await
 }
 
+/// An order's shipments, oldest first.
+async fn shipments_of(pool: &PgPool, order: Uuid) -> Result<Vec<Shipment>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT s.id, s.created_at AS "at: chrono::DateTime<chrono::Utc>", s.carrier, s.tracking, sl.variant_id, sl.quantity
+        FROM shipments s JOIN shipment_lines sl ON sl.shipment_id = s.id
+        JOIN order_lines l ON l.order_id = sl.order_id AND l.variant_id = sl.variant_id
+        WHERE s.order_id = $1
+        ORDER BY s.created_at, s.id, l.added_at, l.product_id, l.variant_id
+        "#,
+        order
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut shipments: Vec<(Uuid, Shipment)> = Vec::new();
+    for row in rows {
+        match shipments.last_mut() {
+            Some((id, shipment)) if *id == row.id => shipment.units.push((row.variant_id, row.quantity)),
+            _ => shipments.push((
+                row.id,
+                Shipment {
+                    at: row.at,
+                    carrier: row.carrier,
+                    tracking: row.tracking,
+                    units: vec![(row.variant_id, row.quantity)],
+                },
+            )),
+        }
+    }
+    Ok(shipments.into_iter().map(|(_, shipment)| shipment).collect())
+}
+
 /// One order with lines, address, history and payments; with `user`, `None` for anyone else's (`None`: any order).
 pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Option<OrderDetail>, sqlx::Error> {
     let Some(row) = sqlx::query!(
@@ -337,7 +370,9 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     let rows = sqlx::query!(
         r#"
         SELECT l.product_id, l.variant_id, v.sku, v.options, p.slug, p.name, l.quantity,
-               l.unit_price_cents AS "unit_price_cents!", l.tax_rate_bp, l.tax_cents
+               l.unit_price_cents AS "unit_price_cents!", l.tax_rate_bp, l.tax_cents,
+               (SELECT COALESCE(sum(s.quantity), 0) FROM shipment_lines s
+                WHERE s.order_id = l.order_id AND s.variant_id = l.variant_id)::integer AS "shipped!"
         FROM order_lines l JOIN products p ON p.id = l.product_id JOIN variants v ON v.id = l.variant_id
         WHERE l.order_id = $1 ORDER BY l.added_at, l.product_id, l.variant_id
         "#,
@@ -365,6 +400,7 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
             name: row.name,
             quantity: row.quantity,
             unit_price_cents: row.unit_price_cents,
+            shipped: row.shipped,
         })
         .collect::<Vec<_>>();
     let history = sqlx::query_as!(
@@ -386,6 +422,7 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     .await?;
     let item_count = lines.iter().map(|l| i64::from(l.quantity)).sum();
     let discounts = promotions::store::of_order(pool, order).await?;
+    let shipments = shipments_of(pool, order).await?;
     let address =
         match (row.shipping_name, row.shipping_line1, row.shipping_city, row.shipping_postcode, row.shipping_country) {
             (Some(name), Some(line1), Some(city), Some(postcode), Some(country)) => {
@@ -407,6 +444,7 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
         discounts,
         taxes,
         prices_include_tax: row.prices_include_tax,
+        shipments,
         address,
         reserved_until: row.reserved_until,
         history,

@@ -285,6 +285,31 @@ pub fn OrdersPage() -> impl IntoView {
     }
 }
 
+/// An order's parcels, each with its carrier, tracking number and items.
+fn shipment_list(shipments: &[super::Shipment], lines: &[OrderLine]) -> Option<impl IntoView> {
+    let title =
+        |variant: i64| lines.iter().find(|line| line.variant_id == variant).map(OrderLine::title).unwrap_or_default();
+    let parcels = shipments
+        .iter()
+        .map(|shipment| {
+            let how = [shipment.carrier.clone(), shipment.tracking.clone().map(|t| format!("tracking {t}"))];
+            let how = how.into_iter().flatten().collect::<Vec<_>>().join(", ");
+            let items = shipment.units.iter().map(|(variant, units)| format!("{units} × {}", title(*variant)));
+            let items = items.collect::<Vec<_>>().join(", ");
+            // "— DHL, tracking JD0146…: 2 × Linen Tea Towels", one text.
+            let what = if how.is_empty() { format!(": {items}") } else { format!(" — {how}: {items}") };
+            view! {
+                <li data-testid="shipment">
+                    <time datetime=shipment.at.to_rfc3339()>{shipment.at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+                    {what}
+                </li>
+            }
+        })
+        .collect_view();
+    (!shipments.is_empty())
+        .then(|| view! { <section class="shipments"><h2>"Shipments"</h2><ul>{parcels}</ul></section> })
+}
+
 /// An order's items (with its discounts), shipping address, state history and payments, as both the shopper and
 /// the back office show them; `line_href` says where each item links to.
 pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> String) -> impl IntoView {
@@ -295,11 +320,13 @@ pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> Stri
         discounts,
         taxes,
         prices_include_tax,
+        shipments,
         address,
         history,
         payments,
         ..
     } = order;
+    let shipments = shipment_list(&shipments, &lines);
     let currency = summary.currency.as_str();
     let total = format_price(summary.total_cents, currency);
     let price = |cents: i64| format_price(cents, currency);
@@ -338,6 +365,7 @@ pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> Stri
                 <tfoot>{discounts}{added}<tr><th colspan="2">"Total"</th><th data-testid="order-total">{total}</th></tr>{included}</tfoot>
             </table>
         </section>
+        {shipments}
         {address.map(|a| view! {
             <section class="address">
                 <h2>"Shipping to"</h2>

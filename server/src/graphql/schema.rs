@@ -447,6 +447,8 @@ pub struct OrderLine {
     pub name: String,
     pub quantity: i32,
     pub unit_price_cents: i64,
+    /// How many of its units have shipped.
+    pub shipped: i32,
 }
 
 /// One step of an order's history.
@@ -494,6 +496,7 @@ impl From<app::orders::OrderDetail> for Order {
                     name: line.name,
                     quantity: line.quantity,
                     unit_price_cents: line.unit_price_cents,
+                    shipped: line.shipped,
                 })
                 .collect(),
             history: order
@@ -945,11 +948,13 @@ impl Mutation {
         Ok(archived)
     }
 
-    /// Marks a paid order shipped. Admins only.
+    /// Ships everything left of a paid order (it becomes fulfilled). Admins only.
     async fn fulfil_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<OrderState> {
         let admin = caller(ctx).admin()?;
-        let note = format!("shipped by {}", admin.name);
-        let status = app::admin::store::fulfil(&state(ctx).pool, uuid_of(&order_id)?, &note).await.or_refused()?;
+        let parcel = app::admin::Parcel::parse("", "", &[]).or_refused()?;
+        let order = uuid_of(&order_id)?;
+        let status =
+            app::admin::store::ship(&state(ctx).pool, order, admin.id, &admin.name, &parcel).await.or_refused()?;
         Ok(status.into())
     }
 

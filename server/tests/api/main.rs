@@ -29,6 +29,7 @@ mod reminders;
 mod retention;
 mod scale;
 mod sessions;
+mod shipments;
 mod slow_clients;
 mod startup;
 mod tax;

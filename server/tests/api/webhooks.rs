@@ -203,8 +203,9 @@ async fn events_are_delivered_signed_retried_after_a_500_recorded_and_replayed()
     assert_eq!(body["data"]["order"]["shipping"]["city"], "Berlin");
 
     // The admin ships it: `order.fulfilled`, signed the same way.
-    let note = "shipped by the test";
-    app::admin::store::fulfil(&app.pool, order.parse().unwrap(), note).await.unwrap();
+    let everything = app::admin::Parcel::parse("DHL", "JD0146", &[]).unwrap();
+    let admin = app.user("webhook-admin").await;
+    app::admin::store::ship(&app.pool, order.parse().unwrap(), admin, "the test", &everything).await.unwrap();
     deliver_until(&deliverer, "order.fulfilled", || receiver.received().len() == 4).await;
     let shipped = receiver.received().pop().unwrap();
     assert!(verified(&shipped, &secret));
