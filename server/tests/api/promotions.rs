@@ -129,12 +129,7 @@ async fn a_code_an_admin_creates_comes_off_the_cart_the_checkout_and_the_order_a
     assert_eq!(app.order_totals(&order).await, (Some(5800), 4930));
     assert_eq!(uses(&app, id).await, (0, 1), "an order awaiting payment holds a use");
     assert_eq!(shopper.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
-    let charged: i64 =
-        sqlx::query_scalar("SELECT amount_cents FROM payments WHERE order_id = $1::uuid AND outcome = 'succeeded'")
-            .bind(&order)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let charged = app.payment_amount(&order, "succeeded").await;
     assert_eq!(charged, 4930);
     assert_eq!(uses(&app, id).await, (1, 0), "a paid order has used it");
     let receipt = shopper.client.get(app.url(&format!("/orders/{order}"))).send().await.unwrap().text().await.unwrap();
@@ -143,12 +138,7 @@ async fn a_code_an_admin_creates_comes_off_the_cart_the_checkout_and_the_order_a
     // Cancelled: refunded what was charged, and the use is given back.
     assert_eq!(shopper.call("cancel_order", &[("order_id", &order)]).await.status(), 200);
     assert_eq!(uses(&app, id).await, (0, 0));
-    let refunded: i64 =
-        sqlx::query_scalar("SELECT amount_cents FROM payments WHERE order_id = $1::uuid AND outcome = 'refunded'")
-            .bind(&order)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let refunded = app.payment_amount(&order, "refunded").await;
     assert_eq!(refunded, 4930);
 
     let events = coupon_events(&app, &visit).await;
@@ -434,10 +424,6 @@ async fn totals_a_browser_sends_are_ignored() {
         sqlx::query("UPDATE orders SET total_cents = -1 WHERE id = $1::uuid").bind(&order).execute(&app.pool).await;
     assert!(negative.is_err());
     assert_eq!(shopper.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
-    let charged: i64 = sqlx::query_scalar("SELECT amount_cents FROM payments WHERE order_id = $1::uuid")
-        .bind(&order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let charged = app.payment_amount(&order, "succeeded").await;
     assert_eq!(charged, 5300);
 }

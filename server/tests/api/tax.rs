@@ -107,12 +107,7 @@ async fn with_prices_excluding_tax_checkout_adds_it_after_discounts_and_the_char
     );
     assert!(!page.contains("incl. VAT"));
     assert_eq!(shopper.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
-    let charged: i64 =
-        sqlx::query_scalar("SELECT amount_cents FROM payments WHERE order_id = $1::uuid AND outcome = 'succeeded'")
-            .bind(&order)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let charged = app.payment_amount(&order, "succeeded").await;
     assert_eq!(charged, 8806);
 
     // Tax is on what the line sold for: 10 % off leaves €66.60, whose 19 % is 1265.4 → 1265 cents.

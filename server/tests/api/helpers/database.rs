@@ -90,6 +90,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// What an order's payment with this outcome (`succeeded`, `refunded`…) was for, in cents.
+    pub async fn payment_amount(&self, order: impl std::fmt::Display, outcome: &str) -> i64 {
+        sqlx::query_scalar("SELECT amount_cents FROM payments WHERE order_id = $1::uuid AND outcome = $2")
+            .bind(order.to_string())
+            .bind(outcome)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// An order's total, in cents.
     pub async fn order_total(&self, order: impl std::fmt::Display) -> i64 {
         self.order_totals(order).await.1
