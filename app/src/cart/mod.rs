@@ -73,6 +73,8 @@ impl CartLine {
 /// The whole cart, priced on the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Cart {
+    /// The order the cart is (on the server only: the browser never needs it, and its bundle is at its budget).
+    #[serde(skip)]
     pub order_id: Option<Uuid>,
     pub lines: Vec<CartLine>,
     /// The cart table's foot as the server wrote it (every value escaped): the subtotal, each discount, what the
