@@ -161,11 +161,9 @@ fn foot(pricing: &Pricing, currency: &str) -> String {
         let amount = format!("−{}", format_price(discount.amount_cents, currency));
         html += &row(&discount.title(), amount, "discount", "cart-discount");
     }
-    if let Some(rules::CouponState { code, refused: Some(refusal) }) = &pricing.coupon {
-        html += &format!(
-            r#"<tr class="coupon-refused"><td colspan="5" role="status">{}</td></tr>"#,
-            escape_html(&refusal.message(code, currency))
-        );
+    if let Some(refusal) = pricing.coupon_refusal(currency) {
+        html +=
+            &format!(r#"<tr class="coupon-refused"><td colspan="5" role="status">{}</td></tr>"#, escape_html(&refusal));
     }
     html + &row("Total", format_price(pricing.total_cents, currency), "total", "cart-total")
 }

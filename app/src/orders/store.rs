@@ -223,11 +223,8 @@ async fn price_checkout(
         offers = promotions::store::offers(conn, coupon, Some(user)).await?;
     }
     let pricing = rules::price(lines, currency, &offers.automatic, offers.coupon.as_ref(), shopper);
-    if let Some(rules::CouponState { code, refused: Some(refusal) }) = &pricing.coupon {
-        return Err(AppError::Invalid(format!(
-            "{} Remove the code from your cart to check out without it.",
-            refusal.message(code, currency)
-        )));
+    if let Some(refusal) = pricing.coupon_refusal(currency) {
+        return Err(AppError::Invalid(format!("{refusal} Remove the code from your cart to check out without it.")));
     }
     Ok(pricing)
 }

@@ -39,9 +39,8 @@ pub fn CheckoutPage() -> impl IntoView {
                 let currency = c.currency().to_string();
                 let pricing = c.pricing;
                 let total = format_price(pricing.total_cents, &currency);
-                let refused = pricing.coupon.as_ref().and_then(|coupon| {
-                    let message = coupon.refused?.message(&coupon.code, &currency);
-                    Some(view! { <p class="error" role="alert">{message}" "<A href="/cart">"Change it in your cart"</A></p> })
+                let refused = pricing.coupon_refusal(&currency).map(|message| {
+                    view! { <p class="error" role="alert">{message}" "<A href="/cart">"Change it in your cart"</A></p> }
                 });
                 let discounts = (!pricing.discounts.is_empty()).then(|| view! {
                     <li class="subtotal">"Subtotal"<span>{format_price(pricing.subtotal_cents, &currency)}</span></li>

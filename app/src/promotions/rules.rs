@@ -84,6 +84,14 @@ pub struct Pricing {
     pub coupon: Option<CouponState>,
 }
 
+impl Pricing {
+    /// Why the cart's code does not apply, in words; `None` when it applies or there is none.
+    pub fn coupon_refusal(&self, currency: &str) -> Option<String> {
+        let coupon = self.coupon.as_ref()?;
+        Some(coupon.refused?.message(&coupon.code, currency))
+    }
+}
+
 /// Whether a promotion may apply to these lines now, and if not, the first reason why.
 pub fn check(offer: &Offer, lines: &[Line], currency: &str, shopper: Shopper) -> Result<(), Refusal> {
     let promotion = &offer.promotion;

@@ -354,10 +354,7 @@ impl From<app::cart::Cart> for Cart {
     fn from(cart: app::cart::Cart) -> Self {
         let (item_count, currency) = (cart.item_count(), cart.currency().to_string());
         let pricing = cart.pricing;
-        let coupon_refusal = pricing
-            .coupon
-            .as_ref()
-            .and_then(|coupon| coupon.refused.map(|refusal| refusal.message(&coupon.code, &currency)));
+        let coupon_refusal = pricing.coupon_refusal(&currency);
         Self {
             order_id: cart.order_id.map(|id| ID(id.to_string())),
             lines: cart
@@ -951,8 +948,7 @@ impl Mutation {
     /// Ships everything left of a paid order (it becomes fulfilled). Admins only.
     async fn fulfil_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<OrderState> {
         let admin = caller(ctx).admin()?;
-        let parcel = app::admin::Parcel::parse("", "", &[]).or_refused()?;
-        let order = uuid_of(&order_id)?;
+        let (parcel, order) = (app::admin::Parcel::everything(), uuid_of(&order_id)?);
         let status =
             app::admin::store::ship(&state(ctx).pool, order, admin.id, &admin.name, &parcel).await.or_refused()?;
         Ok(status.into())

@@ -121,7 +121,7 @@ async fn two_admins_shipping_what_is_left_at_once_ship_it_once() {
     assert_eq!(app.pay(&order, SUCCEEDS, &Uuid::new_v4().to_string()).await.status(), 200);
     let admin = app.user("racing-admin").await;
     let id: Uuid = order.parse().unwrap();
-    let everything = Parcel::parse("", "", &[]).unwrap();
+    let everything = Parcel::everything();
     let results = join_all((0..2).map(|_| admin_store::ship(&app.pool, id, admin, "Admin", &everything))).await;
     assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1, "{results:?}");
     let shipped: i64 = sqlx::query_scalar("SELECT sum(quantity) FROM shipment_lines WHERE order_id = $1")

@@ -43,18 +43,21 @@ impl TestApp {
 
     /// Checks the cart out to a valid address.
     pub async fn checkout(&self) -> reqwest::Response {
-        self.call(
-            "checkout",
-            &[
-                ("name", "Sam Shopper"),
-                ("line1", "1 Main St"),
-                ("line2", ""),
-                ("city", "Berlin"),
-                ("postcode", "10115"),
-                ("country", "DE"),
-            ],
-        )
-        .await
+        self.checkout_with(&[]).await
+    }
+
+    /// Checks the cart out to a valid address, with `extra` fields in the form (what a tampering browser adds).
+    pub async fn checkout_with(&self, extra: &[(&str, &str)]) -> reqwest::Response {
+        let address = [
+            ("name", "Sam Shopper"),
+            ("line1", "1 Main St"),
+            ("line2", ""),
+            ("city", "Berlin"),
+            ("postcode", "10115"),
+            ("country", "DE"),
+        ];
+        let form: Vec<(&str, &str)> = address.iter().chain(extra).copied().collect();
+        self.call("checkout", &form).await
     }
 
     /// Pays `order` with `card` (valid expiry and CVC) under the idempotency key `key`.
