@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Cartograph with every service it needs: PostgreSQL, a Kafka-protocol broker (nisshi), the dev OpenID
-# provider, the worker and the web server at http://127.0.0.1:3000. Ctrl-C stops what it started.
+# provider, the dev SMTP sink, the worker and the web server at http://127.0.0.1:3000. Ctrl-C stops what it started.
 set -euo pipefail
 # shellcheck source=lib/all.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/all.sh"
@@ -16,6 +16,7 @@ if [[ -z $APP_DATABASE_URL ]]; then
 fi
 ensure_broker
 ensure_oidc
+ensure_smtp
 build_site
 log "building the server (release)"
 (cd "$ROOT" && cargo build --release -p server --bin cartograph)
@@ -42,8 +43,9 @@ cat <<BANNER
   Cartograph is running at $CARTOGRAPH_PUBLIC_URL
     sign in as  shopper (any password) — or admin (any password) for the admin role
     provider    $CARTOGRAPH_OIDC_ISSUER_URL
+    mail        $MAIL_SHOWN
     broker      $CARTOGRAPH_KAFKA_BROKERS
-    logs        $STATE_DIR/{web,worker,nisshi,oidc}.log
+    logs        $STATE_DIR/{web,worker,nisshi,oidc,smtp}.log
     live file   $CARTOGRAPH_LIVE_FILE (read again within a second of any change)
   Press Ctrl-C to stop.
 

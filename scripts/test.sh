@@ -53,6 +53,9 @@ npm_ci "$ROOT/end2end"
 # Some integration tests start a provider of their own from this checkout (provider_tls), even when ensure_oidc
 # reused one already running (scripts/run.sh's, say).
 npm_ci "$ROOT/dev/oidc"
+# The integration tests start SMTP sinks of their own on free ports (server/tests/api/helpers/smtp.rs), so that
+# they can stop and restart them: only its packages are needed here.
+npm_ci "$ROOT/dev/smtp"
 
 export CARTOGRAPH_TEST_ADMIN_DATABASE_URL=$PG_SERVER_URL/postgres
 
@@ -70,8 +73,12 @@ log "browser tests (Playwright)"
 build_site
 (cd "$ROOT" && cargo build -p server --bin cartograph)
 BIN=$CARGO_TARGET_DIR/debug/cartograph
+# The browser tests' shop mails a sink of its own on free ports, whose inbox the tests read (a running
+# scripts/run.sh keeps its own).
+unset CARTOGRAPH_SMTP_URL
+CARTOGRAPH_SMTP_PORT=$(free_port) CARTOGRAPH_MAIL_INBOX_PORT=$(free_port) ensure_smtp e2e-smtp
 start_private_shop e2e "$BIN" "$E2E_PORT"
 (cd "$ROOT/end2end" && BASE_URL=$SHOP_URL DATABASE_URL=$CARTOGRAPH_DATABASE_URL CARTOGRAPH_BIN=$BIN \
-  npx playwright test "$@")
+  MAIL_INBOX_URL=$CARTOGRAPH_MAIL_INBOX_URL npx playwright test "$@")
 
 log "all tests passed in $((SECONDS - started_at)) s"

@@ -13,6 +13,7 @@ pub fn AdminNav() -> impl IntoView {
             <A href="/admin/products">"Products"</A>
             <A href="/admin/orders">"Orders"</A>
             <A href="/admin/promotions">"Promotions"</A>
+            <A href="/admin/shipping">"Shipping"</A>
             <A href="/admin/visits">"Visits"</A>
             <A href="/admin/insights">"Insights"</A>
             <A href="/admin/users">"Users"</A>

@@ -10,6 +10,8 @@ pub mod auth;
 pub mod back_office;
 pub mod cart;
 pub mod catalog;
+#[cfg(feature = "ssr")]
+pub mod email;
 pub mod error;
 pub mod insights;
 pub mod journeys;
@@ -27,6 +29,7 @@ pub mod resilience;
 #[cfg(feature = "ssr")]
 pub mod server_context;
 pub mod session;
+pub mod shipping;
 pub mod tax;
 pub mod tracking;
 pub mod variants;
@@ -80,7 +83,7 @@ impl Bundle {
 
 /// The three bundles a page may load, each holding the islands of the one before it and more: the shop's (what
 /// every visitor browses: the tracker, the consent switch, the cart count, the stock check and the buy box), the
-/// account's (and the cart's lines, checkout's address form, an order's payment and cancel forms, the bell and
+/// account's (and the cart's lines, an order's payment and cancel forms, the bell and
 /// the notification list) and the back office's (and its forms). The content-hashed copies when the site build
 /// wrote them (`cartograph.<hash>`), else the plain names.
 #[derive(Debug, Clone)]
@@ -178,6 +181,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/product/:slug") view=catalog::ProductPage ssr=SsrMode::Async />
                     <Route path=path!("/cart") view=cart::CartPage ssr=SsrMode::Async />
                     <Route path=path!("/checkout") view=orders::CheckoutPage ssr=SsrMode::Async />
+                    <Route path=path!("/checkout/delivery") view=orders::DeliveryPage ssr=SsrMode::Async />
                     <Route path=path!("/orders") view=orders::OrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/orders/:id") view=orders::OrderPage ssr=SsrMode::Async />
                     <Route path=path!("/account/journeys") view=journeys::JourneysPage ssr=SsrMode::Async />
@@ -195,6 +199,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/promotions") view=promotions::AdminPromotionsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/promotions/new") view=promotions::AdminPromotionPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/promotions/:id") view=promotions::AdminPromotionPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/shipping") view=shipping::AdminShippingPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/shipping/:id") view=shipping::AdminZonePage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::AdminUsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/webhooks") view=webhooks::AdminWebhooksPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/webhooks/:id") view=webhooks::AdminWebhookPage ssr=SsrMode::Async />

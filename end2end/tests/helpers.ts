@@ -39,12 +39,15 @@ export async function signIn(page: Page, login: string, link = "Sign in") {
 }
 
 /** On the checkout page: fills the shipping address for `name` and reserves; returns on the order page. */
-export async function reserveTo(page: Page, name: string) {
+export async function reserveTo(page: Page, name: string, delivery?: string | RegExp) {
   await page.getByLabel("Full name").fill(name);
   await page.getByLabel("Street address").fill("1 Main Street");
   await page.getByLabel("City").fill("Berlin");
   await page.getByLabel("Postcode").fill("10115");
   await page.getByLabel("Country code").fill("DE");
+  await page.getByRole("button", { name: "Continue to delivery" }).click();
+  await expect(page).toHaveURL(/\/checkout\/delivery$/);
+  if (delivery) await page.getByRole("radio", { name: delivery }).check();
   await page.getByRole("button", { name: "Reserve and continue to payment" }).click();
   await expect(page).toHaveURL(/\/orders\/[0-9a-f-]{36}$/);
 }

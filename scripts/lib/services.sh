@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The services Cartograph talks to: PostgreSQL, a Kafka-protocol broker (nisshi) and an OpenID provider
-# (sourced, not executed; definitions only). Needs scripts/lib/common.sh, initialised, and scripts/lib/tools.sh.
+# The services Cartograph talks to: PostgreSQL, a Kafka-protocol broker (nisshi), an OpenID provider and an SMTP
+# server (sourced, not executed; definitions only). Needs scripts/lib/common.sh, initialised, and scripts/lib/tools.sh.
 #
 # Every service is taken from its environment variable when set, else reused when already listening, else
 # installed (pinned) and started here; what a script starts, it stops on exit.
@@ -117,4 +117,39 @@ ensure_oidc() {
   npm_ci "$ROOT/dev/oidc"
   OIDC_PORT=$port start_bg "the dev OpenID provider" "$STATE_DIR/oidc.log" node "$ROOT/dev/oidc/provider.mjs"
   wait_port 127.0.0.1 "$port" 30 "the dev OpenID provider" "$STATE_DIR/oidc.log"
+}
+
+# ensure_smtp [NAME]: exports CARTOGRAPH_SMTP_URL, and CARTOGRAPH_MAIL_INBOX_URL (the web inbox) when the mail goes
+# to the dev sink (dev/smtp: maildev, which keeps every message and relays none; its log and files under
+# $STATE_DIR/NAME, `smtp` unless given). Sets MAIL_SHOWN, where the mail goes in words without a password, for
+# run.sh's banner.
+# shellcheck disable=SC2034
+ensure_smtp() {
+  local name=${1:-smtp}
+  if [[ -n ${CARTOGRAPH_SMTP_URL:-} ]]; then
+    # The URL may hold a password: only its scheme, host and port are shown.
+    local server=${CARTOGRAPH_SMTP_URL#*://}
+    server=${server#*@}
+    MAIL_SHOWN="${CARTOGRAPH_SMTP_URL%%://*}://${server%%[/?]*} (CARTOGRAPH_SMTP_URL)"
+    log "SMTP: using $MAIL_SHOWN"
+    return
+  fi
+  local port=${CARTOGRAPH_SMTP_PORT:-1025} web_port=${CARTOGRAPH_MAIL_INBOX_PORT:-1080}
+  export CARTOGRAPH_SMTP_URL=smtp://127.0.0.1:$port
+  export CARTOGRAPH_MAIL_INBOX_URL=http://127.0.0.1:$web_port
+  MAIL_SHOWN="$CARTOGRAPH_MAIL_INBOX_URL (the inbox of the dev SMTP sink at $CARTOGRAPH_SMTP_URL)"
+  if port_open 127.0.0.1 "$port"; then
+    log "SMTP: reusing the sink on 127.0.0.1:$port (its inbox is expected at $CARTOGRAPH_MAIL_INBOX_URL)"
+    return
+  fi
+  ensure_node
+  npm_ci "$ROOT/dev/smtp"
+  # Both listeners on loopback only (--ip binds only the SMTP one). A TMPDIR of its own: maildev keeps a copy of
+  # each message in $TMPDIR/maildev, and deleting all messages empties that directory, whoever else uses it.
+  mkdir -p "$STATE_DIR/$name"
+  TMPDIR=$STATE_DIR/$name start_bg "the dev SMTP sink (maildev)" "$STATE_DIR/$name.log" \
+    node "$ROOT/dev/smtp/node_modules/maildev/dist/bin/maildev.js" \
+    --ip 127.0.0.1 --smtp "$port" --web-ip 127.0.0.1 --web "$web_port"
+  wait_port 127.0.0.1 "$port" 30 "the dev SMTP sink (maildev)" "$STATE_DIR/$name.log"
+  wait_port 127.0.0.1 "$web_port" 30 "the dev SMTP sink's inbox (maildev)" "$STATE_DIR/$name.log"
 }

@@ -14,6 +14,7 @@ pub mod client_ip;
 pub mod config;
 pub mod consume;
 pub mod db;
+pub mod email;
 pub mod graphql;
 pub mod health;
 pub mod http;

@@ -192,8 +192,53 @@ pub async fn seed_demo_catalog(pool: &PgPool) -> Result<u64, sqlx::Error> {
     )
     .execute(&mut *tx)
     .await?;
+    seed_delivery(&mut tx).await?;
     tx.commit().await?;
     Ok(added)
+}
+
+/// What each demo product weighs packed, by category, and the demo's delivery (the README's "Shipping"): Germany
+/// with a free click & collect, standard delivery free from €50 and express; the rest of Europe by weight, free from
+/// €150; the US and Canada by weight. Anywhere else is outside every zone (the shopper is told before paying). The
+/// migration's free zone of everywhere else gives way to these.
+async fn seed_delivery(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"
+        UPDATE products SET weight_grams = CASE category_slug
+            WHEN 'trail-camp' THEN 1600 WHEN 'kitchen' THEN 900 WHEN 'home' THEN 1200 WHEN 'audio' THEN 500
+            WHEN 'stationery' THEN 250 WHEN 'apparel' THEN 450 ELSE 500 END
+        "#,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM shipping_zones WHERE everywhere_else AND name = 'Everywhere'").execute(&mut *conn).await?;
+    sqlx::query(
+        r#"
+        WITH zones AS (
+            INSERT INTO shipping_zones (name) VALUES ('Germany'), ('Europe'), ('North America') RETURNING id, name
+        ), countries AS (
+            INSERT INTO shipping_zone_countries (country, zone_id)
+            SELECT c.country, z.id FROM zones z JOIN (VALUES
+                ('DE', 'Germany'), ('AT', 'Europe'), ('BE', 'Europe'), ('CH', 'Europe'), ('CZ', 'Europe'),
+                ('DK', 'Europe'), ('ES', 'Europe'), ('FI', 'Europe'), ('FR', 'Europe'), ('GB', 'Europe'),
+                ('IE', 'Europe'), ('IT', 'Europe'), ('LU', 'Europe'), ('NL', 'Europe'), ('NO', 'Europe'),
+                ('PL', 'Europe'), ('PT', 'Europe'), ('SE', 'Europe'), ('US', 'North America'), ('CA', 'North America')
+            ) AS c (country, zone) ON c.zone = z.name
+        )
+        INSERT INTO shipping_methods (zone_id, name, price_cents, per_kg_cents, free_over_cents, min_days, max_days)
+        SELECT z.id, m.name, m.price, m.per_kg, m.free_over, m.min_days, m.max_days FROM zones z JOIN (VALUES
+            ('Germany', 'Click & collect in Berlin', 0::bigint, NULL::bigint, NULL::bigint, 1, 1),
+            ('Germany', 'Standard delivery', 490, NULL, 5000, 2, 3),
+            ('Germany', 'Express', 1290, NULL, NULL, 1, 1),
+            ('Europe', 'Standard delivery', 690, 100, 15000, 3, 6),
+            ('Europe', 'Express', 1990, NULL, NULL, 1, 2),
+            ('North America', 'International', 1490, 300, NULL, 5, 10)
+        ) AS m (zone, name, price, per_kg, free_over, min_days, max_days) ON m.zone = z.name
+        "#,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

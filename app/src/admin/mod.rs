@@ -39,6 +39,8 @@ pub struct ManagedProduct {
     pub price_cents: i64,
     pub currency: String,
     pub stock: i32,
+    /// What one unit weighs packed, in grams (weight-based shipping adds up the order's).
+    pub weight_grams: i32,
     pub archived: bool,
     pub uploaded_image: bool,
     pub updated_at: DateTime<Utc>,
@@ -63,6 +65,9 @@ pub struct ProductForm {
     /// `standard`, `reduced` or `zero`; left out: standard for a new product, unchanged for an edit.
     #[serde(default)]
     pub tax_category: String,
+    /// Grams; left out: 0 for a new product, unchanged for an edit.
+    #[serde(default)]
+    pub weight: String,
 }
 
 /// A product's fields once they are known to be valid.
@@ -76,6 +81,8 @@ pub struct ProductDraft {
     pub stock: i32,
     /// `None`: standard for a new product, unchanged for an edit.
     pub tax_category: Option<crate::tax::TaxCategory>,
+    /// Grams; `None`: 0 for a new product, unchanged for an edit.
+    pub weight_grams: Option<i32>,
 }
 
 impl ProductDraft {
@@ -120,9 +127,16 @@ impl ProductDraft {
         if tax_category.is_none() {
             problems.push("a tax category: standard, reduced or zero");
         }
-        match (price_cents, stock, tax_category) {
-            (Some(price_cents), Some(stock), Some(tax_category)) if problems.is_empty() => {
-                Ok(Self { name, slug, description, category_slug, price_cents, stock, tax_category })
+        let weight_grams = match form.weight.trim() {
+            "" => Some(None),
+            raw => raw.parse::<i32>().ok().filter(|grams| (0..=1_000_000).contains(grams)).map(Some),
+        };
+        if weight_grams.is_none() {
+            problems.push("a weight from 0 to 1,000,000 grams");
+        }
+        match (price_cents, stock, tax_category, weight_grams) {
+            (Some(price_cents), Some(stock), Some(tax_category), Some(weight_grams)) if problems.is_empty() => {
+                Ok(Self { name, slug, description, category_slug, price_cents, stock, tax_category, weight_grams })
             }
             _ => Err(AppError::Invalid(format!("Please give {}.", problems.join(", ")))),
         }
@@ -393,6 +407,7 @@ mod tests {
             stock: "12".into(),
             stock_was: 0,
             tax_category: String::new(),
+            weight: String::new(),
         }
     }
 
@@ -410,6 +425,17 @@ mod tests {
             assert!(refused.contains(problem), "{problem}: {refused}");
         }
         assert!(Parcel::parse("", "", &[line(1, "0")]).unwrap_err().to_string().contains("at least one unit"));
+    }
+
+    #[test]
+    fn the_weight_is_whole_grams_and_left_out_keeps_what_the_product_has() {
+        assert_eq!(ProductDraft::parse(&form()).unwrap().weight_grams, None);
+        let boots = ProductForm { weight: " 1450 ".into(), ..form() };
+        assert_eq!(ProductDraft::parse(&boots).unwrap().weight_grams, Some(1450));
+        for bad in ["-1", "1.5", "heavy", "1000001"] {
+            let error = ProductDraft::parse(&ProductForm { weight: bad.into(), ..form() }).unwrap_err().to_string();
+            assert!(error.contains("a weight"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub async fn list_products(
     sqlx::query_as!(
         ManagedProduct,
         r#"
-        SELECT id, slug, name, description, category_slug, tax_category, price_cents, currency, stock,
+        SELECT id, slug, name, description, category_slug, tax_category, price_cents, currency, stock, weight_grams,
                archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>",
                EXISTS (SELECT 1 FROM product_options o WHERE o.product_id = products.id) AS "has_options!"
         FROM products
@@ -48,7 +48,7 @@ pub async fn product(pool: &PgPool, id: i64) -> Result<Option<ManagedProduct>, s
     sqlx::query_as!(
         ManagedProduct,
         r#"
-        SELECT id, slug, name, description, category_slug, tax_category, price_cents, currency, stock,
+        SELECT id, slug, name, description, category_slug, tax_category, price_cents, currency, stock, weight_grams,
                archived_at IS NOT NULL AS "archived!", image_upload IS NOT NULL AS "uploaded_image!", updated_at AS "updated_at: chrono::DateTime<chrono::Utc>",
                EXISTS (SELECT 1 FROM product_options o WHERE o.product_id = products.id) AS "has_options!"
         FROM products WHERE id = $1
@@ -149,8 +149,9 @@ pub async fn create_product(pool: &PgPool, actor: Uuid, draft: &ProductDraft) ->
     let mut tx = pool.begin().await?;
     let id = sqlx::query_scalar!(
         r#"
-        INSERT INTO products (slug, name, description, category_slug, price_cents, stock, image_svg, tax_category)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, 'standard'))
+        INSERT INTO products (slug, name, description, category_slug, price_cents, stock, image_svg, tax_category,
+                              weight_grams)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, 'standard'), COALESCE($9, 0))
         RETURNING id
         "#,
         draft.slug,
@@ -161,6 +162,7 @@ pub async fn create_product(pool: &PgPool, actor: Uuid, draft: &ProductDraft) ->
         draft.stock,
         product_svg(&draft.name, &draft.category_slug),
         draft.tax_category.map(TaxCategory::as_str),
+        draft.weight_grams,
     )
     .fetch_one(&mut *tx)
     .await
@@ -211,7 +213,7 @@ pub async fn update_product(
         UPDATE products
         SET slug = $2, name = $3, description = $4, category_slug = $5, price_cents = $6,
             image_svg = CASE WHEN $7 THEN $8 ELSE image_svg END, tax_category = COALESCE($9, tax_category),
-            updated_at = now()
+            weight_grams = COALESCE($10, weight_grams), updated_at = now()
         WHERE id = $1
         "#,
         id,
@@ -223,6 +225,7 @@ pub async fn update_product(
         regenerate_art,
         product_svg(&draft.name, &draft.category_slug),
         draft.tax_category.map(TaxCategory::as_str),
+        draft.weight_grams,
     )
     .execute(&mut *tx)
     .await
@@ -444,6 +447,7 @@ pub async fn ship(
         .execute(&mut *tx)
         .await?;
     }
+    crate::email::enqueue(&mut tx, id, crate::email::EmailKind::Shipment, Some(shipment)).await?;
     let shipped: i32 = units.iter().map(|(_, quantity)| quantity).sum();
     let left: i32 = lines.iter().map(|line| line.left).sum::<i32>() - shipped;
     let status = if left == 0 {

@@ -170,6 +170,7 @@ fn ProductEditor(id: i64, product: Option<ManagedProduct>, categories: Vec<Categ
                     }).collect_view()}
                 </select>
             </label>
+            <label>"Weight packed (g)"<input name="form[weight]" type="number" min="0" max="1000000" value=field(|p| p.weight_grams.to_string()) /></label>
             <label>{if per_variant { "Stock (the sum of its variants': change it on the variants page)" } else { "Stock" }}
                 <input name="form[stock]" required type="number" min="0" max="1000000" readonly=per_variant value=field(|p| p.stock.to_string()) /></label>
             <label class="wide">"Description"<textarea name="form[description]" rows="5" maxlength="4000">{field(|p| p.description.clone())}</textarea></label>

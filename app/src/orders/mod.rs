@@ -10,7 +10,7 @@ pub(crate) mod views;
 
 pub use input::{luhn_valid, CardDetails, ShippingAddress};
 pub use status::OrderStatus;
-pub use views::{CheckoutPage, OrderPage, OrdersPage};
+pub use views::{CheckoutPage, DeliveryPage, OrderPage, OrdersPage};
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
@@ -62,6 +62,52 @@ pub struct Shipment {
     pub tracking: Option<String>,
     /// (variant id, units), in the order's line order.
     pub units: Vec<(i64, i32)>,
+}
+
+/// How an order is delivered, as it was chosen and charged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingCharge {
+    /// The method's name when it was chosen.
+    pub method: String,
+    pub cents: i64,
+    /// The destination's standard rate, and the tax in (or added to) `cents`.
+    pub tax_rate_bp: i32,
+    pub tax_cents: i64,
+    pub min_days: i32,
+    pub max_days: i32,
+}
+
+impl ShippingCharge {
+    /// "Standard delivery · 2–3 business days".
+    pub fn title(&self) -> String {
+        format!("{} · {}", self.method, crate::shipping::estimate(self.min_days, self.max_days))
+    }
+}
+
+/// One way the cart can be delivered, and what the order then comes to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryOption {
+    pub method_id: i64,
+    pub shipping: ShippingCharge,
+    /// The order's tax (its lines' and the shipping's), included in the total or added to it.
+    pub tax_cents: i64,
+    pub total_cents: i64,
+}
+
+/// The delivery step of checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryStep {
+    pub cart: Uuid,
+    /// `None`: the shopper has not given one yet.
+    pub address: Option<ShippingAddress>,
+    pub currency: String,
+    /// What the goods come to after their discounts.
+    pub goods_cents: i64,
+    /// Cheapest first.
+    pub options: Vec<DeliveryOption>,
+    /// Why nothing delivers to the address, when nothing does.
+    pub outside: Option<String>,
+    pub prices_include_tax: bool,
 }
 
 /// One entry of an order's state history.
@@ -129,6 +175,8 @@ pub struct OrderDetail {
     pub taxes: Vec<crate::tax::TaxLine>,
     /// …and whether it is included in the prices (`Some(true)`) or was added to the total.
     pub prices_include_tax: Option<bool>,
+    /// How it is delivered (none for an order placed before shipping was charged).
+    pub shipping: Option<ShippingCharge>,
     pub shipments: Vec<Shipment>,
     pub address: Option<ShippingAddress>,
     pub reserved_until: Option<DateTime<Utc>>,
@@ -157,24 +205,74 @@ pub struct PaymentReceipt {
     pub card_last4: String,
 }
 
-/// Reserves the cart's stock and turns it into an order awaiting payment. Requires sign-in.
-#[server(endpoint = "checkout")]
-pub async fn begin_checkout(
+/// The first step of checkout: keeps the shipping address on the signed-in shopper's cart, then on to choosing how
+/// it is delivered (`/checkout/delivery`).
+#[server(endpoint = "checkout_address")]
+pub async fn set_checkout_address(
     name: String,
     line1: String,
     line2: String,
     city: String,
     postcode: String,
     country: String,
-) -> Result<Uuid, AppError> {
+) -> Result<(), AppError> {
     let user = ctx::require_user().await?;
     let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country)?;
+    store::keep_address(&ctx::pool()?, user.id, &address).await?;
+    leptos_axum::redirect("/checkout/delivery");
+    Ok(())
+}
+
+/// The address kept on the shopper's cart, if any (the checkout form starts from it).
+#[server(endpoint = "checkout_saved_address")]
+pub async fn saved_address() -> Result<Option<ShippingAddress>, AppError> {
+    let user = ctx::require_user().await?;
+    Ok(store::kept_address(&ctx::pool()?, user.id).await?)
+}
+
+/// The delivery step: the ways the cart can reach the kept address, each with what the order then comes to; the
+/// server records `tax_shown` under the visit when it shows the tax for a destination.
+#[server(endpoint = "checkout_delivery")]
+pub async fn checkout_delivery() -> Result<DeliveryStep, AppError> {
+    let user = ctx::require_user().await?;
     let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
-    checkout_for(&ctx::pool()?, &settings, user.id, ctx::visit_id().await?, &address).await
+    let pool = ctx::pool()?;
+    let step = store::delivery_step(&pool, user.id, &settings).await?;
+    if let (Some(address), Some(first)) = (&step.address, step.options.first()) {
+        let kind =
+            crate::tracking::EventKind::TaxShown { country: address.country.clone(), tax_cents: first.tax_cents };
+        let dedup = format!("{}:{}:{}", step.cart, address.country, first.tax_cents);
+        let event = crate::tracking::server_events::record(
+            ctx::visit_id().await?,
+            Some(user.id),
+            kind,
+            "/checkout/delivery".into(),
+            &dedup,
+        );
+        crate::tracking::server_events::emit(&pool, &event).await;
+    }
+    Ok(step)
+}
+
+/// Reserves the cart's stock and turns it into an order awaiting payment, delivered to the kept address by
+/// `shipping_method` (absent or 0: the cheapest that delivers there); on to the order's payment page. Requires
+/// sign-in.
+#[server(endpoint = "checkout")]
+pub async fn begin_checkout(#[server(default)] shipping_method: i64) -> Result<Uuid, AppError> {
+    let user = ctx::require_user().await?;
+    let pool = ctx::pool()?;
+    let address = store::kept_address(&pool, user.id)
+        .await?
+        .ok_or_else(|| AppError::Invalid("Please give your shipping address first.".into()))?;
+    let settings = use_context::<store::CommerceSettings>().unwrap_or_default();
+    let order = checkout_for(&pool, &settings, user.id, ctx::visit_id().await?, &address, shipping_method).await?;
+    leptos_axum::redirect(&format!("/orders/{order}"));
+    Ok(order)
 }
 
 /// Checkout for `user`, on `visit`: the cart's stock reserved, the order awaiting payment, and the server's own
-/// `checkout_begin` recorded under the visit. The server function and the GraphQL API both check out here.
+/// `checkout_begin` and `shipping_selected` recorded under the visit. The server function and the GraphQL API both
+/// check out here.
 #[cfg(feature = "ssr")]
 pub async fn checkout_for(
     pool: &sqlx::PgPool,
@@ -182,12 +280,19 @@ pub async fn checkout_for(
     user: Uuid,
     visit: Uuid,
     address: &ShippingAddress,
+    shipping_method: i64,
 ) -> Result<Uuid, AppError> {
-    let order_id = store::checkout(pool, user, address, settings).await?;
-    let kind = crate::tracking::EventKind::CheckoutBegin { order_id };
-    let event =
-        crate::tracking::server_events::record(visit, Some(user), kind, "/checkout".into(), &order_id.to_string());
-    crate::tracking::server_events::emit(pool, &event).await;
+    use crate::tracking::{server_events, EventKind};
+    let placed = store::checkout(pool, user, address, shipping_method, settings).await?;
+    let order_id = placed.id;
+    let dedup = order_id.to_string();
+    let began =
+        server_events::record(visit, Some(user), EventKind::CheckoutBegin { order_id }, "/checkout".into(), &dedup);
+    server_events::emit(pool, &began).await;
+    let kind =
+        EventKind::ShippingSelected { order_id, method: placed.shipping.method, shipping_cents: placed.shipping.cents };
+    let selected = server_events::record(visit, Some(user), kind, "/checkout/delivery".into(), &dedup);
+    server_events::emit(pool, &selected).await;
     Ok(order_id)
 }
 

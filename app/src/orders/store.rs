@@ -1,12 +1,14 @@
 //! Order queries: checkout with atomic stock reservation, expiry, history.
 
 use super::{
-    OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState, Shipment, ShippingAddress,
-    StatusChange,
+    DeliveryOption, DeliveryStep, OrderDetail, OrderLine, OrderStatus, OrderSummary, PaymentRecord, PaymentState,
+    Shipment, ShippingAddress, ShippingCharge, StatusChange,
 };
+use crate::email::EmailKind;
 use crate::error::AppError;
 use crate::promotions::{self, rules, Pricing};
-use crate::tax::{self, TaxLine};
+use crate::shipping::{self, Method};
+use crate::tax::{self, TaxCategory, TaxLine};
 use crate::variants::{titled, variant_label};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
@@ -38,18 +40,136 @@ impl Default for CommerceSettings {
     }
 }
 
-/// Turns the user's cart into an order awaiting payment, reserving every line's stock in one transaction.
+/// An order just placed: its id and how it is delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    pub id: Uuid,
+    pub shipping: ShippingCharge,
+}
+
+/// A cart line as checkout prices, taxes, weighs and reserves it.
+struct CheckoutLine {
+    product_id: i64,
+    variant_id: i64,
+    quantity: i32,
+    name: String,
+    category_slug: String,
+    tax_category: String,
+    options: Vec<String>,
+    price_cents: i64,
+    currency: String,
+    archived: bool,
+    /// The units of the variant the user's orders awaiting payment hold.
+    held: i64,
+    weight_grams: i32,
+}
+
+impl CheckoutLine {
+    fn priced(&self) -> rules::Line {
+        rules::Line {
+            product_id: self.product_id,
+            category: self.category_slug.clone(),
+            unit_price_cents: self.price_cents,
+            quantity: self.quantity,
+        }
+    }
+}
+
+/// The lines of the cart `cart` of `user`, at today's catalog prices.
+async fn checkout_lines(conn: &mut PgConnection, cart: Uuid, user: Uuid) -> Result<Vec<CheckoutLine>, sqlx::Error> {
+    sqlx::query_as!(
+        CheckoutLine,
+        r#"
+        SELECT l.product_id, l.variant_id, l.quantity, p.name, p.category_slug, p.tax_category, v.options,
+               COALESCE(v.price_cents, p.price_cents) AS "price_cents!",
+               p.currency, (p.archived_at IS NOT NULL OR v.archived_at IS NOT NULL) AS "archived!",
+               (SELECT COALESCE(sum(held.quantity), 0) FROM order_lines held JOIN orders o ON o.id = held.order_id
+                WHERE o.user_id = $2 AND o.status = 'pending_payment' AND held.variant_id = l.variant_id) AS "held!",
+               p.weight_grams
+        FROM order_lines l JOIN products p ON p.id = l.product_id JOIN variants v ON v.id = l.variant_id
+        WHERE l.order_id = $1
+        ORDER BY l.product_id, l.variant_id
+        "#,
+        cart,
+        user
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// What an order comes to, delivered one way: each line's (rate, tax), the shipping, the tax and the total.
+struct Totals {
+    line_taxes: Vec<(i32, i64)>,
+    shipping: ShippingCharge,
+    tax_cents: i64,
+    total_cents: i64,
+}
+
+/// Taxes each line on what it sold for after discounts at its category's rate, prices the delivery by `method`
+/// and taxes it at the destination's standard rate; tax-inclusive prices hold their tax, exclusive ones have it
+/// added to the total.
+fn totals(
+    lines: &[CheckoutLine],
+    pricing: &Pricing,
+    rates: &[(String, i32)],
+    method: &Method,
+    include: bool,
+) -> Totals {
+    let rate = |category: &str| rates.iter().find(|(of, _)| of == category).map_or(0, |(_, rate)| *rate);
+    let line_taxes: Vec<(i32, i64)> = lines
+        .iter()
+        .zip(&pricing.line_totals)
+        .map(|(line, amount)| {
+            let rate = rate(&line.tax_category);
+            (rate, tax::line_tax(*amount, rate, include))
+        })
+        .collect();
+    let weight = lines.iter().map(|line| i64::from(line.weight_grams) * i64::from(line.quantity)).sum();
+    let cents = method.price(pricing.total_cents, weight);
+    let standard = rate(TaxCategory::Standard.as_str());
+    let shipping = ShippingCharge {
+        method: method.name.clone(),
+        cents,
+        tax_rate_bp: standard,
+        tax_cents: tax::line_tax(cents, standard, include),
+        min_days: method.min_days,
+        max_days: method.max_days,
+    };
+    let tax_cents = line_taxes.iter().map(|(_, tax)| tax).sum::<i64>() + shipping.tax_cents;
+    let before_tax = pricing.total_cents + shipping.cents;
+    let total_cents = if include { before_tax } else { before_tax + tax_cents };
+    Totals { line_taxes, shipping, tax_cents, total_cents }
+}
+
+/// The active methods that deliver to `country`, or why none does.
+async fn methods_to(
+    conn: &mut PgConnection,
+    country: &str,
+    currency: &str,
+) -> Result<Result<Vec<Method>, String>, sqlx::Error> {
+    let methods = shipping::store::methods_for(conn, country, currency).await?;
+    if !methods.is_empty() {
+        return Ok(Ok(methods));
+    }
+    let destinations = shipping::store::destinations(conn, currency).await?;
+    Ok(Err(shipping::outside_every_zone(country, &destinations)))
+}
+
+/// Turns the user's cart into an order awaiting payment, delivered to `address` by `shipping_method` (0: the
+/// cheapest there), reserving every line's stock in one transaction.
 ///
 /// Each line takes its variant's units with a conditional `UPDATE … WHERE stock >= quantity`, with the lines'
 /// products locked first in id order (so concurrent checkouts cannot deadlock): when any line cannot be served,
 /// nothing is reserved. A shopper's unpaid orders and the units they hold of each variant are capped (checkouts
-/// of one user queue on the user's row, so the caps hold under concurrency).
+/// of one user queue on the user's row, so the caps hold under concurrency). An address no method delivers to is
+/// refused before anything is taken.
 pub async fn checkout(
     pool: &PgPool,
     user: Uuid,
     address: &ShippingAddress,
+    shipping_method: i64,
     settings: &CommerceSettings,
-) -> Result<Uuid, AppError> {
+) -> Result<Placed, AppError> {
     let mut tx = pool.begin().await?;
     sqlx::query!("SELECT id FROM users WHERE id = $1 FOR UPDATE", user).fetch_one(&mut *tx).await?;
     let Some(cart) = sqlx::query!(
@@ -76,48 +196,30 @@ pub async fn checkout(
     // Every stock change of a product's variants also moves the product's figure: lock the products first, in id
     // order, so checkouts, releases and back-office edits always queue in the same order and cannot deadlock.
     lock_products(&mut tx, cart).await?;
-    let lines = sqlx::query!(
-        r#"
-        SELECT l.product_id, l.variant_id, l.quantity, p.name, p.category_slug, p.tax_category, v.options,
-               COALESCE(v.price_cents, p.price_cents) AS "price_cents!",
-               p.currency, (p.archived_at IS NOT NULL OR v.archived_at IS NOT NULL) AS "archived!",
-               (SELECT COALESCE(sum(held.quantity), 0) FROM order_lines held JOIN orders o ON o.id = held.order_id
-                WHERE o.user_id = $2 AND o.status = 'pending_payment' AND held.variant_id = l.variant_id) AS "held!"
-        FROM order_lines l JOIN products p ON p.id = l.product_id JOIN variants v ON v.id = l.variant_id
-        WHERE l.order_id = $1
-        ORDER BY l.product_id, l.variant_id
-        "#,
-        cart,
-        user
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let lines = checkout_lines(&mut tx, cart, user).await?;
     if lines.is_empty() {
         return Err(AppError::Invalid("Your cart is empty.".into()));
     }
     let currency = lines[0].currency.clone();
-    // Priced (and taxed) first: a code that no longer applies stops checkout before any stock is taken.
-    let priced: Vec<rules::Line> = lines
-        .iter()
-        .map(|line| rules::Line {
-            product_id: line.product_id,
-            category: line.category_slug.clone(),
-            unit_price_cents: line.price_cents,
-            quantity: line.quantity,
-        })
-        .collect();
+    // Priced, taxed and its delivery chosen first: a code that no longer applies, or an address nothing delivers
+    // to, stops checkout before any stock is taken.
+    let priced: Vec<rules::Line> = lines.iter().map(CheckoutLine::priced).collect();
     let pricing = price_checkout(&mut tx, &priced, &currency, coupon, user).await?;
     let rates = tax_rates(&mut tx, &address.country).await?;
-    let taxes: Vec<(i32, i64)> = lines
+    let methods = methods_to(&mut tx, &address.country, &currency).await?.map_err(AppError::Invalid)?;
+    // The method asked for, or (0) the cheapest there.
+    let chosen = methods
         .iter()
-        .zip(&pricing.line_totals)
-        .map(|(line, amount)| {
-            let rate = rates.iter().find(|(category, _)| *category == line.tax_category).map_or(0, |(_, rate)| *rate);
-            (rate, tax::line_tax(*amount, rate, settings.prices_include_tax))
-        })
-        .collect();
-    let tax_total: i64 = taxes.iter().map(|(_, tax)| tax).sum();
-    for (line, (rate, tax)) in lines.iter().zip(&taxes) {
+        .filter(|method| shipping_method == 0 || method.id == shipping_method)
+        .map(|method| (method.id, totals(&lines, &pricing, &rates, method, settings.prices_include_tax)))
+        .min_by_key(|(_, totals)| (totals.shipping.cents, totals.shipping.max_days));
+    let Some((method_id, totals)) = chosen else {
+        return Err(AppError::Invalid(format!(
+            "That delivery method does not deliver to {}: choose one of those offered.",
+            address.country
+        )));
+    };
+    for ((line, (rate, tax)), amount) in lines.iter().zip(&totals.line_taxes).zip(&pricing.line_totals) {
         let title = titled(&line.name, &variant_label(&line.options));
         if line.archived {
             return Err(AppError::Invalid(format!("{title} is no longer on sale; remove it from your cart.")));
@@ -143,21 +245,22 @@ pub async fn checkout(
         if reserved.is_none() {
             return Err(AppError::Invalid(format!("Sorry, {title} is out of stock in the quantity you chose.")));
         }
+        let amount = if settings.prices_include_tax { *amount } else { amount + tax };
         sqlx::query!(
-            r#"UPDATE order_lines SET unit_price_cents = $3, tax_rate_bp = $4, tax_cents = $5
+            r#"UPDATE order_lines SET unit_price_cents = $3, tax_rate_bp = $4, tax_cents = $5, amount_cents = $6
                WHERE order_id = $1 AND variant_id = $2"#,
             cart,
             line.variant_id,
             line.price_cents,
             rate,
-            tax
+            tax,
+            amount
         )
         .execute(&mut *tx)
         .await?;
     }
     promotions::store::record(&mut tx, cart, &pricing.discounts).await?;
-    // Tax-inclusive prices hold their tax; exclusive ones have it added.
-    let total = if settings.prices_include_tax { pricing.total_cents } else { pricing.total_cents + tax_total };
+    let shipping = &totals.shipping;
     sqlx::query!(
         r#"
         UPDATE orders
@@ -165,11 +268,13 @@ pub async fn checkout(
             prices_include_tax = $13,
             shipping_name = $4, shipping_line1 = $5, shipping_line2 = $6, shipping_city = $7,
             shipping_postcode = $8, shipping_country = $9,
-            reserved_until = now() + make_interval(secs => $10)
+            reserved_until = now() + make_interval(secs => $10),
+            shipping_method_id = $14, shipping_method = $15, shipping_cents = $16, shipping_tax_rate_bp = $17,
+            shipping_tax_cents = $18, delivery_min_days = $19, delivery_max_days = $20
         WHERE id = $1
         "#,
         cart,
-        total,
+        totals.total_cents,
         currency,
         address.name,
         address.line1,
@@ -179,13 +284,140 @@ pub async fn checkout(
         address.country,
         settings.reservation.as_secs_f64(),
         pricing.subtotal_cents,
-        tax_total,
+        totals.tax_cents,
         settings.prices_include_tax,
+        method_id,
+        shipping.method,
+        shipping.cents,
+        shipping.tax_rate_bp,
+        shipping.tax_cents,
+        shipping.min_days,
+        shipping.max_days,
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(cart)
+    Ok(Placed { id: cart, shipping: totals.shipping })
+}
+
+/// Keeps `address` on the user's cart for the delivery step.
+pub async fn keep_address(pool: &PgPool, user: Uuid, address: &ShippingAddress) -> Result<(), AppError> {
+    let kept = sqlx::query!(
+        r#"
+        UPDATE orders SET shipping_name = $2, shipping_line1 = $3, shipping_line2 = $4, shipping_city = $5,
+                          shipping_postcode = $6, shipping_country = $7
+        WHERE user_id = $1 AND status = 'cart'
+        "#,
+        user,
+        address.name,
+        address.line1,
+        address.line2,
+        address.city,
+        address.postcode,
+        address.country
+    )
+    .execute(pool)
+    .await?;
+    if kept.rows_affected() == 0 {
+        return Err(AppError::Invalid("Your cart is empty.".into()));
+    }
+    Ok(())
+}
+
+/// The address kept on the user's cart, if any.
+pub async fn kept_address(pool: &PgPool, user: Uuid) -> Result<Option<ShippingAddress>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_postcode, shipping_country
+           FROM orders WHERE user_id = $1 AND status = 'cart'"#,
+        user
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|row| {
+        address_of(
+            row.shipping_name,
+            row.shipping_line1,
+            row.shipping_line2,
+            row.shipping_city,
+            row.shipping_postcode,
+            row.shipping_country,
+        )
+    }))
+}
+
+/// An address from an order's columns, when it has one.
+fn address_of(
+    name: Option<String>,
+    line1: Option<String>,
+    line2: Option<String>,
+    city: Option<String>,
+    postcode: Option<String>,
+    country: Option<String>,
+) -> Option<ShippingAddress> {
+    Some(ShippingAddress { name: name?, line1: line1?, line2, city: city?, postcode: postcode?, country: country? })
+}
+
+/// The delivery step for the user's cart: each active method to the kept address with what the order then comes
+/// to, cheapest first (what checkout will charge, unless the catalog or a promotion changes meanwhile).
+pub async fn delivery_step(pool: &PgPool, user: Uuid, settings: &CommerceSettings) -> Result<DeliveryStep, AppError> {
+    let address = kept_address(pool, user).await?;
+    let country = address.as_ref().map_or("", |address| address.country.as_str());
+    let quote = delivery_quote(pool, user, country, settings).await?;
+    Ok(DeliveryStep {
+        cart: quote.cart,
+        currency: quote.currency,
+        goods_cents: quote.goods_cents,
+        options: if address.is_some() { quote.options } else { Vec::new() },
+        outside: address.as_ref().and(quote.outside),
+        prices_include_tax: settings.prices_include_tax,
+        address,
+    })
+}
+
+/// The ways the user's cart can be delivered to `country`, cheapest first.
+pub struct DeliveryQuote {
+    pub cart: Uuid,
+    pub currency: String,
+    /// What the goods come to after their discounts.
+    pub goods_cents: i64,
+    pub options: Vec<DeliveryOption>,
+    /// Why nothing delivers there, when nothing does.
+    pub outside: Option<String>,
+}
+
+/// Prices the user's cart as checkout would, delivered to `country` by each method that delivers there.
+pub async fn delivery_quote(
+    pool: &PgPool,
+    user: Uuid,
+    country: &str,
+    settings: &CommerceSettings,
+) -> Result<DeliveryQuote, AppError> {
+    let empty = || AppError::Invalid("Your cart is empty.".into());
+    let mut conn = pool.acquire().await?;
+    let cart = sqlx::query!("SELECT id, coupon_promotion_id FROM orders WHERE user_id = $1 AND status = 'cart'", user)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(empty)?;
+    let lines = checkout_lines(&mut conn, cart.id, user).await?;
+    let currency = lines.first().ok_or_else(empty)?.currency.clone();
+    let offers = promotions::store::offers(&mut conn, cart.coupon_promotion_id, Some(user)).await?;
+    let shopper = rules::Shopper { first_order: offers.first_order, now: chrono::Utc::now() };
+    let priced: Vec<rules::Line> = lines.iter().map(CheckoutLine::priced).collect();
+    let pricing = rules::price(&priced, &currency, &offers.automatic, offers.coupon.as_ref(), shopper);
+    let rates = tax_rates(&mut conn, country).await?;
+    let (mut options, outside) = match methods_to(&mut conn, country, &currency).await? {
+        Ok(methods) => {
+            let options = methods.iter().map(|method| {
+                let Totals { shipping, tax_cents, total_cents, .. } =
+                    totals(&lines, &pricing, &rates, method, settings.prices_include_tax);
+                DeliveryOption { method_id: method.id, shipping, tax_cents, total_cents }
+            });
+            (options.collect::<Vec<_>>(), None)
+        }
+        Err(outside) => (Vec::new(), Some(outside)),
+    };
+    options.sort_by_key(|option| (option.shipping.cents, option.shipping.max_days));
+    Ok(DeliveryQuote { cart: cart.id, currency, goods_cents: pricing.total_cents, options, outside })
 }
 
 /// The tax rates of a destination country, by tax category (none: no tax there).
@@ -263,7 +495,16 @@ pub async fn transition(conn: &mut PgConnection, order: Uuid, to: OrderStatus, n
     sqlx::query!("SELECT set_config('cartograph.transition_note', $1, true)", note).fetch_one(&mut *conn).await?;
     sqlx::query!("UPDATE orders SET status = $2 WHERE id = $1", order, to as _).execute(&mut *conn).await?;
     if let Some(event) = to.webhook_event() {
-        crate::webhooks::store::enqueue_order(conn, order, event).await?;
+        crate::webhooks::store::enqueue_order(&mut *conn, order, event).await?;
+    }
+    // The shopper hears of a payment and a cancellation (a shipment and a refund write their own messages).
+    let email = match to {
+        OrderStatus::Paid => Some(EmailKind::OrderConfirmation),
+        OrderStatus::Cancelled => Some(EmailKind::Cancellation),
+        _ => None,
+    };
+    if let Some(kind) = email {
+        crate::email::enqueue(conn, order, kind, None).await?;
     }
     Ok(())
 }
@@ -353,7 +594,9 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
         SELECT id, status AS "status: OrderStatus", total_cents, subtotal_cents, prices_include_tax, currency,
                created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                reserved_until AS "reserved_until: chrono::DateTime<chrono::Utc>",
-               shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_postcode, shipping_country
+               shipping_name, shipping_line1, shipping_line2, shipping_city, shipping_postcode, shipping_country,
+               shipping_method, shipping_cents, shipping_tax_rate_bp, shipping_tax_cents, delivery_min_days,
+               delivery_max_days
         FROM orders WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND status <> 'cart'
         "#,
         order,
@@ -377,9 +620,22 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     )
     .fetch_all(pool)
     .await?;
-    // The tax by rate, highest first (an order placed before tax has none).
+    let shipping = match (row.shipping_method, row.shipping_cents, row.delivery_min_days, row.delivery_max_days) {
+        (Some(method), Some(cents), Some(min_days), Some(max_days)) => Some(ShippingCharge {
+            method,
+            cents,
+            tax_rate_bp: row.shipping_tax_rate_bp.unwrap_or(0),
+            tax_cents: row.shipping_tax_cents.unwrap_or(0),
+            min_days,
+            max_days,
+        }),
+        _ => None,
+    };
+    // The tax by rate, the lines' and the shipping's, highest first (an order placed before tax has none).
     let mut taxes: Vec<TaxLine> = Vec::new();
-    for (rate_bp, tax_cents) in rows.iter().filter_map(|row| Some((row.tax_rate_bp?, row.tax_cents?))) {
+    let line_taxes = rows.iter().filter_map(|row| Some((row.tax_rate_bp?, row.tax_cents?)));
+    let shipping_tax = shipping.as_ref().filter(|_| row.shipping_tax_rate_bp.is_some());
+    for (rate_bp, tax_cents) in line_taxes.chain(shipping_tax.map(|charge| (charge.tax_rate_bp, charge.tax_cents))) {
         match taxes.iter_mut().find(|line| line.rate_bp == rate_bp) {
             Some(line) => line.tax_cents += tax_cents,
             None => taxes.push(TaxLine { rate_bp, tax_cents }),
@@ -420,13 +676,14 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
     let item_count = lines.iter().map(|l| i64::from(l.quantity)).sum();
     let discounts = promotions::store::of_order(pool, order).await?;
     let shipments = shipments_of(pool, order).await?;
-    let address =
-        match (row.shipping_name, row.shipping_line1, row.shipping_city, row.shipping_postcode, row.shipping_country) {
-            (Some(name), Some(line1), Some(city), Some(postcode), Some(country)) => {
-                Some(ShippingAddress { name, line1, line2: row.shipping_line2, city, postcode, country })
-            }
-            _ => None,
-        };
+    let address = address_of(
+        row.shipping_name,
+        row.shipping_line1,
+        row.shipping_line2,
+        row.shipping_city,
+        row.shipping_postcode,
+        row.shipping_country,
+    );
     Ok(Some(OrderDetail {
         summary: OrderSummary {
             id: row.id,
@@ -441,6 +698,7 @@ pub async fn detail(pool: &PgPool, user: Option<Uuid>, order: Uuid) -> Result<Op
         discounts,
         taxes,
         prices_include_tax: row.prices_include_tax,
+        shipping,
         shipments,
         address,
         reserved_until: row.reserved_until,

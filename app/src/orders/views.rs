@@ -2,14 +2,15 @@
 //! checkout form and the order itself (which payment and cancellation change in place) are islands.
 
 use super::{
-    get_order, my_orders, BeginCheckout, CancelOrder, OrderDetail, OrderLine, OrderStatus, PayOrder, PaymentOutcome,
+    checkout_delivery, get_order, my_orders, saved_address, BeginCheckout, CancelOrder, DeliveryStep, OrderDetail,
+    OrderLine, OrderStatus, PayOrder, PaymentOutcome, SetCheckoutAddress, ShippingAddress,
 };
 use crate::{
     auth::use_user,
     cart::CartState,
     money::format_price,
-    notices::{ErrorView, SignInPrompt},
-    page::{go_to, reload, Fields},
+    notices::{ErrorView, FormRefusal, SignInPrompt},
+    page::{reload, Fields},
     promotions::{discount_items, discount_rows},
     tracking::ErrorNotice,
 };
@@ -19,14 +20,17 @@ use leptos_router::{components::A, hooks::use_params_map};
 use server_fn::ServerFn;
 use uuid::Uuid;
 
-/// The order summary and the shipping address form; checkout reserves the stock and opens the order's payment page.
+/// The order summary and the shipping address form (from the address kept on the cart, if any); on to choosing the
+/// delivery.
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
     let user = use_user();
     let cart = CartState::get();
+    let kept = Resource::new(|| (), |_| saved_address());
     view! {
         <Title text="Checkout" />
         <h1>"Checkout"</h1>
+        <FormRefusal />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let c = cart.cart.await.unwrap_or_default();
@@ -36,6 +40,7 @@ pub fn CheckoutPage() -> impl IntoView {
                 if c.lines.is_empty() {
                     return view! { <p class="empty">"Your cart is empty. "<A href="/products">"Start shopping"</A></p> }.into_any();
                 }
+                let address = kept.await.ok().flatten();
                 let currency = c.currency().to_string();
                 let pricing = c.pricing;
                 let total = format_price(pricing.total_cents, &currency);
@@ -56,11 +61,11 @@ pub fn CheckoutPage() -> impl IntoView {
                                 }).collect_view()}
                                 {discounts}
                             </ul>
-                            <p class="total">"Total "<strong data-testid="checkout-total">{total}</strong></p>
-                            <p class="hint">{crate::tax::tax_hint()}</p>
+                            <p class="total">"Items "<strong data-testid="checkout-total">{total}</strong></p>
+                            <p class="hint">"Delivery is chosen in the next step. "{crate::tax::tax_hint()}</p>
                             {refused}
                         </section>
-                        <AddressForm />
+                        {address_form(address)}
                     </div>
                 }.into_any()
             })}
@@ -68,43 +73,116 @@ pub fn CheckoutPage() -> impl IntoView {
     }
 }
 
-/// The shipping address; once the server reserved the stock, the order's payment page opens.
-#[cfg_attr(any(feature = "ssr", feature = "account"), island)]
-#[cfg_attr(not(any(feature = "ssr", feature = "account")), component)]
-fn AddressForm() -> impl IntoView {
-    let checkout = ServerAction::<BeginCheckout>::new();
-    Effect::new(move |_| {
-        // The server records `checkout_begin` itself.
-        if let Some(Ok(order_id)) = checkout.value().get() {
-            go_to(&format!("/orders/{order_id}"));
-        }
+/// The shipping address form, from the address kept on the cart (if any): a plain form, rendered by the server
+/// and sent by the browser (no script: nothing of it in any bundle). The browser checks what it can before sending
+/// (every field's length, the postcode's and the country's letters), so a mistake is said at once and loses nothing
+/// typed; the server checks everything again and, once it kept the address, opens the delivery step.
+fn address_form(address: Option<ShippingAddress>) -> impl IntoView {
+    let a = address.unwrap_or_else(|| ShippingAddress {
+        name: String::new(),
+        line1: String::new(),
+        line2: None,
+        city: String::new(),
+        postcode: String::new(),
+        country: String::new(),
     });
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        let fields = Fields::submitted(&event);
-        checkout.dispatch(BeginCheckout {
-            name: fields.get("name"),
-            line1: fields.get("line1"),
-            line2: fields.get("line2"),
-            city: fields.get("city"),
-            postcode: fields.get("postcode"),
-            country: fields.get("country"),
-        });
-    };
     view! {
-        <form method="post" action=BeginCheckout::url() class="address-form" on:submit=submit>
+        <form method="post" action=SetCheckoutAddress::url() class="address-form">
             <h2>"Shipping address"</h2>
-            <label>"Full name"<input name="name" required maxlength="100" autocomplete="name" /></label>
-            <label>"Street address"<input name="line1" required maxlength="120" autocomplete="address-line1" /></label>
-            <label>"Address line 2 (optional)"<input name="line2" maxlength="120" autocomplete="address-line2" /></label>
-            <label>"City"<input name="city" required maxlength="80" autocomplete="address-level2" /></label>
-            <label>"Postcode"<input name="postcode" required maxlength="12" autocomplete="postal-code" /></label>
-            <label>"Country code"<input name="country" required maxlength="2" placeholder="DE" autocomplete="country" /></label>
-            <button type="submit" disabled=move || checkout.pending().get()>"Reserve and continue to payment"</button>
-            <p class="notice" role="status">
-                {move || checkout.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice message=error.to_string() /> })}
-            </p>
+            <label>"Full name"<input name="name" required maxlength="100" autocomplete="name" value=a.name /></label>
+            <label>"Street address"<input name="line1" required maxlength="120" autocomplete="address-line1" value=a.line1 /></label>
+            <label>"Address line 2 (optional)"<input name="line2" maxlength="120" autocomplete="address-line2" value=a.line2 /></label>
+            <label>"City"<input name="city" required maxlength="80" autocomplete="address-level2" value=a.city /></label>
+            <label>"Postcode"<input name="postcode" required maxlength="12" pattern="[A-Za-z0-9 \\-]+"
+                title="Letters, digits, spaces and dashes" autocomplete="postal-code" value=a.postcode /></label>
+            <label>"Country code"<input name="country" required maxlength="2" pattern="[A-Za-z]{2}"
+                title="Two letters, such as DE, FR or GB" placeholder="DE" autocomplete="country" value=a.country /></label>
+            <button type="submit">"Continue to delivery"</button>
         </form>
     }
+}
+
+/// The delivery step: the kept address, the ways to deliver to it (each with its price, estimate and what the order
+/// then comes to, tax shown), and "Reserve and continue to payment" (a plain form: the order's page opens). An
+/// address nothing delivers to is told so, with the way back to change it.
+#[component]
+pub fn DeliveryPage() -> impl IntoView {
+    let step = Resource::new(|| (), |_| checkout_delivery());
+    view! {
+        <Title text="Delivery · Checkout" />
+        <h1>"Delivery"</h1>
+        <FormRefusal />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match step.await {
+                    Ok(step) => delivery_view(step),
+                    Err(error) => view! { <ErrorView error sign_in=("/checkout", "to check out.") /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn delivery_view(step: DeliveryStep) -> AnyView {
+    let Some(a) = step.address else {
+        return view! { <p class="empty">"First, "<A href="/checkout">"your shipping address"</A>"."</p> }.into_any();
+    };
+    let address = view! {
+        <section class="address">
+            <h2>"Shipping to"</h2>
+            <address>{a.name}<br />{a.line1}<br />{a.line2.map(|l| view! { {l}<br /> })}{format!("{} {}", a.postcode, a.city)}<br />{a.country}</address>
+            <p><A href="/checkout">"Change the address"</A></p>
+        </section>
+    };
+    if let Some(outside) = step.outside {
+        return view! {
+            {address}
+            <p class="error" role="alert" data-testid="outside-zones">{outside}" "<A href="/checkout">"Change the address"</A></p>
+        }
+        .into_any();
+    }
+    let currency = step.currency;
+    let price = move |cents: i64| format_price(cents, &currency);
+    let include = step.prices_include_tax;
+    let options = step
+        .options
+        .into_iter()
+        .enumerate()
+        .map(|(index, option)| {
+            let charge = if option.shipping.cents == 0 { "Free".to_string() } else { price(option.shipping.cents) };
+            let tax = if include {
+                format!("incl. VAT {}", price(option.tax_cents))
+            } else {
+                format!("VAT {} added", price(option.tax_cents))
+            };
+            let total = format!("Order total {} ({tax})", price(option.total_cents));
+            let (value, cheapest) = (option.method_id.to_string(), index == 0);
+            let estimate = crate::shipping::estimate(option.shipping.min_days, option.shipping.max_days);
+            view! {
+                <label class="delivery-option" data-testid="delivery-option">
+                    <input type="radio" name="shipping_method" value=value required checked=cheapest />
+                    <strong>{option.shipping.method.clone()}</strong>
+                    <span class="price">{charge}</span>
+                    <span class="estimate">{estimate}</span>
+                    <span class="hint" data-testid="delivery-total">{total}</span>
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="checkout">
+            <form method="post" action=BeginCheckout::url() class="delivery-form">
+                <fieldset>
+                    <legend>"How should we deliver it?"</legend>
+                    {options}
+                </fieldset>
+                <p class="hint">{format!("Items after discounts: {}.", price(step.goods_cents))}</p>
+                <button type="submit">"Reserve and continue to payment"</button>
+            </form>
+            {address}
+        </div>
+    }
+    .into_any()
 }
 
 /// An order: pay it while it awaits payment, then its confirmation, lines, address and state history.
@@ -319,6 +397,7 @@ pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> Stri
         discounts,
         taxes,
         prices_include_tax,
+        shipping,
         shipments,
         address,
         history,
@@ -344,6 +423,10 @@ pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> Stri
         (prices_include_tax == Some(included)).then(|| rows.collect_view())
     };
     let (added, included) = (tax_rows(false), tax_rows(true));
+    let delivery = shipping.map(|charge| {
+        let cost = if charge.cents == 0 { "Free".to_string() } else { price(charge.cents) };
+        view! { <tr class="delivery"><th colspan="2">{charge.title()}</th><td data-testid="delivery">{cost}</td></tr> }
+    });
     view! {
         <section class="lines">
             <h2>"Items"</h2>
@@ -361,7 +444,7 @@ pub(crate) fn order_record(order: OrderDetail, line_href: fn(&OrderLine) -> Stri
                         </tr>
                     }).collect_view()}
                 </tbody>
-                <tfoot>{discounts}{added}<tr><th colspan="2">"Total"</th><th data-testid="order-total">{total}</th></tr>{included}</tfoot>
+                <tfoot>{discounts}{delivery}{added}<tr><th colspan="2">"Total"</th><th data-testid="order-total">{total}</th></tr>{included}</tfoot>
             </table>
         </section>
         {shipments}

@@ -1,4 +1,4 @@
-//! The clickstream schema, version 3.
+//! The clickstream schema, version 5.
 //!
 //! The browser posts a [`ClientBatch`]; the server validates it, stamps each event with an id, the visit, the
 //! user and its own receive time, and produces a [`ClickstreamRecord`] per event to `clickstream.v1`.
@@ -7,14 +7,15 @@
 //! and changes nothing else: a version 1 batch (a page still running an older tracker) and a version 1 record
 //! (written before the upgrade) are read as they always were; only a version 2 batch may carry the new kinds.
 //! Version 3 adds `rec_impression` (a recommendation slot shown) in the same way. Version 4 adds `coupon_applied`
-//! and `coupon_rejected`, which only the server records (the browser's bundles do not even know them).
+//! and `coupon_rejected`, which only the server records (the browser's bundles do not even know them); version 5
+//! `tax_shown` and `shipping_selected`, likewise the server's.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The schema version written into every record, and the newest a batch may say.
-pub const SCHEMA_VERSION: u16 = 4;
+pub const SCHEMA_VERSION: u16 = 5;
 /// The oldest version still read, in batches and in records.
 pub const OLDEST_SCHEMA_VERSION: u16 = 1;
 /// Clicks on one element, each within [`RAGE_CLICK_WINDOW_MS`] of the one before, that make a rage click.
@@ -86,6 +87,13 @@ pub enum EventKind {
     /// (version 4; recorded by the server).
     #[cfg(feature = "ssr")]
     CouponRejected { code: String, reason: String },
+    /// Checkout's delivery step showed the tax for a destination country (version 5; recorded by the server): the
+    /// order's tax with the cheapest delivery, in minor units.
+    #[cfg(feature = "ssr")]
+    TaxShown { country: String, tax_cents: i64 },
+    /// Checkout placed the order with a delivery method, at a price (version 5; recorded by the server).
+    #[cfg(feature = "ssr")]
+    ShippingSelected { order_id: Uuid, method: String, shipping_cents: i64 },
 }
 
 /// The kinds of event, without their details: the `type` field, the `clickstream_events.event_type` column and
@@ -109,10 +117,12 @@ pub enum EventType {
     RecImpression,
     CouponApplied,
     CouponRejected,
+    TaxShown,
+    ShippingSelected,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 19] = [
         EventType::PageView,
         EventType::ProductView,
         EventType::CartAdd,
@@ -130,6 +140,8 @@ impl EventType {
         EventType::RecImpression,
         EventType::CouponApplied,
         EventType::CouponRejected,
+        EventType::TaxShown,
+        EventType::ShippingSelected,
     ];
 
     /// The name as it appears in the `type` field (and the database).
@@ -152,6 +164,8 @@ impl EventType {
             EventType::RecImpression => "rec_impression",
             EventType::CouponApplied => "coupon_applied",
             EventType::CouponRejected => "coupon_rejected",
+            EventType::TaxShown => "tax_shown",
+            EventType::ShippingSelected => "shipping_selected",
         }
     }
 
@@ -161,6 +175,7 @@ impl EventType {
             EventType::RageClick | EventType::DeadClick | EventType::QuickBack | EventType::WebVitals => 2,
             EventType::RecImpression => 3,
             EventType::CouponApplied | EventType::CouponRejected => 4,
+            EventType::TaxShown | EventType::ShippingSelected => 5,
             _ => 1,
         }
     }
@@ -198,6 +213,10 @@ impl EventKind {
             EventKind::CouponApplied { .. } => EventType::CouponApplied,
             #[cfg(feature = "ssr")]
             EventKind::CouponRejected { .. } => EventType::CouponRejected,
+            #[cfg(feature = "ssr")]
+            EventKind::TaxShown { .. } => EventType::TaxShown,
+            #[cfg(feature = "ssr")]
+            EventKind::ShippingSelected { .. } => EventType::ShippingSelected,
         }
     }
 
@@ -226,6 +245,10 @@ impl EventKind {
             EventKind::CouponApplied { code } => vec![("code", code)],
             #[cfg(feature = "ssr")]
             EventKind::CouponRejected { code, reason } => vec![("code", code), ("reason", reason)],
+            #[cfg(feature = "ssr")]
+            EventKind::TaxShown { country, .. } => vec![("country", country)],
+            #[cfg(feature = "ssr")]
+            EventKind::ShippingSelected { method, .. } => vec![("method", method)],
             EventKind::RageClick { element, label, .. } | EventKind::DeadClick { element, label } => {
                 vec![("element", element), ("label", label)]
             }
@@ -244,6 +267,8 @@ impl EventKind {
             EventKind::CheckoutBegin { .. } | EventKind::PaymentResult { .. } => true,
             #[cfg(feature = "ssr")]
             EventKind::CouponApplied { .. } | EventKind::CouponRejected { .. } => true,
+            #[cfg(feature = "ssr")]
+            EventKind::TaxShown { .. } | EventKind::ShippingSelected { .. } => true,
             _ => false,
         }
     }

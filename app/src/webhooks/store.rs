@@ -81,6 +81,10 @@ pub async fn enqueue_order(conn: &mut PgConnection, order: Uuid, event: WebhookE
                 'shipping', jsonb_build_object(
                     'name', o.shipping_name, 'line1', o.shipping_line1, 'line2', o.shipping_line2,
                     'city', o.shipping_city, 'postcode', o.shipping_postcode, 'country', o.shipping_country),
+                'delivery', CASE WHEN o.shipping_method IS NOT NULL THEN jsonb_build_object(
+                    'method', o.shipping_method, 'cents', o.shipping_cents, 'tax_rate_bp', o.shipping_tax_rate_bp,
+                    'tax_cents', o.shipping_tax_cents, 'min_days', o.delivery_min_days,
+                    'max_days', o.delivery_max_days) END,
                 'lines', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                               'product_id', l.product_id, 'slug', p.slug, 'name', p.name,
                               'variant_id', l.variant_id, 'sku', v.sku, 'options', to_jsonb(v.options),

@@ -346,12 +346,15 @@ mod tests {
     }
 
     #[test]
-    fn a_browser_cannot_send_the_coupon_events_the_server_records() {
-        let body = br#"{"v":4,"events":[{"type":"coupon_applied","path":"/cart","code":"WELCOME10"},
-            {"type":"coupon_rejected","path":"/cart","code":"X","reason":"unknown"},{"type":"page_view","path":"/"}]}"#;
+    fn a_browser_cannot_send_the_coupon_tax_and_delivery_events_the_server_records() {
+        let body = br#"{"v":5,"events":[{"type":"coupon_applied","path":"/cart","code":"WELCOME10"},
+            {"type":"coupon_rejected","path":"/cart","code":"X","reason":"unknown"},
+            {"type":"tax_shown","path":"/checkout/delivery","country":"DE","tax_cents":0},
+            {"type":"shipping_selected","path":"/checkout/delivery","order_id":"9b2f4c1e-0000-4000-8000-000000000000",
+             "method":"Free","shipping_cents":0},{"type":"page_view","path":"/"}]}"#;
         let BatchVerdict::Checked { accepted, rejected } = validate_batch(body) else { panic!("refused") };
         assert_eq!(accepted.len(), 1, "the page view still counts");
-        assert_eq!(rejected.len(), 2);
+        assert_eq!(rejected.len(), 4);
         assert!(rejected.iter().all(|(reason, _)| reason.contains("recorded by the server")), "{rejected:?}");
     }
 
@@ -362,7 +365,7 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         };
         assert!(refused(b"\xff\x00garbage").contains("not JSON"));
-        assert!(refused(br#"{"v":5,"events":[]}"#).contains("version 5"));
+        assert!(refused(br#"{"v":6,"events":[]}"#).contains("version 6"));
         assert!(refused(br#"{"v":0,"events":[]}"#).contains("version 0"));
         assert!(refused(br#"{"events":[]}"#).contains("\"v\""));
         assert!(refused(br#"{"v":1,"events":[]}"#).contains("no events"));

@@ -4,8 +4,8 @@
 //! the broker and the OpenID provider are configured, and names what is missing.
 //!
 //! The settings come in sections, one file each, each listing its keys and environment variables:
-//! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`graphql`], [`webhooks`], [`visits`],
-//! [`session`], [`http`], [`retention`], [`telemetry`]. The top level holds what belongs to the whole process: `mode`, `listen_addr`,
+//! [`database`], [`kafka`], [`oidc`], [`payments`], [`orders`], [`collect`], [`graphql`], [`webhooks`], [`email`],
+//! [`visits`], [`session`], [`http`], [`retention`], [`telemetry`]. The top level holds what belongs to the whole process: `mode`, `listen_addr`,
 //! `public_url`, `site_root`, `log_format`, `seed_demo_catalog`, `startup_timeout_secs`, `request_timeout_secs`,
 //! `catalog_cache_secs`, `live_file` (`CARTOGRAPH_LIVE_FILE`: the settings reloaded while the web server runs,
 //! `crate::live`).
@@ -30,6 +30,7 @@
 
 pub mod collect;
 pub mod database;
+pub mod email;
 pub mod graphql;
 pub mod http;
 pub mod kafka;
@@ -45,6 +46,7 @@ pub mod webhooks;
 
 pub use collect::CollectSettings;
 pub use database::DatabaseSettings;
+pub use email::EmailSettings;
 pub use graphql::GraphqlSettings;
 pub use http::HttpSettings;
 pub use kafka::KafkaSettings;
@@ -130,6 +132,11 @@ pub const ENV_NAMES: &[(&str, &str)] = &[
     ("webhook_retry_for_minutes", "webhooks.retry_for_minutes"),
     ("webhook_disable_after", "webhooks.disable_after"),
     ("webhook_allow_private", "webhooks.allow_private"),
+    ("smtp_url", "email.smtp_url"),
+    ("email_from", "email.from"),
+    ("email_timeout_secs", "email.timeout_secs"),
+    ("email_retry_base_secs", "email.retry_base_secs"),
+    ("email_max_attempts", "email.max_attempts"),
     ("visit_idle_minutes", "visits.idle_minutes"),
     ("visit_sweep_secs", "visits.sweep_secs"),
     ("visit_max_events", "visits.max_events"),
@@ -228,6 +235,7 @@ pub struct Settings {
     pub collect: CollectSettings,
     pub graphql: GraphqlSettings,
     pub webhooks: WebhookSettings,
+    pub email: EmailSettings,
     pub visits: VisitSettings,
     pub session: SessionSettings,
     pub http: HttpSettings,
@@ -263,6 +271,7 @@ impl Default for Settings {
             collect: CollectSettings::default(),
             graphql: GraphqlSettings::default(),
             webhooks: WebhookSettings::default(),
+            email: EmailSettings::default(),
             visits: VisitSettings::default(),
             session: SessionSettings::default(),
             http: HttpSettings::default(),

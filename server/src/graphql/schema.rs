@@ -448,6 +448,41 @@ pub struct OrderLine {
     pub shipped: i32,
 }
 
+/// An order's delivery as it was chosen and charged (its tax is part of the order's `taxCents`).
+#[derive(SimpleObject)]
+pub struct ShippingCharge {
+    pub method: String,
+    pub cents: i64,
+    pub tax_cents: i64,
+    /// The fewest and most business days the delivery was estimated to take.
+    pub min_days: i32,
+    pub max_days: i32,
+}
+
+impl From<app::orders::ShippingCharge> for ShippingCharge {
+    fn from(charge: app::orders::ShippingCharge) -> Self {
+        Self {
+            method: charge.method,
+            cents: charge.cents,
+            tax_cents: charge.tax_cents,
+            min_days: charge.min_days,
+            max_days: charge.max_days,
+        }
+    }
+}
+
+/// A way to deliver to a country, as checkout would charge it for the caller's cart.
+#[derive(SimpleObject)]
+pub struct DeliveryMethod {
+    /// What `checkout`'s `shippingMethod` takes.
+    pub id: ID,
+    pub name: String,
+    /// The price for the cart as it is now (free over a threshold, or by weight, as the method says).
+    pub cents: i64,
+    pub min_days: i32,
+    pub max_days: i32,
+}
+
 /// One step of an order's history.
 #[derive(SimpleObject)]
 pub struct StatusChange {
@@ -468,6 +503,8 @@ pub struct Order {
     pub tax_cents: Option<i64>,
     /// …included in its prices, or added to them (`false`).
     pub prices_include_tax: Option<bool>,
+    /// How it is delivered and what that cost (none for an order placed before shipping was charged).
+    pub shipping: Option<ShippingCharge>,
     pub history: Vec<StatusChange>,
     /// A fresh idempotency key for the next payment attempt.
     pub payment_key: String,
@@ -480,6 +517,7 @@ impl From<app::orders::OrderDetail> for Order {
             discounts: discounts(order.discounts),
             tax_cents: order.prices_include_tax.map(|_| order.taxes.iter().map(|tax| tax.tax_cents).sum()),
             prices_include_tax: order.prices_include_tax,
+            shipping: order.shipping.map(ShippingCharge::from),
             summary: order.summary.into(),
             lines: order
                 .lines
@@ -565,6 +603,9 @@ pub struct ProductInput {
     pub stock: i32,
     /// `standard`, `reduced` or `zero`; left out: standard for a new product, unchanged for an edit.
     pub tax_category: Option<String>,
+    /// What one unit weighs packed, in grams (weight-based shipping); left out: 0 for a new product, unchanged for
+    /// an edit.
+    pub weight_grams: Option<i32>,
 }
 
 impl ProductInput {
@@ -582,6 +623,7 @@ impl ProductInput {
             stock: self.stock.to_string(),
             stock_was,
             tax_category: self.tax_category.clone().unwrap_or_default(),
+            weight: self.weight_grams.map(|grams| grams.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -714,6 +756,34 @@ impl Query {
         Ok(categories.into_iter().map(|c| Category { slug: c.slug, name: c.name }).collect())
     }
 
+    /// The ways the signed-in shopper's cart can be delivered to `country` (a two-letter code), cheapest first,
+    /// each priced as checkout would; a country nothing delivers to is refused with where the shop delivers.
+    async fn delivery_methods(&self, ctx: &Context<'_>, country: String) -> Result<Vec<DeliveryMethod>> {
+        let caller = caller(ctx);
+        let person = caller.person_within(Scope::Read)?;
+        let country = country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(refused(AppError::Invalid("The country is a two-letter code such as DE, FR or GB.".into())));
+        }
+        let state = state(ctx);
+        let quote =
+            app::orders::store::delivery_quote(&state.pool, person.id, &country, &state.commerce).await.or_refused()?;
+        if let Some(outside) = quote.outside {
+            return Err(refused(AppError::Invalid(outside)));
+        }
+        Ok(quote
+            .options
+            .into_iter()
+            .map(|option| DeliveryMethod {
+                id: ID(option.method_id.to_string()),
+                name: option.shipping.method,
+                cents: option.shipping.cents,
+                min_days: option.shipping.min_days,
+                max_days: option.shipping.max_days,
+            })
+            .collect())
+    }
+
     /// The caller's cart: the signed-in person's, else the visit's.
     async fn cart(&self, ctx: &Context<'_>) -> Result<Cart> {
         let caller = caller(ctx);
@@ -814,14 +884,17 @@ impl Mutation {
         Ok(app::cart::store::load(pool, owner).await.or_refused()?.into())
     }
 
-    /// Reserves the signed-in shopper's cart and turns it into an order awaiting payment; returns its id.
-    async fn checkout(&self, ctx: &Context<'_>, address: AddressInput) -> Result<ID> {
+    /// Reserves the signed-in shopper's cart and turns it into an order awaiting payment, delivered to `address`
+    /// by `shippingMethod` (one of `deliveryMethods` for its country; absent: the cheapest there); returns its id.
+    async fn checkout(&self, ctx: &Context<'_>, address: AddressInput, shipping_method: Option<ID>) -> Result<ID> {
         let caller = caller(ctx);
         let person = caller.person_within(Scope::Write)?;
         let AddressInput { name, line1, line2, city, postcode, country } = address;
         let address = ShippingAddress::parse(&name, &line1, &line2, &city, &postcode, &country).or_refused()?;
+        let method = shipping_method.as_ref().map(id_of).transpose()?.unwrap_or(0);
         let state = state(ctx);
-        let order = app::orders::checkout_for(&state.pool, &state.commerce, person.id, caller.visit, &address).await;
+        let order =
+            app::orders::checkout_for(&state.pool, &state.commerce, person.id, caller.visit, &address, method).await;
         Ok(ID(order.or_refused()?.to_string()))
     }
 

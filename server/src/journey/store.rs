@@ -75,6 +75,10 @@ pub async fn load_events(pool: &PgPool, visit: Uuid) -> Result<VisitEvents, sqlx
                    WHEN 'coupon_applied' THEN e.payload->>'code'
                    WHEN 'coupon_rejected' THEN concat(e.payload->>'code', ' refused: ',
                                                       replace(e.payload->>'reason', '_', ' '))
+                   WHEN 'tax_shown' THEN concat(e.payload->>'country', ': ',
+                                                round((e.payload->>'tax_cents')::numeric / 100, 2))
+                   WHEN 'shipping_selected' THEN concat(e.payload->>'method', ', ',
+                                                        round((e.payload->>'shipping_cents')::numeric / 100, 2))
                    ELSE COALESCE(p.name, e.payload->>'label', e.payload->>'query', e.payload->>'slug',
                                  e.payload->>'outcome', e.payload->>'message')
                END AS label

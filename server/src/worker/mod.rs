@@ -55,6 +55,15 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         crate::webhooks::RetryRules::from_settings(&settings.webhooks),
     )?;
     jobs.spawn(deliverer.run_until(shutdown.clone()));
+    match crate::email::Mailer::new(pool.clone(), &settings.email, &settings.public_url)? {
+        Some(mailer) => {
+            jobs.spawn(mailer.run_until(shutdown.clone()));
+        }
+        None => tracing::warn!(
+            "CARTOGRAPH_SMTP_URL is not set: order confirmations and the other messages to shoppers wait in the \
+             `emails` table, unsent, until it is"
+        ),
+    }
     jobs.spawn(retention::run_until(
         pool.clone(),
         RetentionRules::from_settings(&settings.retention),

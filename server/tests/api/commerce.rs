@@ -51,7 +51,7 @@ async fn twenty_concurrent_checkouts_for_five_units_reserve_and_sell_exactly_fiv
         let pool = app.pool.clone();
         let buyer = *buyer;
         let rules = order_store::CommerceSettings { reservation: Duration::from_secs(600), ..Default::default() };
-        async move { order_store::checkout(&pool, buyer, &address(), &rules).await }
+        async move { order_store::checkout(&pool, buyer, &address(), 0, &rules).await.map(|placed| placed.id) }
     }))
     .await;
     let won: Vec<(Uuid, Uuid)> =
@@ -97,7 +97,7 @@ async fn twenty_buyers_of_five_units_of_one_size_sell_exactly_five_and_leave_the
     let rules = order_store::CommerceSettings { reservation: Duration::from_secs(600), ..Default::default() };
     let results = join_all(buyers.iter().map(|buyer| {
         let (pool, buyer) = (app.pool.clone(), *buyer);
-        async move { order_store::checkout(&pool, buyer, &address(), &rules).await }
+        async move { order_store::checkout(&pool, buyer, &address(), 0, &rules).await.map(|placed| placed.id) }
     }))
     .await;
     let won: Vec<(Uuid, Uuid)> =
@@ -367,7 +367,7 @@ async fn checkout_needs_sign_in_and_a_valid_address_and_uses_the_catalog_price()
     app.sign_in("shopper", "/").await;
     let bad = app
         .call(
-            "checkout",
+            "checkout_address",
             &[("name", ""), ("line1", "x"), ("line2", ""), ("city", "x"), ("postcode", "1"), ("country", "DE")],
         )
         .await;
@@ -453,7 +453,10 @@ async fn without_javascript_the_order_forms_post_to_their_server_functions_and_a
     let (pen, _, _) = app.product("brass-fountain-pen").await;
     assert_eq!(app.add_to_cart(pen, 1).await.status(), StatusCode::OK);
     let checkout = app.client.get(app.url("/checkout")).send().await.unwrap().text().await.unwrap();
-    assert!(checkout.contains(r#"<form method="post" action="/api/checkout""#), "{checkout}");
+    assert!(checkout.contains(r#"<form method="post" action="/api/checkout_address""#), "{checkout}");
+    assert_eq!(app.give_address("DE").await.status(), StatusCode::OK);
+    let delivery = app.client.get(app.url("/checkout/delivery")).send().await.unwrap().text().await.unwrap();
+    assert!(delivery.contains(r#"<form method="post" action="/api/checkout""#), "{delivery}");
     let order = app.checkout().await.json::<String>().await.unwrap();
     let order_url = app.url(&format!("/orders/{order}"));
     let page = app.client.get(&order_url).send().await.unwrap().text().await.unwrap();

@@ -127,7 +127,8 @@ async fn the_insights_match_a_hand_computed_expectation_and_link_to_the_visits_b
     let again = json!({"v": 2, "events": again}).to_string();
     assert_eq!(retried.post_events(&again).await.status(), StatusCode::ACCEPTED);
     let stored = "SELECT count(*) FROM clickstream_events";
-    assert_eq!(app.wait_for_count(stored, 8 + 4 + 4 + 3 + 2 + 1).await, 22, "every event once");
+    // The purchase's are the server's three: checkout_begin, shipping_selected and payment_result.
+    assert_eq!(app.wait_for_count(stored, 8 + 4 + 4 + 3 + 3 + 1).await, 23, "every event once");
     let after = "SELECT count(*) FROM clickstream_events WHERE path = '/after-the-retry'";
     assert_eq!(app.wait_for_count(after, 1).await, 1);
     // The first visit signs in and out: its visit closes, an abandoned cart.
@@ -297,8 +298,8 @@ async fn the_top_paths_and_each_recommendation_slot_are_counted_from_real_journe
     // A's batch and payment again (a retry, a replayed payment): nothing counts twice.
     post_v3(&buyer, a_events, FIREFOX).await;
     assert_eq!(buyer.pay(&order, SUCCEEDS, "slot-pay").await.status(), StatusCode::OK);
-    // A's 6 and the server's 2, B's 7, C's, F's and D's 2 each, E's 7.
-    assert_eq!(app.wait_for_count("SELECT count(*) FROM clickstream_events", 28).await, 28);
+    // A's 6 and the server's 3, B's 7, C's, F's and D's 2 each, E's 7.
+    assert_eq!(app.wait_for_count("SELECT count(*) FROM clickstream_events", 29).await, 29);
     let paid = "SELECT count(*) FROM rec_slot_revenue";
     assert_eq!(app.wait_for_count(paid, 1).await, 1);
 

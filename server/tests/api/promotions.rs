@@ -40,7 +40,7 @@ async fn uses(app: &TestApp, id: i64) -> (i64, i64) {
 }
 
 fn address() -> ShippingAddress {
-    ShippingAddress::parse("Saver", "1 Coupon Rd", "", "Lyon", "69001", "FR").unwrap()
+    ShippingAddress::parse("Saver", "1 Coupon Rd", "", "Berlin", "10115", "DE").unwrap()
 }
 
 fn rules() -> order_store::CommerceSettings {
@@ -209,7 +209,7 @@ async fn every_refusal_says_why_and_hostile_codes_change_nothing() {
         .await
         .unwrap();
     assert_eq!(cart_store::apply_code(&app.pool, Owner::User(buyer), "once").await.unwrap(), Ok("ONCE".into()));
-    order_store::checkout(&app.pool, buyer, &address(), &rules()).await.unwrap();
+    order_store::checkout(&app.pool, buyer, &address(), 0, &rules()).await.unwrap();
     assert_eq!(uses(&app, limited).await, (0, 1));
     let used_up = apply(&shopper, "ONCE").await.unwrap_err();
     assert!(used_up.contains("The code ONCE has been used as often as it may"), "{used_up}");
@@ -259,7 +259,7 @@ async fn automatic_promotions_stack_with_the_code_in_the_documented_order() {
     let taken: Vec<(i64, i64)> = cart.pricing.discounts.iter().map(|d| (d.promotion_id, d.amount_cents)).collect();
     assert_eq!(taken, [(kitchen, 980), (ten, 1000), (code, 1582)]);
     assert_eq!((cart.pricing.subtotal_cents, cart.pricing.total_cents), (17800, 14238));
-    let order = order_store::checkout(&app.pool, buyer, &address(), &rules()).await.unwrap();
+    let order = order_store::checkout(&app.pool, buyer, &address(), 0, &rules()).await.unwrap().id;
     let recorded: Vec<(i64, i16, i64)> = sqlx::query_as(
         "SELECT promotion_id, position, amount_cents FROM order_discounts WHERE order_id = $1 ORDER BY position",
     )
@@ -298,7 +298,7 @@ async fn two_shoppers_racing_for_the_last_use_of_a_code_exactly_one_gets_it_and_
     let results = join_all(buyers.iter().map(|buyer| {
         let pool = app.pool.clone();
         let buyer = *buyer;
-        async move { order_store::checkout(&pool, buyer, &address(), &rules()).await }
+        async move { order_store::checkout(&pool, buyer, &address(), 0, &rules()).await.map(|placed| placed.id) }
     }))
     .await;
     let won: Vec<Uuid> = results.iter().filter_map(|result| result.as_ref().ok().copied()).collect();
@@ -321,13 +321,13 @@ async fn two_shoppers_racing_for_the_last_use_of_a_code_exactly_one_gets_it_and_
     assert_eq!(uses(&app, last).await, (0, 0));
     let losers: Vec<Uuid> =
         buyers.iter().zip(&results).filter(|(_, result)| result.is_err()).map(|(buyer, _)| *buyer).collect();
-    let order = order_store::checkout(&app.pool, losers[0], &address(), &rules()).await.unwrap();
+    let order = order_store::checkout(&app.pool, losers[0], &address(), 0, &rules()).await.unwrap().id;
     assert_eq!(app.order_total(order).await, 1450);
     // The next is refused again; with the code removed, it buys at full price.
-    let refused = order_store::checkout(&app.pool, losers[1], &address(), &rules()).await.unwrap_err();
+    let refused = order_store::checkout(&app.pool, losers[1], &address(), 0, &rules()).await.unwrap_err();
     assert!(refused.to_string().contains("has been used as often as it may"), "{refused}");
     cart_store::remove_code(&app.pool, Owner::User(losers[1])).await.unwrap();
-    let order = order_store::checkout(&app.pool, losers[1], &address(), &rules()).await.unwrap();
+    let order = order_store::checkout(&app.pool, losers[1], &address(), 0, &rules()).await.unwrap().id;
     assert_eq!(app.order_total(order).await, 2900);
 }
 

@@ -33,7 +33,8 @@ async fn order_to(app: &TestApp, buyer: &str, items: &[(i64, i32)], country: &st
         let item = Item { product_id: *product_id, variant_id: None };
         cart_store::add(&app.pool, Owner::User(user), Uuid::new_v4(), item, *quantity).await.unwrap();
     }
-    let order = order_store::checkout(&app.pool, user, &to(country), &app.settings.orders.commerce()).await.unwrap();
+    let order =
+        order_store::checkout(&app.pool, user, &to(country), 0, &app.settings.orders.commerce()).await.unwrap().id;
     (user, order)
 }
 
@@ -79,13 +80,17 @@ async fn each_line_is_taxed_at_its_destinations_rate_rounded_per_line_and_kept_w
     let later = order_store::detail(&app.pool, Some(later_buyer), later).await.unwrap().unwrap();
     assert_eq!(later.taxes, [TaxLine { rate_bp: 2500, tax_cents: 1480 }]);
 
-    // France's reduced rate is 5.5 %; a country without rates pays none.
+    // France's reduced rate is 5.5 %; its delivery (the demo's European standard rate: €6.90 and €1.00 for the
+    // notebook's started kilogram) is taxed at its standard 20 %: 790 × 20/120 = 131.7 → 132 cents.
     let (fr_buyer, fr) = order_to(&app, "tax-fr", &[(notebook, 1)], "FR").await;
     let fr = order_store::detail(&app.pool, Some(fr_buyer), fr).await.unwrap().unwrap();
-    assert_eq!(fr.taxes, [TaxLine { rate_bp: 550, tax_cents: 99 }]);
+    assert_eq!(fr.taxes, [TaxLine { rate_bp: 2000, tax_cents: 132 }, TaxLine { rate_bp: 550, tax_cents: 99 }]);
+    assert_eq!(fr.summary.total_cents, 1900 + 790);
+    // A country without rates pays none, on the goods or the delivery (€14.90 and €3.00 for each of the poles'
+    // two started kilograms).
     let (us_buyer, us) = order_to(&app, "tax-us", &[(poles, 1)], "US").await;
     let us = order_store::detail(&app.pool, Some(us_buyer), us).await.unwrap().unwrap();
-    assert_eq!((us.taxes, us.summary.total_cents), (vec![TaxLine { rate_bp: 0, tax_cents: 0 }], 7400));
+    assert_eq!((us.taxes, us.summary.total_cents), (vec![TaxLine { rate_bp: 0, tax_cents: 0 }], 7400 + 2090));
 }
 
 #[tokio::test]

@@ -331,6 +331,8 @@ async fn finish_refund(
     }
     release_stock(&mut tx, order).await?;
     transition(&mut tx, order, OrderStatus::Cancelled, &format!("{note}; refunded")).await?;
+    // The shopper hears of the cancellation, then of the refund.
+    crate::email::enqueue(&mut tx, order, crate::email::EmailKind::Refund, Some(refund)).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -119,6 +119,8 @@ fn event_name(event_type: &str) -> &str {
         EventType::RecImpression => "Recommended",
         EventType::CouponApplied => "Coupon applied",
         EventType::CouponRejected => "Coupon refused",
+        EventType::TaxShown => "Tax shown",
+        EventType::ShippingSelected => "Delivery chosen",
     }
 }
 
@@ -126,12 +128,23 @@ fn event_color(event: &JourneyEvent) -> Rgb8 {
     match EventType::parse(&event.event_type) {
         Some(EventType::PageView) => NAVY,
         Some(EventType::ProductView | EventType::Search) => NAVY_MID,
-        Some(EventType::CartAdd | EventType::CartRemove | EventType::CheckoutBegin | EventType::CouponApplied) => AMBER,
+        Some(
+            EventType::CartAdd
+            | EventType::CartRemove
+            | EventType::CheckoutBegin
+            | EventType::CouponApplied
+            | EventType::ShippingSelected,
+        ) => AMBER,
         Some(EventType::PaymentResult) if event.label.as_deref() == Some("succeeded") => GREEN,
         Some(EventType::PaymentResult | EventType::Error | EventType::RageClick) => RED,
         Some(EventType::DeadClick | EventType::QuickBack | EventType::CouponRejected) => AMBER_DEEP,
-        Some(EventType::Click | EventType::PageLeave | EventType::WebVitals | EventType::RecImpression) | None => {
-            NAVY_PALE
-        }
+        Some(
+            EventType::Click
+            | EventType::PageLeave
+            | EventType::WebVitals
+            | EventType::RecImpression
+            | EventType::TaxShown,
+        )
+        | None => NAVY_PALE,
     }
 }

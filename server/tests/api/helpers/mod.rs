@@ -3,7 +3,7 @@
 //! rest (changed settings, a private broker or PostgreSQL a test may stop, a worker).
 //!
 //! One job per file: what a browser does is a method in `shopper`, what a test reads from its database one in
-//! `database`; `event_stream` is a tracker that never pauses; `broker`, `postgres`, `worker_process` and `oidc` are the services a test may stop, kill or make
+//! `database`; `event_stream` is a tracker that never pauses; `broker`, `postgres`, `worker_process`, `oidc` and `smtp` are the services a test may stop, kill or make
 //! lie (a private nisshi broker, a private PostgreSQL cluster, a `cartograph worker` process, an OpenID provider).
 
 pub mod balancer;
@@ -14,6 +14,7 @@ pub mod event_stream;
 pub mod oidc;
 pub mod postgres;
 pub mod shopper;
+pub mod smtp;
 pub mod tls;
 pub mod worker_process;
 

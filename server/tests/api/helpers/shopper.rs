@@ -46,18 +46,27 @@ impl TestApp {
         self.checkout_with(&[]).await
     }
 
-    /// Checks the cart out to a valid address, with `extra` fields in the form (what a tampering browser adds).
+    /// Checks the cart out to a valid address (in Germany, whose cheapest delivery is free), with `extra` fields
+    /// in the checkout's form (what a tampering browser adds, or a `shipping_method`).
     pub async fn checkout_with(&self, extra: &[(&str, &str)]) -> reqwest::Response {
+        let kept = self.give_address("DE").await;
+        if !kept.status().is_success() {
+            return kept;
+        }
+        self.call("checkout", extra).await
+    }
+
+    /// Keeps a valid address in `country` on the cart: checkout's first step.
+    pub async fn give_address(&self, country: &str) -> reqwest::Response {
         let address = [
             ("name", "Sam Shopper"),
             ("line1", "1 Main St"),
             ("line2", ""),
             ("city", "Berlin"),
             ("postcode", "10115"),
-            ("country", "DE"),
+            ("country", country),
         ];
-        let form: Vec<(&str, &str)> = address.iter().chain(extra).copied().collect();
-        self.call("checkout", &form).await
+        self.call("checkout_address", &address).await
     }
 
     /// Pays `order` with `card` (valid expiry and CVC) under the idempotency key `key`.
