@@ -64,4 +64,38 @@ impl Shutdown {
             job().await;
         }
     }
+
+    /// Runs `round` until the stop, for a queue worked in batches of `batch` (webhook deliveries, email): a full
+    /// round is followed by the next at once, a short one by `poll`, a failed one (logged as `what` failed) by four
+    /// polls. A round in hand is dropped at the stop: the queue's leases bring its rows back.
+    pub async fn drain<F, Fut>(&self, batch: usize, poll: Duration, what: &str, mut round: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = anyhow::Result<usize>>,
+    {
+        loop {
+            let done = tokio::select! {
+                _ = self.wait() => return,
+                done = round() => done,
+            };
+            let pause = match done {
+                Ok(done) if done == batch => Duration::ZERO,
+                Ok(_) => poll,
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "{what} failed; trying again shortly");
+                    poll * 4
+                }
+            };
+            if !self.sleep(pause).await {
+                return;
+            }
+        }
+    }
+}
+
+/// The wait before the attempt after `attempts` failed ones: `base`, doubled after each further failure, at most
+/// `max` (webhook deliveries, email).
+pub fn doubling_backoff(base: Duration, attempts: i32, max: Duration) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    base.saturating_mul(1 << doublings).min(max)
 }

@@ -188,6 +188,22 @@ pub struct ManagedOrder {
     pub shopper: String,
     pub shopper_email: Option<String>,
     pub detail: OrderDetail,
+    /// The messages sent (or being sent) to the shopper about it, oldest first.
+    pub emails: Vec<OrderEmail>,
+}
+
+/// A message to the shopper about an order, and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEmail {
+    /// Its subject as sent, else what it is ("Order confirmation").
+    pub what: String,
+    pub recipient: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// When it was sent, else when it was written.
+    pub at: DateTime<Utc>,
 }
 
 /// Products matching `query` (name or slug), active or archived (`show`: "active", "archived" or "all").

@@ -1,6 +1,6 @@
 //! Back-office queries. Every product change writes its catalog event to the outbox in the same transaction.
 
-use super::{AdminOrderRow, ManagedOrder, ManagedProduct, Parcel, ProductDraft, ORDERS_PAGE_SIZE};
+use super::{AdminOrderRow, ManagedOrder, ManagedProduct, OrderEmail, Parcel, ProductDraft, ORDERS_PAGE_SIZE};
 use crate::tax::TaxCategory;
 use crate::{
     catalog::artwork::product_svg,
@@ -365,10 +365,32 @@ pub async fn order(pool: &PgPool, id: Uuid) -> Result<Option<ManagedOrder>, sqlx
         sqlx::query!("SELECT u.name, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1", id)
             .fetch_optional(pool)
             .await?;
+    let emails = sqlx::query!(
+        r#"SELECT kind, subject, recipient, status, attempts, last_error,
+                  COALESCE(sent_at, created_at) AS "at!: chrono::DateTime<chrono::Utc>"
+           FROM emails WHERE order_id = $1 ORDER BY id"#,
+        id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|row| OrderEmail {
+        what: row.subject.unwrap_or_else(|| {
+            let kind = row.kind.replace('_', " ");
+            kind[..1].to_uppercase() + &kind[1..]
+        }),
+        recipient: row.recipient,
+        status: row.status,
+        attempts: row.attempts,
+        last_error: row.last_error,
+        at: row.at,
+    })
+    .collect();
     Ok(Some(ManagedOrder {
         shopper: shopper.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "deleted user".into()),
         shopper_email: shopper.and_then(|s| s.email),
         detail,
+        emails,
     }))
 }
 

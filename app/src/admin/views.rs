@@ -353,8 +353,36 @@ fn AdminOrderView(order: ManagedOrder) -> impl IntoView {
             <OrderActions id status />
             {(status == OrderStatus::Paid).then(|| ship_form(id, &detail.lines))}
             {crate::orders::views::order_record(detail, |line| format!("/admin/products/{}", line.product_id))}
+            {email_list(order.emails)}
         </article>
     }
+}
+
+/// The messages sent to the shopper about the order: each one's subject, address, state and attempts.
+fn email_list(emails: Vec<super::OrderEmail>) -> Option<impl IntoView> {
+    let items = emails
+        .into_iter()
+        .map(|email| {
+            let tries =
+                if email.attempts == 1 { "1 attempt".to_string() } else { format!("{} attempts", email.attempts) };
+            let error = email.last_error.map(|error| format!(" · last error: {error}"));
+            let line = format!(
+                "{} · to {} · {} ({tries}){}",
+                email.what,
+                email.recipient,
+                email.status,
+                error.unwrap_or_default()
+            );
+            view! {
+                <li data-testid="email" data-status=email.status>
+                    <time datetime=email.at.to_rfc3339()>{email.at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+                    " — "{line}
+                </li>
+            }
+        })
+        .collect::<Vec<_>>();
+    (!items.is_empty())
+        .then(|| view! { <section class="emails"><h2>"Emails to the shopper"</h2><ul>{items}</ul></section> })
 }
 
 /// The parcel form of a paid order (a plain form, no script): how many units of each line go in it (all that is

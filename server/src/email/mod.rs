@@ -12,7 +12,10 @@
 
 pub mod letters;
 
-use crate::{config::EmailSettings, shutdown::Shutdown};
+use crate::{
+    config::EmailSettings,
+    shutdown::{doubling_backoff, Shutdown},
+};
 use anyhow::Context;
 use app::email::EmailKind;
 use lettre::{
@@ -78,31 +81,9 @@ impl Mailer {
         Ok(Some(Self { pool, transport, from, public_url, settings: settings.clone() }))
     }
 
-    /// The wait before the attempt after `attempts` failed ones.
-    fn backoff(&self, attempts: i32) -> Duration {
-        let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
-        self.settings.retry_base.saturating_mul(1 << doublings).min(MAX_BACKOFF)
-    }
-
     /// Sends until `shutdown`: a full round is followed by the next at once, a short one by a pause.
     pub async fn run_until(self, shutdown: Shutdown) {
-        loop {
-            let sent = tokio::select! {
-                _ = shutdown.wait() => return,
-                sent = self.send_due() => sent,
-            };
-            let pause = match sent {
-                Ok(sent) if sent as i64 == BATCH => Duration::ZERO,
-                Ok(_) => POLL,
-                Err(error) => {
-                    tracing::warn!(error = %format!("{error:#}"), "sending email failed; trying again shortly");
-                    POLL * 4
-                }
-            };
-            if !shutdown.sleep(pause).await {
-                return;
-            }
-        }
+        shutdown.drain(BATCH as usize, POLL, "sending email", || self.send_due()).await;
     }
 
     /// One round: claims the due messages, attempts each in turn, records every attempt; returns how many.
@@ -182,7 +163,7 @@ impl Mailer {
                 .await?;
             }
             Outcome::Retry(error) if attempts < self.settings.max_attempts => {
-                let wait = self.backoff(attempts);
+                let wait = doubling_backoff(self.settings.retry_base, attempts, MAX_BACKOFF);
                 tracing::warn!(email = due.id, attempts, error = %error, retry_in_secs = wait.as_secs(), "email not sent; will retry");
                 sqlx::query!(
                     r#"UPDATE emails SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4)

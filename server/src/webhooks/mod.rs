@@ -59,8 +59,7 @@ impl RetryRules {
 
     /// The wait before the attempt after `attempts` failed ones.
     pub fn backoff(&self, attempts: i32) -> Duration {
-        let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
-        self.retry_base.saturating_mul(1 << doublings).min(MAX_BACKOFF)
+        crate::shutdown::doubling_backoff(self.retry_base, attempts, MAX_BACKOFF)
     }
 }
 
@@ -136,23 +135,7 @@ impl Deliverer {
 
     /// Delivers until `shutdown`: a full round is followed by the next at once, a short one by a pause.
     pub async fn run_until(self, shutdown: Shutdown) {
-        loop {
-            let sent = tokio::select! {
-                _ = shutdown.wait() => return,
-                sent = self.deliver_due() => sent,
-            };
-            let pause = match sent {
-                Ok(sent) if sent as i64 == BATCH => Duration::ZERO,
-                Ok(_) => POLL,
-                Err(error) => {
-                    tracing::warn!(error = %format!("{error:#}"), "webhook deliveries failed; trying again shortly");
-                    POLL * 4
-                }
-            };
-            if !shutdown.sleep(pause).await {
-                return;
-            }
-        }
+        shutdown.drain(BATCH as usize, POLL, "webhook deliveries", || self.deliver_due()).await;
     }
 
     /// One round: claims the due deliveries, attempts each (at once), records every attempt; returns how many.

@@ -149,6 +149,11 @@ async fn a_paid_shipped_and_cancelled_order_each_send_their_message_once_with_th
     let sent = |kind: &str| (kind.to_string(), "sent".to_string(), 1);
     assert_eq!(emails(&app, &order).await, [sent("order_confirmation"), sent("shipment"), sent("shipment")]);
     assert_eq!(emails(&app, &second).await, [sent("order_confirmation"), sent("cancellation"), sent("refund")]);
+    // The admin's order page lists them with where each stands.
+    let page = admin.client.get(app.url(&format!("/admin/orders/{order}"))).send().await.unwrap().text().await.unwrap();
+    let confirmed =
+        format!("Your order {} is confirmed · to mail-buyer@cartograph.test · sent (1 attempt)", &order[..8]);
+    assert!(page.contains("Emails to the shopper") && page.contains(&confirmed), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
